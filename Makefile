@@ -1,0 +1,74 @@
+# silverlining — the one Makefile. `make`, `make check`, `make install`.
+
+VERSION := $(shell sed -n 's/^\#define SL_VERSION "\(.*\)"/\1/p' libsl/version.h)
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+override CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral $(CFLAGS)
+override CPPFLAGS := -D_GNU_SOURCE $(CPPFLAGS)
+LDLIBS_INI := -linih
+
+# A new tool is one word in one of these lists.
+TOOLS := sl-env
+SERVICES := postgis postgresql mysql files writable_root
+LIBSL := buf mem err msg strv run quote ini app devconf file appenv
+SVCLIB := service db
+MAN1 := sl-env silver
+MAN7 := silver
+
+LIB := build/libsl.a
+SVCA := build/libsvc.a
+BINS := $(TOOLS:%=bin/%) $(SERVICES:%=bin/sl-service-%) bin/silver
+TESTBINS := build/tests/libsl-test
+
+all: $(BINS)
+
+build/%.o: %.c $(wildcard libsl/*.h services/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIBSL:%=build/libsl/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(SVCA): $(SVCLIB:%=build/services/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+bin/sl-%: build/cmd/sl-%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS)
+
+bin/sl-service-%: build/services/sl-service-%.o $(SVCA) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS)
+
+bin/silver: silver libsl/version.h
+	@mkdir -p $(@D)
+	sed 's/@VERSION@/$(VERSION)/' silver > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+
+build/tests/%: build/tests/%.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS)
+
+check: all $(TESTBINS)
+	tests/run
+
+lint-man:
+	mandoc -Tlint -W warning $(MAN1:%=man/%.1) $(MAN7:%=man/%.7)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MAN1:%=man/%.1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(MAN7:%=man/%.7) $(DESTDIR)$(MANDIR)/man7
+
+clean:
+	rm -rf build bin
+
+.PHONY: all check install clean lint-man
+.SECONDARY:

@@ -1,0 +1,63 @@
+/* silverlining — development overrides from ~/.silverlining.conf. */
+#ifndef SL_DEVCONF_H
+#define SL_DEVCONF_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "strv.h"
+
+/*
+ * On the laptop, services take their values from the [devel] and
+ * [devel:APP] sections of ~/.silverlining.conf (SPEC.md "Development
+ * overrides"):
+ *
+ *	[devel]
+ *	postgis.host = localhost:5433
+ *	postgis.dbname = test_APP_NAME
+ *
+ *	[devel:blog]
+ *	postgis.dbname = blog_dev
+ *
+ * [devel:APP] wins over [devel], whatever their order in the file; the
+ * literal APP_NAME in a value becomes the app's name. Other sections
+ * belong to other parts of silverlining and are skipped.
+ */
+
+struct sl_devconf_entry {
+	char *key;		/* without the service prefix: "dbname" */
+	char *value;		/* APP_NAME already replaced */
+	unsigned line;
+	int app_section;	/* from [devel:APP] */
+};
+
+struct sl_devconf {
+	char *path;
+	struct sl_devconf_entry *v;
+	size_t n;
+	struct sl_strv warnings;	/* "PATH:LINE: ..." */
+};
+#define SL_DEVCONF_INIT { NULL, NULL, 0, SL_STRV_INIT }
+
+/*
+ * The configuration file: $SILVER_CONF if set (tests, other setups),
+ * else ~/.silverlining.conf. The caller frees it. NULL if there is no
+ * home directory.
+ */
+char *sl_devconf_path(void);
+
+/*
+ * Reads the keys "PREFIX.KEY" for APP from the configuration file (a
+ * missing file means no overrides). KNOWN is a NULL-terminated list of
+ * the KEYs the caller understands; others become warnings. Returns 0,
+ * or -1 with ERR set (100 for a malformed file, with PATH:LINE).
+ */
+int sl_devconf_load(struct sl_devconf *dc, const char *app, const char *prefix,
+		    const char *const *known, struct sl_err *err);
+
+/* The value of KEY, or NULL when it was not set. */
+const char *sl_devconf_get(const struct sl_devconf *dc, const char *key);
+
+void sl_devconf_release(struct sl_devconf *dc);
+
+#endif

@@ -1,0 +1,142 @@
+/* silverlining — the database services' shared side (PostgreSQL, MySQL). */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../libsl/app.h"
+#include "../libsl/buf.h"
+#include "../libsl/exit.h"
+#include "../libsl/mem.h"
+#include "../libsl/quote.h"
+#include "db.h"
+
+const struct sl_db_kind sl_db_postgresql = {
+	"PG", "postgresql", "postgresql+psycopg2", "", "",
+};
+
+const struct sl_db_kind sl_db_mysql = {
+	"MYSQL", "mysql", "mysql+mysqldb", "localhost", "?charset=utf8mb4",
+};
+
+const char *const sl_db_devel_keys[] = {
+	"dbname", "user", "password", "host", "port", NULL,
+};
+
+static int valid_port(const char *p)
+{
+	char *end;
+	long n;
+
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	n = strtol(p, &end, 10);
+	return !*end && n >= 1 && n <= 65535;
+}
+
+static unsigned line_of(const struct sl_devconf *dc, const char *key)
+{
+	for (size_t i = 0; i < dc->n; i++)
+		if (!strcmp(dc->v[i].key, key))
+			return dc->v[i].line;
+	return 0;
+}
+
+/* Splits "host:port" and "[v6]:port"; a bare v6 address keeps its colons. */
+static void split_host(const char *in, char **host, char **port)
+{
+	const char *colon = strrchr(in, ':');
+
+	*port = NULL;
+	if (in[0] == '[') {
+		const char *close = strchr(in, ']');
+
+		if (close && close[1] == ':' && valid_port(close + 2))
+			*port = sl_xstrdup(close + 2);
+		*host = sl_xstrndup(in + 1, close ? (size_t)(close - in - 1) : strlen(in + 1));
+		return;
+	}
+	if (colon && colon == strchr(in, ':') && valid_port(colon + 1)) {
+		*host = sl_xstrndup(in, (size_t)(colon - in));
+		*port = sl_xstrdup(colon + 1);
+		return;
+	}
+	*host = sl_xstrdup(in);
+}
+
+static void add_url(struct sl_buf *u, const char *scheme,
+		    const struct sl_db_kind *k, const char *user,
+		    const char *password, const char *host, const char *port,
+		    const char *dbname, const char *query)
+{
+	sl_buf_addf(u, "%s://", scheme);
+	sl_quote_url(u, user);
+	if (*password) {
+		sl_buf_addch(u, ':');
+		sl_quote_url(u, password);
+	}
+	sl_buf_addch(u, '@');
+	if (!*host)
+		sl_buf_adds(u, k->socket_host);
+	else if (strchr(host, ':'))
+		sl_buf_addf(u, "[%s]", host);
+	else
+		sl_quote_url(u, host);
+	if (*port)
+		sl_buf_addf(u, ":%s", port);
+	sl_buf_addch(u, '/');
+	sl_quote_url(u, dbname);
+	sl_buf_adds(u, query);
+}
+
+int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
+		    const struct sl_devconf *dc, struct sl_strv *vars,
+		    struct sl_err *err)
+{
+	const char *set_db = sl_devconf_get(dc, "dbname");
+	const char *set_user = sl_devconf_get(dc, "user");
+	const char *set_port = sl_devconf_get(dc, "port");
+	const char *password = sl_devconf_get(dc, "password");
+	char *dbname = set_db && *set_db ? sl_xstrdup(set_db) : sl_app_db_name(app);
+	const char *user = set_user && *set_user ? set_user : sl_service_login();
+	char *host, *port;
+	struct sl_buf u = SL_BUF_INIT;
+
+	split_host(sl_devconf_get(dc, "host") ? sl_devconf_get(dc, "host") : "",
+		   &host, &port);
+	if (set_port && *set_port) {
+		free(port);
+		port = sl_xstrdup(set_port);
+	}
+	if (port && !valid_port(port)) {
+		unsigned line = line_of(dc, set_port ? "port" : "host");
+
+		sl_err_set(err, SL_EXIT_USAGE, "%s:%u: '%s' is not a port number",
+			   dc->path, line, port);
+		free(dbname);
+		free(host);
+		free(port);
+		return -1;
+	}
+	if (!port)
+		port = sl_xstrdup("");
+	if (!password)
+		password = "";
+	sl_strv_pushf(vars, "CONFIG_%s_DBNAME=%s", k->var, dbname);
+	sl_strv_pushf(vars, "CONFIG_%s_USER=%s", k->var, user);
+	sl_strv_pushf(vars, "CONFIG_%s_PASSWORD=%s", k->var, password);
+	sl_strv_pushf(vars, "CONFIG_%s_HOST=%s", k->var, host);
+	sl_strv_pushf(vars, "CONFIG_%s_PORT=%s", k->var, port);
+	sl_buf_addf(&u, "CONFIG_%s_SQLALCHEMY=", k->var);
+	add_url(&u, k->sqla_scheme, k, user, password, host, port, dbname,
+		k->sqla_query);
+	sl_strv_push(vars, u.buf);
+	sl_buf_reset(&u);
+	sl_buf_addf(&u, "CONFIG_%s_URL=", k->var);
+	add_url(&u, k->url_scheme, k, user, password, host, port, dbname, "");
+	sl_strv_push(vars, u.buf);
+	sl_buf_release(&u);
+	free(dbname);
+	free(host);
+	free(port);
+	return 0;
+}

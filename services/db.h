@@ -1,0 +1,28 @@
+/* silverlining — the database services' shared side (PostgreSQL, MySQL). */
+#ifndef SL_SERVICE_DB_H
+#define SL_SERVICE_DB_H
+
+#include "service.h"
+
+struct sl_db_kind {
+	const char *var;		/* "PG": CONFIG_PG_DBNAME, ... */
+	const char *url_scheme;		/* "postgresql" */
+	const char *sqla_scheme;	/* "postgresql+psycopg2" */
+	const char *socket_host;	/* host written in URLs for the local socket */
+	const char *sqla_query;		/* appended to the SQLAlchemy URL, or "" */
+};
+
+extern const struct sl_db_kind sl_db_postgresql, sl_db_mysql;
+extern const char *const sl_db_devel_keys[];	/* dbname user password host port */
+
+/*
+ * The development variables of a database service: the database named
+ * after the app (dashes become underscores), the login user, no password,
+ * the local socket; each overridable by PREFIX.dbname, .user, .password,
+ * .host (which may carry ":PORT") and .port.
+ */
+int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
+		    const struct sl_devconf *dc, struct sl_strv *vars,
+		    struct sl_err *err);
+
+#endif
