@@ -18,7 +18,7 @@ TOOLS := sl-env
 SERVICES := postgis postgresql mysql files writable_root
 LIBSL := buf mem err msg strv run quote ini app devconf file appenv
 SVCLIB := service db
-MAN1 := sl-env silver
+MAN1 := sl-env silver $(SERVICES:%=sl-service-%)
 MAN7 := silver
 
 LIB := build/libsl.a
