@@ -63,6 +63,16 @@ static void setup_fd(int want, int pipe_end, int target)
 		_exit(SL_EXIT_TEMP);
 }
 
+/* Child side: tells the parent what failed, then exits. */
+_Noreturn static void report_child(int fd, int stage)
+{
+	int msg[2] = { stage, errno };
+
+	if (write(fd, msg, sizeof(msg)) < 0)
+		_exit(SL_EXIT_TEMP);
+	_exit(msg[1] == ENOENT && stage == 'x' ? SL_EXIT_NOTFOUND : SL_EXIT_NOEXEC);
+}
+
 static void close_above_stderr(int keep)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -92,7 +102,7 @@ int sl_run_start(struct sl_child *c, struct sl_err *err)
 {
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	int report[2] = { -1, -1 };
-	int child_errno;
+	int child[2];	/* what failed in the child ('d' chdir, 'x' exec), errno */
 	ssize_t n;
 
 	if ((c->in == SL_RUN_PIPE && pipe2(pin, O_CLOEXEC) < 0) ||
@@ -118,38 +128,31 @@ int sl_run_start(struct sl_child *c, struct sl_err *err)
 		setup_fd(c->err, perr[1], 2);
 		if (c->close_fds)
 			close_above_stderr(report[1]);
-		if (c->dir && chdir(c->dir) < 0) {
-			child_errno = errno;
-			if (write(report[1], &child_errno, sizeof(child_errno)) < 0)
-				_exit(SL_EXIT_TEMP);
-			_exit(SL_EXIT_NOEXEC);
-		}
+		if (c->dir && chdir(c->dir) < 0)
+			report_child(report[1], 'd');
 		if (c->env)
 			environ = (char **)c->env;
 		execvp(c->argv[0], c->argv);
-		child_errno = errno;
-		if (write(report[1], &child_errno, sizeof(child_errno)) < 0)
-			_exit(SL_EXIT_TEMP);
-		_exit(child_errno == ENOENT ? SL_EXIT_NOTFOUND : SL_EXIT_NOEXEC);
+		report_child(report[1], 'x');
 	}
 	close(report[1]);
 	report[1] = -1;
 	do
-		n = read(report[0], &child_errno, sizeof(child_errno));
+		n = read(report[0], child, sizeof(child));
 	while (n < 0 && errno == EINTR);
 	close(report[0]);
 	report[0] = -1;
-	if (n == sizeof(child_errno)) {
+	if (n == sizeof(child)) {
 		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		c->pid = -1;
-		if (c->dir && child_errno != ENOENT) {
-			errno = child_errno;
+		if (child[0] == 'd') {
+			errno = child[1];
 			sl_err_errno(err, "unable to enter '%s'", c->dir);
 			if (err)
 				err->code = SL_EXIT_NOEXEC;
 		} else {
-			exec_error(err, c->argv[0], child_errno);
+			exec_error(err, c->argv[0], child[1]);
 		}
 		goto fail;
 	}

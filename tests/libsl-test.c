@@ -1,0 +1,158 @@
+/* silverlining — drives libsl from the bats suite tests/unit/libsl.bats. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../libsl/app.h"
+#include "../libsl/buf.h"
+#include "../libsl/file.h"
+#include "../libsl/msg.h"
+#include "../libsl/quote.h"
+#include "../libsl/run.h"
+#include "../libsl/strv.h"
+
+#define USAGE "libsl-test buf | strv | quote sh|word|url STRING | run ARGV... | " \
+	"capture ARGV... | write PATH MODE replace|excl DATA | mkdirs PATH | " \
+	"dbname NAME | which NAME PATH"
+
+static int check(int ok, const char *what)
+{
+	if (!ok)
+		sl_die(1, "check failed: %s", what);
+	return ok;
+}
+
+static void test_buf(void)
+{
+	struct sl_buf b = SL_BUF_INIT;
+	char *s;
+	size_t len;
+
+	check(b.len == 0 && b.buf[0] == '\0', "empty buffer is an empty string");
+	sl_buf_setlen(&b, 0);
+	for (int i = 0; i < 1000; i++)
+		sl_buf_addf(&b, "%d,", i);
+	check(b.len == strlen(b.buf), "len follows the text");
+	check(!strncmp(b.buf, "0,1,2,", 6) && !strcmp(b.buf + b.len - 4, "999,"),
+	      "addf appends");
+	sl_buf_reset(&b);
+	sl_buf_addf(&b, "%s", "");
+	check(b.len == 0 && !*b.buf, "reset empties");
+	sl_buf_add(&b, "a\0b", 3);
+	check(b.len == 3 && b.buf[3] == '\0', "NUL bytes are counted");
+	sl_buf_reset(&b);
+	sl_buf_adds(&b, "  text \n\t");
+	sl_buf_rtrim(&b);
+	check(!strcmp(b.buf, "  text"), "rtrim");
+	s = sl_buf_detach(&b, &len);
+	check(len == 6 && !strcmp(s, "  text") && b.len == 0 && !b.buf[0],
+	      "detach hands the string over");
+	free(s);
+	sl_buf_release(&b);
+	puts("buf ok");
+}
+
+static void test_strv(void)
+{
+	struct sl_strv sv = SL_STRV_INIT;
+
+	check(sv.v[0] == NULL, "empty vector is NULL-terminated");
+	sl_strv_push(&sv, "A=1");
+	sl_strv_pushf(&sv, "B=%d", 2);
+	sl_strv_push(&sv, "AB=3");
+	sl_strv_setenv(&sv, "A", "one");
+	sl_strv_setenv(&sv, "C", "3");
+	check(sl_strv_find_key(&sv, "A", 1) == 0, "find A, not AB");
+	check(sl_strv_find_key(&sv, "AB", 2) == 2, "find AB");
+	check(sl_strv_find_key(&sv, "Z", 1) == -1, "no Z");
+	sl_strv_remove(&sv, 1);
+	for (size_t i = 0; i < sv.n; i++)
+		puts(sv.v[i]);
+	check(sv.v[sv.n] == NULL, "still NULL-terminated");
+	sl_strv_clear(&sv);
+	check(sv.n == 0 && sv.v[0] == NULL, "clear empties");
+}
+
+static void test_quote(const char *how, const char *s)
+{
+	struct sl_buf b = SL_BUF_INIT;
+
+	if (!strcmp(how, "sh"))
+		sl_quote_sh(&b, s);
+	else if (!strcmp(how, "word"))
+		sl_quote_sh_word(&b, s);
+	else if (!strcmp(how, "url"))
+		sl_quote_url(&b, s);
+	else
+		sl_die_usage(USAGE);
+	fwrite(b.buf, 1, b.len, stdout);
+	sl_buf_release(&b);
+}
+
+static int test_run(char **argv, int capture)
+{
+	struct sl_child c = SL_CHILD_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_buf out = SL_BUF_INIT;
+	int code;
+
+	c.argv = argv;
+	c.dir = getenv("RUN_DIR");
+	c.close_fds = getenv("RUN_CLOSE_FDS") != NULL;
+	if (capture)
+		code = sl_run_capture(&c, &out, &err);
+	else
+		code = sl_run(&c, &err);
+	if (code < 0) {
+		printf("error %d: %s\n", err.code, err.msg.buf);
+		return 0;
+	}
+	if (capture)
+		printf("captured %zu bytes: %s", out.len, out.buf);
+	printf("exit %d\n", code);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sl_err err = SL_ERR_INIT;
+
+	sl_msg_init(argv[0]);
+	if (argc < 2)
+		sl_die_usage(USAGE);
+	if (!strcmp(argv[1], "buf"))
+		test_buf();
+	else if (!strcmp(argv[1], "strv"))
+		test_strv();
+	else if (!strcmp(argv[1], "quote") && argc == 4)
+		test_quote(argv[2], argv[3]);
+	else if (!strcmp(argv[1], "run") && argc > 2)
+		return test_run(argv + 2, 0);
+	else if (!strcmp(argv[1], "capture") && argc > 2)
+		return test_run(argv + 2, 1);
+	else if (!strcmp(argv[1], "write") && argc == 6) {
+		int r = sl_file_write(argv[2], argv[5], strlen(argv[5]),
+				      (mode_t)strtol(argv[3], NULL, 8),
+				      strcmp(argv[4], "excl") ? SL_FILE_REPLACE : SL_FILE_EXCL,
+				      &err);
+		if (r < 0)
+			sl_die_err(&err);
+		printf("write %d\n", r);
+	} else if (!strcmp(argv[1], "mkdirs") && argc == 3) {
+		if (sl_file_mkdirs(argv[2], 0750, &err) < 0)
+			sl_die_err(&err);
+	} else if (!strcmp(argv[1], "dbname") && argc == 3) {
+		char *s = sl_app_db_name(argv[2]);
+
+		printf("%s %s\n", s, sl_app_name_valid(argv[2]) ? "valid" : "invalid");
+		free(s);
+	} else if (!strcmp(argv[1], "which") && argc == 4) {
+		char *s = sl_run_which(argv[2], argv[3]);
+
+		printf("%s\n", s ? s : "(none)");
+		free(s);
+	} else {
+		sl_die_usage(USAGE);
+	}
+	sl_exit_flush();
+}

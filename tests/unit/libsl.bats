@@ -1,0 +1,165 @@
+#!/usr/bin/env bats
+# libsl's modules, driven through build/tests/libsl-test.
+bats_require_minimum_version 1.5.0
+
+load ../lib/common
+
+setup() {
+	common_setup
+	T=$TOP/build/tests/libsl-test
+}
+
+@test "sl_buf: growth, formatting, NUL bytes, trim, detach" {
+	run -0 "$T" buf
+	assert_output "buf ok"
+}
+
+@test "sl_strv: push, setenv replaces by exact key, remove keeps order" {
+	run -0 "$T" strv
+	assert_output "$(printf 'A=one\nAB=3\nC=3')"
+}
+
+# quote_roundtrip SHELL VALUE: the quoted value reads back as VALUE in SHELL
+quote_roundtrip() {
+	local q
+	q=$("$T" quote sh "$2"; echo x)
+	q=${q%x}
+	run -0 "$1" -c "printf '%s' $q"
+	[ "$output" = "$2" ] || fail "$1 read back '$output' for '$2'"
+}
+
+@test "sl_quote_sh: hostile values read back exactly in sh, dash and bash" {
+	cd "$BATS_TEST_TMPDIR"
+	for v in "plain" "" "it's" "'" "''" '"double"' '$(touch pwned)' \
+		 '`touch pwned`' 'back\slash' 'semi;colon && rm -rf /' \
+		 "$(printf 'new\nline')" "trailing space " '$HOME ${HOME} $((1+1))' \
+		 '!bang !!' '*' '~' "tab	tab"; do
+		for sh in sh dash bash; do
+			quote_roundtrip "$sh" "$v"
+		done
+	done
+	[ ! -e pwned ]
+}
+
+@test "sl_quote_sh_word: plain words stay bare, others are quoted" {
+	run -0 "$T" quote word "/usr/bin/env"
+	assert_output "/usr/bin/env"
+	run -0 "$T" quote word "a b"
+	assert_output "'a b'"
+	run -0 "$T" quote word ""
+	assert_output "''"
+	run -0 "$T" quote word '$x'
+	assert_output "'\$x'"
+}
+
+@test "sl_quote_url: only RFC 3986 unreserved bytes stay" {
+	run -0 "$T" quote url 'p@ss:w/rd ?#%~._-Z9é'
+	assert_output 'p%40ss%3Aw%2Frd%20%3F%23%25~._-Z9%C3%A9'
+}
+
+@test "sl_run: exit status passes through" {
+	run -0 "$T" run sh -c 'exit 7'
+	assert_output "exit 7"
+}
+
+@test "sl_run: a child killed by signal n gives 128+n" {
+	run -0 "$T" run sh -c 'kill -TERM $$'
+	assert_output "exit 143"
+	run -0 "$T" run sh -c 'kill -KILL $$'
+	assert_output "exit 137"
+}
+
+@test "sl_run: a missing program is 127, a non-executable one 126" {
+	run -0 "$T" run no-such-program-here
+	assert_output "error 127: unable to run 'no-such-program-here': No such file or directory"
+	printf 'echo hi\n' > "$BATS_TEST_TMPDIR/script"
+	chmod 644 "$BATS_TEST_TMPDIR/script"
+	run -0 "$T" run "$BATS_TEST_TMPDIR/script"
+	assert_output "error 126: unable to run '$BATS_TEST_TMPDIR/script': Permission denied"
+}
+
+@test "sl_run: arguments reach the program untouched, no shell involved" {
+	run -0 "$T" capture printf '%s|' 'a b' '$(echo no)' '*' ''
+	assert_output "$(printf 'captured 18 bytes: a b|$(echo no)|*||exit 0')"
+}
+
+@test "sl_run: working directory, and a missing one is reported as such" {
+	RUN_DIR=/ run -0 "$T" capture pwd
+	assert_output "$(printf 'captured 2 bytes: /\nexit 0')"
+	RUN_DIR=$BATS_TEST_TMPDIR/none run -0 "$T" run true
+	assert_output "error 126: unable to enter '$BATS_TEST_TMPDIR/none': No such file or directory"
+}
+
+@test "sl_run: close_fds leaves a daemon only stdin, stdout and stderr" {
+	exec 7>/dev/null
+	RUN_CLOSE_FDS=1 run -0 "$T" capture sh -c '[ -e /proc/self/fd/7 ] && echo inherited || echo closed'
+	assert_output "$(printf 'captured 7 bytes: closed\nexit 0')"
+	run -0 "$T" capture sh -c '[ -e /proc/self/fd/7 ] && echo inherited || echo closed'
+	assert_output "$(printf 'captured 10 bytes: inherited\nexit 0')"
+	exec 7>&-
+}
+
+@test "sl_run_which: finds executables on the given PATH only" {
+	run -0 "$T" which sh /usr/bin:/bin
+	assert_output "/usr/bin/sh"
+	run -0 "$T" which sh "$BATS_TEST_TMPDIR"
+	assert_output "(none)"
+	run -0 "$T" which ../sh /usr/bin
+	assert_output "(none)"
+}
+
+@test "sl_file_write: all or nothing, mode exact whatever the umask" {
+	mkdir "$BATS_TEST_TMPDIR/w" && cd "$BATS_TEST_TMPDIR/w"
+	umask 000
+	run -0 "$T" write f 600 replace one
+	assert_output "write 0"
+	[ "$(stat -c %a f)" = 600 ]
+	[ "$(cat f)" = one ]
+	run -0 "$T" write f 640 replace two
+	[ "$(stat -c %a f)" = 640 ]
+	[ "$(cat f)" = two ]
+	[ -z "$(ls -A | grep -v '^f$')" ] || fail "temporary files left: $(ls -A)"
+}
+
+@test "sl_file_write: SL_FILE_EXCL keeps an existing file" {
+	mkdir "$BATS_TEST_TMPDIR/w" && cd "$BATS_TEST_TMPDIR/w"
+	run -0 "$T" write s 600 excl first
+	assert_output "write 0"
+	run -0 "$T" write s 600 excl second
+	assert_output "write 1"
+	[ "$(cat s)" = first ]
+	[ "$(ls -A)" = s ]
+}
+
+@test "sl_file_write: an unwritable place is an error naming the file" {
+	run -100 "$T" write "$BATS_TEST_TMPDIR/no/such/f" 600 replace x
+	assert_output "libsl-test: fatal: unable to create a file beside $BATS_TEST_TMPDIR/no/such/f: No such file or directory"
+}
+
+@test "sl_file_mkdirs: parents made, existing kept, a file in the way refused" {
+	cd "$BATS_TEST_TMPDIR"
+	run -0 "$T" mkdirs a/b/c/
+	[ -d a/b/c ]
+	run -0 "$T" mkdirs a/b
+	touch file
+	run -100 "$T" mkdirs file/x
+	assert_output "libsl-test: fatal: unable to create file/x: Not a directory"
+	run -100 "$T" mkdirs file
+	assert_output "libsl-test: fatal: unable to create file: Not a directory"
+}
+
+@test "app names: the pattern of SPEC.md, and database names" {
+	run -0 "$T" dbname my-blog-2
+	assert_output "my_blog_2 valid"
+	for bad in Blog 1blog _blog blog_x "" "a b" "$(printf 'a%.0s' {1..32})"; do
+		run -0 "$T" dbname "$bad"
+		assert_output --regexp ' invalid$'
+	done
+	run -0 "$T" dbname "a$(printf 'b%.0s' {1..30})"
+	assert_output --regexp ' valid$'
+}
+
+@test "libsl-test: usage errors exit 100 with the usage line" {
+	run -100 "$T"
+	assert_output --regexp '^libsl-test: usage: libsl-test buf'
+}
