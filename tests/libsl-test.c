@@ -103,13 +103,14 @@ static int test_run(char **argv, int capture)
 		code = sl_run_capture(&c, &out, &err);
 	else
 		code = sl_run(&c, &err);
-	if (code < 0) {
+	if (code < 0)
 		printf("error %d: %s\n", err.code, err.msg.buf);
-		return 0;
-	}
-	if (capture)
+	else if (capture)
 		printf("captured %zu bytes: %s", out.len, out.buf);
-	printf("exit %d\n", code);
+	if (code >= 0)
+		printf("exit %d\n", code);
+	sl_err_release(&err);
+	sl_buf_release(&out);
 	return 0;
 }
 
