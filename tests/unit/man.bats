@@ -1,0 +1,50 @@
+#!/usr/bin/env bats
+# The manual: every tool has a page, every page lints clean and carries
+# the sections and the exit-code table a user looks for.
+bats_require_minimum_version 1.5.0
+
+load ../lib/common
+
+setup() {
+	common_setup
+}
+
+tools() {
+	ls "$TOP/bin"
+}
+
+@test "every tool in bin/ has a man page" {
+	for t in $(tools); do
+		ls "$TOP"/man/"$t".[1-8] >/dev/null 2>&1 || fail "no man page for $t"
+	done
+}
+
+@test "every man page is mandoc -Tlint clean" {
+	run -0 mandoc -Tlint -W warning "$TOP"/man/*.[1-8]
+	assert_output ""
+}
+
+@test "every page has the sections of the house style" {
+	for page in "$TOP"/man/*.[1-8]; do
+		for sec in NAME SYNOPSIS DESCRIPTION "EXIT STATUS" "SEE ALSO"; do
+			case $page in *.7) [ "$sec" = SYNOPSIS ] && continue ;; esac
+			grep -q "^\.Sh $sec\$" "$page" || fail "$page lacks $sec"
+		done
+	done
+}
+
+@test "every page lists the shared exit codes" {
+	for page in "$TOP"/man/*.[1-8]; do
+		text=$(mandoc -Tascii "$page" | col -b)
+		for code in 100 111 126 127 128; do
+			grep -q "$code" <<<"$text" || fail "$page does not mention exit status $code"
+		done
+	done
+}
+
+@test "sl-env(1)'s synopsis is its usage string" {
+	usage=$(sl-env --help | sed 's/^usage: //')
+	synopsis=$(mandoc -Tascii "$TOP/man/sl-env.1" | col -b |
+		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \n' ' ' | sed 's/^ //;s/ $//')
+	[ "$synopsis" = "$usage" ] || fail "synopsis '$synopsis' differs from usage '$usage'"
+}
