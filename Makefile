@@ -59,7 +59,7 @@ check: all $(TESTBINS)
 	tests/run
 
 lint-man:
-	mandoc -Tlint -W warning $(MAN1:%=man/%.1) $(MAN7:%=man/%.7)
+	@mandoc -Tlint -W warning $(MAN1:%=man/%.1) $(MAN7:%=man/%.7)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7

@@ -54,14 +54,15 @@ int main(int argc, char **argv)
 	int nul = 0, c;
 
 	sl_msg_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "+0", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:0", longopts, NULL)) != -1) {
 		switch (c) {
 		case '0': nul = 1; break;
 		case 'c': opts.config_dir = optarg; break;
 		case 'N': opts.mode = SL_APPENV_NODE; break;
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-env %s\n", SL_VERSION); sl_exit_flush();
-		default: sl_die_usage(USAGE);
+		default: sl_die_option(USAGE, argv, c);
 		}
 	}
 	if (optind >= argc)

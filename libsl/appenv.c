@@ -100,7 +100,7 @@ static int devel_secret(struct sl_strv *vars, struct sl_err *err)
 		goto out;
 	} else if (st.st_mode & 077) {
 		sl_err_set(err, SL_EXIT_USAGE,
-			   "%s is readable by others (mode %03o): chmod 600 it",
+			   "%s is open to other users (mode %04o): chmod 600 it",
 			   path.buf, (unsigned)(st.st_mode & 0777));
 		goto out;
 	}
@@ -111,10 +111,13 @@ out:
 	return ret;
 }
 
+extern char **environ;
+
 struct svc_run {
 	const struct sl_app_service *svc;
 	char *exe;
 	char *argv[5];
+	struct sl_strv env;
 	struct sl_child child;
 	int started;
 };
@@ -210,8 +213,13 @@ static int run_services(const struct sl_app *app, const struct sl_appenv_opts *o
 		r->argv[2] = "--devel";
 		r->argv[3] = app->name;
 		r->argv[4] = NULL;
+		/* the value of service.NAME reaches the service here */
+		r->env = (struct sl_strv)SL_STRV_INIT;
+		sl_strv_pushv(&r->env, environ);
+		sl_strv_setenv(&r->env, "SL_SERVICE_VALUE", r->svc->value);
 		r->child = (struct sl_child)SL_CHILD_INIT;
 		r->child.argv = r->argv;
+		r->child.env = r->env.v;
 		r->child.in = SL_RUN_NULL;
 		r->child.out = SL_RUN_PIPE;
 		if (sl_run_start(&r->child, err) < 0) {
@@ -248,6 +256,8 @@ out:
 	for (size_t i = 0; i < app->nservices; i++) {
 		if (runs[i].started)
 			sl_run_wait(&runs[i].child, NULL);
+		if (runs[i].env.alloc)
+			sl_strv_clear(&runs[i].env);
 		free(runs[i].exe);
 	}
 	free(runs);

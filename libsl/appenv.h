@@ -10,7 +10,8 @@
  * Every process of an app sees the same variables (SPEC.md "What an app
  * receives"): SILVER_* describing the app and where it runs, and the
  * CONFIG_* of each service.NAME it declares, printed by
- * `sl-service-NAME env [--devel] APP`.
+ * `sl-service-NAME env [--devel] APP`, which finds the value of
+ * service.NAME in its environment as SL_SERVICE_VALUE.
  */
 
 enum sl_appenv_mode {

@@ -14,6 +14,7 @@
 struct load {
 	struct sl_devconf *dc;
 	const char *app;
+	const char *subst;
 	const char *prefix;
 	size_t prefixlen;
 	const char *const *known;
@@ -21,7 +22,7 @@ struct load {
 
 char *sl_devconf_path(void)
 {
-	const char *env = getenv("SILVER_CONF");
+	const char *env = getenv("SL_CONF");
 	const char *home;
 	struct sl_buf b = SL_BUF_INIT;
 
@@ -100,16 +101,17 @@ static int on_item(void *user, const struct sl_ini_item *it, struct sl_err *err)
 	} else {
 		free(e->value);
 	}
-	e->value = substitute(it->value, ld->app);
+	e->value = substitute(it->value, ld->subst);
 	e->line = it->line;
 	e->app_section = app_section;
 	return 0;
 }
 
-int sl_devconf_load(struct sl_devconf *dc, const char *app, const char *prefix,
-		    const char *const *known, struct sl_err *err)
+int sl_devconf_load(struct sl_devconf *dc, const char *app, const char *subst,
+		    const char *prefix, const char *const *known,
+		    struct sl_err *err)
 {
-	struct load ld = { dc, app, prefix, strlen(prefix), known };
+	struct load ld = { dc, app, subst, prefix, strlen(prefix), known };
 
 	dc->path = sl_devconf_path();
 	if (!dc->path || (access(dc->path, F_OK) < 0 && errno == ENOENT))

@@ -20,7 +20,8 @@
  *	postgis.dbname = blog_dev
  *
  * [devel:APP] wins over [devel], whatever their order in the file; the
- * literal APP_NAME in a value becomes the app's name. Other sections
+ * literal APP_NAME in a value becomes the app's name (for database
+ * services, the name as a database identifier: my-blog gives my_blog). Other sections
  * belong to other parts of silverlining and are skipped.
  */
 
@@ -40,7 +41,7 @@ struct sl_devconf {
 #define SL_DEVCONF_INIT { NULL, NULL, 0, SL_STRV_INIT }
 
 /*
- * The configuration file: $SILVER_CONF if set (tests, other setups),
+ * The configuration file: $SL_CONF if set (tests, other setups),
  * else ~/.silverlining.conf. The caller frees it. NULL if there is no
  * home directory.
  */
@@ -48,12 +49,15 @@ char *sl_devconf_path(void);
 
 /*
  * Reads the keys "PREFIX.KEY" for APP from the configuration file (a
- * missing file means no overrides). KNOWN is a NULL-terminated list of
- * the KEYs the caller understands; others become warnings. Returns 0,
- * or -1 with ERR set (100 for a malformed file, with PATH:LINE).
+ * missing file means no overrides); APP_NAME in values becomes SUBST
+ * (the app name, or its database form with underscores). KNOWN is a
+ * NULL-terminated list of the KEYs the caller understands; others become
+ * warnings. Returns 0, or -1 with ERR set (100 for a malformed file,
+ * with PATH:LINE).
  */
-int sl_devconf_load(struct sl_devconf *dc, const char *app, const char *prefix,
-		    const char *const *known, struct sl_err *err);
+int sl_devconf_load(struct sl_devconf *dc, const char *app, const char *subst,
+		    const char *prefix, const char *const *known,
+		    struct sl_err *err);
 
 /* The value of KEY, or NULL when it was not set. */
 const char *sl_devconf_get(const struct sl_devconf *dc, const char *key);

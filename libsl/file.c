@@ -1,4 +1,5 @@
 /* silverlining — files written safely. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -138,4 +139,31 @@ const char *sl_file_home(void)
 		return home;
 	pw = getpwuid(getuid());
 	return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
+}
+
+int sl_file_remove_tree(int at, const char *name, struct sl_err *err)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, ret = 0;
+
+	if (unlinkat(at, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return sl_err_errno(err, "unable to remove %s", name);
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sl_err_errno(err, "unable to remove %s", name);
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return sl_err_errno(err, "unable to remove %s", name);
+	}
+	while (!ret && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			ret = sl_file_remove_tree(dirfd(d), de->d_name, err);
+	closedir(d);
+	if (!ret && unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		ret = sl_err_errno(err, "unable to remove %s", name);
+	return ret;
 }

@@ -32,6 +32,13 @@ int sl_file_write(const char *path, const void *data, size_t len, mode_t mode,
 /* Appends to OUT the absolute, symlink-free form of PATH. -1 with ERR. */
 int sl_file_realpath(struct sl_buf *out, const char *path, struct sl_err *err);
 
+/*
+ * Removes NAME beneath the directory DIRFD and everything under it,
+ * never following a symlink. Returns 0 (also when NAME did not exist),
+ * or -1 with ERR set.
+ */
+int sl_file_remove_tree(int dirfd, const char *name, struct sl_err *err);
+
 /* The home directory: $HOME, else the password database. NULL if none. */
 const char *sl_file_home(void);
 

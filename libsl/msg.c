@@ -1,5 +1,6 @@
 /* silverlining — messages: one grammar for every tool. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,20 @@ void sl_die_usage(const char *usage)
 {
 	fprintf(stderr, "%s: usage: %s\n", prog, usage);
 	exit(SL_EXIT_USAGE);
+}
+
+void sl_die_option(const char *usage, char **argv, int c)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+
+	fflush(stdout);
+	if (c == ':')
+		fprintf(stderr, "%s: fatal: option %s needs an argument\n", prog, arg);
+	else if (optopt)
+		fprintf(stderr, "%s: fatal: unknown option -%c\n", prog, optopt);
+	else
+		fprintf(stderr, "%s: fatal: unknown option %s\n", prog, arg);
+	sl_die_usage(usage);
 }
 
 void sl_warn(const char *fmt, ...)

@@ -37,6 +37,13 @@ _Noreturn void sl_die_err(const struct sl_err *err);
 /* Prints "PROG: usage: USAGE" and exits 100. */
 _Noreturn void sl_die_usage(const char *usage);
 
+/*
+ * For getopt's '?' and ':' (C; options start with "+:" and opterr is 0):
+ * names the option getopt refused, in the message grammar, then dies as
+ * sl_die_usage().
+ */
+_Noreturn void sl_die_option(const char *usage, char **argv, int c);
+
 /* Prints "PROG: warning: ...". */
 void sl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

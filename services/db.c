@@ -41,26 +41,34 @@ static unsigned line_of(const struct sl_devconf *dc, const char *key)
 	return 0;
 }
 
-/* Splits "host:port" and "[v6]:port"; a bare v6 address keeps its colons. */
-static void split_host(const char *in, char **host, char **port)
+/*
+ * Splits "host:port" and "[v6]:port"; a bare v6 address keeps its colons.
+ * -1 when what follows the one colon of a name is not a port.
+ */
+static int split_host(const char *in, char **host, char **port)
 {
-	const char *colon = strrchr(in, ':');
+	const char *colon = strchr(in, ':');
 
 	*port = NULL;
 	if (in[0] == '[') {
 		const char *close = strchr(in, ']');
 
-		if (close && close[1] == ':' && valid_port(close + 2))
+		if (!close || (close[1] && (close[1] != ':' || !valid_port(close + 2))))
+			return -1;
+		if (close[1])
 			*port = sl_xstrdup(close + 2);
-		*host = sl_xstrndup(in + 1, close ? (size_t)(close - in - 1) : strlen(in + 1));
-		return;
+		*host = sl_xstrndup(in + 1, (size_t)(close - in - 1));
+		return 0;
 	}
-	if (colon && colon == strchr(in, ':') && valid_port(colon + 1)) {
+	if (colon && !strchr(colon + 1, ':')) {
+		if (!valid_port(colon + 1))
+			return -1;
 		*host = sl_xstrndup(in, (size_t)(colon - in));
 		*port = sl_xstrdup(colon + 1);
-		return;
+		return 0;
 	}
 	*host = sl_xstrdup(in);
+	return 0;
 }
 
 static void add_url(struct sl_buf *u, const char *scheme,
@@ -98,11 +106,16 @@ int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
 	const char *password = sl_devconf_get(dc, "password");
 	char *dbname = set_db && *set_db ? sl_xstrdup(set_db) : sl_app_db_name(app);
 	const char *user = set_user && *set_user ? set_user : sl_service_login();
-	char *host, *port;
+	const char *set_host = sl_devconf_get(dc, "host");
+	char *host = NULL, *port = NULL;
 	struct sl_buf u = SL_BUF_INIT;
 
-	split_host(sl_devconf_get(dc, "host") ? sl_devconf_get(dc, "host") : "",
-		   &host, &port);
+	if (split_host(set_host ? set_host : "", &host, &port) < 0) {
+		free(dbname);
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s:%u: '%s' is not HOST, HOST:PORT or [IPv6]:PORT",
+				  dc->path, line_of(dc, "host"), set_host);
+	}
 	if (set_port && *set_port) {
 		free(port);
 		port = sl_xstrdup(set_port);

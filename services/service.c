@@ -8,6 +8,7 @@
 #include "../libsl/app.h"
 #include "../libsl/buf.h"
 #include "../libsl/file.h"
+#include "../libsl/mem.h"
 #include "../libsl/msg.h"
 #include "../libsl/version.h"
 #include "service.h"
@@ -40,10 +41,12 @@ static int devel_env(const struct sl_service *svc, const char *app)
 	struct sl_devconf dc = SL_DEVCONF_INIT;
 	struct sl_strv vars = SL_STRV_INIT;
 	struct sl_err err = SL_ERR_INIT;
+	char *subst = svc->db_names ? sl_app_db_name(app) : sl_xstrdup(app);
 
-	if (sl_devconf_load(&dc, app, svc->devel_prefix, svc->devel_keys,
-			    &err) < 0)
+	if (sl_devconf_load(&dc, app, subst, svc->devel_prefix,
+			    svc->devel_keys, &err) < 0)
 		sl_die_err(&err);
+	free(subst);
 	for (size_t i = 0; i < dc.warnings.n; i++)
 		sl_warn("%s", dc.warnings.v[i]);
 	if (svc->devel_env(app, &dc, &vars, &err) < 0)
@@ -123,14 +126,26 @@ int sl_service_devel_dir(const char *app, const struct sl_devconf *dc,
 	struct sl_buf path = SL_BUF_INIT, real = SL_BUF_INIT;
 	int ret = -1;
 
-	if (set && *set && !(set[0] == '~' && (set[1] == '/' || !set[1]))) {
+	if (set && *set == '/') {
 		sl_buf_adds(&path, set);
+	} else if (set && *set && !(set[0] == '~' && (set[1] == '/' || !set[1]))) {
+		unsigned line = 0;
+
+		for (size_t i = 0; i < dc->n; i++)
+			if (!strcmp(dc->v[i].key, "dir"))
+				line = dc->v[i].line;
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s:%u: '%s' is not an absolute path or one under ~/",
+				  dc->path, line, set);
 	} else if (!home) {
 		return sl_err_set(err, SL_EXIT_USAGE, "no home directory (set HOME)");
 	} else if (set && *set) {
 		sl_buf_addf(&path, "%s%s", home, set + 1);
 	} else {
-		sl_buf_addf(&path, "%s/.silverlining/%s/%s", home, subdir, app);
+		sl_buf_addf(&path, "%s/.silverlining", home);
+		if (sl_file_mkdirs(path.buf, 0700, err) < 0)
+			goto out;
+		sl_buf_addf(&path, "/%s/%s", subdir, app);
 	}
 	if (sl_file_mkdirs(path.buf, mode, err) < 0 ||
 	    sl_file_realpath(&real, path.buf, err) < 0)

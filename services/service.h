@@ -26,6 +26,7 @@ struct sl_service {
 	const char *name;		/* "postgis" */
 	const char *devel_prefix;	/* keys in ~/.silverlining.conf: "postgis" */
 	const char *const *devel_keys;	/* NULL-terminated: "dbname", ... */
+	int db_names;		/* APP_NAME in overrides is the database form */
 	/*
 	 * Appends APP's development variables ("CONFIG_X=value") to VARS,
 	 * from the overrides in DC and the defaults. Returns 0, or -1 with
@@ -41,8 +42,9 @@ int sl_service_main(int argc, char **argv, const struct sl_service *svc);
 const char *sl_service_login(void);
 
 /*
- * An override of a directory (files.dir = ~/data/APP_NAME) or the
- * default ~/.silverlining/SUBDIR/APP, made absolute and created (MODE).
+ * An override of a directory (files.dir = ~/data/APP_NAME, absolute or
+ * under ~/) or the default ~/.silverlining/SUBDIR/APP, created with MODE
+ * (~/.silverlining itself with 0700).
  * Appends NAME=path to VARS. Returns 0, or -1 with ERR set.
  */
 int sl_service_devel_dir(const char *app, const struct sl_devconf *dc,

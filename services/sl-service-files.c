@@ -10,7 +10,7 @@ static int devel_env(const char *app, const struct sl_devconf *dc,
 }
 
 static const struct sl_service files = {
-	"files", "files", keys, devel_env,
+	"files", "files", keys, 0, devel_env,
 };
 
 int main(int argc, char **argv)

@@ -8,7 +8,7 @@ static int devel_env(const char *app, const struct sl_devconf *dc,
 }
 
 static const struct sl_service postgis = {
-	"postgis", "postgis", sl_db_devel_keys, devel_env,
+	"postgis", "postgis", sl_db_devel_keys, 1, devel_env,
 };
 
 int main(int argc, char **argv)

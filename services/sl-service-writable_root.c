@@ -10,7 +10,7 @@ static int devel_env(const char *app, const struct sl_devconf *dc,
 }
 
 static const struct sl_service writable_root = {
-	"writable_root", "writable_root", keys, devel_env,
+	"writable_root", "writable_root", keys, 0, devel_env,
 };
 
 int main(int argc, char **argv)
