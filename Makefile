@@ -11,12 +11,16 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 override CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral $(CFLAGS)
 override CPPFLAGS := -D_GNU_SOURCE $(CPPFLAGS)
+# tools link only the libraries they use (sl-env stays fast to start)
+override LDFLAGS := -Wl,--as-needed $(LDFLAGS)
 LDLIBS_INI := -linih
+LDLIBS_SSH := -lssh2 -lcrypto
 
 # A new tool is one word in one of these lists.
-TOOLS := sl-env
+TOOLS := sl-env sl-sync sl-remote
 SERVICES := postgis postgresql mysql files writable_root
-LIBSL := buf mem err msg strv run quote ini app devconf file appenv
+LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
+	manifest ssh instance upload
 SVCLIB := service db
 MAN1 := sl-env silver $(SERVICES:%=sl-service-%)
 MAN7 := silver
@@ -42,7 +46,7 @@ $(SVCA): $(SVCLIB:%=build/services/%.o)
 
 bin/sl-%: build/cmd/sl-%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS)
 
 bin/sl-service-%: build/services/sl-service-%.o $(SVCA) $(LIB)
 	@mkdir -p $(@D)
@@ -53,7 +57,7 @@ bin/silver: silver libsl/version.h
 	sed 's/@VERSION@/$(VERSION)/' silver > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
 build/tests/%: build/tests/%.o $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS)
 
 check: all $(TESTBINS)
 	tests/run

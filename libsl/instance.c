@@ -1,0 +1,590 @@
+/*
+ * silverlining — instances on the node: names, and building one from an upload.
+ *
+ * The receiver trusts nothing it is sent. The manifest is checked whole
+ * before anything is created (manifest.c); every entry is then created
+ * beneath a fresh directory through a parent opened with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, so no name and no symlink made
+ * earlier in the same upload can lead outside it; files are created with
+ * O_EXCL, hashed as they are written and compared with the manifest.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "buf.h"
+#include "exit.h"
+#include "file.h"
+#include "instance.h"
+#include "manifest.h"
+#include "mem.h"
+
+#define MAX_MANIFEST ((size_t)64 << 20)
+
+const char *sl_instance_root(void)
+{
+	const char *root = getenv("SL_ROOT");
+
+	return root && *root ? root : "/var/lib/silverlining";
+}
+
+int sl_instance_name_valid(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	char *app;
+	int ok;
+
+	if (!dot || strlen(dot + 1) != 14)
+		return 0;
+	for (int i = 1; i <= 14; i++) {
+		char c = dot[i];
+
+		if (i == 5 || i == 8 ? c != '-' : i == 11 ? c != '_' : !isdigit((unsigned char)c))
+			return 0;
+	}
+	app = sl_xstrndup(name, (size_t)(dot - name));
+	ok = sl_app_name_valid(app);
+	free(app);
+	return ok;
+}
+
+/* A small buffered reader over the upload stream. */
+struct reader {
+	int fd;
+	size_t pos, len;
+	char buf[1 << 16];
+};
+
+static int fill(struct reader *r, struct sl_err *err)
+{
+	ssize_t n;
+
+	do
+		n = read(r->fd, r->buf, sizeof(r->buf));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return sl_err_errno(err, "unable to read the upload");
+	if (n == 0)
+		return sl_err_set(err, SL_EXIT_TEMP, "the upload ended early");
+	r->pos = 0;
+	r->len = (size_t)n;
+	return 0;
+}
+
+/* Reads a line of at most MAX bytes into OUT, without the newline. */
+static int read_line(struct reader *r, struct sl_buf *out, size_t max,
+		     struct sl_err *err)
+{
+	sl_buf_reset(out);
+	for (;;) {
+		char c;
+
+		if (r->pos == r->len && fill(r, err) < 0)
+			return -1;
+		c = r->buf[r->pos++];
+		if (c == '\n')
+			return 0;
+		if (out->len >= max)
+			return sl_err_set(err, SL_EXIT_USAGE, "upload: a protocol line is too long");
+		sl_buf_addch(out, c);
+	}
+}
+
+/* Passes the next N bytes of the stream to FN. */
+static int read_exact(struct reader *r, uint64_t n,
+		      int (*fn)(void *ctx, const char *p, size_t len), void *ctx,
+		      struct sl_err *err)
+{
+	while (n) {
+		size_t chunk;
+
+		if (r->pos == r->len && fill(r, err) < 0)
+			return -1;
+		chunk = r->len - r->pos;
+		if (chunk > n)
+			chunk = (size_t)n;
+		if (fn(ctx, r->buf + r->pos, chunk) < 0)
+			return sl_err_errno(err, "unable to write a received file");
+		r->pos += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+static int add_to_buf(void *ctx, const char *p, size_t len)
+{
+	sl_buf_add(ctx, p, len);
+	return 0;
+}
+
+struct sink {
+	int fd;
+	EVP_MD_CTX *md;
+};
+
+static int to_file(void *ctx, const char *p, size_t len)
+{
+	struct sink *s = ctx;
+
+	EVP_DigestUpdate(s->md, p, len);
+	while (len) {
+		ssize_t n = write(s->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len, struct sl_err *err)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return sl_err_errno(err, "unable to answer the laptop");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Where entries are created: a parent directory beneath the instance. */
+struct builder {
+	int inst;		/* the incoming directory */
+	int parent;		/* fd of the directory named cur */
+	struct sl_buf cur;
+};
+
+static int open_beneath(int dirfd, const char *path)
+{
+	struct open_how how = { 0 };
+
+	how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+/* The parent fd of PATH and its last component. */
+static int parent_of(struct builder *b, const char *path, const char **name,
+		     struct sl_err *err)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 0;
+
+	*name = slash ? slash + 1 : path;
+	if (!slash)
+		return b->inst;
+	if (b->parent >= 0 && b->cur.len == len && !memcmp(b->cur.buf, path, len))
+		return b->parent;
+	if (b->parent >= 0)
+		close(b->parent);
+	sl_buf_reset(&b->cur);
+	sl_buf_add(&b->cur, path, len);
+	b->parent = open_beneath(b->inst, b->cur.buf);
+	if (b->parent < 0)
+		return sl_err_errno(err, "upload: unable to open the directory %s", b->cur.buf);
+	return b->parent;
+}
+
+/* A fresh listing of the directory DIRFD (a dup shares the offset: rewind). */
+static DIR *list_dir(int dirfd)
+{
+	int fd = dup(dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
+/* The previous instance's files, by content and mode, to link from. */
+struct previous {
+	int fd;
+	struct sl_manifest m;
+	struct sl_mf_entry **files;
+	size_t n;
+};
+
+static int cmp_file(const void *a, const void *b)
+{
+	const struct sl_mf_entry *x = *(struct sl_mf_entry *const *)a;
+	const struct sl_mf_entry *y = *(struct sl_mf_entry *const *)b;
+	int c = memcmp(x->hash, y->hash, SL_MF_HASH_LEN);
+
+	return c ? c : (int)x->mode - (int)y->mode;
+}
+
+static void load_previous(struct previous *p, int instances, const char *app)
+{
+	struct sl_buf best = SL_BUF_INIT, path = SL_BUF_INIT, text = SL_BUF_INIT;
+	size_t applen = strlen(app);
+	struct dirent *de;
+	DIR *d;
+
+	p->fd = -1;
+	d = list_dir(instances);
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, app, applen) && de->d_name[applen] == '.' &&
+		    sl_instance_name_valid(de->d_name) && strcmp(de->d_name, best.buf) > 0) {
+			sl_buf_reset(&best);
+			sl_buf_adds(&best, de->d_name);
+		}
+	closedir(d);
+	if (!best.len)
+		goto out;
+	sl_buf_addf(&path, "%s/.silverlining/manifest", best.buf);
+	p->fd = openat(instances, best.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	{
+		int mfd = openat(instances, path.buf, O_RDONLY | O_CLOEXEC);
+
+		if (p->fd < 0 || mfd < 0 || sl_buf_read_fd(&text, mfd) < 0 ||
+		    sl_manifest_decode(&p->m, text.buf, text.len,
+				       &sl_mf_default_limits, NULL) < 0) {
+			if (mfd >= 0)
+				close(mfd);
+			sl_manifest_release(&p->m);
+			goto out;
+		}
+		close(mfd);
+	}
+	p->files = sl_xcalloc(p->m.files + 1, sizeof(*p->files));
+	for (size_t i = 0; i < p->m.n; i++)
+		if (p->m.v[i].type == SL_MF_FILE)
+			p->files[p->n++] = &p->m.v[i];
+	qsort(p->files, p->n, sizeof(*p->files), cmp_file);
+out:
+	sl_buf_release(&best);
+	sl_buf_release(&path);
+	sl_buf_release(&text);
+}
+
+static const struct sl_mf_entry *find_previous(const struct previous *p,
+					       const struct sl_mf_entry *e)
+{
+	const struct sl_mf_entry *key = e;
+	struct sl_mf_entry **hit;
+
+	if (!p->n)
+		return NULL;
+	hit = bsearch(&key, p->files, p->n, sizeof(*p->files), cmp_file);
+	return hit ? *hit : NULL;
+}
+
+static void release_previous(struct previous *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->files);
+	sl_manifest_release(&p->m);
+}
+
+/* Lays out dirs, symlinks and linkable files; fills NEED with the rest. */
+static int lay_out(struct builder *b, const struct sl_manifest *m,
+		   const struct previous *prev, struct sl_buf *need,
+		   size_t *nneed, struct sl_err *err)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct sl_mf_entry *e = &m->v[i], *old;
+		const char *name;
+		int pfd = parent_of(b, e->path, &name, err);
+
+		if (pfd < 0)
+			return -1;
+		switch (e->type) {
+		case SL_MF_DIR:
+			if (mkdirat(pfd, name, 0755) < 0)
+				return sl_err_errno(err, "upload: unable to create %s", e->path);
+			break;
+		case SL_MF_LINK:
+			if (symlinkat(e->target, pfd, name) < 0)
+				return sl_err_errno(err, "upload: unable to create %s", e->path);
+			break;
+		case SL_MF_FILE:
+			old = find_previous(prev, e);
+			if (old && linkat(prev->fd, old->path, pfd, name, 0) == 0)
+				break;
+			sl_buf_addf(need, "%zu\n", i);
+			(*nneed)++;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int receive_file(struct builder *b, struct reader *r,
+			const struct sl_mf_entry *e, struct sl_err *err)
+{
+	unsigned char hash[SL_MF_HASH_LEN];
+	struct sink s = { -1, EVP_MD_CTX_new() };
+	const char *name;
+	int pfd = parent_of(b, e->path, &name, err), ret = -1;
+
+	if (pfd < 0 || !s.md)
+		goto out;
+	s.fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (s.fd < 0) {
+		sl_err_errno(err, "upload: unable to create %s", e->path);
+		goto out;
+	}
+	EVP_DigestInit_ex(s.md, EVP_sha256(), NULL);
+	if (read_exact(r, e->size, to_file, &s, err) < 0)
+		goto out;
+	EVP_DigestFinal_ex(s.md, hash, NULL);
+	if (memcmp(hash, e->hash, SL_MF_HASH_LEN)) {
+		sl_err_set(err, SL_EXIT_TEMP,
+			   "upload: %s does not match its hash (did it change during the upload?)",
+			   e->path);
+		goto out;
+	}
+	if (fchmod(s.fd, e->mode) < 0) {
+		sl_err_errno(err, "upload: unable to set the mode of %s", e->path);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (s.fd >= 0)
+		close(s.fd);
+	EVP_MD_CTX_free(s.md);
+	return ret;
+}
+
+/* Renames INCOMING to APP.DATE_NNN, NNN one more than today's highest. */
+static int name_instance(int instances, const char *incoming, const char *app,
+			 char **name, struct sl_err *err)
+{
+	struct sl_buf prefix = SL_BUF_INIT, final = SL_BUF_INIT;
+	time_t now = time(NULL);
+	struct tm tm;
+	struct dirent *de;
+	int next = 1, ret = -1;
+	DIR *d;
+
+	gmtime_r(&now, &tm);
+	sl_buf_addf(&prefix, "%s.%04d-%02d-%02d_", app, tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday);
+	d = list_dir(instances);
+	if (!d) {
+		sl_err_errno(err, "unable to list the instances");
+		goto out;
+	}
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix.buf, prefix.len) &&
+		    sl_instance_name_valid(de->d_name) &&
+		    atoi(de->d_name + prefix.len) >= next)
+			next = atoi(de->d_name + prefix.len) + 1;
+	closedir(d);
+	for (;; next++) {
+		if (next > 999) {
+			sl_err_set(err, SL_EXIT_USAGE, "%s has 999 instances today already", app);
+			goto out;
+		}
+		sl_buf_reset(&final);
+		sl_buf_addf(&final, "%s%03d", prefix.buf, next);
+		if (renameat2(instances, incoming, instances, final.buf, RENAME_NOREPLACE) == 0)
+			break;
+		if (errno != EEXIST) {
+			sl_err_errno(err, "unable to name the instance %s", final.buf);
+			goto out;
+		}
+	}
+	if (fsync(instances) < 0) {
+		sl_err_errno(err, "unable to sync the instances directory");
+		goto out;
+	}
+	*name = sl_buf_detach(&final, NULL);
+	ret = 0;
+out:
+	sl_buf_release(&prefix);
+	sl_buf_release(&final);
+	return ret;
+}
+
+/* Takes APP's build lock and removes what interrupted builds left. */
+static int lock_app(int instances, const char *app, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT, stale = SL_BUF_INIT;
+	struct dirent *de;
+	int fd;
+	DIR *d;
+
+	sl_buf_addf(&path, ".lock-%s", app);
+	fd = openat(instances, path.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	sl_buf_release(&path);
+	if (fd < 0)
+		return sl_err_errno(err, "unable to open the lock of %s", app);
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return sl_err_errno(err, "unable to lock %s", app);
+		}
+	sl_buf_addf(&stale, ".incoming-%s-", app);
+	d = list_dir(instances);
+	while (d && (de = readdir(d)))
+		if (!strncmp(de->d_name, stale.buf, stale.len) &&
+		    sl_file_remove_tree(instances, de->d_name, err) < 0) {
+			closedir(d);
+			close(fd);
+			sl_buf_release(&stale);
+			return -1;
+		}
+	if (d)
+		closedir(d);
+	sl_buf_release(&stale);
+	return fd;
+}
+
+static int finish_build(struct builder *b, struct reader *r,
+			const struct sl_buf *text, struct sl_err *err)
+{
+	struct sl_buf line = SL_BUF_INIT;
+	int fd, ret = -1;
+
+	if (read_line(r, &line, 16, err) < 0)
+		goto out;
+	if (strcmp(line.buf, "end")) {
+		sl_err_set(err, SL_EXIT_USAGE, "upload: expected the end of the upload");
+		goto out;
+	}
+	if (mkdirat(b->inst, ".silverlining", 0755) < 0) {
+		sl_err_errno(err, "unable to create .silverlining");
+		goto out;
+	}
+	fd = openat(b->inst, ".silverlining/manifest",
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || write_all(fd, text->buf, text->len, err) < 0 || close(fd) < 0) {
+		if (fd < 0)
+			sl_err_errno(err, "unable to write the manifest");
+		goto out;
+	}
+	/* one syncfs instead of an fsync per file: same guarantee, far fewer waits */
+	if (syncfs(b->inst) < 0) {
+		sl_err_errno(err, "unable to sync the instance");
+		goto out;
+	}
+	ret = 0;
+out:
+	sl_buf_release(&line);
+	return ret;
+}
+
+int sl_instance_receive(const char *root, const char *app, int in_fd,
+			int out_fd, char **name, struct sl_err *err)
+{
+	struct reader *r = sl_xcalloc(1, sizeof(*r));
+	struct builder b = { -1, -1, SL_BUF_INIT };
+	struct sl_manifest m = SL_MANIFEST_INIT;
+	struct previous prev = { -1, SL_MANIFEST_INIT, NULL, 0 };
+	struct sl_buf line = SL_BUF_INIT, text = SL_BUF_INIT, need = SL_BUF_INIT;
+	struct sl_buf path = SL_BUF_INIT, incoming = SL_BUF_INIT;
+	int instances = -1, lock = -1, ret = -1;
+	size_t nneed = 0;
+	char *end;
+	unsigned long long size;
+
+	r->fd = in_fd;
+	if (!sl_app_name_valid(app)) {
+		sl_err_set(err, SL_EXIT_USAGE, "invalid app name '%s'", app);
+		goto out;
+	}
+	sl_buf_addf(&path, "%s/instances", root);
+	if (sl_file_mkdirs(path.buf, 0755, err) < 0)
+		goto out;
+	instances = open(path.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (instances < 0) {
+		sl_err_errno(err, "unable to open %s", path.buf);
+		goto out;
+	}
+	lock = lock_app(instances, app, err);
+	if (lock < 0)
+		goto out;
+
+	if (read_line(r, &line, 64, err) < 0)
+		goto out;
+	if (strncmp(line.buf, "manifest ", 9) ||
+	    !isdigit((unsigned char)line.buf[9]) ||
+	    (size = strtoull(line.buf + 9, &end, 10), *end) || size > MAX_MANIFEST) {
+		sl_err_set(err, SL_EXIT_USAGE, "upload: expected 'manifest BYTES' (at most %zu)",
+			   MAX_MANIFEST);
+		goto out;
+	}
+	if (read_exact(r, size, add_to_buf, &text, err) < 0 ||
+	    sl_manifest_decode(&m, text.buf, text.len, &sl_mf_default_limits, err) < 0)
+		goto out;
+
+	load_previous(&prev, instances, app);
+	sl_buf_addf(&incoming, ".incoming-%s-%ld", app, (long)getpid());
+	if (mkdirat(instances, incoming.buf, 0755) < 0) {
+		sl_err_errno(err, "unable to create %s/%s", path.buf, incoming.buf);
+		goto out;
+	}
+	b.inst = openat(instances, incoming.buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (b.inst < 0) {
+		sl_err_errno(err, "unable to open %s", incoming.buf);
+		goto fail;
+	}
+	if (lay_out(&b, &m, &prev, &need, &nneed, err) < 0)
+		goto fail;
+	sl_buf_reset(&line);
+	sl_buf_addf(&line, "need %zu\n", nneed);
+	if (write_all(out_fd, line.buf, line.len, err) < 0 ||
+	    write_all(out_fd, need.buf, need.len, err) < 0)
+		goto fail;
+	for (const char *p = need.buf; *p; p = strchr(p, '\n') + 1)
+		if (receive_file(&b, r, &m.v[strtoul(p, NULL, 10)], err) < 0)
+			goto fail;
+	if (finish_build(&b, r, &text, err) < 0 ||
+	    name_instance(instances, incoming.buf, app, name, err) < 0)
+		goto fail;
+	sl_buf_reset(&line);
+	sl_buf_addf(&line, "instance %s\n", *name);
+	if (write_all(out_fd, line.buf, line.len, err) < 0)
+		goto out;
+	ret = 0;
+	goto out;
+fail:
+	sl_file_remove_tree(instances, incoming.buf, NULL);
+out:
+	if (b.parent >= 0)
+		close(b.parent);
+	if (b.inst >= 0)
+		close(b.inst);
+	sl_buf_release(&b.cur);
+	if (lock >= 0)
+		close(lock);
+	if (instances >= 0)
+		close(instances);
+	release_previous(&prev);
+	sl_manifest_release(&m);
+	sl_buf_release(&line);
+	sl_buf_release(&text);
+	sl_buf_release(&need);
+	sl_buf_release(&path);
+	sl_buf_release(&incoming);
+	free(r);
+	return ret;
+}

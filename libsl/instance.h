@@ -1,0 +1,46 @@
+/* silverlining — instances on the node: names, and building one from an upload. */
+#ifndef SL_INSTANCE_H
+#define SL_INSTANCE_H
+
+#include "err.h"
+
+/*
+ * An instance is one complete, immutable upload of an app, at
+ * ROOT/instances/APP.YYYY-MM-DD_NNN (ROOT: $SL_ROOT, else
+ * /var/lib/silverlining; the date is UTC, NNN counts up within the day
+ * from 001). Its manifest, as received, is kept at
+ * INSTANCE/.silverlining/manifest; that name is reserved in every app.
+ *
+ * An instance is built under ROOT/instances/.incoming-APP-PID and renamed
+ * to its name only once every file is written, checked and synced: a
+ * half-sent instance never exists under an instance name. Builds of one
+ * app are serialised by a lock (ROOT/instances/.lock-APP); leftovers of
+ * an interrupted build are removed by the next one.
+ */
+
+/* The state root: $SL_ROOT if set, else /var/lib/silverlining. */
+const char *sl_instance_root(void);
+
+/* Whether NAME is APP.YYYY-MM-DD_NNN for a valid APP. */
+int sl_instance_name_valid(const char *name);
+
+/*
+ * The receiving side of sl-sync. Reads from IN_FD
+ *
+ *	"manifest BYTES\n" MANIFEST
+ *
+ * (the wire form of manifest.h), answers on OUT_FD with
+ *
+ *	"need COUNT\n" then COUNT lines: the index of each file it lacks
+ *
+ * having hard-linked every other file from the newest instance of APP
+ * (same content and mode), reads the contents of the needed files in
+ * that order, each exactly its size, then "end\n"; checks every hash,
+ * syncs, renames, and answers "instance NAME\n". Returns 0 with *NAME
+ * set (the caller frees it), or -1 with ERR set; nothing is left under
+ * an instance name on failure.
+ */
+int sl_instance_receive(const char *root, const char *app, int in_fd,
+			int out_fd, char **name, struct sl_err *err);
+
+#endif

@@ -1,0 +1,869 @@
+/* silverlining — SSH sessions to nodes, on libssh2. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libssh2.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "exit.h"
+#include "file.h"
+#include "mem.h"
+#include "run.h"
+#include "ssh.h"
+
+struct sl_ssh {
+	LIBSSH2_SESSION *session;
+	int sock;
+	int idle_ms;
+	int err_fd;
+	long long last_rx;	/* ms, monotonic: when the peer last sent */
+	int ready;		/* authenticated: keepalives may be sent */
+	char *name;		/* user@host:port */
+};
+
+struct sl_ssh_chan {
+	struct sl_ssh *s;
+	LIBSSH2_CHANNEL *ch;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sl_ssh_addr_release(struct sl_ssh_addr *a)
+{
+	free(a->user);
+	free(a->host);
+	*a = (struct sl_ssh_addr)SL_SSH_ADDR_INIT;
+}
+
+static int valid_host(const char *h)
+{
+	if (!*h || *h == '-' || strlen(h) > 253)
+		return 0;
+	for (; *h; h++)
+		if (!isalnum((unsigned char)*h) && !strchr(".-_:", *h))
+			return 0;
+	return 1;
+}
+
+static int valid_user(const char *u)
+{
+	if (!*u || *u == '-' || strlen(u) > 32)
+		return 0;
+	for (; *u; u++)
+		if (!isalnum((unsigned char)*u) && !strchr("._-", *u))
+			return 0;
+	return 1;
+}
+
+int sl_ssh_addr_parse(struct sl_ssh_addr *a, const char *text, struct sl_err *err)
+{
+	const char *at = strchr(text, '@'), *h = at ? at + 1 : text;
+	const char *port = NULL;
+	char *end;
+	long p = 22;
+
+	sl_ssh_addr_release(a);
+	a->user = at ? sl_xstrndup(text, (size_t)(at - text)) : sl_xstrdup("root");
+	if (*h == '[') {
+		const char *close = strchr(h, ']');
+
+		if (!close || (close[1] && close[1] != ':'))
+			goto bad;
+		a->host = sl_xstrndup(h + 1, (size_t)(close - h - 1));
+		if (close[1] == ':')
+			port = close + 2;
+	} else {
+		const char *colon = strchr(h, ':');
+
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL;	/* a bare IPv6 address */
+		a->host = colon ? sl_xstrndup(h, (size_t)(colon - h)) : sl_xstrdup(h);
+		if (colon)
+			port = colon + 1;
+	}
+	if (port) {
+		p = strtol(port, &end, 10);
+		if (!isdigit((unsigned char)*port) || *end || p < 1 || p > 65535)
+			goto bad;
+	}
+	a->port = (int)p;
+	if (!valid_user(a->user) || !valid_host(a->host))
+		goto bad;
+	return 0;
+bad:
+	return sl_err_set(err, SL_EXIT_USAGE,
+			  "invalid node address '%s': want [user@]host[:port]", text);
+}
+
+static int ssh_error(struct sl_ssh *s, struct sl_err *err, const char *what)
+{
+	char *msg = NULL;
+	int rc = libssh2_session_last_error(s->session, &msg, NULL, 0);
+
+	if (rc == LIBSSH2_ERROR_TIMEOUT)
+		return sl_err_set(err, SL_EXIT_TIMEOUT, "%s: %s: timed out", s->name, what);
+	return sl_err_set(err, SL_EXIT_TEMP, "%s: %s: %s", s->name, what,
+			  msg && *msg ? msg : "connection failed");
+}
+
+/*
+ * Waits until the socket can move in the direction libssh2 is blocked on.
+ * The peer must send something within the idle timeout; keepalives make
+ * a live but quiet server answer, so only a dead link times out.
+ */
+static int wait_socket(struct sl_ssh *s, int extra_fd, struct sl_err *err)
+{
+	for (;;) {
+		int dir = libssh2_session_block_directions(s->session);
+		struct pollfd p[2] = { { s->sock, 0, 0 }, { extra_fd, POLLIN, 0 } };
+		long long left = s->idle_ms - (now_ms() - s->last_rx);
+		int next = 0, rc, t;
+
+		/* never during key exchange or authentication: it breaks them */
+		if (s->ready && !(dir & LIBSSH2_SESSION_BLOCK_OUTBOUND))
+			libssh2_keepalive_send(s->session, &next);
+		if (left <= 0)
+			return sl_err_set(err, SL_EXIT_TIMEOUT,
+					  "%s: no answer for %d seconds", s->name,
+					  s->idle_ms / 1000);
+		/*
+		 * sshd leaves Nagle on for sessions without a terminal, so its
+		 * small packets wait for our ACKs: acknowledge at once (the
+		 * kernel drops quick-ACK mode by itself, hence each time).
+		 */
+		setsockopt(s->sock, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
+		t = (int)left;
+		if (next > 0 && next * 1000 < t)
+			t = next * 1000;
+		p[0].events = POLLIN;
+		if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+			p[0].events |= POLLOUT;
+		rc = poll(p, extra_fd >= 0 ? 2 : 1, t);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return sl_err_errno(err, "%s: poll", s->name);
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
+			s->last_rx = now_ms();
+		if (rc > 0)
+			return 0;
+	}
+}
+
+static int connect_tcp(const struct sl_ssh_addr *a, int timeout_s,
+		       const char *name, struct sl_err *err)
+{
+	struct addrinfo hints = { 0 }, *res, *ai;
+	char port[8];
+	int rc, fd = -1, saved = 0;
+
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", a->port);
+	rc = getaddrinfo(a->host, port, &hints, &res);
+	if (rc)
+		return sl_err_set(err, SL_EXIT_TEMP, "unable to find %s: %s",
+				  a->host, gai_strerror(rc));
+	for (ai = res; ai; ai = ai->ai_next) {
+		struct pollfd p;
+		socklen_t len = sizeof(saved);
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+			saved = errno;
+			goto next;
+		}
+		p.fd = fd;
+		p.events = POLLOUT;
+		do
+			rc = poll(&p, 1, timeout_s * 1000);
+		while (rc < 0 && errno == EINTR);
+		if (rc == 0) {
+			close(fd);
+			freeaddrinfo(res);
+			return sl_err_set(err, SL_EXIT_TIMEOUT,
+					  "unable to connect to %s: no answer in %d seconds",
+					  name, timeout_s);
+		}
+		if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &saved, &len) < 0)
+			saved = errno;
+		if (!saved)
+			break;
+next:
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		errno = saved;
+		sl_err_errno(err, "unable to connect to %s", name);
+		if (err)
+			err->code = SL_EXIT_TEMP;
+		return -1;
+	}
+	rc = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &rc, sizeof(rc));
+	return fd;
+}
+
+static const char *key_type_name(int type)
+{
+	switch (type) {
+	case LIBSSH2_HOSTKEY_TYPE_RSA: return "RSA";
+	case LIBSSH2_HOSTKEY_TYPE_DSS: return "DSA";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: return "ECDSA";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: return "ECDSA-384";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: return "ECDSA-521";
+	case LIBSSH2_HOSTKEY_TYPE_ED25519: return "ED25519";
+	default: return "unknown";
+	}
+}
+
+static int key_type_mask(int type)
+{
+	switch (type) {
+	case LIBSSH2_HOSTKEY_TYPE_RSA: return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+	case LIBSSH2_HOSTKEY_TYPE_DSS: return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+	case LIBSSH2_HOSTKEY_TYPE_ED25519: return LIBSSH2_KNOWNHOST_KEY_ED25519;
+	default: return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+	}
+}
+
+/* "SHA256:base64" as OpenSSH prints it. */
+static void fingerprint(struct sl_ssh *s, struct sl_buf *out)
+{
+	const unsigned char *h = (const unsigned char *)
+		libssh2_hostkey_hash(s->session, LIBSSH2_HOSTKEY_HASH_SHA256);
+	unsigned char b64[64];
+	int n;
+
+	if (!h) {
+		sl_buf_adds(out, "(no fingerprint)");
+		return;
+	}
+	n = EVP_EncodeBlock(b64, h, 32);
+	while (n && b64[n - 1] == '=')
+		n--;
+	sl_buf_adds(out, "SHA256:");
+	sl_buf_add(out, b64, (size_t)n);
+}
+
+/* The known_hosts name of a host: "host", or "[host]:port" off port 22. */
+static void kh_name(struct sl_buf *out, const struct sl_ssh_addr *a)
+{
+	if (a->port == 22)
+		sl_buf_adds(out, a->host);
+	else
+		sl_buf_addf(out, "[%s]:%d", a->host, a->port);
+}
+
+/* The line of FILE holding NAME's key of type TYPE, found by ssh-keygen -F. */
+static int kh_line(const char *file, const char *name, const char *type)
+{
+	char *argv[] = { "ssh-keygen", "-F", (char *)name, "-f", (char *)file, NULL };
+	struct sl_child c = SL_CHILD_INIT;
+	struct sl_buf out = SL_BUF_INIT;
+	const char *p;
+	int line = 0, any = 0;
+
+	c.argv = argv;
+	c.err = SL_RUN_NULL;
+	if (sl_run_capture(&c, &out, NULL) < 0) {
+		sl_buf_release(&out);
+		return 0;
+	}
+	for (p = out.buf; (p = strstr(p, "found: line ")); ) {
+		int n = atoi(p + 12);
+		const char *key = strchr(p, '\n');
+
+		any = any ? any : n;
+		if (key && (key = strchr(key + 1, ' ')) && !strncmp(key + 1, type, strlen(type)))
+			line = n;
+		p += 12;
+	}
+	sl_buf_release(&out);
+	return line ? line : any;
+}
+
+static const char *kh_type_prefix(int type)
+{
+	switch (type) {
+	case LIBSSH2_HOSTKEY_TYPE_ED25519: return "ssh-ed25519";
+	case LIBSSH2_HOSTKEY_TYPE_RSA: return "ssh-rsa";
+	default: return "ecdsa-sha2";
+	}
+}
+
+static int check_host_key(struct sl_ssh *s, const struct sl_ssh_addr *a,
+			  const struct sl_ssh_opts *o, struct sl_err *err)
+{
+	LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s->session);
+	struct sl_buf path = SL_BUF_INIT, fp = SL_BUF_INIT, name = SL_BUF_INIT;
+	struct libssh2_knownhost *found = NULL;
+	const char *key;
+	size_t len;
+	int type, check, ret = -1;
+
+	if (!kh)
+		return sl_err_set(err, SL_EXIT_TEMP, "out of memory");
+	if (o->known_hosts) {
+		sl_buf_adds(&path, o->known_hosts);
+	} else {
+		const char *home = sl_file_home();
+
+		if (!home) {
+			sl_err_set(err, SL_EXIT_USAGE, "no home directory for ~/.ssh/known_hosts (set HOME)");
+			goto out;
+		}
+		sl_buf_addf(&path, "%s/.ssh/known_hosts", home);
+	}
+	if (access(path.buf, F_OK) == 0 &&
+	    libssh2_knownhost_readfile(kh, path.buf, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+		sl_err_set(err, SL_EXIT_USAGE, "unable to read %s: not in OpenSSH known_hosts format",
+			   path.buf);
+		goto out;
+	}
+	key = libssh2_session_hostkey(s->session, &len, &type);
+	if (!key) {
+		ssh_error(s, err, "no host key");
+		goto out;
+	}
+	fingerprint(s, &fp);
+	kh_name(&name, a);
+	check = libssh2_knownhost_checkp(kh, a->host, a->port, key, len,
+					 LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+					 LIBSSH2_KNOWNHOST_KEYENC_RAW | key_type_mask(type),
+					 &found);
+	switch (check) {
+	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
+		ret = 0;
+		break;
+	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH: {
+		int line = kh_line(path.buf, name.buf, kh_type_prefix(type));
+
+		sl_err_set(err, SL_EXIT_USAGE,
+			   "the host key of %s has CHANGED: it is now %s %s, not the one in %s%s%.0d. "
+			   "If the node was reinstalled, remove that line (ssh-keygen -R '%s'); "
+			   "otherwise someone may be intercepting the connection",
+			   s->name, key_type_name(type), fp.buf, path.buf,
+			   line ? ":" : "", line, name.buf);
+		break;
+	}
+	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND: {
+		struct libssh2_knownhost *added;
+		char line[8192];
+		size_t outlen;
+		int fd;
+
+		if (!o->accept_new) {
+			sl_err_set(err, SL_EXIT_USAGE,
+				   "%s is not a known host; its %s key is %s. "
+				   "Compare it with the node's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), "
+				   "then run again with --accept-new to record it in %s",
+				   s->name, key_type_name(type), fp.buf, path.buf);
+			break;
+		}
+		if (libssh2_knownhost_addc(kh, name.buf, NULL, key, len, NULL, 0,
+					   LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+					   LIBSSH2_KNOWNHOST_KEYENC_RAW | key_type_mask(type),
+					   &added) < 0 ||
+		    libssh2_knownhost_writeline(kh, added, line, sizeof(line), &outlen,
+						LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+			sl_err_set(err, SL_EXIT_TEMP, "unable to record the host key of %s", s->name);
+			break;
+		}
+		{
+			char *slash = strrchr(path.buf, '/');
+
+			if (slash) {
+				*slash = '\0';
+				if (sl_file_mkdirs(path.buf, 0700, err) < 0)
+					break;
+				*slash = '/';
+			}
+		}
+		fd = open(path.buf, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0 || write(fd, line, outlen) != (ssize_t)outlen || fsync(fd) < 0) {
+			sl_err_errno(err, "unable to write %s", path.buf);
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		close(fd);
+		ret = 0;
+		break;
+	}
+	default:
+		sl_err_set(err, SL_EXIT_TEMP, "unable to check the host key of %s", s->name);
+	}
+out:
+	libssh2_knownhost_free(kh);
+	sl_buf_release(&path);
+	sl_buf_release(&fp);
+	sl_buf_release(&name);
+	return ret;
+}
+
+/* Whether the key file PATH holds an RSA key (from PATH.pub or its header). */
+static int is_rsa_key(const char *path)
+{
+	struct sl_buf b = SL_BUF_INIT, pub = SL_BUF_INIT;
+	int rsa = 0;
+
+	sl_buf_addf(&pub, "%s.pub", path);
+	if (sl_buf_read_file(&b, pub.buf) == 0)
+		rsa = !strncmp(b.buf, "ssh-rsa ", 8);
+	else if (sl_buf_read_file(&b, path) == 0)
+		rsa = strstr(b.buf, "BEGIN RSA PRIVATE KEY") != NULL;
+	sl_buf_release(&b);
+	sl_buf_release(&pub);
+	return rsa;
+}
+
+static int try_agent(struct sl_ssh *s, const char *user, struct sl_buf *tried,
+		     struct sl_err *err)
+{
+	LIBSSH2_AGENT *agent;
+	struct libssh2_agent_publickey *id = NULL, *prev = NULL;
+	int ok = 0, n = 0;
+
+	if (!getenv("SSH_AUTH_SOCK"))
+		return 0;
+	agent = libssh2_agent_init(s->session);
+	if (!agent)
+		return 0;
+	if (libssh2_agent_connect(agent) == 0 && libssh2_agent_list_identities(agent) == 0) {
+		while (!ok && libssh2_agent_get_identity(agent, &id, prev) == 0) {
+			int rc;
+
+			n++;
+			while ((rc = libssh2_agent_userauth(agent, user, id)) ==
+			       LIBSSH2_ERROR_EAGAIN)
+				if (wait_socket(s, -1, err) < 0) {
+					ok = -1;
+					break;
+				}
+			if (ok < 0)
+				break;
+			if (rc == 0)
+				ok = 1;
+			prev = id;
+		}
+		libssh2_agent_disconnect(agent);
+	}
+	libssh2_agent_free(agent);
+	sl_buf_addf(tried, "ssh-agent (%d key%s)", n, n == 1 ? "" : "s");
+	return ok;
+}
+
+static int try_file(struct sl_ssh *s, const char *user, const char *path,
+		    struct sl_buf *tried, int *rsa, struct sl_err *err)
+{
+	int rc;
+
+	if (tried->len)
+		sl_buf_adds(tried, ", ");
+	sl_buf_adds(tried, path);
+	if (is_rsa_key(path))
+		*rsa = 1;
+	while ((rc = libssh2_userauth_publickey_fromfile(s->session, user, NULL,
+							 path, NULL)) ==
+	       LIBSSH2_ERROR_EAGAIN)
+		if (wait_socket(s, -1, err) < 0)
+			return -1;
+	if (rc == LIBSSH2_ERROR_FILE)
+		sl_buf_adds(tried, " (unreadable, or protected by a passphrase: add it to ssh-agent)");
+	return rc == 0;
+}
+
+static int authenticate(struct sl_ssh *s, const char *user,
+			const struct sl_ssh_opts *o, struct sl_err *err)
+{
+	struct sl_buf tried = SL_BUF_INIT, path = SL_BUF_INIT;
+	static const char *const defaults[] = { "id_ed25519", "id_ecdsa", "id_rsa" };
+	const char *home = sl_file_home();
+	int ok = 0, rsa = 0;
+
+	if (!o->identity)
+		ok = try_agent(s, user, &tried, err);
+	if (o->identity && ok == 0) {
+		if (access(o->identity, R_OK) < 0) {
+			sl_buf_release(&tried);
+			return sl_err_errno(err, "unable to read the key %s", o->identity);
+		}
+		ok = try_file(s, user, o->identity, &tried, &rsa, err);
+	}
+	for (size_t i = 0; !o->identity && home && ok == 0 && i < 3; i++) {
+		sl_buf_reset(&path);
+		sl_buf_addf(&path, "%s/.ssh/%s", home, defaults[i]);
+		if (access(path.buf, F_OK) == 0)
+			ok = try_file(s, user, path.buf, &tried, &rsa, err);
+	}
+	sl_buf_release(&path);
+	if (ok < 0) {
+		sl_buf_release(&tried);
+		return -1;
+	}
+	if (ok == 0) {
+		if (!tried.len)
+			sl_err_set(err, SL_EXIT_USAGE,
+				   "no key to log in to %s with: no ssh-agent, no ~/.ssh/id_ed25519 or ~/.ssh/id_ecdsa (give one with -i FILE)",
+				   s->name);
+		else
+			sl_err_set(err, SL_EXIT_USAGE, "%s refused every key tried: %s%s",
+				   s->name, tried.buf,
+				   rsa ? ". RSA keys cannot work here: Debian 12's libssh2 1.10 signs "
+					 "them with ssh-rsa (SHA-1), which OpenSSH 8.8 and later refuse; "
+					 "make an ed25519 key (ssh-keygen -t ed25519) and add it to the node's "
+					 "authorized_keys" : "");
+	}
+	sl_buf_release(&tried);
+	return ok ? 0 : -1;
+}
+
+static int libssh2_ready;
+
+struct sl_ssh *sl_ssh_connect(const struct sl_ssh_addr *a,
+			      const struct sl_ssh_opts *o, struct sl_err *err)
+{
+	struct sl_ssh *s;
+	struct sl_buf name = SL_BUF_INIT;
+	int rc;
+
+	if (!libssh2_ready) {
+		if (libssh2_init(0) != 0) {
+			sl_err_set(err, SL_EXIT_TEMP, "unable to start libssh2");
+			return NULL;
+		}
+		libssh2_ready = 1;
+	}
+	s = sl_xcalloc(1, sizeof(*s));
+	s->sock = -1;
+	s->idle_ms = (o->idle_timeout > 0 ? o->idle_timeout : 300) * 1000;
+	s->err_fd = o->stderr_fd;
+	sl_buf_addf(&name, "%s@%s%s%s:%d", a->user, strchr(a->host, ':') ? "[" : "",
+		    a->host, strchr(a->host, ':') ? "]" : "", a->port);
+	s->name = sl_buf_detach(&name, NULL);
+	s->sock = connect_tcp(a, o->connect_timeout > 0 ? o->connect_timeout : 15,
+			      s->name, err);
+	if (s->sock < 0)
+		goto fail;
+	s->session = libssh2_session_init();
+	if (!s->session) {
+		sl_err_set(err, SL_EXIT_TEMP, "out of memory");
+		goto fail;
+	}
+	libssh2_session_set_blocking(s->session, 0);
+	/* OpenSSH's order: ed25519 first, so known_hosts made by ssh match */
+	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY,
+				    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
+				    "ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa");
+	/* CTR modes only: no chacha20-poly1305 or EtM MACs (Terrapin) */
+	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_CRYPT_CS,
+				    "aes128-ctr,aes256-ctr,aes192-ctr");
+	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_CRYPT_SC,
+				    "aes128-ctr,aes256-ctr,aes192-ctr");
+	libssh2_keepalive_config(s->session, 1, (unsigned)(s->idle_ms / 3000 ? s->idle_ms / 3000 : 1));
+	s->last_rx = now_ms();
+	while ((rc = libssh2_session_handshake(s->session, s->sock)) ==
+	       LIBSSH2_ERROR_EAGAIN)
+		if (wait_socket(s, -1, err) < 0)
+			goto fail;
+	if (rc) {
+		ssh_error(s, err, "SSH handshake failed");
+		goto fail;
+	}
+	if (check_host_key(s, a, o, err) < 0 || authenticate(s, a->user, o, err) < 0)
+		goto fail;
+	s->ready = 1;
+	return s;
+fail:
+	sl_ssh_close(s);
+	return NULL;
+}
+
+void sl_ssh_close(struct sl_ssh *s)
+{
+	if (!s)
+		return;
+	if (s->session) {
+		/* a polite goodbye, but never a wait for it */
+		libssh2_session_disconnect(s->session, "bye");
+		libssh2_session_free(s->session);
+	}
+	if (s->sock >= 0)
+		close(s->sock);
+	free(s->name);
+	free(s);
+}
+
+const char *sl_ssh_name(const struct sl_ssh *s)
+{
+	return s->name;
+}
+
+struct sl_ssh_chan *sl_ssh_exec(struct sl_ssh *s, const char *command,
+				struct sl_err *err)
+{
+	struct sl_ssh_chan *c = sl_xcalloc(1, sizeof(*c));
+	int rc;
+
+	c->s = s;
+	while (!(c->ch = libssh2_channel_open_session(s->session))) {
+		if (libssh2_session_last_errno(s->session) != LIBSSH2_ERROR_EAGAIN) {
+			ssh_error(s, err, "unable to open a channel");
+			goto fail;
+		}
+		if (wait_socket(s, -1, err) < 0)
+			goto fail;
+	}
+	while ((rc = libssh2_channel_exec(c->ch, command)) == LIBSSH2_ERROR_EAGAIN)
+		if (wait_socket(s, -1, err) < 0)
+			goto fail;
+	if (rc) {
+		ssh_error(s, err, "unable to run a command");
+		goto fail;
+	}
+	return c;
+fail:
+	if (c->ch)
+		libssh2_channel_free(c->ch);
+	free(c);
+	return NULL;
+}
+
+static int write_fd(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Forwards what stderr holds now. 0, or -1 with ERR set. */
+static int drain_stderr(struct sl_ssh_chan *c, int fd, struct sl_err *err)
+{
+	char buf[16384];
+
+	for (;;) {
+		ssize_t n = libssh2_channel_read_stderr(c->ch, buf, sizeof(buf));
+
+		if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
+			return 0;
+		if (n < 0)
+			return ssh_error(c->s, err, "reading stderr");
+		if (fd >= 0 && write_fd(fd, buf, (size_t)n) < 0)
+			return sl_err_errno(err, "unable to write the remote stderr");
+	}
+}
+
+int sl_ssh_write(struct sl_ssh_chan *c, const void *buf, size_t len,
+		 struct sl_err *err)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = libssh2_channel_write(c->ch, p, len);
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n != LIBSSH2_ERROR_EAGAIN && n != 0)
+			return ssh_error(c->s, err, "sending");
+		if (drain_stderr(c, c->s->err_fd, err) < 0)
+			return -1;
+		if (libssh2_channel_eof(c->ch))
+			return sl_err_set(err, SL_EXIT_TEMP,
+					  "%s: the remote command stopped reading", c->s->name);
+		if (wait_socket(c->s, -1, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int sl_ssh_send_eof(struct sl_ssh_chan *c, struct sl_err *err)
+{
+	int rc;
+
+	while ((rc = libssh2_channel_send_eof(c->ch)) == LIBSSH2_ERROR_EAGAIN)
+		if (wait_socket(c->s, -1, err) < 0)
+			return -1;
+	return rc ? ssh_error(c->s, err, "sending EOF") : 0;
+}
+
+ssize_t sl_ssh_read(struct sl_ssh_chan *c, void *buf, size_t len,
+		    struct sl_err *err)
+{
+	for (;;) {
+		ssize_t n = libssh2_channel_read(c->ch, buf, len);
+
+		if (n > 0)
+			return n;
+		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+			return ssh_error(c->s, err, "receiving");
+		if (drain_stderr(c, c->s->err_fd, err) < 0)
+			return -1;
+		if (libssh2_channel_eof(c->ch)) {
+			n = libssh2_channel_read(c->ch, buf, len);
+			return n > 0 ? n : 0;
+		}
+		if (wait_socket(c->s, -1, err) < 0)
+			return -1;
+	}
+}
+
+static int signal_number(const char *name)
+{
+	static const struct { const char *name; int n; } sigs[] = {
+		{ "HUP", 1 }, { "INT", 2 }, { "QUIT", 3 }, { "ILL", 4 },
+		{ "ABRT", 6 }, { "FPE", 8 }, { "KILL", 9 }, { "SEGV", 11 },
+		{ "PIPE", 13 }, { "ALRM", 14 }, { "TERM", 15 }, { "USR1", 10 },
+		{ "USR2", 12 },
+	};
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (!strcmp(sigs[i].name, name))
+			return sigs[i].n;
+	return 15;
+}
+
+int sl_ssh_finish(struct sl_ssh_chan *c, struct sl_err *err)
+{
+	char buf[16384], *sig = NULL;
+	int rc, code = -1;
+
+	/* what is left on stdout is dropped: the caller read what it wanted */
+	for (;;) {
+		ssize_t n = libssh2_channel_read(c->ch, buf, sizeof(buf));
+
+		if (n > 0)
+			continue;
+		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
+			ssh_error(c->s, err, "receiving");
+			goto out;
+		}
+		if (drain_stderr(c, c->s->err_fd, err) < 0)
+			goto out;
+		if (libssh2_channel_eof(c->ch))
+			break;
+		if (wait_socket(c->s, -1, err) < 0)
+			goto out;
+	}
+	while ((rc = libssh2_channel_close(c->ch)) == LIBSSH2_ERROR_EAGAIN)
+		if (wait_socket(c->s, -1, err) < 0)
+			goto out;
+	while ((rc = libssh2_channel_wait_closed(c->ch)) == LIBSSH2_ERROR_EAGAIN)
+		if (wait_socket(c->s, -1, err) < 0)
+			goto out;
+	if (drain_stderr(c, c->s->err_fd, err) < 0)
+		goto out;
+	libssh2_channel_get_exit_signal(c->ch, &sig, NULL, NULL, NULL, NULL, NULL);
+	if (sig) {
+		code = SL_EXIT_SIGNAL + signal_number(sig);
+		free(sig);
+	} else {
+		code = libssh2_channel_get_exit_status(c->ch);
+		if (code == 255)
+			code = SL_EXIT_TEMP;
+	}
+out:
+	libssh2_channel_free(c->ch);
+	free(c);
+	return code;
+}
+
+int sl_ssh_pump(struct sl_ssh_chan *c, int in_fd, int out_fd, int err_fd,
+		struct sl_err *err)
+{
+	static char inbuf[65536];
+	char buf[65536];
+	size_t pending = 0, off = 0;
+	int in_open = in_fd >= 0, eof_sent = 0;
+
+	c->s->err_fd = err_fd;
+	if (in_open)
+		fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		int progress = 0;
+		ssize_t n;
+
+		while ((n = libssh2_channel_read(c->ch, buf, sizeof(buf))) > 0) {
+			if (write_fd(out_fd, buf, (size_t)n) < 0)
+				return sl_err_errno(err, "unable to write the remote output");
+			progress = 1;
+		}
+		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+			return ssh_error(c->s, err, "receiving");
+		if (drain_stderr(c, err_fd, err) < 0)
+			return -1;
+		if (libssh2_channel_eof(c->ch))
+			break;
+		if (in_open && !pending) {
+			n = read(in_fd, inbuf, sizeof(inbuf));
+			if (n > 0) {
+				pending = (size_t)n;
+				off = 0;
+				progress = 1;
+			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				in_open = 0;
+			}
+		}
+		if (pending) {
+			n = libssh2_channel_write(c->ch, inbuf + off, pending);
+			if (n > 0) {
+				off += (size_t)n;
+				pending -= (size_t)n;
+				progress = 1;
+			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
+				return ssh_error(c->s, err, "sending");
+			}
+		}
+		if (!in_open && !pending && !eof_sent) {
+			int rc = libssh2_channel_send_eof(c->ch);
+
+			if (rc == 0)
+				eof_sent = 1;
+			else if (rc != LIBSSH2_ERROR_EAGAIN)
+				return ssh_error(c->s, err, "sending EOF");
+		}
+		if (!progress &&
+		    wait_socket(c->s, in_open && !pending ? in_fd : -1, err) < 0)
+			return -1;
+	}
+	return sl_ssh_finish(c, err);
+}

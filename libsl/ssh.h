@@ -1,0 +1,103 @@
+/* silverlining — SSH sessions to nodes, on libssh2. */
+#ifndef SL_SSH_H
+#define SL_SSH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/*
+ * One session per command and node; several channels on it (DESIGN.md
+ * "Transport"). Connecting checks the host key against known_hosts
+ * before anything else is sent, then authenticates with ssh-agent, then
+ * with ~/.ssh/id_ed25519 and ~/.ssh/id_ecdsa, or with the one key file
+ * given.
+ *
+ * Errors carry the shared exit codes: 100 for what the user must fix (an
+ * unknown or changed host key, refused keys, a bad address), 111 for
+ * network failures, 99 for timeouts.
+ *
+ * All I/O is non-blocking underneath: every wait is bounded by the idle
+ * timeout (no progress for that long is a timeout), and a channel's
+ * stderr is forwarded while its stdout or stdin waits, so neither stream
+ * can stall the other.
+ */
+
+struct sl_ssh_addr {
+	char *user;	/* default "root" */
+	char *host;
+	int port;	/* default 22 */
+};
+#define SL_SSH_ADDR_INIT { NULL, NULL, 22 }
+
+/*
+ * Parses "[user@]host[:port]" (an IPv6 address in brackets when a port
+ * follows). -1 with ERR (100) for an invalid address.
+ */
+int sl_ssh_addr_parse(struct sl_ssh_addr *a, const char *text,
+		      struct sl_err *err);
+void sl_ssh_addr_release(struct sl_ssh_addr *a);
+
+struct sl_ssh_opts {
+	const char *identity;	/* a private key file, or NULL for the defaults */
+	const char *known_hosts;	/* NULL: ~/.ssh/known_hosts */
+	int accept_new;		/* record an unknown host key (trust on first use) */
+	int connect_timeout;	/* seconds to establish TCP; default 15 */
+	int idle_timeout;	/* seconds without progress; default 300 */
+	int stderr_fd;		/* where remote stderr goes; default 2 */
+};
+#define SL_SSH_OPTS_INIT { NULL, NULL, 0, 15, 300, 2 }
+
+struct sl_ssh;
+struct sl_ssh_chan;
+
+/* Connects, checks the host key, authenticates. NULL with ERR set. */
+struct sl_ssh *sl_ssh_connect(const struct sl_ssh_addr *a,
+			      const struct sl_ssh_opts *o, struct sl_err *err);
+
+/* Says goodbye and frees S (and any channel still open on it). */
+void sl_ssh_close(struct sl_ssh *s);
+
+/* "user@host:port" of S, for messages. */
+const char *sl_ssh_name(const struct sl_ssh *s);
+
+/*
+ * Opens a channel running COMMAND through the node user's shell. The
+ * command string is visible in the node's process list: never put a
+ * secret in it; send secrets on stdin. NULL with ERR set.
+ */
+struct sl_ssh_chan *sl_ssh_exec(struct sl_ssh *s, const char *command,
+				struct sl_err *err);
+
+/* Writes all of BUF to the channel's stdin. -1 with ERR set. */
+int sl_ssh_write(struct sl_ssh_chan *c, const void *buf, size_t len,
+		 struct sl_err *err);
+
+/* Sends EOF on the channel's stdin. -1 with ERR set. */
+int sl_ssh_send_eof(struct sl_ssh_chan *c, struct sl_err *err);
+
+/*
+ * Reads up to LEN bytes of the channel's stdout: the count, 0 at EOF,
+ * -1 with ERR set.
+ */
+ssize_t sl_ssh_read(struct sl_ssh_chan *c, void *buf, size_t len,
+		    struct sl_err *err);
+
+/*
+ * Copies IN_FD (or nothing if -1) to the channel's stdin, and its stdout
+ * and stderr to OUT_FD and ERR_FD, until the remote side closes. Then as
+ * sl_ssh_finish().
+ */
+int sl_ssh_pump(struct sl_ssh_chan *c, int in_fd, int out_fd, int err_fd,
+		struct sl_err *err);
+
+/*
+ * Drains what is left, waits for the remote command to end, frees C, and
+ * returns its exit status: its own code, or 128+n if signal n killed it
+ * (255, ssh's own failure code, becomes 111). -1 with ERR set when the
+ * status could not be had.
+ */
+int sl_ssh_finish(struct sl_ssh_chan *c, struct sl_err *err);
+
+#endif

@@ -1,0 +1,224 @@
+/* silverlining — the laptop side of sl-sync: send an app as a new instance. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "exit.h"
+#include "instance.h"
+#include "mem.h"
+#include "quote.h"
+#include "upload.h"
+
+struct chan_reader {
+	struct sl_ssh_chan *c;
+	size_t pos, len;
+	char buf[4096];
+};
+
+/* 1 with a line in OUT, 0 at EOF, -1 with ERR set. */
+static int chan_line(struct chan_reader *r, struct sl_buf *out, struct sl_err *err)
+{
+	sl_buf_reset(out);
+	for (;;) {
+		if (r->pos == r->len) {
+			ssize_t n = sl_ssh_read(r->c, r->buf, sizeof(r->buf), err);
+
+			if (n < 0)
+				return -1;
+			if (n == 0)
+				return 0;
+			r->pos = 0;
+			r->len = (size_t)n;
+		}
+		if (r->buf[r->pos] == '\n') {
+			r->pos++;
+			return 1;
+		}
+		if (out->len > 4096)
+			return sl_err_set(err, SL_EXIT_TEMP, "the node answered nonsense");
+		sl_buf_addch(out, r->buf[r->pos++]);
+	}
+}
+
+/* Sends one file; *LOCAL is set when the failure is on this side. */
+static int send_file(struct sl_ssh_chan *c, int appfd, const struct sl_mf_entry *e,
+		     char *buf, size_t bufsize, uint64_t *sent,
+		     const struct sl_upload_progress *p, size_t files,
+		     int *local, struct sl_err *err)
+{
+	int fd = openat(appfd, e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	uint64_t left = e->size;
+	int ret = -1;
+
+	*local = 1;
+	if (fd < 0)
+		return sl_err_errno(err, "unable to read %s", e->path);
+	while (left) {
+		ssize_t n = read(fd, buf, left < bufsize ? (size_t)left : bufsize);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			sl_err_errno(err, "unable to read %s", e->path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		*local = 0;
+		if (sl_ssh_write(c, buf, (size_t)n, err) < 0)
+			goto out;
+		*local = 1;
+		left -= (uint64_t)n;
+		*sent += (uint64_t)n;
+		if (p && p->fn)
+			p->fn(p->ctx, *sent, files, 0);
+	}
+	if (left || read(fd, buf, 1) != 0) {
+		sl_err_set(err, SL_EXIT_TEMP, "%s changed during the upload; try again", e->path);
+		goto out;
+	}
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+/* The node hung up or misbehaved: its exit code tells which. */
+static int node_failed(struct sl_ssh_chan *c, const char *what, struct sl_err *err)
+{
+	struct sl_err finish = SL_ERR_INIT;
+	int code = sl_ssh_finish(c, &finish);
+
+	if (code < 0) {
+		*err = finish;
+		return -1;
+	}
+	sl_err_release(&finish);
+	if (code == 0)
+		code = SL_EXIT_TEMP;
+	return sl_err_set(err, code, "the node stopped the upload %s (exit status %d)",
+			  what, code);
+}
+
+int sl_upload(struct sl_ssh *s, const char *appdir, const char *app,
+	      const struct sl_manifest *m, const char *root,
+	      const struct sl_upload_progress *p, char **instance,
+	      struct sl_err *err)
+{
+	struct sl_buf cmd = SL_BUF_INIT, wire = SL_BUF_INIT, line = SL_BUF_INIT;
+	struct chan_reader *r = sl_xcalloc(1, sizeof(*r));
+	struct sl_ssh_chan *c = NULL;
+	size_t bufsize = 1 << 18, count, files = 0;
+	char *buf = sl_xmalloc(bufsize), *end;
+	uint64_t sent = 0;
+	int appfd = open(appdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = -1, rc;
+	int local = 0;
+	long prev = -1;
+
+	if (appfd < 0) {
+		sl_err_errno(err, "unable to read %s", appdir);
+		goto out;
+	}
+	if (root) {
+		sl_buf_adds(&cmd, "SL_ROOT=");
+		sl_quote_sh(&cmd, root);
+		sl_buf_addch(&cmd, ' ');
+	}
+	sl_buf_adds(&cmd, "sl-sync --server ");
+	sl_quote_sh(&cmd, app);
+	c = sl_ssh_exec(s, cmd.buf, err);
+	if (!c)
+		goto out;
+	r->c = c;
+	sl_manifest_encode(m, &wire);
+	sl_buf_addf(&line, "manifest %zu\n", wire.len);
+	if (sl_ssh_write(c, line.buf, line.len, err) < 0 ||
+	    sl_ssh_write(c, wire.buf, wire.len, err) < 0)
+		goto fail;
+	rc = chan_line(r, &line, err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		node_failed(c, "before it answered", err);
+		c = NULL;
+		goto out;
+	}
+	if (strncmp(line.buf, "need ", 5) || !isdigit((unsigned char)line.buf[5]) ||
+	    (count = strtoul(line.buf + 5, &end, 10), *end) || count > m->n) {
+		sl_err_set(err, SL_EXIT_TEMP, "the node answered '%.80s', not 'need COUNT'", line.buf);
+		goto fail;
+	}
+	/* the whole list first: the node sends it before reading any content */
+	{
+		long *need = sl_xcalloc(count + 1, sizeof(*need));
+
+		for (size_t i = 0; i < count; i++) {
+			rc = chan_line(r, &line, err);
+			need[i] = rc > 0 && isdigit((unsigned char)*line.buf) ?
+				strtol(line.buf, &end, 10) : -1;
+			if (rc <= 0 || *end || need[i] <= prev || need[i] >= (long)m->n ||
+			    m->v[need[i]].type != SL_MF_FILE) {
+				if (rc >= 0)
+					sl_err_set(err, SL_EXIT_TEMP, "the node asked for an entry it cannot need");
+				free(need);
+				goto fail;
+			}
+			prev = need[i];
+		}
+		for (size_t i = 0; i < count; i++) {
+			if (send_file(c, appfd, &m->v[need[i]], buf, bufsize, &sent, p,
+				      ++files, &local, err) < 0) {
+				free(need);
+				goto fail;
+			}
+		}
+		free(need);
+	}
+	if (sl_ssh_write(c, "end\n", 4, err) < 0 || sl_ssh_send_eof(c, err) < 0)
+		goto fail;
+	rc = chan_line(r, &line, err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0 || strncmp(line.buf, "instance ", 9) ||
+	    !sl_instance_name_valid(line.buf + 9)) {
+		node_failed(c, "before the instance was complete", err);
+		c = NULL;
+		goto out;
+	}
+	rc = sl_ssh_finish(c, err);
+	c = NULL;
+	if (rc != 0) {
+		if (rc > 0)
+			sl_err_set(err, rc, "the node exited with status %d after the upload", rc);
+		goto out;
+	}
+	if (p && p->fn)
+		p->fn(p->ctx, sent, files, 1);
+	*instance = sl_xstrdup(line.buf + 9);
+	ret = 0;
+	goto out;
+fail:
+	/*
+	 * Let the node see the end of the stream and stop. When the trouble
+	 * came from its side, its exit code is the one to pass on (its own
+	 * message has been forwarded to stderr already).
+	 */
+	sl_ssh_send_eof(c, NULL);
+	rc = sl_ssh_finish(c, NULL);
+	c = NULL;
+	if (!local && rc > 0)
+		sl_err_set(err, rc, "the node stopped the upload (exit status %d)", rc);
+out:
+	if (appfd >= 0)
+		close(appfd);
+	free(buf);
+	free(r);
+	sl_buf_release(&cmd);
+	sl_buf_release(&wire);
+	sl_buf_release(&line);
+	return ret;
+}
