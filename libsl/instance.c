@@ -237,40 +237,39 @@ static int cmp_file(const void *a, const void *b)
 	return c ? c : (int)x->mode - (int)y->mode;
 }
 
+/*
+ * The app's index, .index-APP: "instance NAME\n" and the manifest of
+ * that instance, the newest. One per app, replaced at each upload, so
+ * instances carry no copy of it. When it is missing, stale or names an
+ * instance that is gone, nothing is linked: the upload is then whole,
+ * never wrong.
+ */
 static void load_previous(struct previous *p, int instances, const char *app)
 {
-	struct sl_buf best = SL_BUF_INIT, path = SL_BUF_INIT, text = SL_BUF_INIT;
-	size_t applen = strlen(app);
-	struct dirent *de;
-	DIR *d;
+	struct sl_buf path = SL_BUF_INIT, text = SL_BUF_INIT;
+	const char *nl;
+	int fd;
 
 	p->fd = -1;
-	d = list_dir(instances);
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, app, applen) && de->d_name[applen] == '.' &&
-		    sl_instance_name_valid(de->d_name) && strcmp(de->d_name, best.buf) > 0) {
-			sl_buf_reset(&best);
-			sl_buf_adds(&best, de->d_name);
-		}
-	closedir(d);
-	if (!best.len)
+	sl_buf_addf(&path, ".index-%s", app);
+	fd = openat(instances, path.buf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || sl_buf_read_fd(&text, fd) < 0)
 		goto out;
-	sl_buf_addf(&path, "%s/.silverlining/manifest", best.buf);
-	p->fd = openat(instances, best.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	{
-		int mfd = openat(instances, path.buf, O_RDONLY | O_CLOEXEC);
-
-		if (p->fd < 0 || mfd < 0 || sl_buf_read_fd(&text, mfd) < 0 ||
-		    sl_manifest_decode(&p->m, text.buf, text.len,
-				       &sl_mf_default_limits, NULL) < 0) {
-			if (mfd >= 0)
-				close(mfd);
-			sl_manifest_release(&p->m);
-			goto out;
-		}
-		close(mfd);
+	nl = memchr(text.buf, '\n', text.len);
+	if (!nl || strncmp(text.buf, "instance ", 9))
+		goto out;
+	sl_buf_reset(&path);
+	sl_buf_add(&path, text.buf + 9, (size_t)(nl - text.buf - 9));
+	if (!sl_instance_name_valid(path.buf) ||
+	    sl_manifest_decode(&p->m, nl + 1, text.len - (size_t)(nl + 1 - text.buf),
+			       &sl_mf_default_limits, NULL) < 0) {
+		sl_manifest_release(&p->m);
+		goto out;
+	}
+	p->fd = openat(instances, path.buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (p->fd < 0) {
+		sl_manifest_release(&p->m);
+		goto out;
 	}
 	p->files = sl_xcalloc(p->m.files + 1, sizeof(*p->files));
 	for (size_t i = 0; i < p->m.n; i++)
@@ -278,9 +277,26 @@ static void load_previous(struct previous *p, int instances, const char *app)
 			p->files[p->n++] = &p->m.v[i];
 	qsort(p->files, p->n, sizeof(*p->files), cmp_file);
 out:
-	sl_buf_release(&best);
+	if (fd >= 0)
+		close(fd);
 	sl_buf_release(&path);
 	sl_buf_release(&text);
+}
+
+/* Records NAME, with its manifest TEXT, as APP's newest instance. */
+static int write_index(const char *root, const char *app, const char *name,
+		       const struct sl_buf *text, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT, data = SL_BUF_INIT;
+	int ret;
+
+	sl_buf_addf(&path, "%s/instances/.index-%s", root, app);
+	sl_buf_addf(&data, "instance %s\n", name);
+	sl_buf_add(&data, text->buf, text->len);
+	ret = sl_file_write(path.buf, data.buf, data.len, 0644, SL_FILE_REPLACE, err);
+	sl_buf_release(&path);
+	sl_buf_release(&data);
+	return ret;
 }
 
 static const struct sl_mf_entry *find_previous(const struct previous *p,
@@ -458,27 +474,15 @@ static int lock_app(int instances, const char *app, struct sl_err *err)
 	return fd;
 }
 
-static int finish_build(struct builder *b, struct reader *r,
-			const struct sl_buf *text, struct sl_err *err)
+static int finish_build(struct builder *b, struct reader *r, struct sl_err *err)
 {
 	struct sl_buf line = SL_BUF_INIT;
-	int fd, ret = -1;
+	int ret = -1;
 
 	if (read_line(r, &line, 16, err) < 0)
 		goto out;
 	if (strcmp(line.buf, "end")) {
 		sl_err_set(err, SL_EXIT_USAGE, "upload: expected the end of the upload");
-		goto out;
-	}
-	if (mkdirat(b->inst, ".silverlining", 0755) < 0) {
-		sl_err_errno(err, "unable to create .silverlining");
-		goto out;
-	}
-	fd = openat(b->inst, ".silverlining/manifest",
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || write_all(fd, text->buf, text->len, err) < 0 || close(fd) < 0) {
-		if (fd < 0)
-			sl_err_errno(err, "unable to write the manifest");
 		goto out;
 	}
 	/* one syncfs instead of an fsync per file: same guarantee, far fewer waits */
@@ -557,9 +561,11 @@ int sl_instance_receive(const char *root, const char *app, int in_fd,
 	for (const char *p = need.buf; *p; p = strchr(p, '\n') + 1)
 		if (receive_file(&b, r, &m.v[strtoul(p, NULL, 10)], err) < 0)
 			goto fail;
-	if (finish_build(&b, r, &text, err) < 0 ||
+	if (finish_build(&b, r, err) < 0 ||
 	    name_instance(instances, incoming.buf, app, name, err) < 0)
 		goto fail;
+	/* the instance is complete; an index not updated only costs links */
+	write_index(root, app, *name, &text, NULL);
 	sl_buf_reset(&line);
 	sl_buf_addf(&line, "instance %s\n", *name);
 	if (write_all(out_fd, line.buf, line.len, err) < 0)

@@ -8,8 +8,9 @@
  * An instance is one complete, immutable upload of an app, at
  * ROOT/instances/APP.YYYY-MM-DD_NNN (ROOT: $SL_ROOT, else
  * /var/lib/silverlining; the date is UTC, NNN counts up within the day
- * from 001). Its manifest, as received, is kept at
- * INSTANCE/.silverlining/manifest; that name is reserved in every app.
+ * from 001). The name .silverlining is reserved in every app for the
+ * node's own records. ROOT/instances/.index-APP holds the manifest of
+ * APP's newest instance: what the next upload is compared with.
  *
  * An instance is built under ROOT/instances/.incoming-APP-PID and renamed
  * to its name only once every file is written, checked and synced: a
