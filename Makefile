@@ -22,7 +22,7 @@ SERVICES := postgis postgresql mysql files writable_root
 LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance upload
 SVCLIB := service db
-MAN1 := sl-env silver $(SERVICES:%=sl-service-%)
+MAN1 := $(TOOLS) silver $(SERVICES:%=sl-service-%)
 MAN7 := silver
 
 LIB := build/libsl.a
@@ -30,7 +30,7 @@ SVCA := build/libsvc.a
 BINS := $(TOOLS:%=bin/%) $(SERVICES:%=bin/sl-service-%) bin/silver
 TESTBINS := build/tests/libsl-test
 
-all: $(BINS)
+all: $(BINS) $(TESTBINS)
 
 build/%.o: %.c $(wildcard libsl/*.h services/*.h)
 	@mkdir -p $(@D)

@@ -73,10 +73,12 @@ int main(int argc, char **argv)
 	if (nul && *command)
 		sl_die(SL_EXIT_USAGE, "-0 prints the environment; it takes no command");
 
-	if (sl_app_load(&app, argv[optind], &err) < 0)
-		sl_die_err(&err);
+	c = sl_app_load(&app, argv[optind], &err);
+	/* the warnings first: "section [prodution] is not used" explains an error */
 	for (size_t i = 0; i < app.warnings.n; i++)
 		sl_warn("%s", app.warnings.v[i]);
+	if (c < 0)
+		sl_die_err(&err);
 	if (sl_run_exe_dir(&self) == 0)
 		opts.service_dir = self.buf;
 	if (sl_appenv_compute(&app, &opts, &vars, &err) < 0)

@@ -98,13 +98,13 @@ int main(int argc, char **argv)
 	if (argc - optind != 2 || opts.idle_timeout < 0)
 		sl_die_usage(USAGE);
 
-	if (sl_app_load(&app, argv[optind], &err) < 0 ||
-	    sl_ssh_addr_parse(&addr, argv[optind + 1], &err) < 0 ||
+	c = sl_app_load(&app, argv[optind], &err);
+	for (size_t i = 0; i < app.warnings.n; i++)
+		sl_warn("%s", app.warnings.v[i]);
+	if (c < 0 || sl_ssh_addr_parse(&addr, argv[optind + 1], &err) < 0 ||
 	    sl_ignore_load(&ign, argv[optind], &err) < 0 ||
 	    sl_manifest_scan(&m, argv[optind], &ign, &skipped, &err) < 0)
 		sl_die_err(&err);
-	for (size_t i = 0; i < app.warnings.n; i++)
-		sl_warn("%s", app.warnings.v[i]);
 	for (size_t i = 0; i < skipped.n; i++)
 		sl_warn("%s is not a file, a directory or a symlink; left out", skipped.v[i]);
 	t1 = now();

@@ -33,9 +33,15 @@ struct parse {
 	unsigned first_line[NKEYS];	/* line of each key of keys[], 0 if unseen */
 	unsigned prev_line;		/* line of the key a continuation continues */
 	const struct key *prev_key;
+	const struct key *pending;	/* a single-value key left empty so far */
+	unsigned pending_line;
 	struct sl_app_service *prev_service;
 	struct sl_strv other_sections;
 };
+
+static int bad_value(struct sl_err *err, const struct sl_app *app,
+		     unsigned line, const char *key, const char *value,
+		     const char *why);
 
 static int valid_name(const char *v, const struct key *k)
 {
@@ -193,6 +199,23 @@ static const char *const renamed[][2] = {
 	{ "version", NULL },
 };
 
+static int settle_pending(struct parse *ps, struct sl_err *err)
+{
+	const struct key *k = ps->pending;
+
+	if (!k)
+		return 0;
+	ps->pending = NULL;
+	if (k->kind == K_INT) {
+		char range[64];
+
+		snprintf(range, sizeof(range), "a whole number from %ld to %ld",
+			 k->min, k->max);
+		return bad_value(err, ps->app, ps->pending_line, k->name, "", range);
+	}
+	return bad_value(err, ps->app, ps->pending_line, k->name, "", k->why);
+}
+
 int sl_app_name_valid(const char *name)
 {
 	size_t n = strlen(name);
@@ -244,13 +267,34 @@ static int parse_long(const char *v, long min, long max, long *out)
 	return 0;
 }
 
+/* TEXT with control characters shown as '?': messages reach terminals. */
+static char *printable(const char *text)
+{
+	char *s = sl_xstrdup(text);
+
+	for (char *p = s; *p; p++)
+		if (iscntrl((unsigned char)*p))
+			*p = '?';
+	return s;
+}
+
 static int bad_value(struct sl_err *err, const struct sl_app *app,
 		     unsigned line, const char *key, const char *value,
 		     const char *why)
 {
-	return sl_err_set(err, SL_EXIT_USAGE, "%s:%u: invalid %s '%s': want %s",
-			  app->ini, line, key, value, why);
+	char *shown = printable(value);
+
+	sl_err_set(err, SL_EXIT_USAGE, "%s:%u: invalid %s '%s': want %s",
+		   app->ini, line, key, shown, why);
+	free(shown);
+	return -1;
 }
+
+/*
+ * "runner =" may be followed by the value on an indented line; an empty
+ * single value is judged only when no such line came.
+ */
+static int settle_pending(struct parse *ps, struct sl_err *err);
 
 static int set_value(struct parse *ps, const struct key *k, const char *value,
 		     unsigned line, struct sl_err *err)
@@ -265,6 +309,11 @@ static int set_value(struct parse *ps, const struct key *k, const char *value,
 		if (k->check && !k->check(value, k))
 			return bad_value(err, app, line, k->name, value, k->why);
 		sl_strv_push((struct sl_strv *)(base + k->off), value);
+		return 0;
+	}
+	if (!*value && !ps->pending) {
+		ps->pending = k;
+		ps->pending_line = line;
 		return 0;
 	}
 	if (k->check && !k->check(value, k))
@@ -351,11 +400,11 @@ static int continue_value(struct parse *ps, const struct sl_ini_item *it,
 		return 0;
 	if (ps->prev_key->kind != K_LIST) {
 		const struct key *k = ps->prev_key;
-		char *base = (char *)app;
 
-		/* "runner =" with the value on the next line is still one value */
-		if (k->kind == K_STRING && !*(char **)(base + k->off))
+		if (ps->pending == k) {
+			ps->pending = NULL;
 			return set_value(ps, k, it->value, it->line, err);
+		}
 		return sl_err_set(err, SL_EXIT_USAGE,
 				  "%s:%u: %s takes one value, not a list (key at line %u)",
 				  app->ini, it->line, k->name, ps->prev_line);
@@ -374,6 +423,8 @@ static int on_item(void *user, const struct sl_ini_item *it, struct sl_err *err)
 		return 0;
 	if (it->continuation)
 		return continue_value(ps, it, err);
+	if (settle_pending(ps, err) < 0)
+		return -1;
 	ps->prev_key = NULL;
 	ps->prev_service = NULL;
 	ps->prev_line = it->line;
@@ -391,8 +442,13 @@ static int on_item(void *user, const struct sl_ini_item *it, struct sl_err *err)
 			if (!strcmp(ps->other_sections.v[i], it->section))
 				goto out;
 		sl_strv_push(&ps->other_sections, it->section);
-		sl_strv_pushf(&app->warnings, "%s:%u: section [%s] is not used; its keys are ignored",
-			      app->ini, it->line, it->section);
+		{
+			char *shown = printable(it->section);
+
+			sl_strv_pushf(&app->warnings, "%s:%u: section [%s] is not used; its keys are ignored",
+				      app->ini, it->line, shown);
+			free(shown);
+		}
 		goto out;
 	}
 	if (!strncmp(key, "service.", 8)) {
@@ -425,8 +481,13 @@ static int on_item(void *user, const struct sl_ini_item *it, struct sl_err *err)
 				      app->ini, it->line, it->key);
 		goto out;
 	}
-	sl_strv_pushf(&app->warnings, "%s:%u: unknown key '%s' ignored",
-		      app->ini, it->line, it->key);
+	{
+		char *shown = printable(it->key);
+
+		sl_strv_pushf(&app->warnings, "%s:%u: unknown key '%s' ignored",
+			      app->ini, it->line, shown);
+		free(shown);
+	}
 out:
 	free(key);
 	return ret;
@@ -468,6 +529,8 @@ int sl_app_load(struct sl_app *app, const char *dir, struct sl_err *err)
 	ps.app = app;
 	ps.other_sections = (struct sl_strv)SL_STRV_INIT;
 	ret = sl_ini_parse(app->ini, on_item, &ps, err);
+	if (ret == 0)
+		ret = settle_pending(&ps, err);
 	sl_strv_clear(&ps.other_sections);
 	if (ret < 0)
 		return -1;

@@ -149,6 +149,7 @@ static int take_output(const struct sl_app *app, struct svc_run *r,
 		       size_t first_config, struct sl_err *err)
 {
 	const char *p = out->buf, *end = out->buf + out->len;
+	size_t own = vars->n;	/* where this service's variables start */
 
 	if (memchr(out->buf, '\0', out->len))
 		return sl_err_set(err, SL_EXIT_USAGE,
@@ -170,6 +171,10 @@ static int take_output(const struct sl_app *app, struct svc_run *r,
 		for (size_t i = first_config; i < vars->n; i++) {
 			if (strncmp(vars->v[i], p, keylen + 1))
 				continue;
+			if (i >= own)
+				return sl_err_set(err, SL_EXIT_USAGE,
+						  "sl-service-%s printed %.*s twice",
+						  r->svc->name, (int)keylen, p);
 			return sl_err_set(err, SL_EXIT_USAGE,
 					  "%s:%u: service.%s sets %.*s, which another service already set",
 					  app->ini, r->svc->line, r->svc->name,

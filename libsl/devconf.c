@@ -113,8 +113,12 @@ int sl_devconf_load(struct sl_devconf *dc, const char *app, const char *subst,
 {
 	struct load ld = { dc, app, subst, prefix, strlen(prefix), known };
 
+	const char *named = getenv("SL_CONF");
+
 	dc->path = sl_devconf_path();
-	if (!dc->path || (access(dc->path, F_OK) < 0 && errno == ENOENT))
+	/* no ~/.silverlining.conf means no overrides; a missing $SL_CONF is a mistake */
+	if (!dc->path || (access(dc->path, F_OK) < 0 && errno == ENOENT &&
+			  !(named && *named)))
 		return 0;
 	return sl_ini_parse(dc->path, on_item, &ld, err);
 }

@@ -22,8 +22,7 @@ struct reader {
 	const char *line;	/* start of the line last read */
 	unsigned lineno;
 	int indented;
-	const char *section;	/* section of the previous key, for continuations */
-	int have_key;		/* a key was seen in this section */
+	int have_key;		/* a key was seen since the last section line */
 	sl_ini_fn fn;
 	void *user;
 	struct sl_err *err;
@@ -35,7 +34,7 @@ static char *read_line(char *str, int num, void *stream)
 {
 	struct reader *r = stream;
 	const char *nl;
-	size_t len, max = (size_t)num - 1;
+	size_t len, text, max = (size_t)num - 1;
 
 	if (r->p >= r->end || r->failed)
 		return NULL;
@@ -43,7 +42,10 @@ static char *read_line(char *str, int num, void *stream)
 	len = nl ? (size_t)(nl - r->p) + 1 : (size_t)(r->end - r->p);
 	r->line = r->p;
 	r->lineno++;
-	if (len - (nl ? 1 : 0) > SL_INI_MAX_LINE || len > max) {
+	text = len - (nl ? 1 : 0);
+	if (text && r->p[text - 1] == '\r')
+		text--;		/* CRLF files: the CR is not part of the line */
+	if (text > SL_INI_MAX_LINE || text + 1 > max) {
 		r->failed = 1;
 		r->fail_line = r->lineno;
 		sl_err_set(r->err, SL_EXIT_USAGE,
@@ -51,9 +53,15 @@ static char *read_line(char *str, int num, void *stream)
 			   r->path, r->lineno, SL_INI_MAX_LINE);
 		return NULL;
 	}
-	memcpy(str, r->p, len);
-	str[len] = '\0';
+	/* the CR of a CRLF line is dropped here, so a full line still fits */
+	memcpy(str, r->p, text);
+	if (nl)
+		str[text++] = '\n';
+	str[text] = '\0';
 	r->indented = len && (r->p[0] == ' ' || r->p[0] == '\t');
+	/* inih forgets the previous key at every section line, even a repeated one */
+	if (r->p[strspn(r->p, " \t")] == '[')
+		r->have_key = 0;
 	r->p += len;
 	return str;
 }
@@ -66,11 +74,6 @@ static int handle(void *user, const char *section, const char *name,
 
 	if (r->failed)
 		return 0;
-	if (!r->section || strcmp(r->section, section)) {
-		/* inih forgets the previous key at a new section */
-		r->section = section;
-		r->have_key = 0;
-	}
 	item.section = section;
 	item.key = name;
 	item.value = value;
@@ -125,20 +128,16 @@ int sl_ini_parse(const char *path, sl_ini_fn fn, void *user,
 		sl_buf_release(&text);
 		return -1;
 	}
+	/* the text before a NUL is parsed first: an earlier error wins */
 	nul = memchr(text.buf, '\0', text.len);
-	if (nul) {
-		unsigned lineno = 1;
-
-		for (const char *p = text.buf; p < nul; p++)
-			lineno += *p == '\n';
-		sl_buf_release(&text);
-		return sl_err_set(err, SL_EXIT_USAGE,
-				  "%s:%u: NUL byte in the file (is it text?)",
-				  path, lineno);
-	}
 	r.path = path;
 	r.p = text.buf;
 	r.end = text.buf + text.len;
+	if (nul) {	/* up to the line holding the NUL, which is not text */
+		r.end = nul;
+		while (r.end > text.buf && r.end[-1] != '\n')
+			r.end--;
+	}
 	r.fn = fn;
 	r.user = user;
 	r.err = err;
@@ -155,6 +154,14 @@ int sl_ini_parse(const char *path, sl_ini_fn fn, void *user,
 		r.failed = 1;
 	} else if (!r.failed && line < 0) {
 		sl_err_set(err, SL_EXIT_TEMP, "%s: out of memory", path);
+		r.failed = 1;
+	} else if (!r.failed && nul) {
+		unsigned lineno = 1;
+
+		for (const char *p = text.buf; p < nul; p++)
+			lineno += *p == '\n';
+		sl_err_set(err, SL_EXIT_USAGE, "%s:%u: NUL byte in the file (is it text?)",
+			   path, lineno);
 		r.failed = 1;
 	}
 	sl_buf_release(&text);

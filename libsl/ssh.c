@@ -589,7 +589,12 @@ struct sl_ssh *sl_ssh_connect(const struct sl_ssh_addr *a,
 				    "aes128-ctr,aes256-ctr,aes192-ctr");
 	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_CRYPT_SC,
 				    "aes128-ctr,aes256-ctr,aes192-ctr");
-	libssh2_keepalive_config(s->session, 1, (unsigned)(s->idle_ms / 3000 ? s->idle_ms / 3000 : 1));
+	/*
+	 * A few keepalives per idle period, so a live node answers in time
+	 * (libssh2 sends them at most every 2 s: idle timeouts under 3 s may
+	 * cut quiet commands).
+	 */
+	libssh2_keepalive_config(s->session, 1, (unsigned)(s->idle_ms / 4000 > 2 ? s->idle_ms / 4000 : 2));
 	s->last_rx = now_ms();
 	while ((rc = libssh2_session_handshake(s->session, s->sock)) ==
 	       LIBSSH2_ERROR_EAGAIN)

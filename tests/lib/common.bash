@@ -15,9 +15,10 @@ load /usr/lib/bats/bats-assert/load
 common_setup() {
 	export HOME=$BATS_TEST_TMPDIR/home
 	mkdir -p "$HOME"
-	unset SILVER_CONF TEMP
+	unset TEMP
 	# values a developer's shell may carry must not leak into results
-	for v in $(env | sed -n 's/^\(SILVER_[A-Z_]*\|CONFIG_[A-Z0-9_]*\)=.*/\1/p'); do
+	for v in $(env | sed -n 's/^\(SILVER_[A-Z_]*\|CONFIG_[A-Z0-9_]*\|SL_[A-Z_]*\)=.*/\1/p'); do
+		[ "$v" = SL_TEST_NETNS ] && continue
 		unset "$v"
 	done
 }

@@ -9,7 +9,7 @@
 SSHD_PORT=${SSHD_PORT:-2222}
 
 sshd_start() {
-	SSHD_DIR=$BATS_FILE_TMPDIR/sshd
+	export SSHD_DIR=$BATS_FILE_TMPDIR/sshd
 	rm -rf "$SSHD_DIR"
 	mkdir -p "$SSHD_DIR" /run/sshd
 	ssh-keygen -q -t ed25519 -N '' -f "$SSHD_DIR/host_ed25519" </dev/null

@@ -1,0 +1,172 @@
+#!/usr/bin/env bats
+# The SSH layer against a real sshd on loopback: keys, host keys, exit
+# codes, streams, timeouts. sl-remote is the thinnest tool on top of it.
+bats_require_minimum_version 1.5.0
+
+load ../lib/common
+load ../lib/sshd
+
+setup_file() {
+	[ "$SL_TEST_NETNS" = 1 ] || skip "needs a private network namespace (run as root)"
+	sshd_start
+}
+
+teardown_file() {
+	sshd_stop
+}
+
+setup() {
+	[ "$SL_TEST_NETNS" = 1 ] || skip "needs a private network namespace (run as root)"
+	common_setup
+	unset SSH_AUTH_SOCK
+}
+
+fingerprint() {
+	ssh-keygen -lf "$SSHD_DIR/host_$1.pub" | cut -d' ' -f2
+}
+
+@test "an ed25519 user key logs in; output, exit status and arguments pass through" {
+	known_host; client_key ed25519
+	run -0 sl-remote "$NODE" printf '%s|' 'two words' '$(not run)' "it's"
+	assert_output 'two words|$(not run)|it'"'"'s|'
+}
+
+@test "an ECDSA user key logs in too" {
+	known_host; client_key ecdsa
+	run -0 sl-remote "$NODE" echo ecdsa
+	assert_output ecdsa
+}
+
+@test "-i FILE uses that key only" {
+	known_host
+	run -0 sl-remote -i "$SSHD_DIR/client_ecdsa" "$NODE" echo given
+	assert_output given
+	run -100 sl-remote -i "$BATS_TEST_TMPDIR/nokey" "$NODE" true
+	assert_output "sl-remote: fatal: unable to read the key $BATS_TEST_TMPDIR/nokey: No such file or directory"
+}
+
+@test "an RSA key is refused with the reason and the way out" {
+	known_host
+	ssh-keygen -q -t rsa -b 2048 -N '' -f "$BATS_TEST_TMPDIR/rsa" </dev/null
+	cat "$BATS_TEST_TMPDIR/rsa.pub" >> "$SSHD_DIR/authorized_keys"
+	run -100 sl-remote -i "$BATS_TEST_TMPDIR/rsa" "$NODE" true
+	assert_output --partial "sl-remote: fatal: root@127.0.0.1:$SSHD_PORT refused every key tried: $BATS_TEST_TMPDIR/rsa. RSA keys cannot work here"
+	assert_output --partial "make an ed25519 key (ssh-keygen -t ed25519)"
+}
+
+@test "no key at all says where keys are looked for" {
+	known_host
+	run -100 sl-remote "$NODE" true
+	assert_output "sl-remote: fatal: no key to log in to root@127.0.0.1:$SSHD_PORT with: no ssh-agent, no ~/.ssh/id_ed25519 or ~/.ssh/id_ecdsa (give one with -i FILE)"
+}
+
+@test "a wrong user is refused, naming the user" {
+	known_host; client_key
+	run -100 sl-remote "nobody@$NODE" true
+	assert_output "sl-remote: fatal: nobody@127.0.0.1:$SSHD_PORT refused every key tried: $HOME/.ssh/id_ed25519"
+}
+
+@test "an unknown host is refused with its fingerprint; --accept-new records it" {
+	client_key
+	run -100 sl-remote "$NODE" true
+	assert_output --partial "sl-remote: fatal: root@127.0.0.1:$SSHD_PORT is not a known host; its ED25519 key is $(fingerprint ed25519)."
+	assert_output --partial "run again with --accept-new to record it in $HOME/.ssh/known_hosts"
+	[ ! -e "$HOME/.ssh/known_hosts" ]
+	run -0 sl-remote --accept-new "$NODE" echo first
+	assert_output first
+	run -0 grep -c "^\[127.0.0.1\]:$SSHD_PORT ssh-ed25519 " "$HOME/.ssh/known_hosts"
+	assert_output 1
+	run -0 sl-remote "$NODE" echo known
+	assert_output known
+	# OpenSSH reads what was recorded
+	run -0 ssh -p "$SSHD_PORT" -i "$HOME/.ssh/id_ed25519" -o BatchMode=yes \
+		-o UserKnownHostsFile="$HOME/.ssh/known_hosts" -o StrictHostKeyChecking=yes root@127.0.0.1 echo openssh
+	assert_output openssh
+}
+
+@test "a changed host key is refused, even with --accept-new, naming the line" {
+	client_key
+	mkdir -p "$HOME/.ssh"
+	printf '# a comment\nother.example ssh-ed25519 %s\n' \
+		"$(cut -d' ' -f2 "$SSHD_DIR/client_ed25519.pub")" > "$HOME/.ssh/known_hosts"
+	printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$SSHD_DIR/client_ed25519.pub")" \
+		>> "$HOME/.ssh/known_hosts"
+	run -100 sl-remote --accept-new "$NODE" true
+	assert_output "sl-remote: fatal: the host key of root@127.0.0.1:$SSHD_PORT has CHANGED: it is now ED25519 $(fingerprint ed25519), not the one in $HOME/.ssh/known_hosts:3. If the node was reinstalled, remove that line (ssh-keygen -R '[127.0.0.1]:$SSHD_PORT'); otherwise someone may be intercepting the connection"
+}
+
+@test "hashed known_hosts entries are understood" {
+	known_host; client_key
+	ssh-keygen -q -H -f "$HOME/.ssh/known_hosts" 2>/dev/null
+	run -0 grep -c '^|1|' "$HOME/.ssh/known_hosts"
+	assert_output 1
+	run -0 sl-remote "$NODE" echo hashed
+	assert_output hashed
+}
+
+@test "a refused connection exits 111" {
+	known_host; client_key
+	run -111 sl-remote 127.0.0.1:1 true
+	assert_output "sl-remote: fatal: unable to connect to root@127.0.0.1:1: Connection refused"
+}
+
+@test "an unreachable network exits 111" {
+	run -111 sl-remote 192.0.2.1 true
+	assert_output "sl-remote: fatal: unable to connect to root@192.0.2.1:22: Network is unreachable"
+}
+
+@test "a server that never speaks SSH times out with 99" {
+	known_host; client_key
+	python3 -c '
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 2299)); s.listen(1)
+c, _ = s.accept(); time.sleep(5)' 3>&- &
+	sleep 0.3
+	run -99 sl-remote --timeout 1 127.0.0.1:2299 true
+	assert_output "sl-remote: fatal: root@127.0.0.1:2299: no answer for 1 seconds"
+	kill $! 2>/dev/null || true
+}
+
+@test "a quiet command on a live link does not time out (keepalives)" {
+	known_host; client_key
+	run -0 sl-remote --timeout 3 "$NODE" sh -c 'sleep 5; echo done'
+	assert_output done
+}
+
+@test "remote exit codes pass through; a signal gives 128+n" {
+	known_host; client_key
+	run -42 sl-remote "$NODE" sh -c 'exit 42'
+	run -143 sl-remote "$NODE" sh -c 'kill -TERM $$'
+	run -127 sl-remote "$NODE" no-such-command-here
+}
+
+@test "255 from the node becomes 111: never ssh's own failure code" {
+	known_host; client_key
+	run -111 sl-remote "$NODE" sh -c 'exit 255'
+}
+
+@test "stdin is streamed to the node; stdout and stderr stay apart" {
+	known_host; client_key
+	head -c 3000000 /dev/urandom > "$BATS_TEST_TMPDIR/in"
+	run -0 sh -c "sl-remote '$NODE' sha256sum < '$BATS_TEST_TMPDIR/in'"
+	assert_output "$(sha256sum < "$BATS_TEST_TMPDIR/in")"
+	run -0 sh -c "sl-remote '$NODE' sh -c 'echo out; echo err >&2' 2>'$BATS_TEST_TMPDIR/err'"
+	assert_output out
+	[ "$(cat "$BATS_TEST_TMPDIR/err")" = err ]
+}
+
+@test "a lot of stderr does not stall a command that also writes stdout" {
+	known_host; client_key
+	run -0 sh -c "sl-remote '$NODE' sh -c 'head -c 5000000 /dev/zero >&2; echo end' 2>/dev/null"
+	assert_output end
+}
+
+@test "bad node addresses and usage are refused with 100" {
+	run -100 sl-remote 'root@-oProxyCommand=x' true
+	assert_output "sl-remote: fatal: invalid node address 'root@-oProxyCommand=x': want [user@]host[:port]"
+	run -100 sl-remote 'host:99999' true
+	assert_output "sl-remote: fatal: invalid node address 'host:99999': want [user@]host[:port]"
+	run -100 sl-remote "$NODE"
+	assert_output "sl-remote: usage: sl-remote [--accept-new] [-i FILE] [--timeout SECONDS] NODE COMMAND [ARG...]"
+}
