@@ -62,6 +62,9 @@ build/tests/%: build/tests/%.o $(LIB)
 check: all $(TESTBINS)
 	tests/run
 
+bench: all
+	bench/sync
+
 lint-man:
 	@mandoc -Tlint -W warning $(MAN1:%=man/%.1) $(MAN7:%=man/%.7)
 
@@ -74,5 +77,5 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all check install clean lint-man
+.PHONY: all check bench install clean lint-man
 .SECONDARY:
