@@ -33,18 +33,21 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'i': opts.identity = optarg; break;
 		case 'a': opts.accept_new = 1; break;
-		case 't': opts.idle_timeout = atoi(optarg); break;
+		case 't':
+			if (sl_ssh_parse_timeout(optarg, &opts.idle_timeout, &err) < 0)
+				sl_die_err(&err);
+			break;
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-remote %s\n", SL_VERSION); sl_exit_flush();
 		default: sl_die_option(USAGE, argv, c);
 		}
 	}
-	if (argc - optind < 2 || opts.idle_timeout < 0)
+	if (argc - optind < 2)
 		sl_die_usage(USAGE);
 	if (sl_ssh_addr_parse(&addr, argv[optind], &err) < 0)
 		sl_die_err(&err);
-	/* each argument reaches the remote command as one word, as given */
-	sl_quote_sh_argv(&cmd, argv + optind + 1);
+	/* each word reaches the remote command as one word, as given */
+	sl_quote_sh_command(&cmd, argv + optind + 1);
 	s = sl_ssh_connect(&addr, &opts, &err);
 	if (!s)
 		sl_die_err(&err);

@@ -86,7 +86,10 @@ int main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'i': opts.identity = optarg; break;
 		case 'a': opts.accept_new = 1; break;
-		case 't': opts.idle_timeout = atoi(optarg); break;
+		case 't':
+			if (sl_ssh_parse_timeout(optarg, &opts.idle_timeout, &err) < 0)
+				sl_die_err(&err);
+			break;
 		case 'S': is_server = 1; break;
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-sync %s\n", SL_VERSION); sl_exit_flush();
@@ -95,7 +98,7 @@ int main(int argc, char **argv)
 	}
 	if (is_server)
 		return argc - optind == 1 ? server(argv[optind]) : (sl_die_usage(USAGE), 0);
-	if (argc - optind != 2 || opts.idle_timeout < 0)
+	if (argc - optind != 2)
 		sl_die_usage(USAGE);
 
 	c = sl_app_load(&app, argv[optind], &err);

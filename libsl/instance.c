@@ -462,6 +462,8 @@ static int lock_app(int instances, const char *app, struct sl_err *err)
 	d = list_dir(instances);
 	while (d && (de = readdir(d)))
 		if (!strncmp(de->d_name, stale.buf, stale.len) &&
+		    de->d_name[stale.len] &&
+		    strspn(de->d_name + stale.len, "0123456789") == strlen(de->d_name + stale.len) &&
 		    sl_file_remove_tree(instances, de->d_name, err) < 0) {
 			closedir(d);
 			close(fd);
@@ -561,6 +563,9 @@ int sl_instance_receive(const char *root, const char *app, int in_fd,
 	for (const char *p = need.buf; *p; p = strchr(p, '\n') + 1)
 		if (receive_file(&b, r, &m.v[strtoul(p, NULL, 10)], err) < 0)
 			goto fail;
+	/* the whole tree is there: now symlinks can be resolved for real */
+	if (sl_manifest_check_links(&m, b.inst, err) < 0)
+		goto fail;
 	if (finish_build(&b, r, err) < 0 ||
 	    name_instance(instances, incoming.buf, app, name, err) < 0)
 		goto fail;

@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <linux/openat2.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "exit.h"
@@ -51,7 +53,7 @@ int sl_ignore_load(struct sl_ignore *ign, const char *dir, struct sl_err *err)
 			line[--n] = '\0';
 		if (!n || *line == '#')
 			continue;
-		sl_strv_push(&ign->patterns, line[0] == '/' ? line + 1 : line);
+		sl_strv_push(&ign->patterns, line);
 	}
 	sl_buf_release(&path);
 	sl_buf_release(&text);
@@ -71,8 +73,8 @@ static int match_one(const char *pat, const char *path, int isdir)
 		n--;
 	}
 	p = sl_xstrndup(pat, n);
-	if (memchr(p, '/', n))
-		hit = !fnmatch(p, path, FNM_PATHNAME);
+	if (memchr(p, '/', n))	/* anchored at the app's root */
+		hit = !fnmatch(p + (p[0] == '/'), path, FNM_PATHNAME);
 	else
 		hit = !fnmatch(p, base ? base + 1 : path, 0);
 	free(p);
@@ -326,6 +328,13 @@ int sl_manifest_scan(struct sl_manifest *m, const char *dir,
 	if (fd < 0)
 		return sl_err_errno(err, "unable to read %s", dir);
 	ret = scan_dir(m, fd, &path, ign, skipped, err);
+	if (!ret) {
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ret = fd < 0 ? sl_err_errno(err, "unable to read %s", dir) :
+			sl_manifest_check_links(m, fd, err);
+		if (fd >= 0)
+			close(fd);
+	}
 	sl_buf_release(&path);
 	return ret;
 }
@@ -513,6 +522,37 @@ int sl_manifest_decode(struct sl_manifest *m, const char *data, size_t len,
 	}
 	m->file_bytes = total;
 	return check_tree(m, err);
+}
+
+int sl_manifest_check_links(const struct sl_manifest *m, int dirfd,
+			    struct sl_err *err)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct sl_mf_entry *e = &m->v[i];
+		struct open_how how = { 0 };
+		int fd;
+
+		if (e->type != SL_MF_LINK)
+			continue;
+		how.flags = O_PATH | O_CLOEXEC;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+		fd = (int)syscall(SYS_openat2, dirfd, e->path, &how, sizeof(how));
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (errno == ENOENT || errno == ENOTDIR)
+			continue;	/* dangling: it leads nowhere, inside */
+		if (errno == EXDEV)
+			return sl_err_set(err, SL_EXIT_USAGE,
+					  "the symlink %s -> %s leads outside through other symlinks",
+					  e->path, e->target);
+		if (errno == ELOOP)
+			return sl_err_set(err, SL_EXIT_USAGE,
+					  "the symlink %s -> %s loops", e->path, e->target);
+		return sl_err_errno(err, "unable to check the symlink %s", e->path);
+	}
+	return 0;
 }
 
 void sl_manifest_release(struct sl_manifest *m)

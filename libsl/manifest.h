@@ -110,9 +110,20 @@ int sl_manifest_path_valid(const char *path);
 
 /*
  * Whether a symlink at PATH with text TARGET resolves, lexically, to a
- * place inside the tree (absolute targets never do).
+ * place inside the tree (absolute targets never do). Lexical is not
+ * enough when other symlinks are on the way: see sl_manifest_check_links.
  */
 int sl_manifest_link_inside(const char *path, const char *target);
+
+/*
+ * Resolves every symlink of M in the real tree at DIRFD, following other
+ * symlinks on the way, and refuses (100) one whose resolution leaves the
+ * tree (a chain like d/s -> .. makes "d/s/d/s/../../etc" escape though
+ * each text looks inside) or loops. A link to a name that does not exist
+ * is allowed. -1 with ERR set.
+ */
+int sl_manifest_check_links(const struct sl_manifest *m, int dirfd,
+			    struct sl_err *err);
 
 /* Index of PATH in M (entries sorted as scanned), or -1. Linear. */
 long sl_manifest_find(const struct sl_manifest *m, const char *path);

@@ -40,6 +40,15 @@ void sl_quote_sh_argv(struct sl_buf *out, char *const *argv)
 	}
 }
 
+void sl_quote_sh_command(struct sl_buf *out, char *const *argv)
+{
+	for (int i = 0; argv[i]; i++) {
+		if (i)
+			sl_buf_addch(out, ' ');
+		sl_quote_sh(out, argv[i]);
+	}
+}
+
 void sl_quote_url(struct sl_buf *out, const char *s)
 {
 	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"

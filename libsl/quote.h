@@ -24,6 +24,13 @@ void sl_quote_sh_word(struct sl_buf *out, const char *s);
 void sl_quote_sh_argv(struct sl_buf *out, char *const *argv);
 
 /*
+ * Appends ARGV's words, each quoted with sl_quote_sh(), separated by
+ * spaces: a command line for a remote shell, where even a first word
+ * like FOO=bar must stay a word and not become an assignment.
+ */
+void sl_quote_sh_command(struct sl_buf *out, char *const *argv);
+
+/*
  * Appends S to OUT percent-encoded for one component of a URL: every
  * byte but RFC 3986's unreserved ones (letters, digits, -._~) becomes %XX.
  */

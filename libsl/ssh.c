@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,18 @@ bad:
 			  "invalid node address '%s': want [user@]host[:port]", text);
 }
 
+int sl_ssh_parse_timeout(const char *text, int *seconds, struct sl_err *err)
+{
+	char *end;
+	long n = strtol(text, &end, 10);
+
+	if (!isdigit((unsigned char)*text) || *end || n < 1 || n > 86400)
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "invalid timeout '%s': want whole seconds from 1 to 86400", text);
+	*seconds = (int)n;
+	return 0;
+}
+
 static int ssh_error(struct sl_ssh *s, struct sl_err *err, const char *what)
 {
 	char *msg = NULL;
@@ -174,7 +187,7 @@ static int connect_tcp(const struct sl_ssh_addr *a, int timeout_s,
 {
 	struct addrinfo hints = { 0 }, *res, *ai;
 	char port[8];
-	int rc, fd = -1, saved = 0;
+	int rc, fd = -1, saved = 0, timed_out = 0;
 
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof(port), "%d", a->port);
@@ -202,11 +215,8 @@ static int connect_tcp(const struct sl_ssh_addr *a, int timeout_s,
 			rc = poll(&p, 1, timeout_s * 1000);
 		while (rc < 0 && errno == EINTR);
 		if (rc == 0) {
-			close(fd);
-			freeaddrinfo(res);
-			return sl_err_set(err, SL_EXIT_TIMEOUT,
-					  "unable to connect to %s: no answer in %d seconds",
-					  name, timeout_s);
+			timed_out = 1;	/* the next address may answer */
+			goto next;
 		}
 		if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &saved, &len) < 0)
 			saved = errno;
@@ -217,6 +227,10 @@ next:
 		fd = -1;
 	}
 	freeaddrinfo(res);
+	if (fd < 0 && timed_out)
+		return sl_err_set(err, SL_EXIT_TIMEOUT,
+				  "unable to connect to %s: no answer in %d seconds",
+				  name, timeout_s);
 	if (fd < 0) {
 		errno = saved;
 		sl_err_errno(err, "unable to connect to %s", name);
@@ -533,7 +547,7 @@ static int authenticate(struct sl_ssh *s, const char *user,
 	if (ok == 0) {
 		if (!tried.len)
 			sl_err_set(err, SL_EXIT_USAGE,
-				   "no key to log in to %s with: no ssh-agent, no ~/.ssh/id_ed25519 or ~/.ssh/id_ecdsa (give one with -i FILE)",
+				   "no key to log in to %s with: no ssh-agent, no ~/.ssh/id_ed25519, id_ecdsa or id_rsa (give one with -i FILE)",
 				   s->name);
 		else
 			sl_err_set(err, SL_EXIT_USAGE, "%s refused every key tried: %s%s",
@@ -570,8 +584,13 @@ struct sl_ssh *sl_ssh_connect(const struct sl_ssh_addr *a,
 	sl_buf_addf(&name, "%s@%s%s%s:%d", a->user, strchr(a->host, ':') ? "[" : "",
 		    a->host, strchr(a->host, ':') ? "]" : "", a->port);
 	s->name = sl_buf_detach(&name, NULL);
-	s->sock = connect_tcp(a, o->connect_timeout > 0 ? o->connect_timeout : 15,
-			      s->name, err);
+	{
+		int ct = o->connect_timeout > 0 ? o->connect_timeout : 15;
+
+		if (o->idle_timeout > 0 && o->idle_timeout < ct)
+			ct = o->idle_timeout;
+		s->sock = connect_tcp(a, ct, s->name, err);
+	}
 	if (s->sock < 0)
 		goto fail;
 	s->session = libssh2_session_init();
@@ -752,19 +771,20 @@ ssize_t sl_ssh_read(struct sl_ssh_chan *c, void *buf, size_t len,
 	}
 }
 
+/*
+ * The number of the signal NAME ("TERM") the node's sshd reported, or 0.
+ * OpenSSH names only RFC 4254's signals; others arrive as
+ * "SIG@openssh.com", and their number is lost.
+ */
 static int signal_number(const char *name)
 {
-	static const struct { const char *name; int n; } sigs[] = {
-		{ "HUP", 1 }, { "INT", 2 }, { "QUIT", 3 }, { "ILL", 4 },
-		{ "ABRT", 6 }, { "FPE", 8 }, { "KILL", 9 }, { "SEGV", 11 },
-		{ "PIPE", 13 }, { "ALRM", 14 }, { "TERM", 15 }, { "USR1", 10 },
-		{ "USR2", 12 },
-	};
+	for (int n = 1; n < NSIG; n++) {
+		const char *abbrev = sigabbrev_np(n);
 
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (!strcmp(sigs[i].name, name))
-			return sigs[i].n;
-	return 15;
+		if (abbrev && !strcmp(abbrev, name))
+			return n;
+	}
+	return 0;
 }
 
 int sl_ssh_finish(struct sl_ssh_chan *c, struct sl_err *err)
@@ -799,7 +819,10 @@ int sl_ssh_finish(struct sl_ssh_chan *c, struct sl_err *err)
 		goto out;
 	libssh2_channel_get_exit_signal(c->ch, &sig, NULL, NULL, NULL, NULL, NULL);
 	if (sig) {
-		code = SL_EXIT_SIGNAL + signal_number(sig);
+		int n = signal_number(sig);
+
+		/* a signal with no name: killed, but 128+n would be a guess */
+		code = n ? SL_EXIT_SIGNAL + n : SL_EXIT_TEMP;
 		free(sig);
 	} else {
 		code = libssh2_channel_get_exit_status(c->ch);
@@ -820,9 +843,12 @@ int sl_ssh_pump(struct sl_ssh_chan *c, int in_fd, int out_fd, int err_fd,
 	size_t pending = 0, off = 0;
 	int in_open = in_fd >= 0, eof_sent = 0;
 
+	/*
+	 * stdin stays blocking (its flags are shared with whatever else holds
+	 * the same file, a terminal's stdout for one): it is read only when
+	 * poll says a read will not wait.
+	 */
 	c->s->err_fd = err_fd;
-	if (in_open)
-		fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
 	for (;;) {
 		int progress = 0;
 		ssize_t n;
@@ -838,7 +864,8 @@ int sl_ssh_pump(struct sl_ssh_chan *c, int in_fd, int out_fd, int err_fd,
 			return -1;
 		if (libssh2_channel_eof(c->ch))
 			break;
-		if (in_open && !pending) {
+		if (in_open && !pending &&
+		    poll(&(struct pollfd){ in_fd, POLLIN, 0 }, 1, 0) > 0) {
 			n = read(in_fd, inbuf, sizeof(inbuf));
 			if (n > 0) {
 				pending = (size_t)n;

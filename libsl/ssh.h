@@ -11,7 +11,8 @@
  * One session per command and node; several channels on it (DESIGN.md
  * "Transport"). Connecting checks the host key against known_hosts
  * before anything else is sent, then authenticates with ssh-agent, then
- * with ~/.ssh/id_ed25519 and ~/.ssh/id_ecdsa, or with the one key file
+ * with ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa and ~/.ssh/id_rsa (which fails
+ * against OpenSSH 8.8 and later, and says why), or with the one key file
  * given.
  *
  * Errors carry the shared exit codes: 100 for what the user must fix (an
@@ -43,11 +44,15 @@ struct sl_ssh_opts {
 	const char *identity;	/* a private key file, or NULL for the defaults */
 	const char *known_hosts;	/* NULL: ~/.ssh/known_hosts */
 	int accept_new;		/* record an unknown host key (trust on first use) */
-	int connect_timeout;	/* seconds to establish TCP; default 15 */
+	int connect_timeout;	/* seconds to establish TCP; default 15, or the
+				   idle timeout when that is shorter */
 	int idle_timeout;	/* seconds without progress; default 300 */
 	int stderr_fd;		/* where remote stderr goes; default 2 */
 };
 #define SL_SSH_OPTS_INIT { NULL, NULL, 0, 15, 300, 2 }
+
+/* Parses a --timeout value: whole seconds, 1 to 86400. -1 with ERR (100). */
+int sl_ssh_parse_timeout(const char *text, int *seconds, struct sl_err *err);
 
 struct sl_ssh;
 struct sl_ssh_chan;
@@ -95,7 +100,9 @@ int sl_ssh_pump(struct sl_ssh_chan *c, int in_fd, int out_fd, int err_fd,
 /*
  * Drains what is left, waits for the remote command to end, frees C, and
  * returns its exit status: its own code, or 128+n if signal n killed it
- * (255, ssh's own failure code, becomes 111). -1 with ERR set when the
+ * (111 when the node's sshd did not name the signal: OpenSSH names only
+ * RFC 4254's HUP INT QUIT ILL ABRT FPE KILL SEGV PIPE ALRM TERM USR1 USR2;
+ * 255, ssh's own failure code, becomes 111 too). -1 with ERR set when the
  * status could not be had.
  */
 int sl_ssh_finish(struct sl_ssh_chan *c, struct sl_err *err);

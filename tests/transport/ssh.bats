@@ -57,7 +57,7 @@ fingerprint() {
 @test "no key at all says where keys are looked for" {
 	known_host
 	run -100 sl-remote "$NODE" true
-	assert_output "sl-remote: fatal: no key to log in to root@127.0.0.1:$SSHD_PORT with: no ssh-agent, no ~/.ssh/id_ed25519 or ~/.ssh/id_ecdsa (give one with -i FILE)"
+	assert_output "sl-remote: fatal: no key to log in to root@127.0.0.1:$SSHD_PORT with: no ssh-agent, no ~/.ssh/id_ed25519, id_ecdsa or id_rsa (give one with -i FILE)"
 }
 
 @test "a wrong user is refused, naming the user" {
@@ -128,6 +128,29 @@ c, _ = s.accept(); time.sleep(5)' 3>&- &
 	kill $! 2>/dev/null || true
 }
 
+@test "a connection that is never accepted times out with 99" {
+	# a listener whose backlog is full drops further SYNs: connect() hangs
+	python3 -c '
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 2298)); s.listen(0)
+fill = [socket.create_connection(("127.0.0.1", 2298)) for _ in range(2)]
+time.sleep(6)' 3>&- &
+	sleep 0.5
+	run -99 sl-remote --timeout 1 127.0.0.1:2298 true
+	assert_output "sl-remote: fatal: unable to connect to root@127.0.0.1:2298: no answer in 1 seconds"
+	kill $! 2>/dev/null || true
+}
+
+@test "ssh-agent's keys are tried first; no key file is needed" {
+	known_host
+	eval "$(ssh-agent -s)" > /dev/null
+	ssh-add -q "$SSHD_DIR/client_ed25519" 2>/dev/null
+	run -0 sl-remote "$NODE" echo agent
+	kill "$SSH_AGENT_PID"
+	assert_output agent
+}
+
 @test "a quiet command on a live link does not time out (keepalives)" {
 	known_host; client_key
 	run -0 sl-remote --timeout 3 "$NODE" sh -c 'sleep 5; echo done'
@@ -139,6 +162,37 @@ c, _ = s.accept(); time.sleep(5)' 3>&- &
 	run -42 sl-remote "$NODE" sh -c 'exit 42'
 	run -143 sl-remote "$NODE" sh -c 'kill -TERM $$'
 	run -127 sl-remote "$NODE" no-such-command-here
+}
+
+@test "every signal sshd names is reported by its number; an unnamed one is 111" {
+	known_host; client_key
+	run -139 sl-remote "$NODE" sh -c 'kill -SEGV $$'
+	run -134 sl-remote "$NODE" sh -c 'kill -ABRT $$'
+	run -138 sl-remote "$NODE" sh -c 'kill -USR1 $$'
+	# OpenSSH sends SIGBUS as "SIG@openssh.com": 128+n would be a guess
+	run -111 sl-remote "$NODE" sh -c 'kill -BUS $$'
+}
+
+@test "the first word stays a word: FOO=bar is a command, not an assignment" {
+	known_host; client_key
+	run -127 sl-remote "$NODE" FOO=bar printenv FOO
+}
+
+@test "stdin is left blocking for whoever reads it next" {
+	known_host; client_key
+	run -0 python3 -c '
+import os, subprocess, sys
+r, w = os.pipe()
+subprocess.run(sys.argv[1:], stdin=r, check=True)
+print("blocking" if os.get_blocking(r) else "non-blocking")' sl-remote "$NODE" true
+	assert_output blocking
+}
+
+@test "--timeout takes whole seconds only" {
+	run -100 sl-remote --timeout abc "$NODE" true
+	assert_output "sl-remote: fatal: invalid timeout 'abc': want whole seconds from 1 to 86400"
+	run -100 sl-remote --timeout 0 "$NODE" true
+	assert_output "sl-remote: fatal: invalid timeout '0': want whole seconds from 1 to 86400"
 }
 
 @test "255 from the node becomes 111: never ssh's own failure code" {

@@ -85,6 +85,23 @@ name'"
 	[ ! -d "$SL_ROOT/instances" ] || [ -z "$(ls "$SL_ROOT/instances")" ]
 }
 
+@test "a chain of symlinks that leads outside is refused, though each looks inside" {
+	mkdir "$A/d"
+	ln -s .. "$A/d/s"
+	ln -s d/s/d/s/d/s/d/s/d/s/../../../../../etc/passwd "$A/t"
+	run -100 sl-sync "$A" "$NODE"
+	assert_output "sl-sync: fatal: the symlink t -> d/s/d/s/d/s/d/s/d/s/../../../../../etc/passwd leads outside through other symlinks"
+}
+
+@test "a .silverignore pattern with a slash is anchored at the app's root" {
+	mkdir -p "$A/build" "$A/src/build"
+	touch "$A/build/x" "$A/src/build/y"
+	printf '/build\n' > "$A/.silverignore"
+	sync
+	[ ! -e "$I/build" ]
+	[ -e "$I/src/build/y" ]
+}
+
 @test "executable bits survive; other modes are normalised" {
 	printf '#!/bin/sh\n' > "$A/run.sh"
 	chmod 750 "$A/run.sh"
@@ -144,6 +161,15 @@ name'"
 	assert_output "up.${TODAY}_001"
 	run -0 sh -c "ls -A '$SL_ROOT/instances' | grep -c incoming || true"
 	assert_output 0
+}
+
+@test "on a terminal a progress line shows files, megabytes and rate; elsewhere nothing" {
+	head -c 2000000 /dev/urandom > "$A/blob"
+	run -0 script -qec "sl-sync '$A' '$NODE'" /dev/null
+	assert_output --regexp "sl-sync: [0-9]+ files, [0-9.]+ MB, [0-9.]+ MB/s"
+	assert_output --regexp "up\.${TODAY}_001"
+	run -0 --separate-stderr sl-sync "$A" "$NODE"
+	assert_equal "$stderr" ""
 }
 
 @test "fifos and sockets are left out with a warning" {

@@ -127,6 +127,17 @@ lines'"
 	refused "manifest: the parent of 'link/x' is not a directory listed before it"
 }
 
+@test "a chain of symlinks leading outside is refused by the node itself" {
+	dir d
+	rec l 777 2 "" d/s ..
+	t=d/s/d/s/d/s/d/s/d/s/../../../../../etc/passwd
+	rec l 777 "${#t}" "" t "$t"
+	upload
+	assert_failure 100
+	assert_output "$(printf 'need 0\nsl-sync: fatal: the symlink t -> %s leads outside through other symlinks' "$t")"
+	no_instance
+}
+
 @test "a file before its directory is refused" {
 	file d/x x
 	dir d
@@ -202,6 +213,15 @@ lines'"
 	assert_success
 	run -0 sh -c "ls -A '$SL_ROOT/instances' | grep -v '^\\.'"
 	assert_output "app.$(date -u +%F)_001"
+}
+
+@test "cleaning up one app's remains never touches another app's upload" {
+	mkdir -p "$SL_ROOT/instances/.incoming-app-x-123" "$SL_ROOT/instances/.incoming-app-456"
+	file a x
+	upload app
+	assert_success
+	[ -d "$SL_ROOT/instances/.incoming-app-x-123" ]
+	[ ! -e "$SL_ROOT/instances/.incoming-app-456" ]
 }
 
 @test "an invalid app name never reaches the filesystem" {
