@@ -58,8 +58,7 @@ static int server(const char *app)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "accept-new", no_argument, NULL, 'a' },
-		{ "timeout", required_argument, NULL, 't' },
+		SL_SSH_LONGOPTS,
 		{ "server", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -81,15 +80,15 @@ int main(int argc, char **argv)
 
 	sl_msg_init(argv[0]);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:vi:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:v" SL_SSH_SHORTOPTS, longopts, NULL)) != -1) {
+		int used = sl_ssh_opt(&opts, c, optarg, &err);
+
+		if (used < 0)
+			sl_die_err(&err);
+		if (used)
+			continue;
 		switch (c) {
 		case 'v': verbose = 1; break;
-		case 'i': opts.identity = optarg; break;
-		case 'a': opts.accept_new = 1; break;
-		case 't':
-			if (sl_ssh_parse_timeout(optarg, &opts.idle_timeout, &err) < 0)
-				sl_die_err(&err);
-			break;
 		case 'S': is_server = 1; break;
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-sync %s\n", SL_VERSION); sl_exit_flush();

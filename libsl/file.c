@@ -61,11 +61,27 @@ static int fsync_dir_of(const char *path)
 	return ret;
 }
 
+int sl_file_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int sl_file_write(const char *path, const void *data, size_t len, mode_t mode,
 		  int flags, struct sl_err *err)
 {
 	struct sl_buf tmp = SL_BUF_INIT;
-	const char *p = data;
 	int fd, ret = -1;
 
 	sl_buf_addf(&tmp, "%s.tmp-XXXXXX", path);
@@ -74,18 +90,8 @@ int sl_file_write(const char *path, const void *data, size_t len, mode_t mode,
 		sl_err_errno(err, "unable to create a file beside %s", path);
 		goto out;
 	}
-	if (fchmod(fd, mode) < 0)
+	if (fchmod(fd, mode) < 0 || sl_file_write_all(fd, data, len) < 0)
 		goto fail_errno;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail_errno;
-		p += n;
-		len -= (size_t)n;
-	}
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		fd = -1;
 		goto fail_errno;

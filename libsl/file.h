@@ -29,6 +29,12 @@ enum {
 int sl_file_write(const char *path, const void *data, size_t len, mode_t mode,
 		  int flags, struct sl_err *err);
 
+/*
+ * Writes all LEN bytes of DATA to FD, across short writes and EINTR.
+ * 0, or -1 with errno.
+ */
+int sl_file_write_all(int fd, const void *data, size_t len);
+
 /* Appends to OUT the absolute, symlink-free form of PATH. -1 with ERR. */
 int sl_file_realpath(struct sl_buf *out, const char *path, struct sl_err *err);
 

@@ -139,31 +139,13 @@ static int to_file(void *ctx, const char *p, size_t len)
 	struct sink *s = ctx;
 
 	EVP_DigestUpdate(s->md, p, len);
-	while (len) {
-		ssize_t n = write(s->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return sl_file_write_all(s->fd, p, len);
 }
 
 static int write_all(int fd, const char *p, size_t len, struct sl_err *err)
 {
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return sl_err_errno(err, "unable to answer the laptop");
-		p += n;
-		len -= (size_t)n;
-	}
+	if (sl_file_write_all(fd, p, len) < 0)
+		return sl_err_errno(err, "unable to answer the laptop");
 	return 0;
 }
 

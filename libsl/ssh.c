@@ -115,16 +115,28 @@ bad:
 			  "invalid node address '%s': want [user@]host[:port]", text);
 }
 
-int sl_ssh_parse_timeout(const char *text, int *seconds, struct sl_err *err)
+int sl_ssh_opt(struct sl_ssh_opts *o, int c, const char *arg, struct sl_err *err)
 {
 	char *end;
-	long n = strtol(text, &end, 10);
+	long n;
 
-	if (!isdigit((unsigned char)*text) || *end || n < 1 || n > 86400)
-		return sl_err_set(err, SL_EXIT_USAGE,
-				  "invalid timeout '%s': want whole seconds from 1 to 86400", text);
-	*seconds = (int)n;
-	return 0;
+	switch (c) {
+	case 'i':
+		o->identity = arg;
+		return 1;
+	case SL_SSH_OPT_ACCEPT_NEW:
+		o->accept_new = 1;
+		return 1;
+	case SL_SSH_OPT_TIMEOUT:
+		n = strtol(arg, &end, 10);
+		if (!isdigit((unsigned char)*arg) || *end || n < 1 || n > 86400)
+			return sl_err_set(err, SL_EXIT_USAGE,
+					  "invalid timeout '%s': want whole seconds from 1 to 86400", arg);
+		o->idle_timeout = (int)n;
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static int ssh_error(struct sl_ssh *s, struct sl_err *err, const char *what)
@@ -682,21 +694,6 @@ fail:
 	return NULL;
 }
 
-static int write_fd(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Forwards what stderr holds now. 0, or -1 with ERR set. */
 static int drain_stderr(struct sl_ssh_chan *c, int fd, struct sl_err *err)
 {
@@ -709,7 +706,7 @@ static int drain_stderr(struct sl_ssh_chan *c, int fd, struct sl_err *err)
 			return 0;
 		if (n < 0)
 			return ssh_error(c->s, err, "reading stderr");
-		if (fd >= 0 && write_fd(fd, buf, (size_t)n) < 0)
+		if (fd >= 0 && sl_file_write_all(fd, buf, (size_t)n) < 0)
 			return sl_err_errno(err, "unable to write the remote stderr");
 	}
 }
@@ -854,7 +851,7 @@ int sl_ssh_pump(struct sl_ssh_chan *c, int in_fd, int out_fd, int err_fd,
 		ssize_t n;
 
 		while ((n = libssh2_channel_read(c->ch, buf, sizeof(buf))) > 0) {
-			if (write_fd(out_fd, buf, (size_t)n) < 0)
+			if (sl_file_write_all(out_fd, buf, (size_t)n) < 0)
 				return sl_err_errno(err, "unable to write the remote output");
 			progress = 1;
 		}

@@ -51,8 +51,24 @@ struct sl_ssh_opts {
 };
 #define SL_SSH_OPTS_INIT { NULL, NULL, 0, 15, 300, 2 }
 
-/* Parses a --timeout value: whole seconds, 1 to 86400. -1 with ERR (100). */
-int sl_ssh_parse_timeout(const char *text, int *seconds, struct sl_err *err);
+/*
+ * The options every tool that reaches a node takes, for getopt_long:
+ * -i FILE, --accept-new, --timeout SECONDS. Put SL_SSH_SHORTOPTS in the
+ * option string and SL_SSH_LONGOPTS in the table, and hand each option
+ * to sl_ssh_opt() first.
+ */
+#define SL_SSH_SHORTOPTS "i:"
+#define SL_SSH_LONGOPTS \
+	{ "accept-new", no_argument, NULL, SL_SSH_OPT_ACCEPT_NEW }, \
+	{ "timeout", required_argument, NULL, SL_SSH_OPT_TIMEOUT }
+enum { SL_SSH_OPT_ACCEPT_NEW = 0x100, SL_SSH_OPT_TIMEOUT };
+
+/*
+ * Applies option C (with ARG) to O: 1 if it was one of these, 0 if not,
+ * -1 with ERR (100) for a bad value (--timeout takes whole seconds, 1 to
+ * 86400).
+ */
+int sl_ssh_opt(struct sl_ssh_opts *o, int c, const char *arg, struct sl_err *err);
 
 struct sl_ssh;
 struct sl_ssh_chan;

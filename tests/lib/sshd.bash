@@ -65,3 +65,15 @@ client_key() {
 }
 
 NODE=127.0.0.1:$SSHD_PORT
+
+# The transport suites' bats hooks: one sshd per file, a HOME and keys per test.
+transport_setup_file() {
+	[ "$SL_TEST_NETNS" = 1 ] || skip "needs a private network namespace (run as root)"
+	sshd_start
+}
+
+transport_setup() {
+	[ "$SL_TEST_NETNS" = 1 ] || skip "needs a private network namespace (run as root)"
+	common_setup
+	unset SSH_AUTH_SOCK
+}

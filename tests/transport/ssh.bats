@@ -7,8 +7,7 @@ load ../lib/common
 load ../lib/sshd
 
 setup_file() {
-	[ "$SL_TEST_NETNS" = 1 ] || skip "needs a private network namespace (run as root)"
-	sshd_start
+	transport_setup_file
 }
 
 teardown_file() {
@@ -16,9 +15,7 @@ teardown_file() {
 }
 
 setup() {
-	[ "$SL_TEST_NETNS" = 1 ] || skip "needs a private network namespace (run as root)"
-	common_setup
-	unset SSH_AUTH_SOCK
+	transport_setup
 }
 
 fingerprint() {

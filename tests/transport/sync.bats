@@ -8,8 +8,7 @@ load ../lib/common
 load ../lib/sshd
 
 setup_file() {
-	[ "$SL_TEST_NETNS" = 1 ] || skip "needs a private network namespace (run as root)"
-	sshd_start
+	transport_setup_file
 }
 
 teardown_file() {
@@ -17,9 +16,7 @@ teardown_file() {
 }
 
 setup() {
-	[ "$SL_TEST_NETNS" = 1 ] || skip "needs a private network namespace (run as root)"
-	common_setup
-	unset SSH_AUTH_SOCK
+	transport_setup
 	known_host; client_key
 	export SL_ROOT=$BATS_TEST_TMPDIR/root
 	A=$BATS_TEST_TMPDIR/app
