@@ -17,17 +17,21 @@ LDLIBS_INI := -linih
 LDLIBS_SSH := -lssh2 -lcrypto
 
 # A new tool is one word in one of these lists.
-TOOLS := sl-env sl-sync sl-remote
+TOOLS := sl-env sl-sync sl-remote sl-provision
 SERVICES := postgis postgresql mysql files writable_root
 LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance upload
 SVCLIB := service db
-MAN1 := $(TOOLS) silver $(SERVICES:%=sl-service-%)
+MAN1 := $(TOOLS) $(SCRIPTS) $(SERVICES:%=sl-service-%)
 MAN7 := silver
 
 LIB := build/libsl.a
 SVCA := build/libsvc.a
-BINS := $(TOOLS:%=bin/%) $(SERVICES:%=bin/sl-service-%) bin/silver
+SCRIPTS := silver sl-node
+BINS := $(TOOLS:%=bin/%) $(SERVICES:%=bin/sl-service-%) $(SCRIPTS:%=bin/%)
+ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo unknown)
+DEB := build/silverlining_$(VERSION)_$(ARCH).deb
+SHAREDIR ?= $(PREFIX)/share/silverlining
 TESTBINS := build/tests/libsl-test
 
 all: $(BINS) $(TESTBINS)
@@ -52,14 +56,14 @@ bin/sl-service-%: build/services/sl-service-%.o $(SVCA) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS)
 
-bin/silver: silver libsl/version.h
+$(SCRIPTS:%=bin/%): bin/%: % libsl/version.h
 	@mkdir -p $(@D)
-	sed 's/@VERSION@/$(VERSION)/' silver > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+	sed 's/@VERSION@/$(VERSION)/' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
 build/tests/%: build/tests/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS)
 
-check: all $(TESTBINS)
+check: all $(TESTBINS) deb
 	tests/run
 
 bench: all
@@ -69,13 +73,34 @@ lint-man:
 	@mandoc -Tlint -W warning $(MAN1:%=man/%.1) $(MAN7:%=man/%.7)
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(SHAREDIR)/pages
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MAN1:%=man/%.1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN7:%=man/%.7) $(DESTDIR)$(MANDIR)/man7
+	install -m 755 node/setup-node $(DESTDIR)$(SHAREDIR)/setup-node
+	install -m 644 pages/*.html $(DESTDIR)$(SHAREDIR)/pages
+	cd server-files && find . -type f | while read -r f; do \
+		install -D -m "$$(stat -c %a "$$f")" "$$f" "$(DESTDIR)$(SHAREDIR)/server-files/$$f" || exit 1; \
+	done
+
+# A package for laptops and nodes alike, until debian/ is built with dh:
+# the installed tree, and Depends computed from the binaries.
+deb: all
+	rm -rf build/deb && $(MAKE) -s install DESTDIR=$(CURDIR)/build/deb PREFIX=/usr
+	mkdir -p build/deb/DEBIAN
+	cd build && rm -rf shlibs && mkdir -p shlibs/debian && cp ../debian/control shlibs/debian/ && \
+		cd shlibs && dpkg-shlibdeps -O $(addprefix ../deb/usr/bin/,$(TOOLS) $(SERVICES:%=sl-service-%)) \
+		2>/dev/null | sed -n 's/^shlibs:Depends=//p' > ../shlibs.txt
+	{ sed -n '/^Package:/,$$p' debian/control | \
+		sed 's/^Architecture: any/Architecture: $(ARCH)/; s/\$${shlibs:Depends}/'"$$(cat build/shlibs.txt)"'/; s/\$${misc:Depends}, //'; \
+	  echo "Version: $(VERSION)"; \
+	  echo "Maintainer: $$(sed -n 's/^Maintainer: //p' debian/control)"; \
+	  echo "Installed-Size: $$(du -sk build/deb | cut -f1)"; } > build/deb/DEBIAN/control
+	dpkg-deb --root-owner-group -Zxz --build build/deb $(DEB)
 
 clean:
 	rm -rf build bin
 
-.PHONY: all check bench install clean lint-man
+.PHONY: all check bench deb install clean lint-man
 .SECONDARY:

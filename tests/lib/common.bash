@@ -18,7 +18,7 @@ common_setup() {
 	unset TEMP
 	# values a developer's shell may carry must not leak into results
 	for v in $(env | sed -n 's/^\(SILVER_[A-Z_]*\|CONFIG_[A-Z0-9_]*\|SL_[A-Z_]*\)=.*/\1/p'); do
-		[ "$v" = SL_TEST_NETNS ] && continue
+		case $v in SL_TEST_*|SL_LOCAL|SL_CACHE) continue ;; esac
 		unset "$v"
 	done
 }
