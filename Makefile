@@ -19,6 +19,7 @@ LDLIBS_SSH := -lssh2 -lcrypto
 # A new tool is one word in one of these lists.
 TOOLS := sl-env sl-sync sl-remote sl-provision
 SERVICES := postgis postgresql mysql files writable_root
+SCRIPTS := silver sl-node
 LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance upload
 SVCLIB := service db
@@ -27,7 +28,6 @@ MAN7 := silver
 
 LIB := build/libsl.a
 SVCA := build/libsvc.a
-SCRIPTS := silver sl-node
 BINS := $(TOOLS:%=bin/%) $(SERVICES:%=bin/sl-service-%) $(SCRIPTS:%=bin/%)
 ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo unknown)
 DEB := build/silverlining_$(VERSION)_$(ARCH).deb

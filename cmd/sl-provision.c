@@ -66,8 +66,9 @@ static void upload(struct sl_ssh *s, const char *local, const char *remote)
 	code = sl_ssh_finish(c, &err);
 	if (code < 0)
 		sl_die_err(&err);
-	if (code)
-		sl_die(code, "unable to upload %s to the node (exit status %d)", local, code);
+	if (code)	/* a user who may not write there: a permanent refusal */
+		sl_die(code >= SL_EXIT_USAGE ? code : SL_EXIT_USAGE,
+		       "unable to upload %s to the node (exit status %d): log in as root", local, code);
 	sl_buf_release(&data);
 	sl_buf_release(&cmd);
 }

@@ -9,8 +9,9 @@ load ../lib/lab
 setup_file() {
 	lab_setup_file
 	node_up prov
-	sl-provision "$NODE" > "$BATS_FILE_TMPDIR/first.out" 2>&1 3>&-
+	seconds sl-provision "$NODE" > "$BATS_FILE_TMPDIR/first.out" 2>&1 3>&-
 	echo $? > "$BATS_FILE_TMPDIR/first.rc"
+	echo "# provisioning a bare node: $SECONDS_TAKEN s" >&3
 }
 
 teardown_file() {
@@ -64,6 +65,15 @@ active
 1
 0.1.0
 version=0.1.0 by=$(id -un)@$(hostname)"
+}
+
+@test "B4: an idle node with no apps: the platform's resident memory is under 50 MB" {
+	# resident set sizes in KiB, by command; the platform is what setup-node added
+	run -0 on sh -c 'sleep 1; ps -e -o rss=,comm='
+	total=$(awk '{s += $1} END {print s}' <<<"$output")
+	platform=$(awk '$2 ~ /^(nginx|uwsgi)/ {s += $1} END {print s + 0}' <<<"$output")
+	echo "# idle node: all processes $((total / 1024)) MiB, the platform (nginx) $((platform / 1024)) MiB" >&3
+	[ "$platform" -lt $((50 * 1024)) ] || fail "platform uses $platform KiB"
 }
 
 @test "the package installed on the node is the laptop's, and its tools run there" {
