@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "exit.h"
 #include "file.h"
+#include "instance.h"
 #include "mem.h"
 #include "run.h"
 #include "version.h"
@@ -215,9 +216,14 @@ static int run_services(const struct sl_app *app, const struct sl_appenv_opts *o
 
 		r->argv[0] = r->exe;
 		r->argv[1] = "env";
-		r->argv[2] = "--devel";
-		r->argv[3] = app->name;
-		r->argv[4] = NULL;
+		if (o->mode == SL_APPENV_DEVEL) {
+			r->argv[2] = "--devel";
+			r->argv[3] = app->name;
+			r->argv[4] = NULL;
+		} else {
+			r->argv[2] = app->name;
+			r->argv[3] = NULL;
+		}
 		/* the value of service.NAME reaches the service here */
 		r->env = (struct sl_strv)SL_STRV_INIT;
 		sl_strv_pushv(&r->env, environ);
@@ -250,8 +256,10 @@ static int run_services(const struct sl_app *app, const struct sl_appenv_opts *o
 						   r->svc->name) : -1;
 		} else if (code) {
 			ret = sl_err_set(err, code >= 100 ? code : SL_EXIT_TEMP,
-					 "service.%s: '%s env --devel %s' failed with exit status %d",
-					 r->svc->name, r->exe, app->name, code);
+					 "service.%s: '%s env %s%s' failed with exit status %d",
+					 r->svc->name, r->exe,
+					 o->mode == SL_APPENV_DEVEL ? "--devel " : "",
+					 app->name, code);
 		} else {
 			ret = take_output(app, r, &out, vars, first_config, err);
 		}
@@ -269,6 +277,64 @@ out:
 	return ret;
 }
 
+/*
+ * On a node: APP's instance directory ROOT/instances/NAME, its location
+ * (the shortest host and the path sl-activate chose) in ROOT/run/NAME/
+ * location, its uploaded config in ROOT/configs/APP.
+ */
+static int node_env(const struct sl_app *app, const struct sl_appenv_opts *o,
+		    struct sl_strv *vars, struct sl_err *err)
+{
+	const char *root = sl_instance_root(), *logs = getenv("SL_LOG_ROOT");
+	struct sl_buf dir = SL_BUF_INIT, path = SL_BUF_INIT, loc = SL_BUF_INIT;
+	const char *name, *host = "localhost", *match = "";
+	struct stat st;
+	int ret = -1;
+
+	if (sl_file_realpath(&dir, app->dir, err) < 0)
+		return -1;
+	name = strrchr(dir.buf, '/') + 1;
+	if (!sl_instance_name_valid(name) || strncmp(name, app->name, strlen(app->name)) ||
+	    name[strlen(app->name)] != '.') {
+		sl_err_set(err, SL_EXIT_USAGE, "%s is not an instance of %s (APP.YYYY-MM-DD_NNN)",
+			   dir.buf, app->name);
+		goto out;
+	}
+	sl_buf_addf(&path, "%s/run/%s/location", root, name);
+	if (sl_buf_read_file(&loc, path.buf) == 0) {
+		char *sp = strchr(loc.buf, ' '), *nl = strchr(loc.buf, '\n');
+
+		if (nl)
+			*nl = '\0';
+		if (sp) {
+			*sp = '\0';
+			host = loc.buf;
+			match = strcmp(sp + 1, "/") ? sp + 1 : "";
+		}
+	}
+	sl_strv_pushf(vars, "SILVER_VERSION=silverlining/%s", SL_VERSION);
+	sl_strv_pushf(vars, "SILVER_APP_NAME=%s", app->name);
+	sl_strv_pushf(vars, "SILVER_INSTANCE_NAME=%s", name);
+	sl_strv_pushf(vars, "SILVER_CANONICAL_HOSTNAME=%s", host);
+	sl_strv_pushf(vars, "SILVER_MATCH_PATH=%s", match);
+	sl_buf_reset(&path);
+	sl_buf_addf(&path, "%s/configs/%s", root, app->name);
+	if (!o->config_dir && stat(path.buf, &st) == 0 && S_ISDIR(st.st_mode))
+		sl_strv_pushf(vars, "SILVER_APP_CONFIG=%s", path.buf);
+	else if (config_dir(app, dir.buf, o, vars, err) < 0)
+		goto out;
+	sl_strv_pushf(vars, "SILVER_LOGS=%s/apps/%s", logs && *logs ? logs : "/var/log/silverlining",
+		      app->name);
+	sl_strv_pushf(vars, "SILVER_SECRET_FILE=%s/secrets/%s", root, app->name);
+	sl_strv_pushf(vars, "TEMP=%s/tmp/%s", root, app->name);
+	ret = run_services(app, o, vars, err);
+out:
+	sl_buf_release(&dir);
+	sl_buf_release(&path);
+	sl_buf_release(&loc);
+	return ret;
+}
+
 int sl_appenv_compute(const struct sl_app *app, const struct sl_appenv_opts *o,
 		      struct sl_strv *vars, struct sl_err *err)
 {
@@ -277,8 +343,7 @@ int sl_appenv_compute(const struct sl_app *app, const struct sl_appenv_opts *o,
 	int ret = -1;
 
 	if (o->mode == SL_APPENV_NODE)
-		return sl_err_set(err, SL_EXIT_USAGE,
-				  "the node's environment (--node) comes with the node runtime; only the laptop's is computed yet");
+		return node_env(app, o, vars, err);
 	if (sl_file_realpath(&dir, app->dir, err) < 0)
 		return -1;
 	sl_strv_pushf(vars, "SILVER_VERSION=devel/%s", SL_VERSION);

@@ -16,7 +16,7 @@
 
 enum sl_appenv_mode {
 	SL_APPENV_DEVEL,	/* the laptop: sl-env, silver serve, test runs */
-	SL_APPENV_NODE,		/* a node, from its records (with the node runtime) */
+	SL_APPENV_NODE,		/* a node: the dir is an instance, values from the node's records */
 };
 
 struct sl_appenv_opts {

@@ -251,9 +251,27 @@ sl-env: usage: $USAGE"
 sl-env: usage: $USAGE"
 }
 
-@test "--node: exit 100, not on the laptop" {
+@test "--node: the app dir must be an instance (ROOT/instances/APP.DATE_NNN)" {
 	run -100 sl-env --node "$A"
-	assert_output "sl-env: fatal: the node's environment (--node) comes with the node runtime; only the laptop's is computed yet"
+	assert_output "sl-env: fatal: $(cd "$A" && pwd -P) is not an instance of blog (APP.YYYY-MM-DD_NNN)"
+}
+
+@test "--node: an instance's environment comes from the node's records" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root SL_LOG_ROOT=$BATS_TEST_TMPDIR/log
+	I=$SL_ROOT/instances/blog.2026-11-21_007
+	mkdir -p "$I" "$SL_ROOT/run/blog.2026-11-21_007" "$SL_ROOT/configs/blog"
+	cp "$A/app.ini" "$I/"
+	echo 'blog.example.com /sub' > "$SL_ROOT/run/blog.2026-11-21_007/location"
+	run -0 sl-env --node "$I"
+	assert_output "export SILVER_VERSION='silverlining/0.1.0'
+export SILVER_APP_NAME='blog'
+export SILVER_INSTANCE_NAME='blog.2026-11-21_007'
+export SILVER_CANONICAL_HOSTNAME='blog.example.com'
+export SILVER_MATCH_PATH='/sub'
+export SILVER_APP_CONFIG='$SL_ROOT/configs/blog'
+export SILVER_LOGS='$SL_LOG_ROOT/apps/blog'
+export SILVER_SECRET_FILE='$SL_ROOT/secrets/blog'
+export TEMP='$SL_ROOT/tmp/blog'"
 }
 
 # --- the config directory ---
