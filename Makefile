@@ -17,9 +17,9 @@ LDLIBS_INI := -linih
 LDLIBS_SSH := -lssh2 -lcrypto
 
 # A new tool is one word in one of these lists.
-TOOLS := sl-env sl-sync sl-remote sl-provision
+TOOLS := sl-env sl-sync sl-remote sl-provision sl-app
 SERVICES := postgis postgresql mysql files writable_root
-SCRIPTS := silver sl-node
+SCRIPTS := silver sl-node sl-activate sl-query
 LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance upload
 SVCLIB := service db
@@ -79,6 +79,7 @@ install: all
 	install -m 644 $(MAN1:%=man/%.1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN7:%=man/%.7) $(DESTDIR)$(MANDIR)/man7
 	install -m 755 node/setup-node $(DESTDIR)$(SHAREDIR)/setup-node
+	install -D -m 644 node/silverlining_runner.py $(DESTDIR)$(SHAREDIR)/python/silverlining_runner.py
 	install -m 644 pages/*.html $(DESTDIR)$(SHAREDIR)/pages
 	cd server-files && find . -type f | while read -r f; do \
 		install -D -m "$$(stat -c %a "$$f")" "$$f" "$(DESTDIR)$(SHAREDIR)/server-files/$$f" || exit 1; \

@@ -10,11 +10,12 @@
 #include "../libsl/instance.h"
 #include "../libsl/manifest.h"
 #include "../libsl/msg.h"
+#include "../libsl/quote.h"
 #include "../libsl/ssh.h"
 #include "../libsl/upload.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] APPDIR NODE" \
+#define USAGE "sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--activate LOCATION]... APPDIR NODE" \
 	" | sl-sync --server APP"
 
 struct meter {
@@ -60,6 +61,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		SL_SSH_LONGOPTS,
 		{ "server", no_argument, NULL, 'S' },
+		{ "activate", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -69,7 +71,7 @@ int main(int argc, char **argv)
 	struct sl_app app = SL_APP_INIT;
 	struct sl_ignore ign = SL_IGNORE_INIT;
 	struct sl_manifest m = SL_MANIFEST_INIT;
-	struct sl_strv skipped = SL_STRV_INIT;
+	struct sl_strv skipped = SL_STRV_INIT, activate = SL_STRV_INIT;
 	struct sl_err err = SL_ERR_INIT;
 	struct meter meter = { 0 };
 	struct sl_upload_progress p = { progress, &meter };
@@ -90,6 +92,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'v': verbose = 1; break;
 		case 'S': is_server = 1; break;
+		case 'A': sl_strv_push(&activate, optarg); break;
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-sync %s\n", SL_VERSION); sl_exit_flush();
 		default: sl_die_option(USAGE, argv, c);
@@ -118,11 +121,37 @@ int main(int argc, char **argv)
 	meter.start = t2;
 	if (sl_upload(s, app.dir, app.name, &m, getenv("SL_ROOT"), &p, &instance, &err) < 0)
 		sl_die_err(&err);
-	sl_ssh_close(s);
 	if (verbose)
 		fprintf(stderr, "%s: %s: manifest %.3f s (%zu files, %.1f MB), connect %.3f s, upload %.3f s\n",
 			sl_msg_prog(), instance, t1 - t0, m.files,
 			(double)m.file_bytes / 1e6, t2 - t1, now() - t2);
 	printf("%s\n", instance);
+	if (fflush(stdout) == EOF)
+		sl_die_errno("unable to write to standard output");
+	if (activate.n) {
+		/* the same session: the switch costs no second connection */
+		struct sl_buf cmd = SL_BUF_INIT;
+		struct sl_ssh_chan *ch;
+		double t3 = now();
+		int code;
+
+		sl_buf_adds(&cmd, "sl-activate ");
+		sl_quote_sh(&cmd, instance);
+		for (size_t i = 0; i < activate.n; i++) {
+			sl_buf_addch(&cmd, ' ');
+			sl_quote_sh(&cmd, activate.v[i]);
+		}
+		ch = sl_ssh_exec(s, cmd.buf, &err);
+		if (!ch)
+			sl_die_err(&err);
+		code = sl_ssh_pump(ch, -1, 1, 2, &err);
+		if (code < 0)
+			sl_die_err(&err);
+		if (verbose)
+			fprintf(stderr, "%s: %s: activation %.3f s\n", sl_msg_prog(), instance, now() - t3);
+		if (code)
+			sl_die(code, "%s was uploaded but not activated (exit status %d)", instance, code);
+	}
+	sl_ssh_close(s);
 	sl_exit_flush();
 }
