@@ -23,8 +23,12 @@ def page(environ):
 
 
 def update(environ):
+    """What silver update shows: the environment, and whether this request
+    is an internal one (update_fetch) or came from outside."""
     lines = sorted(f"{k}={v}" for k, v in os.environ.items()
                    if k.startswith(("SILVER_", "CONFIG_")) or k == "TEMP")
+    lines.append(f"silverlining.update={bool(environ.get('silverlining.update'))}")
+    lines.append(f"SCRIPT_NAME={environ.get('SCRIPT_NAME', '')}")
     return "200 OK", "text/plain; charset=utf-8", "\n".join(lines) + "\n"
 
 
