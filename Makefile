@@ -68,6 +68,7 @@ check: all $(TESTBINS) deb
 
 bench: all
 	bench/sync
+	bench/deploy
 
 lint-man:
 	@mandoc -Tlint -W warning $(MAN1:%=man/%.1) $(MAN7:%=man/%.7)

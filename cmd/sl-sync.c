@@ -81,6 +81,8 @@ int main(int argc, char **argv)
 	char *instance;
 
 	sl_msg_init(argv[0]);
+	/* silver -v */
+	verbose = getenv("SL_VERBOSITY") && atoi(getenv("SL_VERBOSITY")) >= 2;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:v" SL_SSH_SHORTOPTS, longopts, NULL)) != -1) {
 		int used = sl_ssh_opt(&opts, c, optarg, &err);

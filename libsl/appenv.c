@@ -326,7 +326,7 @@ static int node_env(const struct sl_app *app, const struct sl_appenv_opts *o,
 	sl_strv_pushf(vars, "SILVER_LOGS=%s/apps/%s", logs && *logs ? logs : "/var/log/silverlining",
 		      app->name);
 	sl_strv_pushf(vars, "SILVER_SECRET_FILE=%s/secrets/%s", root, app->name);
-	sl_strv_pushf(vars, "TEMP=%s/tmp/%s", root, app->name);
+	sl_strv_pushf(vars, "TEMP=%s/tmp/%s", root, name);
 	ret = run_services(app, o, vars, err);
 out:
 	sl_buf_release(&dir);

@@ -271,7 +271,7 @@ export SILVER_MATCH_PATH='/sub'
 export SILVER_APP_CONFIG='$SL_ROOT/configs/blog'
 export SILVER_LOGS='$SL_LOG_ROOT/apps/blog'
 export SILVER_SECRET_FILE='$SL_ROOT/secrets/blog'
-export TEMP='$SL_ROOT/tmp/blog'"
+export TEMP='$SL_ROOT/tmp/blog.2026-11-21_007'"
 }
 
 # --- the config directory ---
