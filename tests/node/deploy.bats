@@ -211,6 +211,45 @@ hello_says() { sed -i "s/<h1>.*<\/h1>/<h1>$1<\/h1>/" "$HELLO/main.py"; }
 	assert_output 200
 }
 
+@test "a wildcard domain serves the domain and its subdomains; deactivating it removes its rollback" {
+	run -0 up "$HELLO" .wild.test
+	assert_line "http://wild.test"
+	run -0 up "$HELLO" .wild.test
+	for h in wild.test www.wild.test a.b.wild.test; do
+		run -0 status "$h"
+		assert_output 200
+	done
+	run -0 page prev.wild.test /_update
+	assert_line "SILVER_CANONICAL_HOSTNAME=wild.test"
+	run -0 silver deactivate --node "$NODE" .wild.test
+	run -0 status www.wild.test
+	assert_output 404
+	run -0 status prev.wild.test
+	assert_output 404
+}
+
+@test "disable covers static files too" {
+	run -0 silver disable --node "$NODE" hello.test
+	run -0 status hello.test /style.css
+	assert_output 503
+	run -0 silver enable --node "$NODE" hello.test
+	run -0 status hello.test /style.css
+	assert_output 200
+}
+
+@test "script: update_fetch entries run as the app's user, in its environment, and stop the deploy on failure" {
+	cp -r "$HELLO" "$BATS_TEST_TMPDIR/scripted"
+	printf '[production]\napp_name = hello\nrunner = main.py\nupdate_fetch =\n    script:echo "script as $(id -un) for $SILVER_APP_NAME"; test -w "$TEMP"\n' \
+		> "$BATS_TEST_TMPDIR/scripted/app.ini"
+	run -0 up "$BATS_TEST_TMPDIR/scripted" scripted.test
+	assert_line "script as sl-hello for hello"
+	printf '[production]\napp_name = hello\nrunner = main.py\nupdate_fetch = script:exit 3\n' \
+		> "$BATS_TEST_TMPDIR/scripted/app.ini"
+	run -100 up "$BATS_TEST_TMPDIR/scripted" scripted.test
+	assert_line "sl-activate: update_fetch script:exit 3 failed with exit status 3"
+	run -0 silver deactivate --node "$NODE" scripted.test
+}
+
 @test "logs shows the app's log" {
 	run -0 silver logs --node "$NODE" hello.test
 	assert_output --partial "GET /healthz"
