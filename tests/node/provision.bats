@@ -25,7 +25,7 @@ setup() {
 @test "a bare node provisions: every step says what it changed" {
 	[ "$(cat "$BATS_FILE_TMPDIR/first.rc")" = 0 ] || fail "$(cat "$BATS_FILE_TMPDIR/first.out")"
 	run cat "$BATS_FILE_TMPDIR/first.out"
-	assert_line "setup-node: packages: installed nginx uwsgi uwsgi-plugin-python3 python3 nftables"
+	assert_line "setup-node: packages: installed nginx uwsgi uwsgi-plugin-python3 python3 nftables curl"
 	assert_line "setup-node: packages: installed silverlining 0.1.0"
 	assert_line "setup-node: user: made the deploy user silverlining"
 	assert_line "setup-node: files: /etc/nginx/sites-available/silverlining"
