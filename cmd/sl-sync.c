@@ -137,6 +137,11 @@ int main(int argc, char **argv)
 		double t3 = now();
 		int code;
 
+		if (getenv("SL_ROOT")) {
+			sl_buf_adds(&cmd, "SL_ROOT=");
+			sl_quote_sh(&cmd, getenv("SL_ROOT"));
+			sl_buf_addch(&cmd, ' ');
+		}
 		sl_buf_adds(&cmd, "sl-activate ");
 		sl_quote_sh(&cmd, instance);
 		for (size_t i = 0; i < activate.n; i++) {

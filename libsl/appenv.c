@@ -277,6 +277,16 @@ out:
 	return ret;
 }
 
+/* 1 if A and B name the same directory, 0 if not, -1 if one is not there. */
+static int realpath_eq(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return -1;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /*
  * On a node: APP's instance directory ROOT/instances/NAME, its location
  * (the shortest host and the path sl-activate chose) in ROOT/run/NAME/
@@ -294,12 +304,16 @@ static int node_env(const struct sl_app *app, const struct sl_appenv_opts *o,
 	if (sl_file_realpath(&dir, app->dir, err) < 0)
 		return -1;
 	name = strrchr(dir.buf, '/') + 1;
+	sl_buf_addf(&path, "%s/instances", root);
+	sl_buf_addf(&loc, "%.*s", (int)(name - dir.buf - 1), dir.buf);
 	if (!sl_instance_name_valid(name) || strncmp(name, app->name, strlen(app->name)) ||
-	    name[strlen(app->name)] != '.') {
-		sl_err_set(err, SL_EXIT_USAGE, "%s is not an instance of %s (APP.YYYY-MM-DD_NNN)",
-			   dir.buf, app->name);
+	    name[strlen(app->name)] != '.' || realpath_eq(path.buf, loc.buf) != 1) {
+		sl_err_set(err, SL_EXIT_USAGE, "%s is not an instance of %s (%s/APP.YYYY-MM-DD_NNN)",
+			   dir.buf, app->name, path.buf);
 		goto out;
 	}
+	sl_buf_reset(&path);
+	sl_buf_reset(&loc);
 	sl_buf_addf(&path, "%s/run/%s/location", root, name);
 	if (sl_buf_read_file(&loc, path.buf) == 0) {
 		char *sp = strchr(loc.buf, ' '), *nl = strchr(loc.buf, '\n');

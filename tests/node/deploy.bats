@@ -250,6 +250,30 @@ hello_says() { sed -i "s/<h1>.*<\/h1>/<h1>$1<\/h1>/" "$HELLO/main.py"; }
 	run -0 silver deactivate --node "$NODE" scripted.test
 }
 
+@test "packages from app.ini are installed before the instance starts" {
+	cp -r "$HELLO" "$BATS_TEST_TMPDIR/pkg"
+	printf '[production]\napp_name = pkg\nrunner = main.py\npackages = python3-six\n' > "$BATS_TEST_TMPDIR/pkg/app.ini"
+	run -1 on dpkg-query -W -f '${db:Status-Status}' python3-six
+	run -0 up "$BATS_TEST_TMPDIR/pkg" pkg.test
+	assert_line "sl-activate: installing python3-six"
+	run -0 on dpkg-query -W -f '${db:Status-Status}' python3-six
+	assert_output installed
+	run -0 up "$BATS_TEST_TMPDIR/pkg" pkg.test
+	refute_line "sl-activate: installing python3-six"
+	run -0 silver deactivate --node "$NODE" pkg.test
+}
+
+@test "* takes every host no other route names; without it they get the not-found page again" {
+	run -0 up "$HELLO" '*'
+	run -0 status anything.test
+	assert_output 200
+	run -0 page hello.test
+	assert_output --partial "<h1>Hello, version two</h1>"
+	run -0 silver deactivate --node "$NODE" '*'
+	run -0 status anything.test
+	assert_output 404
+}
+
 @test "logs shows the app's log" {
 	run -0 silver logs --node "$NODE" hello.test
 	assert_output --partial "GET /healthz"

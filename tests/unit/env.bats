@@ -252,8 +252,13 @@ sl-env: usage: $USAGE"
 }
 
 @test "--node: the app dir must be an instance (ROOT/instances/APP.DATE_NNN)" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
 	run -100 sl-env --node "$A"
-	assert_output "sl-env: fatal: $(cd "$A" && pwd -P) is not an instance of blog (APP.YYYY-MM-DD_NNN)"
+	assert_output "sl-env: fatal: $(cd "$A" && pwd -P) is not an instance of blog ($SL_ROOT/instances/APP.YYYY-MM-DD_NNN)"
+	# the name alone is not enough: it must be under ROOT/instances
+	mkdir -p "$BATS_TEST_TMPDIR/elsewhere/blog.2026-11-21_001" "$SL_ROOT/instances"
+	cp "$A/app.ini" "$BATS_TEST_TMPDIR/elsewhere/blog.2026-11-21_001/"
+	run -100 sl-env --node "$BATS_TEST_TMPDIR/elsewhere/blog.2026-11-21_001"
 }
 
 @test "--node: an instance's environment comes from the node's records" {
