@@ -10,11 +10,12 @@ DESTDIR ?=
 CC ?= cc
 CFLAGS ?= -O2 -g
 override CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral $(CFLAGS)
-override CPPFLAGS := -D_GNU_SOURCE $(CPPFLAGS)
+override CPPFLAGS := -D_GNU_SOURCE -I/usr/include/postgresql -I/usr/include/mariadb $(CPPFLAGS)
 # tools link only the libraries they use (sl-env stays fast to start)
 override LDFLAGS := -Wl,--as-needed $(LDFLAGS)
 LDLIBS_INI := -linih
 LDLIBS_SSH := -lssh2 -lcrypto
+LDLIBS_DB := -lpq -lmariadb
 
 # A new tool is one word in one of these lists.
 TOOLS := sl-env sl-sync sl-remote sl-provision sl-app
@@ -54,7 +55,7 @@ bin/sl-%: build/cmd/sl-%.o $(LIB)
 
 bin/sl-service-%: build/services/sl-service-%.o $(SVCA) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS_DB) $(LDLIBS)
 
 $(SCRIPTS:%=bin/%): bin/%: % libsl/version.h
 	@mkdir -p $(@D)

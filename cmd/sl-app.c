@@ -6,7 +6,7 @@
 #include "../libsl/msg.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-app APPDIR"
+#define USAGE "sl-app APPDIR | sl-app --user APP"
 
 static void kv(const char *key, const char *value)
 {
@@ -23,6 +23,7 @@ static void list(const char *key, const struct sl_strv *sv)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -35,6 +36,11 @@ int main(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'u':
+			if (!sl_app_name_valid(optarg))
+				sl_die(SL_EXIT_USAGE, "invalid app name '%s'", optarg);
+			printf("%s\n", sl_app_unix_user(optarg));
+			sl_exit_flush();
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-app %s\n", SL_VERSION); sl_exit_flush();
 		default: sl_die_option(USAGE, argv, c);

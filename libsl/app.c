@@ -11,6 +11,7 @@
 #include "exit.h"
 #include "ini.h"
 #include "mem.h"
+#include <openssl/evp.h>
 
 enum kind { K_STRING, K_LIST, K_BOOL, K_INT, K_PLATFORM };
 
@@ -227,6 +228,21 @@ int sl_app_name_valid(const char *name)
 		    !isdigit((unsigned char)name[i]) && name[i] != '-')
 			return 0;
 	return 1;
+}
+
+char *sl_app_unix_user(const char *name)
+{
+	struct sl_buf b = SL_BUF_INIT;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	sl_buf_addf(&b, "sl-%s", name);
+	if (b.len <= 32)
+		return sl_buf_detach(&b, NULL);
+	EVP_Digest(name, strlen(name), md, &n, EVP_sha256(), NULL);
+	sl_buf_reset(&b);
+	sl_buf_addf(&b, "sl-%.20s-%02x%02x%02x%02x", name, md[0], md[1], md[2], md[3]);
+	return sl_buf_detach(&b, NULL);
 }
 
 char *sl_app_db_name(const char *name)
