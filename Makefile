@@ -23,7 +23,7 @@ SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-activate sl-query
 LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance upload
-SVCLIB := service db
+SVCLIB := service db area pg my
 MAN1 := $(TOOLS) $(SCRIPTS) $(SERVICES:%=sl-service-%)
 MAN7 := silver
 

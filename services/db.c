@@ -96,6 +96,27 @@ static void add_url(struct sl_buf *u, const char *scheme,
 	sl_buf_adds(u, query);
 }
 
+void sl_db_push_vars(const struct sl_db_kind *k, const char *dbname,
+		     const char *user, const char *password, const char *host,
+		     const char *port, struct sl_strv *vars)
+{
+	struct sl_buf u = SL_BUF_INIT;
+
+	sl_strv_pushf(vars, "CONFIG_%s_DBNAME=%s", k->var, dbname);
+	sl_strv_pushf(vars, "CONFIG_%s_USER=%s", k->var, user);
+	sl_strv_pushf(vars, "CONFIG_%s_PASSWORD=%s", k->var, password);
+	sl_strv_pushf(vars, "CONFIG_%s_HOST=%s", k->var, host);
+	sl_strv_pushf(vars, "CONFIG_%s_PORT=%s", k->var, port);
+	sl_buf_addf(&u, "CONFIG_%s_SQLALCHEMY=", k->var);
+	add_url(&u, k->sqla_scheme, k, user, password, host, port, dbname, k->sqla_query);
+	sl_strv_push(vars, u.buf);
+	sl_buf_reset(&u);
+	sl_buf_addf(&u, "CONFIG_%s_URL=", k->var);
+	add_url(&u, k->url_scheme, k, user, password, host, port, dbname, "");
+	sl_strv_push(vars, u.buf);
+	sl_buf_release(&u);
+}
+
 int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
 		    const struct sl_devconf *dc, struct sl_strv *vars,
 		    struct sl_err *err)
@@ -108,7 +129,6 @@ int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
 	const char *user = set_user && *set_user ? set_user : sl_service_login();
 	const char *set_host = sl_devconf_get(dc, "host");
 	char *host = NULL, *port = NULL;
-	struct sl_buf u = SL_BUF_INIT;
 
 	if (split_host(set_host ? set_host : "", &host, &port) < 0) {
 		free(dbname);
@@ -134,20 +154,7 @@ int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
 		port = sl_xstrdup("");
 	if (!password)
 		password = "";
-	sl_strv_pushf(vars, "CONFIG_%s_DBNAME=%s", k->var, dbname);
-	sl_strv_pushf(vars, "CONFIG_%s_USER=%s", k->var, user);
-	sl_strv_pushf(vars, "CONFIG_%s_PASSWORD=%s", k->var, password);
-	sl_strv_pushf(vars, "CONFIG_%s_HOST=%s", k->var, host);
-	sl_strv_pushf(vars, "CONFIG_%s_PORT=%s", k->var, port);
-	sl_buf_addf(&u, "CONFIG_%s_SQLALCHEMY=", k->var);
-	add_url(&u, k->sqla_scheme, k, user, password, host, port, dbname,
-		k->sqla_query);
-	sl_strv_push(vars, u.buf);
-	sl_buf_reset(&u);
-	sl_buf_addf(&u, "CONFIG_%s_URL=", k->var);
-	add_url(&u, k->url_scheme, k, user, password, host, port, dbname, "");
-	sl_strv_push(vars, u.buf);
-	sl_buf_release(&u);
+	sl_db_push_vars(k, dbname, user, password, host, port, vars);
 	free(dbname);
 	free(host);
 	free(port);

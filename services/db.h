@@ -15,6 +15,11 @@ struct sl_db_kind {
 extern const struct sl_db_kind sl_db_postgresql, sl_db_mysql;
 extern const char *const sl_db_devel_keys[];	/* dbname user password host port */
 
+/* Appends the seven CONFIG_<VAR>_* variables of a database to VARS. */
+void sl_db_push_vars(const struct sl_db_kind *k, const char *dbname,
+		     const char *user, const char *password, const char *host,
+		     const char *port, struct sl_strv *vars);
+
 /*
  * The development variables of a database service: the database named
  * after the app (dashes become underscores), the login user, no password,

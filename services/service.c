@@ -1,6 +1,11 @@
 /* silverlining — what every sl-service-NAME executable shares. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +13,8 @@
 #include "../libsl/app.h"
 #include "../libsl/buf.h"
 #include "../libsl/file.h"
+#include "../libsl/instance.h"
+#include "../libsl/run.h"
 #include "../libsl/mem.h"
 #include "../libsl/msg.h"
 #include "../libsl/version.h"
@@ -62,6 +69,69 @@ static int devel_env(const struct sl_service *svc, const char *app)
 	sl_exit_flush();
 }
 
+static int node_verb(const struct sl_service *svc, const char *verb,
+		     const char *app, const char *dir)
+{
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_strv vars = SL_STRV_INIT;
+	struct sl_svc_app a = { 0 };
+	struct sl_buf data = SL_BUF_INIT;
+	struct passwd *pw;
+	int (*fn)(const struct sl_svc_app *, const char *, struct sl_err *) = NULL;
+	int ret;
+
+	if (!strcmp(verb, "install")) {
+		if (!svc->install)
+			sl_die(SL_EXIT_USAGE, "%s: not implemented on this side yet", verb);
+		if (geteuid())
+			sl_die(SL_EXIT_USAGE, "%s runs as root on a node", verb);
+		if (svc->install(&err) < 0)
+			sl_die_err(&err);
+		sl_exit_flush();
+	}
+	a.name = app;
+	a.dbname = sl_app_db_name(app);
+	a.user = sl_app_unix_user(app);
+	pw = getpwnam(a.user);
+	a.uid = pw ? pw->pw_uid : (uid_t)-1;
+	a.gid = pw ? pw->pw_gid : (gid_t)-1;
+	sl_buf_addf(&data, "%s/apps/%s", sl_instance_root(), app);
+	a.data = sl_buf_detach(&data, NULL);
+	if (!strcmp(verb, "env")) {
+		if (!svc->env)
+			sl_die(SL_EXIT_USAGE, "env %s: the node's records are not implemented on this side yet (env --devel APP works)", app);
+		if (svc->env(&a, &vars, &err) < 0)
+			sl_die_err(&err);
+		for (size_t i = 0; i < vars.n; i++)
+			printf("%s\n", vars.v[i]);
+		sl_exit_flush();
+	}
+	if (geteuid())
+		sl_die(SL_EXIT_USAGE, "%s runs as root on a node", verb);
+	if (!strcmp(verb, "setup") || !strcmp(verb, "clear")) {
+		int (*fn1)(const struct sl_svc_app *, struct sl_err *) =
+			!strcmp(verb, "setup") ? svc->setup : svc->clear;
+
+		if (!fn1)
+			sl_die(SL_EXIT_USAGE, "%s: not implemented on this side yet", verb);
+		if (a.uid == (uid_t)-1)
+			sl_die(SL_EXIT_USAGE, "%s has no user %s on this node yet (sl-activate makes it)",
+			       app, a.user);
+		ret = fn1(&a, &err);
+	} else {
+		fn = !strcmp(verb, "backup") ? svc->backup : svc->restore;
+		if (!fn)
+			sl_die(SL_EXIT_USAGE, "%s: not implemented on this side yet", verb);
+		if (a.uid == (uid_t)-1)
+			sl_die(SL_EXIT_USAGE, "%s has no user %s on this node yet (sl-activate makes it)",
+			       app, a.user);
+		ret = fn(&a, dir, &err);
+	}
+	if (ret < 0)
+		sl_die_err(&err);
+	sl_exit_flush();
+}
+
 int sl_service_main(int argc, char **argv, const struct sl_service *svc)
 {
 	const char *prog, *verb;
@@ -88,9 +158,7 @@ int sl_service_main(int argc, char **argv, const struct sl_service *svc)
 		app_arg(argv[2 + devel]);
 		if (devel)
 			return devel_env(svc, argv[3]);
-		sl_die(SL_EXIT_USAGE,
-		       "env %s: the node's records are not implemented on this side yet (env --devel APP works)",
-		       argv[2]);
+		return node_verb(svc, verb, argv[2], NULL);
 	}
 	if (!strcmp(verb, "install"))
 		nargs = 0;
@@ -104,7 +172,7 @@ int sl_service_main(int argc, char **argv, const struct sl_service *svc)
 		die_usage(prog);
 	if (nargs)
 		app_arg(argv[2]);
-	sl_die(SL_EXIT_USAGE, "%s: not implemented on this side yet", verb);
+	return node_verb(svc, verb, nargs ? argv[2] : NULL, nargs == 2 ? argv[3] : NULL);
 }
 
 const char *sl_service_login(void)
@@ -156,4 +224,115 @@ out:
 	sl_buf_release(&path);
 	sl_buf_release(&real);
 	return ret;
+}
+
+int sl_svc_run(char *const *argv, const char *as, int in, int out,
+	       const char *what, struct sl_err *err)
+{
+	struct sl_strv v = SL_STRV_INIT;
+	struct sl_child c = SL_CHILD_INIT;
+	int code;
+
+	if (as) {
+		sl_strv_push(&v, "runuser");
+		sl_strv_push(&v, "-u");
+		sl_strv_push(&v, as);
+		sl_strv_push(&v, "--");
+	}
+	sl_strv_pushv(&v, argv);
+	c.argv = v.v;
+	c.in = in;
+	c.out = out;
+	code = sl_run(&c, err);
+	sl_strv_clear(&v);
+	if (code < 0)
+		return -1;
+	if (code)
+		return sl_err_set(err, code >= SL_EXIT_USAGE ? code : SL_EXIT_TEMP,
+				  "%s failed (exit status %d)", what, code);
+	return 0;
+}
+
+int sl_svc_apt(const char *const *pkgs, struct sl_err *err)
+{
+	struct sl_strv argv = SL_STRV_INIT;
+	int missing = 0, ret;
+
+	sl_strv_push(&argv, "apt-get");
+	sl_strv_push(&argv, "install");
+	sl_strv_push(&argv, "-y");
+	sl_strv_push(&argv, "-q");
+	sl_strv_push(&argv, "--no-install-recommends");
+	for (; *pkgs; pkgs++) {
+		char *check[] = { "dpkg-query", "-W", "-f", "${db:Status-Status}", (char *)*pkgs, NULL };
+		struct sl_child c = SL_CHILD_INIT;
+		struct sl_buf out = SL_BUF_INIT;
+
+		c.argv = check;
+		c.err = SL_RUN_NULL;
+		if (sl_run_capture(&c, &out, NULL) != 0 || strcmp(out.buf, "installed")) {
+			sl_strv_push(&argv, *pkgs);
+			missing = 1;
+		}
+		sl_buf_release(&out);
+	}
+	if (!missing) {
+		sl_strv_clear(&argv);
+		return 0;
+	}
+	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
+	{
+		char *update[] = { "apt-get", "update", "-q", NULL };
+
+		ret = sl_svc_run(update, NULL, SL_RUN_NULL, 2, "apt-get update", err);
+	}
+	if (!ret)
+		ret = sl_svc_run(argv.v, NULL, SL_RUN_NULL, 2, "apt-get install", err);
+	sl_strv_clear(&argv);
+	return ret;
+}
+
+int sl_svc_start(const char *unit, struct sl_err *err)
+{
+	char *active[] = { "systemctl", "is-active", "-q", (char *)unit, NULL };
+	char *start[] = { "systemctl", "start", (char *)unit, NULL };
+	struct sl_child c = SL_CHILD_INIT;
+
+	c.argv = active;
+	if (sl_run(&c, NULL) == 0)
+		return 0;
+	if (sl_svc_run(start, NULL, SL_RUN_NULL, 2, unit, err) < 0) {
+		sl_err_prefix(err, "the server did not start");
+		err->code = SL_EXIT_TEMP;
+		return -1;
+	}
+	return 0;
+}
+
+int sl_svc_secret(const struct sl_svc_app *a, const char *path,
+		  struct sl_buf *out, struct sl_err *err)
+{
+	unsigned char raw[32];
+	char hex[65];
+	int made = 0;
+
+	if (sl_buf_read_file(out, path) == 0 && out->len) {
+		sl_buf_rtrim(out);
+		return 0;
+	}
+	if (errno != ENOENT && out->len == 0 && access(path, F_OK) == 0)
+		return sl_err_errno(err, "unable to read %s", path);
+	if (sl_file_mkdirs(a->data, 0755, err) < 0)
+		return -1;
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return sl_err_errno(err, "unable to get random bytes");
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	if (sl_file_write(path, hex, 64, 0640, SL_FILE_REPLACE, err) < 0 ||
+	    chown(path, 0, a->gid) < 0)
+		return err && err->code ? -1 : sl_err_errno(err, "unable to give %s to %s", path, a->user);
+	made = 1;
+	sl_buf_reset(out);
+	sl_buf_add(out, hex, 64);
+	return made;
 }

@@ -22,6 +22,21 @@
  * this side": never a silent success.
  */
 
+/* An app on the node, as the node-side verbs see it. */
+struct sl_svc_app {
+	const char *name;	/* app_name */
+	char *dbname;		/* its database form: my-blog -> my_blog */
+	char *user;		/* its Unix user (sl_app_unix_user) */
+	uid_t uid;		/* (uid_t)-1 when the user does not exist yet */
+	gid_t gid;
+	char *data;		/* ROOT/apps/APP: where services keep its records and areas */
+};
+
+/*
+ * Every function returns 0, or -1 with ERR set (100: refused, 111: a
+ * server or the system failed). A NULL node function means the verb is
+ * not built on this side: it exits 100 saying so, never a silent success.
+ */
 struct sl_service {
 	const char *name;		/* "postgis" */
 	const char *devel_prefix;	/* keys in ~/.silverlining.conf: "postgis" */
@@ -29,14 +44,46 @@ struct sl_service {
 	int db_names;		/* APP_NAME in overrides is the database form */
 	/*
 	 * Appends APP's development variables ("CONFIG_X=value") to VARS,
-	 * from the overrides in DC and the defaults. Returns 0, or -1 with
-	 * ERR set.
+	 * from the overrides in DC and the defaults.
 	 */
 	int (*devel_env)(const char *app, const struct sl_devconf *dc,
 			 struct sl_strv *vars, struct sl_err *err);
+	/* node: install and start the server side, idempotent */
+	int (*install)(struct sl_err *err);
+	/* node: APP's database or area and credentials, idempotent */
+	int (*setup)(const struct sl_svc_app *a, struct sl_err *err);
+	/* node: APP's variables from the node's records */
+	int (*env)(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err);
+	/* node: APP's data into the directory DIR (made), and back */
+	int (*backup)(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
+	int (*restore)(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
+	/* node: APP's data dropped and made again, empty */
+	int (*clear)(const struct sl_svc_app *a, struct sl_err *err);
 };
 
 int sl_service_main(int argc, char **argv, const struct sl_service *svc);
+
+/*
+ * Runs ARGV (IN and OUT: fds or SL_RUN_INHERIT), as the Unix user AS when
+ * not NULL (through runuser). A non-zero exit is an error naming WHAT,
+ * with code 111 (100 and above pass through).
+ */
+int sl_svc_run(char *const *argv, const char *as, int in, int out,
+	       const char *what, struct sl_err *err);
+
+/* Installs Debian packages PKGS (NULL-terminated) unless all are there. */
+int sl_svc_apt(const char *const *pkgs, struct sl_err *err);
+
+/* Starts the systemd unit UNIT unless it runs; 111 if it will not. */
+int sl_svc_start(const char *unit, struct sl_err *err);
+
+/*
+ * Writes a secret for APP to PATH (mode 0640, root and the app's group)
+ * if PATH holds none: 32 random bytes as hex, the same every later call.
+ * Appends it to OUT. 1 if it was made now, 0 if it existed, -1 with ERR.
+ */
+int sl_svc_secret(const struct sl_svc_app *a, const char *path,
+		  struct sl_buf *out, struct sl_err *err);
 
 /* The login name of the user running the service (for local databases). */
 const char *sl_service_login(void);

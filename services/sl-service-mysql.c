@@ -1,5 +1,6 @@
 /* silverlining — sl-service-mysql: MySQL (MariaDB) for apps (SPEC.md "Services"). */
 #include "db.h"
+#include "my.h"
 
 static int devel_env(const char *app, const struct sl_devconf *dc,
 		     struct sl_strv *vars, struct sl_err *err)
@@ -8,7 +9,10 @@ static int devel_env(const char *app, const struct sl_devconf *dc,
 }
 
 static const struct sl_service mysql = {
-	"mysql", "mysql", sl_db_devel_keys, 1, devel_env,
+	.name = "mysql", .devel_prefix = "mysql", .devel_keys = sl_db_devel_keys, .db_names = 1,
+	.devel_env = devel_env, .install = sl_my_install, .setup = sl_my_setup,
+	.env = sl_my_env, .backup = sl_my_backup, .restore = sl_my_restore,
+	.clear = sl_my_clear,
 };
 
 int main(int argc, char **argv)

@@ -512,27 +512,37 @@ sl-env: fatal: service.fake: '$SVC/sl-service-fake env --devel my-blog' failed w
 	done
 }
 
-@test "sl-service-* env APP (the node's side): exit 100, not implemented on this side" {
-	local s
-	for s in $SERVICES; do
+# The node side runs in the lab (tests/node/services.bats); here only what
+# must not touch this machine's packages or servers.
+@test "sl-service-* env APP (the node's side) reads the node's records" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
+	run -0 sl-service-files env my-blog
+	assert_output "CONFIG_FILES=$SL_ROOT/apps/my-blog/files"
+	run -0 sl-service-writable_root env my-blog
+	assert_output "CONFIG_WRITABLE_ROOT=$SL_ROOT/apps/my-blog/writable-root"
+	for s in postgis postgresql; do
 		run -100 "sl-service-$s" env my-blog
-		assert_output "sl-service-$s: fatal: env my-blog: the node's records are not implemented on this side yet (env --devel APP works)"
+		assert_output "sl-service-$s: fatal: unable to read $SL_ROOT/apps/my-blog/pg.password (set the app up first): No such file or directory"
 	done
 }
 
-@test "sl-service-* install, setup, backup, restore, clear: exit 100, not implemented on this side yet" {
+@test "sl-service-* node verbs run as root only" {
 	local s
 	for s in $SERVICES; do
-		run -100 "sl-service-$s" install
-		assert_output "sl-service-$s: fatal: install: not implemented on this side yet"
-		run -100 "sl-service-$s" setup my-blog
-		assert_output "sl-service-$s: fatal: setup: not implemented on this side yet"
-		run -100 "sl-service-$s" backup my-blog "$BATS_TEST_TMPDIR"
-		assert_output "sl-service-$s: fatal: backup: not implemented on this side yet"
-		run -100 "sl-service-$s" restore my-blog "$BATS_TEST_TMPDIR"
-		assert_output "sl-service-$s: fatal: restore: not implemented on this side yet"
-		run -100 "sl-service-$s" clear my-blog
-		assert_output "sl-service-$s: fatal: clear: not implemented on this side yet"
+		for v in install "setup my-blog" "clear my-blog" "backup my-blog /tmp" "restore my-blog /tmp"; do
+			# shellcheck disable=SC2086
+			run -100 setpriv --reuid=65534 --regid=65534 --clear-groups "$TOP/bin/sl-service-$s" $v
+			assert_output "sl-service-$s: fatal: ${v%% *} runs as root on a node"
+		done
+	done
+}
+
+@test "sl-service-* setup of an app the node has no user for yet: exit 100" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
+	local s
+	for s in $SERVICES; do
+		run -100 "sl-service-$s" setup no-such-app-here
+		assert_output "sl-service-$s: fatal: no-such-app-here has no user sl-no-such-app-here on this node yet (sl-activate makes it)"
 	done
 }
 

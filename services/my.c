@@ -1,0 +1,214 @@
+/* silverlining — MySQL (MariaDB) on a node, through MariaDB's client library. */
+#include <ctype.h>
+#include <fcntl.h>
+#include <mysql.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../libsl/buf.h"
+#include "../libsl/exit.h"
+#include "../libsl/file.h"
+#include "../libsl/run.h"
+#include "db.h"
+#include "my.h"
+
+#define SOCKET "/run/mysqld/mysqld.sock"
+
+int sl_my_install(struct sl_err *err)
+{
+	static const char *const pkgs[] = { "mariadb-server", NULL };
+
+	if (sl_svc_apt(pkgs, err) < 0)
+		return -1;
+	return sl_svc_start("mariadb", err);
+}
+
+/* Root over the socket: MariaDB's root authenticates by unix_socket. */
+static MYSQL *connect_root(struct sl_err *err)
+{
+	MYSQL *m = mysql_init(NULL);
+
+	if (!m) {
+		sl_err_set(err, SL_EXIT_TEMP, "out of memory");
+		return NULL;
+	}
+	if (!mysql_real_connect(m, NULL, "root", NULL, NULL, 0, SOCKET, 0)) {
+		sl_err_set(err, SL_EXIT_TEMP, "unable to reach MariaDB: %s", mysql_error(m));
+		mysql_close(m);
+		return NULL;
+	}
+	return m;
+}
+
+static int query(MYSQL *m, const char *sql, struct sl_err *err)
+{
+	if (mysql_query(m, sql)) {
+		sl_err_set(err, SL_EXIT_TEMP, "MariaDB refused: %s", mysql_error(m));
+		return -1;
+	}
+	MYSQL_RES *r = mysql_store_result(m);
+	mysql_free_result(r);
+	return 0;
+}
+
+/* Identifiers here are app names in database form: [a-z][a-z0-9_]*, checked again. */
+static int plain_ident(const char *s)
+{
+	if (!islower((unsigned char)*s))
+		return 0;
+	for (; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_')
+			return 0;
+	return 1;
+}
+
+/* mysql_native_password's hash of PASS: '*' and HEX(SHA1(SHA1(PASS))). */
+static void native_hash(const char *pass, char out[42])
+{
+	unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+	unsigned int na, nb;
+
+	EVP_Digest(pass, strlen(pass), a, &na, EVP_sha1(), NULL);
+	EVP_Digest(a, na, b, &nb, EVP_sha1(), NULL);
+	out[0] = '*';
+	for (unsigned int i = 0; i < nb; i++)
+		snprintf(out + 1 + 2 * i, 3, "%02X", b[i]);
+}
+
+static void password_path(const struct sl_svc_app *a, struct sl_buf *b)
+{
+	sl_buf_addf(b, "%s/mysql.password", a->data);
+}
+
+static int make_database(MYSQL *m, const struct sl_svc_app *a, struct sl_err *err)
+{
+	struct sl_buf sql = SL_BUF_INIT;
+	int ret;
+
+	sl_buf_addf(&sql, "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4", a->dbname);
+	ret = query(m, sql.buf, err);
+	sl_buf_reset(&sql);
+	sl_buf_addf(&sql, "GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'localhost'", a->dbname, a->dbname);
+	if (!ret)
+		ret = query(m, sql.buf, err);
+	sl_buf_release(&sql);
+	return ret;
+}
+
+int sl_my_setup(const struct sl_svc_app *a, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, sql = SL_BUF_INIT;
+	MYSQL *m;
+	char hash[42];
+	int made, ret = -1;
+
+	if (!plain_ident(a->dbname))
+		return sl_err_set(err, SL_EXIT_USAGE, "invalid database name '%s'", a->dbname);
+	m = connect_root(err);
+	if (!m)
+		return -1;
+	password_path(a, &path);
+	made = sl_svc_secret(a, path.buf, &pass, err);
+	if (made < 0)
+		goto out;
+	/* the server gets the hash: the password is in no statement, no log */
+	native_hash(pass.buf, hash);
+	sl_buf_addf(&sql, "CREATE USER IF NOT EXISTS '%s'@'localhost' IDENTIFIED BY PASSWORD '%s'",
+		    a->dbname, hash);
+	if (query(m, sql.buf, err) < 0)
+		goto out;
+	if (made) {
+		sl_buf_reset(&sql);
+		sl_buf_addf(&sql, "ALTER USER '%s'@'localhost' IDENTIFIED BY PASSWORD '%s'", a->dbname, hash);
+		if (query(m, sql.buf, err) < 0)
+			goto out;
+	}
+	ret = make_database(m, a, err);
+out:
+	mysql_close(m);
+	sl_buf_release(&path);
+	sl_buf_release(&pass);
+	sl_buf_release(&sql);
+	return ret;
+}
+
+int sl_my_env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT;
+	int ret = 0;
+
+	password_path(a, &path);
+	if (sl_buf_read_file(&pass, path.buf) < 0)
+		ret = sl_err_errno(err, "unable to read %s (set the app up first)", path.buf);
+	else {
+		sl_buf_rtrim(&pass);
+		sl_db_push_vars(&sl_db_mysql, a->dbname, a->dbname, pass.buf, "localhost", "3306", vars);
+	}
+	sl_buf_release(&path);
+	sl_buf_release(&pass);
+	return ret;
+}
+
+int sl_my_backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT;
+	char *argv[] = { "mariadb-dump", "--single-transaction", "--routines", "--triggers",
+		a->dbname, NULL };
+	int fd, ret = -1;
+
+	sl_buf_addf(&path, "%s/database.sql", dir);
+	if (sl_file_mkdirs(dir, 0700, err) < 0)
+		goto out;
+	fd = open(path.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		sl_err_errno(err, "unable to write %s", path.buf);
+		goto out;
+	}
+	ret = sl_svc_run(argv, NULL, SL_RUN_NULL, fd, "mariadb-dump", err);
+	if (close(fd) < 0 && !ret)
+		ret = sl_err_errno(err, "unable to write %s", path.buf);
+out:
+	sl_buf_release(&path);
+	return ret;
+}
+
+int sl_my_clear(const struct sl_svc_app *a, struct sl_err *err)
+{
+	struct sl_buf sql = SL_BUF_INIT;
+	MYSQL *m;
+	int ret;
+
+	if (!plain_ident(a->dbname))
+		return sl_err_set(err, SL_EXIT_USAGE, "invalid database name '%s'", a->dbname);
+	m = connect_root(err);
+	if (!m)
+		return -1;
+	sl_buf_addf(&sql, "DROP DATABASE IF EXISTS `%s`", a->dbname);
+	ret = query(m, sql.buf, err);
+	if (!ret)
+		ret = make_database(m, a, err);
+	mysql_close(m);
+	sl_buf_release(&sql);
+	return ret;
+}
+
+int sl_my_restore(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT;
+	char *argv[] = { "mariadb", a->dbname, NULL };
+	int fd, ret = -1;
+
+	sl_buf_addf(&path, "%s/database.sql", dir);
+	fd = open(path.buf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		sl_err_errno(err, "unable to read %s", path.buf);
+		goto out;
+	}
+	if (sl_my_clear(a, err) == 0)
+		ret = sl_svc_run(argv, NULL, fd, SL_RUN_INHERIT, "mariadb", err);
+	close(fd);
+out:
+	sl_buf_release(&path);
+	return ret;
+}

@@ -1,0 +1,21 @@
+/* silverlining — PostgreSQL and PostGIS on a node, through libpq. */
+#ifndef SL_SERVICE_PG_H
+#define SL_SERVICE_PG_H
+
+#include "service.h"
+
+/*
+ * Each app has its own role and database, both named after the app in its
+ * database form, owned by that role, closed to every other role (CONNECT
+ * revoked from PUBLIC). Its password is random, hashed on this side
+ * (SCRAM) before it reaches the server, and kept in ROOT/apps/APP/pg.password
+ * (0640, root and the app's group). POSTGIS adds the extension.
+ */
+int sl_pg_install(int postgis, struct sl_err *err);
+int sl_pg_setup(const struct sl_svc_app *a, int postgis, struct sl_err *err);
+int sl_pg_env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err);
+int sl_pg_backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
+int sl_pg_restore(const struct sl_svc_app *a, int postgis, const char *dir, struct sl_err *err);
+int sl_pg_clear(const struct sl_svc_app *a, int postgis, struct sl_err *err);
+
+#endif
