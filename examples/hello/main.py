@@ -6,6 +6,7 @@ before it goes live).
 """
 import html
 import os
+import re
 
 
 def page(environ):
@@ -22,10 +23,17 @@ def page(environ):
     return "200 OK", "text/html; charset=utf-8", body
 
 
+def shown(name, value):
+    """A value as a deploy log may show it: never a password."""
+    if "PASSWORD" in name:
+        return "********" if value else ""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1********@", value)
+
+
 def update(environ):
     """What silver update shows: the environment, and whether this request
     is an internal one (update_fetch) or came from outside."""
-    lines = sorted(f"{k}={v}" for k, v in os.environ.items()
+    lines = sorted(f"{k}={shown(k, v)}" for k, v in os.environ.items()
                    if k.startswith(("SILVER_", "CONFIG_")) or k == "TEMP")
     lines.append(f"silverlining.update={bool(environ.get('silverlining.update'))}")
     lines.append(f"SCRIPT_NAME={environ.get('SCRIPT_NAME', '')}")

@@ -4,6 +4,7 @@ GET  /near?lon=..&lat=..&km=..   the places within km kilometres, nearest first
 POST /places?name=..&lon=..&lat=..  add a place; the request body, if any, is
                                   kept as the place's note in the files area
 GET  /_setup                     creates the schema (run by silver update)
+GET  /_env                       the CONFIG_* it receives, passwords masked
 """
 import json
 import os
@@ -31,6 +32,15 @@ def setup(environ):
                          geom geography(Point, 4326) NOT NULL)""")
         cur.execute("CREATE INDEX IF NOT EXISTS places_geom ON places USING gist (geom)")
     return "200 OK", {"schema": "ready"}
+
+
+def env(environ):
+    def shown(name, value):
+        if "PASSWORD" in name:
+            return "********" if value else ""
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1********@", value)
+    return "200 OK", {k: shown(k, v) for k, v in sorted(os.environ.items())
+                      if k.startswith("CONFIG_")}
 
 
 def number(q, key, default=None):
@@ -79,7 +89,8 @@ def health(environ):
 
 
 ROUTES = {("GET", "/near"): near, ("POST", "/places"): add,
-          ("GET", "/_setup"): setup, ("GET", "/healthz"): health}
+          ("GET", "/_setup"): setup, ("GET", "/_env"): env,
+          ("GET", "/healthz"): health}
 
 
 def application(environ, start_response):
@@ -94,7 +105,7 @@ def application(environ, start_response):
         status, result = "400 Bad Request", {"error": str(e)}
     except psycopg2.IntegrityError:
         status, result = "409 Conflict", {"error": "that place exists"}
-    data = (json.dumps(result) + "\n").encode()
+    data = (json.dumps(result, indent=1) + "\n").encode()
     start_response(status, [("Content-Type", "application/json"),
                             ("Content-Length", str(len(data)))])
     return [data]
