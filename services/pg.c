@@ -203,7 +203,12 @@ static int dump_path(const char *dir, struct sl_buf *b, struct sl_err *err)
 int sl_pg_backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
-	char *argv[] = { "pg_dump", "-Fc", "--no-owner", "--no-privileges", "-d", a->dbname, NULL };
+	/*
+	 * PostGIS's spatial_ref_sys belongs to the server: the app's role could
+	 * not load its rows back, so they stay out (custom SRIDs are not kept).
+	 */
+	char *argv[] = { "pg_dump", "-Fc", "--no-owner", "--no-privileges",
+		"--exclude-table-data=public.spatial_ref_sys", "-d", a->dbname, NULL };
 	int fd, ret = -1;
 
 	if (dump_path(dir, &path, err) < 0)

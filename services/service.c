@@ -243,6 +243,7 @@ int sl_svc_run(char *const *argv, const char *as, int in, int out,
 	c.argv = v.v;
 	c.in = in;
 	c.out = out;
+	c.dir = "/";	/* a user switched to may not enter the caller's directory */
 	code = sl_run(&c, err);
 	sl_strv_clear(&v);
 	if (code < 0)

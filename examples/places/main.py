@@ -56,10 +56,10 @@ def near(environ):
     q = parse_qs(environ.get("QUERY_STRING", ""))
     lon, lat, km = number(q, "lon"), number(q, "lat"), number(q, "km", 10)
     with connect() as db, db.cursor() as cur:
-        cur.execute("""SELECT name, round(ST_Distance(geom, p)::numeric / 1000, 3)
-                         FROM places, ST_MakePoint(%s, %s)::geography AS p
-                        WHERE ST_DWithin(geom, p, %s)
-                        ORDER BY geom <-> p""", (lon, lat, km * 1000))
+        cur.execute("""SELECT name, round(ST_Distance(geom, q.p)::numeric / 1000, 3)
+                         FROM places, (SELECT ST_MakePoint(%s, %s)::geography AS p) AS q
+                        WHERE ST_DWithin(geom, q.p, %s)
+                        ORDER BY ST_Distance(geom, q.p), name""", (lon, lat, km * 1000))
         rows = [{"name": n, "km": float(d)} for n, d in cur.fetchall()]
     return "200 OK", rows
 
@@ -105,6 +105,8 @@ def application(environ, start_response):
         status, result = "400 Bad Request", {"error": str(e)}
     except psycopg2.IntegrityError:
         status, result = "409 Conflict", {"error": "that place exists"}
+    except psycopg2.Error as e:
+        status, result = "500 Internal Server Error", {"error": e.pgerror or str(e)}
     data = (json.dumps(result, indent=1) + "\n").encode()
     start_response(status, [("Content-Type", "application/json"),
                             ("Content-Length", str(len(data)))])
