@@ -15,7 +15,7 @@
 #include "../libsl/upload.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--activate LOCATION]... APPDIR NODE" \
+#define USAGE "sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--clear] [--activate LOCATION]... APPDIR NODE" \
 	" | sl-sync --server APP"
 
 struct meter {
@@ -62,6 +62,7 @@ int main(int argc, char **argv)
 		SL_SSH_LONGOPTS,
 		{ "server", no_argument, NULL, 'S' },
 		{ "activate", required_argument, NULL, 'A' },
+		{ "clear", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
 	struct meter meter = { 0 };
 	struct sl_upload_progress p = { progress, &meter };
 	struct sl_ssh *s;
-	int verbose = 0, is_server = 0, c;
+	int verbose = 0, is_server = 0, clear = 0, c;
 	double t0 = now(), t1, t2;
 	char *instance;
 
@@ -95,6 +96,7 @@ int main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'S': is_server = 1; break;
 		case 'A': sl_strv_push(&activate, optarg); break;
+		case 'C': clear = 1; break;
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-sync %s\n", SL_VERSION); sl_exit_flush();
 		default: sl_die_option(USAGE, argv, c);
@@ -142,7 +144,7 @@ int main(int argc, char **argv)
 			sl_quote_sh(&cmd, getenv("SL_ROOT"));
 			sl_buf_addch(&cmd, ' ');
 		}
-		sl_buf_adds(&cmd, "sl-activate ");
+		sl_buf_adds(&cmd, clear ? "sl-activate --clear " : "sl-activate ");
 		sl_quote_sh(&cmd, instance);
 		for (size_t i = 0; i < activate.n; i++) {
 			sl_buf_addch(&cmd, ' ');

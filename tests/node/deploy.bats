@@ -286,4 +286,6 @@ hello_says() { sed -i "s/<h1>.*<\/h1>/<h1>$1<\/h1>/" "$HELLO/main.py"; }
 	assert_output "silver: fatal: the location '*' names no node: give --node NODE"
 	run -100 silver update --config x "$HELLO" hello.test
 	assert_output "silver: fatal: --config comes with a later release of silverlining"
+	run -100 silver activate --clear --node "$NODE" hello.test prev
+	assert_output "silver: fatal: --clear is an option of update"
 }

@@ -133,6 +133,19 @@ files_sum() { on sh -c 'cd /var/lib/silverlining/apps/places/files && find . -ty
 	echo "# mysql round trip: $before" >&3
 }
 
+@test "update --clear wipes the services' data before the new instance starts" {
+	cp -r "$PLACES" "$BATS_TEST_TMPDIR/fresh"
+	sed -i 's/^app_name = places$/app_name = fresh/' "$BATS_TEST_TMPDIR/fresh/app.ini"
+	run -0 up "$BATS_TEST_TMPDIR/fresh" fresh.test
+	post fresh.test '/places?name=Oslo&lon=10.75&lat=59.91' > /dev/null
+	run -0 get fresh.test '/near?lon=10.75&lat=59.91&km=1'
+	assert_output --partial Oslo
+	run -0 silver update --clear --node "$NODE" "$BATS_TEST_TMPDIR/fresh" fresh.test
+	assert_line "sl-activate: cleared service.postgis of fresh"
+	run -0 get fresh.test '/near?lon=10.75&lat=59.91&km=1'
+	assert_output "[]"
+}
+
 @test "a backup of a location where nothing is deployed exits 100" {
 	run -100 silver backup --node "$NODE" nothing.test "$BATS_TEST_TMPDIR/x.tar.gz"
 	assert_output "sl-backup: fatal: nothing is deployed at nothing.test"

@@ -204,5 +204,5 @@ name'"
 
 @test "usage errors exit 100" {
 	run -100 sl-sync "$A"
-	assert_output --partial "sl-sync: usage: sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--activate LOCATION]... APPDIR NODE"
+	assert_output --partial "sl-sync: usage: sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--clear] [--activate LOCATION]... APPDIR NODE"
 }
