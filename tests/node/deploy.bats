@@ -172,13 +172,16 @@ hello_says() { sed -i "s/<h1>.*<\/h1>/<h1>$1<\/h1>/" "$HELLO/main.py"; }
 	[ "$output" -ge 1 ]
 }
 
-@test "an app with a service fails clearly until the services' node side exists" {
+@test "an app with a service gets it set up before its instance starts" {
 	mkdir -p "$BATS_TEST_TMPDIR/svc"
 	cp "$HELLO/main.py" "$BATS_TEST_TMPDIR/svc/"
-	printf '[production]\napp_name = svc\nrunner = main.py\nservice.files =\n' > "$BATS_TEST_TMPDIR/svc/app.ini"
-	run -100 up "$BATS_TEST_TMPDIR/svc" svc.test
-	assert_line "sl-service-files: fatal: install: not implemented on this side yet"
-	assert_line "sl-activate: service.files could not be set up for svc"
+	printf '[production]\napp_name = svc\nrunner = main.py\nupdate_fetch = /_update\nservice.files =\n' \
+		> "$BATS_TEST_TMPDIR/svc/app.ini"
+	run -0 up "$BATS_TEST_TMPDIR/svc" svc.test
+	assert_line "CONFIG_FILES=/var/lib/silverlining/apps/svc/files"
+	run -0 on stat -c '%a %U' /var/lib/silverlining/apps/svc/files
+	assert_output "700 sl-svc"
+	run -0 silver deactivate --node "$NODE" svc.test
 }
 
 @test "deactivate removes a location and its rollback; --keep-prev keeps the rollback" {
