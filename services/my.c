@@ -96,19 +96,63 @@ static int make_database(MYSQL *m, const struct sl_svc_app *a, struct sl_err *er
 	return ret;
 }
 
+/* The server's own names: an app never takes one of them over. */
+static int reserved(const char *name)
+{
+	static const char *const names[] = { "mysql", "sys", "root", "test",
+		"information_schema", "performance_schema", "mariadb", NULL };
+
+	for (size_t i = 0; names[i]; i++)
+		if (!strcmp(names[i], name))
+			return 1;
+	return 0;
+}
+
+/* 1 if the user NAME@localhost exists, 0 if not, -1. */
+static int user_exists(MYSQL *m, const char *name, struct sl_err *err)
+{
+	struct sl_buf sql = SL_BUF_INIT;
+	MYSQL_RES *r;
+	int n = -1;
+
+	sl_buf_addf(&sql, "SELECT 1 FROM mysql.global_priv WHERE User = '%s' AND Host = 'localhost'", name);
+	if (mysql_query(m, sql.buf) == 0 && (r = mysql_store_result(m))) {
+		n = mysql_num_rows(r) > 0;
+		mysql_free_result(r);
+	} else {
+		sl_err_set(err, SL_EXIT_TEMP, "MariaDB refused: %s", mysql_error(m));
+	}
+	sl_buf_release(&sql);
+	return n;
+}
+
 int sl_my_setup(const struct sl_svc_app *a, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, sql = SL_BUF_INIT;
 	MYSQL *m;
 	char hash[42];
-	int made, ret = -1;
+	int made, user, ret = -1;
 
 	if (!plain_ident(a->dbname))
 		return sl_err_set(err, SL_EXIT_USAGE, "invalid database name '%s'", a->dbname);
+	if (reserved(a->dbname))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s is MariaDB's own name: an app called %s cannot have a database",
+				  a->dbname, a->name);
 	m = connect_root(err);
 	if (!m)
 		return -1;
 	password_path(a, &path);
+	user = user_exists(m, a->dbname, err);
+	if (user < 0)
+		goto out;
+	/* the password record is what says silverlining made the user */
+	if (user && access(path.buf, F_OK) < 0) {
+		sl_err_set(err, SL_EXIT_USAGE,
+			   "a MariaDB user %s exists that silverlining did not make (no %s): refused",
+			   a->dbname, path.buf);
+		goto out;
+	}
 	made = sl_svc_secret(a, path.buf, &pass, err);
 	if (made < 0)
 		goto out;

@@ -134,16 +134,42 @@ fail:
 	return -1;
 }
 
+/* The server's own names: an app never takes one of them over. */
+static int reserved(const char *name)
+{
+	static const char *const names[] = { "postgres", "template0", "template1", NULL };
+
+	for (size_t i = 0; names[i]; i++)
+		if (!strcmp(names[i], name))
+			return 1;
+	return !strncmp(name, "pg_", 3);
+}
+
 int sl_pg_setup(const struct sl_svc_app *a, int postgis, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, sql = SL_BUF_INIT;
-	PGconn *c = connect_admin("postgres", err);
+	PGconn *c;
 	char *ident = NULL, *hash = NULL, *lit = NULL;
 	int made, role, ret = -1;
 
+	if (reserved(a->dbname))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s is PostgreSQL's own name: an app called %s cannot have a database",
+				  a->dbname, a->name);
+	c = connect_admin("postgres", err);
 	if (!c)
 		return -1;
 	password_path(a, &path);
+	role = exists(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", a->dbname, err);
+	if (role < 0)
+		goto out;
+	/* the password record is what says silverlining made the role */
+	if (role && access(path.buf, F_OK) < 0) {
+		sl_err_set(err, SL_EXIT_USAGE,
+			   "a PostgreSQL role %s exists that silverlining did not make (no %s): refused",
+			   a->dbname, path.buf);
+		goto out;
+	}
 	made = sl_svc_secret(a, path.buf, &pass, err);
 	if (made < 0)
 		goto out;
@@ -155,8 +181,7 @@ int sl_pg_setup(const struct sl_svc_app *a, int postgis, struct sl_err *err)
 		goto out;
 	}
 	lit = PQescapeLiteral(c, hash, strlen(hash));
-	role = exists(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", a->dbname, err);
-	if (role < 0 || !lit)
+	if (!lit)
 		goto out;
 	if (!role || made) {
 		sl_buf_addf(&sql, "%s ROLE %s LOGIN PASSWORD %s", role ? "ALTER" : "CREATE", ident, lit);
@@ -200,15 +225,15 @@ static int dump_path(const char *dir, struct sl_buf *b, struct sl_err *err)
 	return sl_file_mkdirs(dir, 0700, err);
 }
 
-int sl_pg_backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+int sl_pg_backup(const struct sl_svc_app *a, int postgis, const char *dir, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	/*
 	 * PostGIS's spatial_ref_sys belongs to the server: the app's role could
 	 * not load its rows back, so they stay out (custom SRIDs are not kept).
 	 */
-	char *argv[] = { "pg_dump", "-Fc", "--no-owner", "--no-privileges",
-		"--exclude-table-data=public.spatial_ref_sys", "-d", a->dbname, NULL };
+	char *argv[] = { "pg_dump", "-Fc", "--no-owner", "--no-privileges", "-d", a->dbname,
+		postgis ? "--exclude-table-data=public.spatial_ref_sys" : NULL, NULL };
 	int fd, ret = -1;
 
 	if (dump_path(dir, &path, err) < 0)

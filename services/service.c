@@ -80,6 +80,7 @@ static int node_verb(const struct sl_service *svc, const char *verb,
 	int (*fn)(const struct sl_svc_app *, const char *, struct sl_err *) = NULL;
 	int ret;
 
+	umask(022);	/* what the node's records are made with, whatever the shell's */
 	if (!strcmp(verb, "install")) {
 		if (!svc->install)
 			sl_die(SL_EXIT_USAGE, "%s: not implemented on this side yet", verb);

@@ -17,7 +17,7 @@ static int setup(const struct sl_svc_app *a, struct sl_err *err)
 
 static int backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
 {
-	return sl_pg_backup(a, dir, err);
+	return sl_pg_backup(a, 1, dir, err);
 }
 
 static int restore(const struct sl_svc_app *a, const char *dir, struct sl_err *err)

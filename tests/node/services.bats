@@ -159,6 +159,18 @@ files_sum() { on sh -c 'cd /var/lib/silverlining/apps/places/files && find . -ty
 	assert_output --partial '"name": "Berlin"'
 }
 
+@test "an app named after the server's own accounts is refused" {
+	mkdir -p "$BATS_TEST_TMPDIR/pg"
+	cp "$TOP/examples/hello/main.py" "$BATS_TEST_TMPDIR/pg/"
+	printf '[production]\napp_name = postgres\nrunner = main.py\nservice.postgresql =\n' > "$BATS_TEST_TMPDIR/pg/app.ini"
+	run -100 up "$BATS_TEST_TMPDIR/pg" pg.test
+	assert_line "sl-service-postgresql: fatal: postgres is PostgreSQL's own name: an app called postgres cannot have a database"
+	on runuser -u postgres -- psql -qc 'CREATE ROLE squatter' > /dev/null
+	sed -i 's/^app_name = postgres$/app_name = squatter/' "$BATS_TEST_TMPDIR/pg/app.ini"
+	run -100 up "$BATS_TEST_TMPDIR/pg" pg.test
+	assert_line "sl-service-postgresql: fatal: a PostgreSQL role squatter exists that silverlining did not make (no /var/lib/silverlining/apps/squatter/pg.password): refused"
+}
+
 @test "a server that will not start exits 111; the running instance keeps serving" {
 	inst=$(silver query "$NODE" places | awk '$4 == "places.test" {print $2}')
 	on sh -c 'systemctl stop postgresql@15-main && mv /etc/postgresql/15/main/postgresql.conf /root/pg.conf'
