@@ -179,42 +179,21 @@ out:
 
 int sl_my_env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT;
-	int ret = 0;
+	struct sl_buf path = SL_BUF_INIT;
+	int ret;
 
 	password_path(a, &path);
-	if (sl_buf_read_file(&pass, path.buf) < 0)
-		ret = sl_err_errno(err, "unable to read %s (set the app up first)", path.buf);
-	else {
-		sl_buf_rtrim(&pass);
-		sl_db_push_vars(&sl_db_mysql, a->dbname, a->dbname, pass.buf, "localhost", "3306", vars);
-	}
+	ret = sl_svc_db_env(&sl_db_mysql, a, path.buf, "localhost", "3306", vars, err);
 	sl_buf_release(&path);
-	sl_buf_release(&pass);
 	return ret;
 }
 
 int sl_my_backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT;
 	char *argv[] = { "mariadb-dump", "--single-transaction", "--routines", "--triggers",
 		a->dbname, NULL };
-	int fd, ret = -1;
 
-	sl_buf_addf(&path, "%s/database.sql", dir);
-	if (sl_file_mkdirs(dir, 0700, err) < 0)
-		goto out;
-	fd = open(path.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		sl_err_errno(err, "unable to write %s", path.buf);
-		goto out;
-	}
-	ret = sl_svc_run(argv, NULL, SL_RUN_NULL, fd, "mariadb-dump", err);
-	if (close(fd) < 0 && !ret)
-		ret = sl_err_errno(err, "unable to write %s", path.buf);
-out:
-	sl_buf_release(&path);
-	return ret;
+	return sl_svc_dump(argv, NULL, dir, "database.sql", err);
 }
 
 int sl_my_clear(const struct sl_svc_app *a, struct sl_err *err)
@@ -241,18 +220,13 @@ int sl_my_restore(const struct sl_svc_app *a, const char *dir, struct sl_err *er
 {
 	struct sl_buf path = SL_BUF_INIT;
 	char *argv[] = { "mariadb", a->dbname, NULL };
-	int fd, ret = -1;
+	int ret = -1;
 
 	sl_buf_addf(&path, "%s/database.sql", dir);
-	fd = open(path.buf, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if (access(path.buf, R_OK) < 0)
 		sl_err_errno(err, "unable to read %s", path.buf);
-		goto out;
-	}
-	if (sl_my_clear(a, err) == 0)
-		ret = sl_svc_run(argv, NULL, fd, SL_RUN_INHERIT, "mariadb", err);
-	close(fd);
-out:
+	else if (sl_my_clear(a, err) == 0)
+		ret = sl_svc_load(argv, NULL, dir, "database.sql", err);
 	sl_buf_release(&path);
 	return ret;
 }

@@ -202,53 +202,26 @@ out:
 
 int sl_pg_env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT;
-	int ret = 0;
+	struct sl_buf path = SL_BUF_INIT;
+	int ret;
 
 	password_path(a, &path);
-	if (sl_buf_read_file(&pass, path.buf) < 0)
-		ret = sl_err_errno(err, "unable to read %s (set the app up first)", path.buf);
-	else {
-		sl_buf_rtrim(&pass);
-		/* TCP on loopback: Debian's pg_hba asks a password there */
-		sl_db_push_vars(&sl_db_postgresql, a->dbname, a->dbname, pass.buf,
-				"127.0.0.1", "5432", vars);
-	}
+	/* TCP on loopback: Debian's pg_hba asks a password there */
+	ret = sl_svc_db_env(&sl_db_postgresql, a, path.buf, "127.0.0.1", "5432", vars, err);
 	sl_buf_release(&path);
-	sl_buf_release(&pass);
 	return ret;
-}
-
-static int dump_path(const char *dir, struct sl_buf *b, struct sl_err *err)
-{
-	sl_buf_addf(b, "%s/database.pgdump", dir);
-	return sl_file_mkdirs(dir, 0700, err);
 }
 
 int sl_pg_backup(const struct sl_svc_app *a, int postgis, const char *dir, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT;
 	/*
 	 * PostGIS's spatial_ref_sys belongs to the server: the app's role could
 	 * not load its rows back, so they stay out (custom SRIDs are not kept).
 	 */
 	char *argv[] = { "pg_dump", "-Fc", "--no-owner", "--no-privileges", "-d", a->dbname,
 		postgis ? "--exclude-table-data=public.spatial_ref_sys" : NULL, NULL };
-	int fd, ret = -1;
 
-	if (dump_path(dir, &path, err) < 0)
-		goto out;
-	fd = open(path.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		sl_err_errno(err, "unable to write %s", path.buf);
-		goto out;
-	}
-	ret = sl_svc_run(argv, "postgres", SL_RUN_NULL, fd, "pg_dump", err);
-	if (close(fd) < 0 && !ret)
-		ret = sl_err_errno(err, "unable to write %s", path.buf);
-out:
-	sl_buf_release(&path);
-	return ret;
+	return sl_svc_dump(argv, "postgres", dir, "database.pgdump", err);
 }
 
 int sl_pg_clear(const struct sl_svc_app *a, int postgis, struct sl_err *err)
@@ -278,24 +251,19 @@ out:
 int sl_pg_restore(const struct sl_svc_app *a, int postgis, const char *dir, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, role = SL_BUF_INIT;
-	int fd, ret = -1;
+	int ret = -1;
 
 	sl_buf_addf(&path, "%s/database.pgdump", dir);
 	sl_buf_addf(&role, "--role=%s", a->dbname);
-	fd = open(path.buf, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if (access(path.buf, R_OK) < 0) {
 		sl_err_errno(err, "unable to read %s", path.buf);
-		goto out;
-	}
-	if (sl_pg_clear(a, postgis, err) == 0) {
+	} else if (sl_pg_clear(a, postgis, err) == 0) {
 		/* the app's role owns what comes back; the extension is the server's */
 		char *argv[] = { "pg_restore", "--single-transaction", "--no-owner",
 			"--no-privileges", "--no-comments", role.buf, "-d", a->dbname, NULL };
 
-		ret = sl_svc_run(argv, "postgres", fd, SL_RUN_INHERIT, "pg_restore", err);
+		ret = sl_svc_load(argv, "postgres", dir, "database.pgdump", err);
 	}
-	close(fd);
-out:
 	sl_buf_release(&path);
 	sl_buf_release(&role);
 	return ret;

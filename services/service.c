@@ -18,6 +18,7 @@
 #include "../libsl/mem.h"
 #include "../libsl/msg.h"
 #include "../libsl/version.h"
+#include "db.h"
 #include "service.h"
 
 static void usage(FILE *f, const char *prog)
@@ -337,4 +338,60 @@ int sl_svc_secret(const struct sl_svc_app *a, const char *path,
 	sl_buf_reset(out);
 	sl_buf_add(out, hex, 64);
 	return made;
+}
+
+int sl_svc_dump(char *const *argv, const char *as, const char *dir,
+		const char *file, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT;
+	int fd, ret = -1;
+
+	sl_buf_addf(&path, "%s/%s", dir, file);
+	if (sl_file_mkdirs(dir, 0700, err) < 0)
+		goto out;
+	fd = open(path.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		sl_err_errno(err, "unable to write %s", path.buf);
+		goto out;
+	}
+	ret = sl_svc_run(argv, as, SL_RUN_NULL, fd, argv[0], err);
+	if (close(fd) < 0 && !ret)
+		ret = sl_err_errno(err, "unable to write %s", path.buf);
+out:
+	sl_buf_release(&path);
+	return ret;
+}
+
+int sl_svc_load(char *const *argv, const char *as, const char *dir,
+		const char *file, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT;
+	int fd, ret = -1;
+
+	sl_buf_addf(&path, "%s/%s", dir, file);
+	fd = open(path.buf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		sl_err_errno(err, "unable to read %s", path.buf);
+	} else {
+		ret = sl_svc_run(argv, as, fd, SL_RUN_INHERIT, argv[0], err);
+		close(fd);
+	}
+	sl_buf_release(&path);
+	return ret;
+}
+
+int sl_svc_db_env(const struct sl_db_kind *k, const struct sl_svc_app *a,
+		  const char *path, const char *host, const char *port,
+		  struct sl_strv *vars, struct sl_err *err)
+{
+	struct sl_buf pass = SL_BUF_INIT;
+
+	if (sl_buf_read_file(&pass, path) < 0) {
+		sl_buf_release(&pass);
+		return sl_err_errno(err, "unable to read %s (set the app up first)", path);
+	}
+	sl_buf_rtrim(&pass);
+	sl_db_push_vars(k, a->dbname, a->dbname, pass.buf, host, port, vars);
+	sl_buf_release(&pass);
+	return 0;
 }

@@ -71,6 +71,25 @@ int sl_service_main(int argc, char **argv, const struct sl_service *svc);
 int sl_svc_run(char *const *argv, const char *as, int in, int out,
 	       const char *what, struct sl_err *err);
 
+/*
+ * A dump: runs ARGV (as AS when not NULL) with its output into DIR/FILE
+ * (DIR made 0700, the file 0600). A load: runs ARGV with DIR/FILE as its
+ * input. 0, or -1 with ERR set.
+ */
+int sl_svc_dump(char *const *argv, const char *as, const char *dir,
+		const char *file, struct sl_err *err);
+int sl_svc_load(char *const *argv, const char *as, const char *dir,
+		const char *file, struct sl_err *err);
+
+/*
+ * Reads a password record PATH into OUT and pushes the database's
+ * variables (db.h) for HOST and PORT. 0, or -1 with ERR set.
+ */
+struct sl_db_kind;
+int sl_svc_db_env(const struct sl_db_kind *k, const struct sl_svc_app *a,
+		  const char *path, const char *host, const char *port,
+		  struct sl_strv *vars, struct sl_err *err);
+
 /* Installs Debian packages PKGS (NULL-terminated) unless all are there. */
 int sl_svc_apt(const char *const *pkgs, struct sl_err *err);
 
