@@ -20,7 +20,7 @@ LDLIBS_DB := -lpq -lmariadb
 # A new tool is one word in one of these lists.
 TOOLS := sl-env sl-sync sl-remote sl-provision sl-app
 SERVICES := postgis postgresql mysql files writable_root
-SCRIPTS := silver sl-node sl-activate sl-query sl-backup
+SCRIPTS := silver sl-node sl-activate sl-query sl-backup sl-init sl-serve
 LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance upload
 SVCLIB := service db area pg my

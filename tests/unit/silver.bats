@@ -85,7 +85,7 @@ sl-env: usage: sl-env [-0] [--config DIR] [--node] APPDIR [-- COMMAND [ARG...]]"
 
 @test "the planned verbs are unknown until they are built: exit 127" {
 	local v
-	for v in init serve run create-config diff; do
+	for v in run create-config diff; do
 		run -127 silver "$v" "$A"
 		assert_output "silver: fatal: unknown verb '$v' (silver --help lists the verbs)"
 	done
