@@ -67,6 +67,10 @@ build/tests/%: build/tests/%.o $(LIB)
 check: all $(TESTBINS) deb
 	tests/run
 
+# The main job: a local node, provisioned, serving examples/hello (root).
+demo:
+	examples/demo
+
 bench: all
 	bench/sync
 	bench/deploy
@@ -105,5 +109,5 @@ deb: all
 clean:
 	rm -rf build bin
 
-.PHONY: all check bench deb install clean lint-man
+.PHONY: all check bench deb demo install clean lint-man
 .SECONDARY:
