@@ -15,14 +15,15 @@ override CPPFLAGS := -D_GNU_SOURCE -I/usr/include/postgresql -I/usr/include/mari
 override LDFLAGS := -Wl,--as-needed $(LDFLAGS)
 LDLIBS_INI := -linih
 LDLIBS_SSH := -lssh2 -lcrypto
-LDLIBS_DB := -lpq -lmariadb
+# libpq and libmariadb are loaded with dlopen by the node verbs alone
+LDLIBS_DB :=
 
 # A new tool is one word in one of these lists.
 TOOLS := sl-env sl-sync sl-remote sl-provision sl-app
 SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-activate sl-query sl-backup sl-init sl-serve
 LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
-	manifest ssh instance upload
+	manifest ssh instance instance-names upload
 SVCLIB := service db area pg my
 MAN1 := $(TOOLS) $(SCRIPTS) $(SERVICES:%=sl-service-%)
 MAN7 := silver

@@ -1,6 +1,7 @@
 /* silverlining — the app.ini model. */
 #include <ctype.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,6 @@
 #include "exit.h"
 #include "ini.h"
 #include "mem.h"
-#include <openssl/evp.h>
 
 enum kind { K_STRING, K_LIST, K_BOOL, K_INT, K_PLATFORM };
 
@@ -233,15 +233,15 @@ int sl_app_name_valid(const char *name)
 char *sl_app_unix_user(const char *name)
 {
 	struct sl_buf b = SL_BUF_INIT;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
+	uint32_t h = 2166136261u;	/* FNV-1a: tells long names apart, no secret */
 
 	sl_buf_addf(&b, "sl-%s", name);
 	if (b.len <= 32)
 		return sl_buf_detach(&b, NULL);
-	EVP_Digest(name, strlen(name), md, &n, EVP_sha256(), NULL);
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
 	sl_buf_reset(&b);
-	sl_buf_addf(&b, "sl-%.20s-%02x%02x%02x%02x", name, md[0], md[1], md[2], md[3]);
+	sl_buf_addf(&b, "sl-%.20s-%08x", name, (unsigned)h);
 	return sl_buf_detach(&b, NULL);
 }
 

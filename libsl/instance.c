@@ -33,33 +33,6 @@
 
 #define MAX_MANIFEST ((size_t)64 << 20)
 
-const char *sl_instance_root(void)
-{
-	const char *root = getenv("SL_ROOT");
-
-	return root && *root ? root : "/var/lib/silverlining";
-}
-
-int sl_instance_name_valid(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-	char *app;
-	int ok;
-
-	if (!dot || strlen(dot + 1) != 14)
-		return 0;
-	for (int i = 1; i <= 14; i++) {
-		char c = dot[i];
-
-		if (i == 5 || i == 8 ? c != '-' : i == 11 ? c != '_' : !isdigit((unsigned char)c))
-			return 0;
-	}
-	app = sl_xstrndup(name, (size_t)(dot - name));
-	ok = sl_app_name_valid(app);
-	free(app);
-	return ok;
-}
-
 /* A small buffered reader over the upload stream. */
 struct reader {
 	int fd;

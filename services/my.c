@@ -1,5 +1,6 @@
 /* silverlining — MySQL (MariaDB) on a node, through MariaDB's client library. */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <mysql.h>
 #include <openssl/evp.h>
@@ -15,6 +16,49 @@
 
 #define SOCKET "/run/mysqld/mysqld.sock"
 
+/* libmariadb is loaded when a node verb first needs it (see pg.c). */
+static struct {
+	MYSQL *(*init)(MYSQL *);
+	MYSQL *(*real_connect)(MYSQL *, const char *, const char *, const char *,
+			       const char *, unsigned int, const char *, unsigned long);
+	const char *(*error)(MYSQL *);
+	void (*close)(MYSQL *);
+	int (*query)(MYSQL *, const char *);
+	MYSQL_RES *(*store_result)(MYSQL *);
+	void (*free_result)(MYSQL_RES *);
+	my_ulonglong (*num_rows)(MYSQL_RES *);
+} my;
+
+static int load_libmariadb(struct sl_err *err)
+{
+	static void *lib;
+	void **fn = (void **)&my;
+	static const char *const names[] = { "mysql_init", "mysql_real_connect", "mysql_error",
+		"mysql_close", "mysql_query", "mysql_store_result", "mysql_free_result",
+		"mysql_num_rows" };
+
+	_Static_assert(sizeof(my) == sizeof(names) / sizeof(names[0]) * sizeof(void *), "my");
+	if (lib)
+		return 0;
+	lib = dlopen("libmariadb.so.3", RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		return sl_err_set(err, SL_EXIT_TEMP, "libmariadb is not installed (libmariadb3): %s",
+				  dlerror());
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!(fn[i] = dlsym(lib, names[i])))
+			return sl_err_set(err, SL_EXIT_TEMP, "libmariadb3 lacks %s", names[i]);
+	return 0;
+}
+
+#define mysql_init my.init
+#define mysql_real_connect my.real_connect
+#define mysql_error my.error
+#define mysql_close my.close
+#define mysql_query my.query
+#define mysql_store_result my.store_result
+#define mysql_free_result my.free_result
+#define mysql_num_rows my.num_rows
+
 int sl_my_install(struct sl_err *err)
 {
 	static const char *const pkgs[] = { "mariadb-server", NULL };
@@ -27,8 +71,11 @@ int sl_my_install(struct sl_err *err)
 /* Root over the socket: MariaDB's root authenticates by unix_socket. */
 static MYSQL *connect_root(struct sl_err *err)
 {
-	MYSQL *m = mysql_init(NULL);
+	MYSQL *m;
 
+	if (load_libmariadb(err) < 0)
+		return NULL;
+	m = mysql_init(NULL);
 	if (!m) {
 		sl_err_set(err, SL_EXIT_TEMP, "out of memory");
 		return NULL;

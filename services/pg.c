@@ -1,4 +1,5 @@
 /* silverlining — PostgreSQL and PostGIS on a node, through libpq. */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <pwd.h>
@@ -14,6 +15,65 @@
 #include "pg.h"
 
 #define PG_VERSION "15"
+
+/*
+ * libpq is loaded when a node verb first needs it: linked in, it and its
+ * two dozen libraries would cost every `env --devel` (sl-env on the
+ * laptop) three milliseconds.
+ */
+static struct {
+	PGconn *(*connectdb)(const char *);
+	ConnStatusType (*status)(const PGconn *);
+	char *(*errorMessage)(const PGconn *);
+	void (*finish)(PGconn *);
+	PGresult *(*exec)(PGconn *, const char *);
+	ExecStatusType (*resultStatus)(const PGresult *);
+	char *(*resultErrorMessage)(const PGresult *);
+	void (*clear)(PGresult *);
+	PGresult *(*execParams)(PGconn *, const char *, int, const Oid *,
+				const char *const *, const int *, const int *, int);
+	int (*ntuples)(const PGresult *);
+	char *(*escapeIdentifier)(PGconn *, const char *, size_t);
+	char *(*escapeLiteral)(PGconn *, const char *, size_t);
+	char *(*encryptPasswordConn)(PGconn *, const char *, const char *, const char *);
+	void (*freemem)(void *);
+} pq;
+
+static int load_libpq(struct sl_err *err)
+{
+	static void *lib;
+	void **fn = (void **)&pq;
+	static const char *const names[] = { "PQconnectdb", "PQstatus", "PQerrorMessage",
+		"PQfinish", "PQexec", "PQresultStatus", "PQresultErrorMessage", "PQclear",
+		"PQexecParams", "PQntuples", "PQescapeIdentifier", "PQescapeLiteral",
+		"PQencryptPasswordConn", "PQfreemem" };
+
+	_Static_assert(sizeof(pq) == sizeof(names) / sizeof(names[0]) * sizeof(void *), "pq");
+	if (lib)
+		return 0;
+	lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		return sl_err_set(err, SL_EXIT_TEMP, "libpq is not installed (libpq5): %s", dlerror());
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!(fn[i] = dlsym(lib, names[i])))
+			return sl_err_set(err, SL_EXIT_TEMP, "libpq5 lacks %s", names[i]);
+	return 0;
+}
+
+#define PQconnectdb pq.connectdb
+#define PQstatus pq.status
+#define PQerrorMessage pq.errorMessage
+#define PQfinish pq.finish
+#define PQexec pq.exec
+#define PQresultStatus pq.resultStatus
+#define PQresultErrorMessage pq.resultErrorMessage
+#define PQclear pq.clear
+#define PQexecParams pq.execParams
+#define PQntuples pq.ntuples
+#define PQescapeIdentifier pq.escapeIdentifier
+#define PQescapeLiteral pq.escapeLiteral
+#define PQencryptPasswordConn pq.encryptPasswordConn
+#define PQfreemem pq.freemem
 
 int sl_pg_install(int postgis, struct sl_err *err)
 {
@@ -41,6 +101,8 @@ static PGconn *connect_admin(const char *db, struct sl_err *err)
 		sl_err_set(err, SL_EXIT_TEMP, "PostgreSQL is not installed (no user postgres)");
 		return NULL;
 	}
+	if (load_libpq(err) < 0)
+		return NULL;
 	sl_buf_adds(&info, "host=/var/run/postgresql user=postgres connect_timeout=10 dbname=");
 	sl_buf_adds(&info, db);	/* validated identifiers only: [a-z0-9_] */
 	if (setegid(pw->pw_gid) < 0 || seteuid(pw->pw_uid) < 0) {
