@@ -17,7 +17,7 @@ static void area_path(const struct sl_area *k, const struct sl_svc_app *a, struc
 	sl_buf_addf(b, "%s/%s", a->data, k->sub);
 }
 
-int sl_area_setup(const struct sl_area *k, const struct sl_svc_app *a, struct sl_err *err)
+static int sl_area_setup(const struct sl_area *k, const struct sl_svc_app *a, struct sl_err *err)
 {
 	struct sl_buf p = SL_BUF_INIT;
 	int ret = -1;
@@ -39,7 +39,7 @@ out:
 	return ret;
 }
 
-int sl_area_env(const struct sl_area *k, const struct sl_svc_app *a,
+static int sl_area_env(const struct sl_area *k, const struct sl_svc_app *a,
 		struct sl_strv *vars, struct sl_err *err)
 {
 	struct sl_buf p = SL_BUF_INIT;
@@ -51,7 +51,7 @@ int sl_area_env(const struct sl_area *k, const struct sl_svc_app *a,
 	return 0;
 }
 
-int sl_area_backup(const struct sl_area *k, const struct sl_svc_app *a,
+static int sl_area_backup(const struct sl_area *k, const struct sl_svc_app *a,
 		   const char *dir, struct sl_err *err)
 {
 	struct sl_buf p = SL_BUF_INIT, tar = SL_BUF_INIT;
@@ -69,7 +69,7 @@ int sl_area_backup(const struct sl_area *k, const struct sl_svc_app *a,
 	return ret;
 }
 
-int sl_area_clear(const struct sl_area *k, const struct sl_svc_app *a, struct sl_err *err)
+static int sl_area_clear(const struct sl_area *k, const struct sl_svc_app *a, struct sl_err *err)
 {
 	struct sl_buf p = SL_BUF_INIT;
 	struct dirent *de;
@@ -95,7 +95,7 @@ int sl_area_clear(const struct sl_area *k, const struct sl_svc_app *a, struct sl
 	return ret;
 }
 
-int sl_area_restore(const struct sl_area *k, const struct sl_svc_app *a,
+static int sl_area_restore(const struct sl_area *k, const struct sl_svc_app *a,
 		    const char *dir, struct sl_err *err)
 {
 	struct sl_buf p = SL_BUF_INIT, tar = SL_BUF_INIT;
@@ -123,4 +123,57 @@ out:
 	sl_buf_release(&p);
 	sl_buf_release(&tar);
 	return ret;
+}
+
+/* The area of the running executable: set by sl_area_main. */
+static const struct sl_area *self;
+
+static int devel_env(const char *app, const struct sl_devconf *dc,
+		     struct sl_strv *vars, struct sl_err *err)
+{
+	return sl_service_devel_dir(app, dc, self->sub, self->var, self->mode, vars, err);
+}
+
+static int install(struct sl_err *err)
+{
+	(void)err;	/* a directory needs no server */
+	return 0;
+}
+
+static int setup(const struct sl_svc_app *a, struct sl_err *err)
+{
+	return sl_area_setup(self, a, err);
+}
+
+static int env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err)
+{
+	return sl_area_env(self, a, vars, err);
+}
+
+static int backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+{
+	return sl_area_backup(self, a, dir, err);
+}
+
+static int restore(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+{
+	return sl_area_restore(self, a, dir, err);
+}
+
+static int clear(const struct sl_svc_app *a, struct sl_err *err)
+{
+	return sl_area_clear(self, a, err);
+}
+
+int sl_area_main(int argc, char **argv, const char *name, const struct sl_area *k)
+{
+	static const char *const keys[] = { "dir", NULL };
+	struct sl_service svc = {
+		.name = name, .devel_prefix = name, .devel_keys = keys, .db_names = 0,
+		.devel_env = devel_env, .install = install, .setup = setup, .env = env,
+		.backup = backup, .restore = restore, .clear = clear,
+	};
+
+	self = k;
+	return sl_service_main(argc, argv, &svc);
 }

@@ -15,13 +15,11 @@ struct sl_area {
 	mode_t mode;
 };
 
-int sl_area_setup(const struct sl_area *k, const struct sl_svc_app *a, struct sl_err *err);
-int sl_area_env(const struct sl_area *k, const struct sl_svc_app *a,
-		struct sl_strv *vars, struct sl_err *err);
-int sl_area_backup(const struct sl_area *k, const struct sl_svc_app *a,
-		   const char *dir, struct sl_err *err);
-int sl_area_restore(const struct sl_area *k, const struct sl_svc_app *a,
-		    const char *dir, struct sl_err *err);
-int sl_area_clear(const struct sl_area *k, const struct sl_svc_app *a, struct sl_err *err);
+/*
+ * The whole service for area K, named NAME: its devel side
+ * (~/.silverlining/SUB/APP, or NAME.dir) and its node side. An area
+ * executable is its struct sl_area and a main calling this.
+ */
+int sl_area_main(int argc, char **argv, const char *name, const struct sl_area *k);
 
 #endif

@@ -20,6 +20,14 @@ node_up() {
 	export NODE NODE_IP
 }
 
+# provisioned_node_up NAME: a fresh local node made a silverlining node;
+# setup-node's output goes to the TAP stream only when it fails
+provisioned_node_up() {
+	node_up "$1" || return 1
+	sl-provision "$NODE" > "$BATS_FILE_TMPDIR/provision.out" 2>&1 3>&- ||
+		{ cat "$BATS_FILE_TMPDIR/provision.out" >&3; return 1; }
+}
+
 # on NODE CMD...: a command on the node
 on() {
 	sl-remote "$NODE" "$@"

@@ -8,9 +8,7 @@ load ../lib/lab
 
 setup_file() {
 	lab_setup_file
-	node_up deploy
-	sl-provision "$NODE" > "$BATS_FILE_TMPDIR/provision.out" 2>&1 3>&- ||
-		{ cat "$BATS_FILE_TMPDIR/provision.out" >&3; return 1; }
+	provisioned_node_up deploy
 	export HELLO=$BATS_FILE_TMPDIR/hello
 	cp -r "$TOP/examples/hello" "$HELLO"
 }
