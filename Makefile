@@ -68,6 +68,11 @@ build/tests/%: build/tests/%.o $(LIB)
 check: all $(TESTBINS) deb
 	tests/run
 
+# The unit tier alone: no node, no root, no package. The package build's
+# test step (debian/rules); make check runs it with the other tiers.
+check-unit: all
+	bats --tap tests/unit
+
 # The main job: a local node, provisioned, serving examples/hello (root).
 demo:
 	examples/demo
@@ -92,23 +97,23 @@ install: all
 		install -D -m "$$(stat -c %a "$$f")" "$$f" "$(DESTDIR)$(SHAREDIR)/server-files/$$f" || exit 1; \
 	done
 
-# A package for laptops and nodes alike, until debian/ is built with dh:
-# the installed tree, and Depends computed from the binaries.
-deb: all
-	rm -rf build/deb && $(MAKE) -s install DESTDIR=$(CURDIR)/build/deb PREFIX=/usr
-	mkdir -p build/deb/DEBIAN
-	cd build && rm -rf shlibs && mkdir -p shlibs/debian && cp ../debian/control shlibs/debian/ && \
-		cd shlibs && dpkg-shlibdeps -O $(addprefix ../deb/usr/bin/,$(TOOLS) $(SERVICES:%=sl-service-%)) \
-		2>/dev/null | sed -n 's/^shlibs:Depends=//p' > ../shlibs.txt
-	{ sed -n '/^Package:/,$$p' debian/control | \
-		sed 's/^Architecture: any/Architecture: $(ARCH)/; s/\$${shlibs:Depends}/'"$$(cat build/shlibs.txt)"'/; s/\$${misc:Depends}, //'; \
-	  echo "Version: $(VERSION)"; \
-	  echo "Maintainer: $$(sed -n 's/^Maintainer: //p' debian/control)"; \
-	  echo "Installed-Size: $$(du -sk build/deb | cut -f1)"; } > build/deb/DEBIAN/control
-	dpkg-deb --root-owner-group -Zxz --build build/deb $(DEB)
+# The package, built by dpkg-buildpackage and dh (debian/) in a copy of
+# the tree under build/pkg: dpkg-buildpackage writes its results into the
+# parent directory and debian/rules clean runs make clean, so neither may
+# happen here. The copy leaves out version control and the build's output.
+PKGDIR := build/pkg
+deb:
+	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
+		{ echo "make: debian/changelog says $$v, libsl/version.h $(VERSION)" >&2; exit 1; }
+	rm -rf $(PKGDIR) && mkdir -p $(PKGDIR)/src
+	tar -cf - --exclude-vcs --exclude=./build --exclude=./bin --exclude=./tests/tmp \
+		--exclude=silver-logs --exclude=__pycache__ . | tar -C $(PKGDIR)/src -xf -
+	cd $(PKGDIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b -J
+	mv $(PKGDIR)/silverlining_$(VERSION)_$(ARCH).deb $(DEB)
+	rm -rf $(PKGDIR)
 
 clean:
 	rm -rf build bin
 
-.PHONY: all check bench deb demo install clean lint-man
+.PHONY: all check check-unit bench deb demo install clean lint-man
 .SECONDARY:
