@@ -290,7 +290,7 @@ static int realpath_eq(const char *a, const char *b)
 /*
  * On a node: APP's instance directory ROOT/instances/NAME, its location
  * (the shortest host and the path sl-activate chose) in ROOT/run/NAME/
- * location, its uploaded config in ROOT/configs/APP.
+ * location, its uploaded config in ROOT/configs/NAME.
  */
 static int node_env(const struct sl_app *app, const struct sl_appenv_opts *o,
 		    struct sl_strv *vars, struct sl_err *err)
@@ -298,6 +298,7 @@ static int node_env(const struct sl_app *app, const struct sl_appenv_opts *o,
 	const char *root = sl_instance_root(), *logs = getenv("SL_LOG_ROOT");
 	struct sl_buf dir = SL_BUF_INIT, path = SL_BUF_INIT, loc = SL_BUF_INIT;
 	const char *name, *host = "localhost", *match = "";
+	struct sl_app named = SL_APP_INIT;
 	struct stat st;
 	int ret = -1;
 
@@ -306,12 +307,18 @@ static int node_env(const struct sl_app *app, const struct sl_appenv_opts *o,
 	name = strrchr(dir.buf, '/') + 1;
 	sl_buf_addf(&path, "%s/instances", root);
 	sl_buf_addf(&loc, "%.*s", (int)(name - dir.buf - 1), dir.buf);
-	if (!sl_instance_name_valid(name) || strncmp(name, app->name, strlen(app->name)) ||
-	    name[strlen(app->name)] != '.' || realpath_eq(path.buf, loc.buf) != 1) {
-		sl_err_set(err, SL_EXIT_USAGE, "%s is not an instance of %s (%s/APP.YYYY-MM-DD_NNN)",
-			   dir.buf, app->name, path.buf);
+	if (!sl_instance_name_valid(name) || realpath_eq(path.buf, loc.buf) != 1) {
+		sl_err_set(err, SL_EXIT_USAGE, "%s is not an instance (%s/APP.YYYY-MM-DD_NNN)",
+			   dir.buf, path.buf);
 		goto out;
 	}
+	/*
+	 * The instance's name names the app: `silver update --name` deploys
+	 * the same code, and its app.ini, as another app with its own data.
+	 */
+	named = *app;
+	named.name = sl_xstrndup(name, (size_t)(strrchr(name, '.') - name));
+	app = &named;
 	sl_buf_reset(&path);
 	sl_buf_reset(&loc);
 	sl_buf_addf(&path, "%s/run/%s/location", root, name);
@@ -332,7 +339,7 @@ static int node_env(const struct sl_app *app, const struct sl_appenv_opts *o,
 	sl_strv_pushf(vars, "SILVER_CANONICAL_HOSTNAME=%s", host);
 	sl_strv_pushf(vars, "SILVER_MATCH_PATH=%s", match);
 	sl_buf_reset(&path);
-	sl_buf_addf(&path, "%s/configs/%s", root, app->name);
+	sl_buf_addf(&path, "%s/configs/%s", root, name);
 	if (!o->config_dir && stat(path.buf, &st) == 0 && S_ISDIR(st.st_mode))
 		sl_strv_pushf(vars, "SILVER_APP_CONFIG=%s", path.buf);
 	else if (config_dir(app, dir.buf, o, vars, err) < 0)
@@ -343,6 +350,7 @@ static int node_env(const struct sl_app *app, const struct sl_appenv_opts *o,
 	sl_strv_pushf(vars, "TEMP=%s/tmp/%s", root, name);
 	ret = run_services(app, o, vars, err);
 out:
+	free(named.name);
 	sl_buf_release(&dir);
 	sl_buf_release(&path);
 	sl_buf_release(&loc);

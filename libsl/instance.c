@@ -238,17 +238,21 @@ out:
 	sl_buf_release(&text);
 }
 
-/* Records NAME, with its manifest TEXT, as APP's newest instance. */
-static int write_index(const char *root, const char *app, const char *name,
-		       const struct sl_buf *text, struct sl_err *err)
+/*
+ * Records NAME, with its manifest TEXT, as APP's newest upload in the
+ * store DIR. A config's index is the root's alone: it holds the hashes
+ * of secrets.
+ */
+static int write_index(const char *dir, const char *app, const char *name,
+		       const struct sl_buf *text, mode_t mode, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, data = SL_BUF_INIT;
 	int ret;
 
-	sl_buf_addf(&path, "%s/instances/.index-%s", root, app);
+	sl_buf_addf(&path, "%s/.index-%s", dir, app);
 	sl_buf_addf(&data, "instance %s\n", name);
 	sl_buf_add(&data, text->buf, text->len);
-	ret = sl_file_write(path.buf, data.buf, data.len, 0644, SL_FILE_REPLACE, err);
+	ret = sl_file_write(path.buf, data.buf, data.len, mode, SL_FILE_REPLACE, err);
 	sl_buf_release(&path);
 	sl_buf_release(&data);
 	return ret;
@@ -453,8 +457,33 @@ out:
 	return ret;
 }
 
-int sl_instance_receive(const char *root, const char *app, int in_fd,
-			int out_fd, char **name, struct sl_err *err)
+/*
+ * Where uploads of one kind go: ROOT/instances, open to all, or
+ * ROOT/configs, whose uploads are named after their instance and stay
+ * the root's until sl-activate gives one to its app's group.
+ */
+struct store {
+	const char *dir;
+	mode_t dir_mode, build_mode, index_mode;
+	const char *fixed;	/* the name to take, or NULL: APP.DATE_NNN */
+};
+
+/* Renames INCOMING to S's fixed name, which must be free. */
+static int name_fixed(int dirfd, const char *incoming, const char *fixed,
+		      char **name, struct sl_err *err)
+{
+	if (renameat2(dirfd, incoming, dirfd, fixed, RENAME_NOREPLACE) < 0)
+		return errno == EEXIST ?
+			sl_err_set(err, SL_EXIT_USAGE, "%s has a config already", fixed) :
+			sl_err_errno(err, "unable to name the config %s", fixed);
+	if (fsync(dirfd) < 0)
+		return sl_err_errno(err, "unable to sync the configs directory");
+	*name = sl_xstrdup(fixed);
+	return 0;
+}
+
+static int receive(const char *root, const struct store *st, const char *app,
+		   int in_fd, int out_fd, char **name, struct sl_err *err)
 {
 	struct reader *r = sl_xcalloc(1, sizeof(*r));
 	struct builder b = { -1, -1, SL_BUF_INIT };
@@ -472,10 +501,14 @@ int sl_instance_receive(const char *root, const char *app, int in_fd,
 		sl_err_set(err, SL_EXIT_USAGE, "invalid app name '%s'", app);
 		goto out;
 	}
-	sl_buf_addf(&path, "%s/instances", root);
-	if (sl_file_mkdirs(path.buf, 0755, err) < 0)
+	sl_buf_addf(&path, "%s/%s", root, st->dir);
+	if (sl_file_mkdirs(path.buf, st->dir_mode, err) < 0)
 		goto out;
 	instances = open(path.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (instances >= 0 && fchmod(instances, st->dir_mode) < 0) {
+		sl_err_errno(err, "unable to set the mode of %s", path.buf);
+		goto out;
+	}
 	if (instances < 0) {
 		sl_err_errno(err, "unable to open %s", path.buf);
 		goto out;
@@ -499,7 +532,7 @@ int sl_instance_receive(const char *root, const char *app, int in_fd,
 
 	load_previous(&prev, instances, app);
 	sl_buf_addf(&incoming, ".incoming-%s-%ld", app, (long)getpid());
-	if (mkdirat(instances, incoming.buf, 0755) < 0) {
+	if (mkdirat(instances, incoming.buf, st->build_mode) < 0) {
 		sl_err_errno(err, "unable to create %s/%s", path.buf, incoming.buf);
 		goto out;
 	}
@@ -522,10 +555,11 @@ int sl_instance_receive(const char *root, const char *app, int in_fd,
 	if (sl_manifest_check_links(&m, b.inst, err) < 0)
 		goto fail;
 	if (finish_build(&b, r, err) < 0 ||
-	    name_instance(instances, incoming.buf, app, name, err) < 0)
+	    (st->fixed ? name_fixed(instances, incoming.buf, st->fixed, name, err) :
+	     name_instance(instances, incoming.buf, app, name, err)) < 0)
 		goto fail;
-	/* the instance is complete; an index not updated only costs links */
-	write_index(root, app, *name, &text, NULL);
+	/* the upload is complete; an index not updated only costs links */
+	write_index(path.buf, app, *name, &text, st->index_mode, NULL);
 	sl_buf_reset(&line);
 	sl_buf_addf(&line, "instance %s\n", *name);
 	if (write_all(out_fd, line.buf, line.len, err) < 0)
@@ -551,6 +585,121 @@ out:
 	sl_buf_release(&need);
 	sl_buf_release(&path);
 	sl_buf_release(&incoming);
+	free(r);
+	return ret;
+}
+
+int sl_instance_receive(const char *root, const char *app, int in_fd,
+			int out_fd, char **name, struct sl_err *err)
+{
+	static const struct store instances = { "instances", 0755, 0755, 0644, NULL };
+
+	return receive(root, &instances, app, in_fd, out_fd, name, err);
+}
+
+int sl_config_receive(const char *root, const char *instance, int in_fd,
+		      int out_fd, struct sl_err *err)
+{
+	struct store configs = { "configs", 0711, 0700, 0600, instance };
+	char *app, *name = NULL;
+	int ret;
+
+	if (!sl_instance_name_valid(instance))
+		return sl_err_set(err, SL_EXIT_USAGE, "invalid instance name '%s'", instance);
+	app = sl_xstrndup(instance, (size_t)(strrchr(instance, '.') - instance));
+	ret = receive(root, &configs, app, in_fd, out_fd, &name, err);
+	free(app);
+	free(name);
+	return ret;
+}
+
+int sl_instance_show(const char *root, const char *instance, int in_fd,
+		     int out_fd, struct sl_err *err)
+{
+	struct reader *r = sl_xcalloc(1, sizeof(*r));
+	struct sl_ignore ign = SL_IGNORE_INIT;
+	struct sl_manifest m = SL_MANIFEST_INIT;
+	struct sl_strv skipped = SL_STRV_INIT, want = SL_STRV_INIT;
+	struct sl_buf dir = SL_BUF_INIT, wire = SL_BUF_INIT, line = SL_BUF_INIT;
+	struct sl_buf data = SL_BUF_INIT;
+	int dfd = -1, ret = -1;
+
+	r->fd = in_fd;
+	if (!sl_instance_name_valid(instance)) {
+		sl_err_set(err, SL_EXIT_USAGE, "invalid instance name '%s'", instance);
+		goto out;
+	}
+	sl_buf_addf(&dir, "%s/instances/%s", root, instance);
+	dfd = open(dir.buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		sl_err_set(err, errno == ENOENT ? SL_EXIT_USAGE : SL_EXIT_TEMP,
+			   "unable to open %s: %s", dir.buf, strerror(errno));
+		goto out;
+	}
+	/* the upload's own rules: what was sent is what is listed */
+	if (sl_ignore_load(&ign, dir.buf, err) < 0 ||
+	    sl_manifest_scan(&m, dir.buf, &ign, &skipped, err) < 0)
+		goto out;
+	sl_manifest_encode(&m, &wire);
+	sl_buf_addf(&line, "instance %s\nmanifest %zu\n", instance, wire.len);
+	if (write_all(out_fd, line.buf, line.len, err) < 0 ||
+	    write_all(out_fd, wire.buf, wire.len, err) < 0)
+		goto out;
+	/* every request first, then the answers: neither side waits on the other */
+	for (;;) {
+		int rc;
+
+		sl_buf_reset(&line);
+		if (r->pos == r->len) {
+			ssize_t n = read(r->fd, r->buf, sizeof(r->buf));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				sl_err_errno(err, "unable to read the requests");
+				goto out;
+			}
+			if (n == 0)
+				break;
+			r->pos = 0;
+			r->len = (size_t)n;
+		}
+		rc = read_line(r, &line, 4096 + 64, err);
+		if (rc < 0)
+			goto out;
+		sl_strv_push(&want, line.buf);
+	}
+	for (size_t i = 0; i < want.n; i++) {
+		long k = sl_manifest_find(&m, want.v[i]);
+		int fd;
+
+		sl_buf_reset(&data);
+		sl_buf_reset(&line);
+		fd = k >= 0 && m.v[k].type == SL_MF_FILE ?
+			openat(dfd, want.v[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+		if (fd < 0 || sl_buf_read_fd(&data, fd) < 0) {
+			sl_buf_adds(&line, "none\n");
+		} else {
+			sl_buf_addf(&line, "file %zu\n", data.len);
+		}
+		if (fd >= 0)
+			close(fd);
+		if (write_all(out_fd, line.buf, line.len, err) < 0 ||
+		    (*line.buf == 'f' && write_all(out_fd, data.buf, data.len, err) < 0))
+			goto out;
+	}
+	ret = 0;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	sl_ignore_release(&ign);
+	sl_manifest_release(&m);
+	sl_strv_clear(&skipped);
+	sl_strv_clear(&want);
+	sl_buf_release(&dir);
+	sl_buf_release(&wire);
+	sl_buf_release(&line);
+	sl_buf_release(&data);
 	free(r);
 	return ret;
 }

@@ -44,4 +44,27 @@ int sl_instance_name_valid(const char *name);
 int sl_instance_receive(const char *root, const char *app, int in_fd,
 			int out_fd, char **name, struct sl_err *err);
 
+/*
+ * The same for the deployment config of INSTANCE (silver update
+ * --config): received into ROOT/configs/INSTANCE, which must not exist
+ * yet. ROOT/configs is 0711 and each config 0700 root, its files linked
+ * from the app's newest config where they are the same; sl-activate
+ * hands it to the app's group when it starts the instance.
+ */
+int sl_config_receive(const char *root, const char *instance, int in_fd,
+		      int out_fd, struct sl_err *err);
+
+/*
+ * The sending side of silver diff: writes to OUT_FD
+ *
+ *	"instance NAME\nmanifest BYTES\n" MANIFEST
+ *
+ * of ROOT/instances/INSTANCE, then reads from IN_FD, to its end, the
+ * paths (one a line) of files whose old content is wanted, and answers
+ * each in order with "file SIZE\n" and the content, or "none\n" for a
+ * path that is not a file of the instance. 0, or -1 with ERR set.
+ */
+int sl_instance_show(const char *root, const char *instance, int in_fd,
+		     int out_fd, struct sl_err *err);
+
 #endif

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,7 +39,10 @@ struct sl_ssh {
 struct sl_ssh_chan {
 	struct sl_ssh *s;
 	LIBSSH2_CHANNEL *ch;
+	int pty;
 };
+
+volatile sig_atomic_t sl_ssh_winch;
 
 static long long now_ms(void)
 {
@@ -184,7 +188,7 @@ static int wait_socket(struct sl_ssh *s, int extra_fd, struct sl_err *err)
 			p[0].events |= POLLOUT;
 		rc = poll(p, extra_fd >= 0 ? 2 : 1, t);
 		if (rc < 0 && errno == EINTR)
-			continue;
+			return 0;	/* a signal to act on (SIGWINCH); callers loop */
 		if (rc < 0)
 			return sl_err_errno(err, "%s: poll", s->name);
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
@@ -664,11 +668,24 @@ const char *sl_ssh_name(const struct sl_ssh *s)
 	return s->name;
 }
 
-struct sl_ssh_chan *sl_ssh_exec(struct sl_ssh *s, const char *command,
-				struct sl_err *err)
+/* The size of the terminal on stdin, or 80x24. */
+static void term_size(int *cols, int *rows)
+{
+	struct winsize ws;
+
+	*cols = 80;
+	*rows = 24;
+	if (ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_col && ws.ws_row) {
+		*cols = ws.ws_col;
+		*rows = ws.ws_row;
+	}
+}
+
+struct sl_ssh_chan *sl_ssh_exec_pty(struct sl_ssh *s, const char *command,
+				    const char *term, struct sl_err *err)
 {
 	struct sl_ssh_chan *c = sl_xcalloc(1, sizeof(*c));
-	int rc;
+	int rc, cols, rows;
 
 	c->s = s;
 	while (!(c->ch = libssh2_channel_open_session(s->session))) {
@@ -678,6 +695,19 @@ struct sl_ssh_chan *sl_ssh_exec(struct sl_ssh *s, const char *command,
 		}
 		if (wait_socket(s, -1, err) < 0)
 			goto fail;
+	}
+	if (term) {
+		term_size(&cols, &rows);
+		while ((rc = libssh2_channel_request_pty_ex(c->ch, term, (unsigned)strlen(term),
+							    NULL, 0, cols, rows, 0, 0)) ==
+		       LIBSSH2_ERROR_EAGAIN)
+			if (wait_socket(s, -1, err) < 0)
+				goto fail;
+		if (rc) {
+			ssh_error(s, err, "unable to have a terminal");
+			goto fail;
+		}
+		c->pty = 1;
 	}
 	while ((rc = libssh2_channel_exec(c->ch, command)) == LIBSSH2_ERROR_EAGAIN)
 		if (wait_socket(s, -1, err) < 0)
@@ -692,6 +722,12 @@ fail:
 		libssh2_channel_free(c->ch);
 	free(c);
 	return NULL;
+}
+
+struct sl_ssh_chan *sl_ssh_exec(struct sl_ssh *s, const char *command,
+				struct sl_err *err)
+{
+	return sl_ssh_exec_pty(s, command, NULL, err);
 }
 
 /* Forwards what stderr holds now. 0, or -1 with ERR set. */
@@ -849,6 +885,15 @@ int sl_ssh_pump(struct sl_ssh_chan *c, int in_fd, int out_fd, int err_fd,
 	for (;;) {
 		int progress = 0;
 		ssize_t n;
+
+		if (c->pty && sl_ssh_winch) {
+			int cols, rows;
+
+			sl_ssh_winch = 0;
+			term_size(&cols, &rows);
+			/* best effort: a lost resize only leaves the old size */
+			libssh2_channel_request_pty_size(c->ch, cols, rows);
+		}
 
 		while ((n = libssh2_channel_read(c->ch, buf, sizeof(buf))) > 0) {
 			if (sl_file_write_all(out_fd, buf, (size_t)n) < 0)

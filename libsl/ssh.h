@@ -2,6 +2,7 @@
 #ifndef SL_SSH_H
 #define SL_SSH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -90,6 +91,15 @@ const char *sl_ssh_name(const struct sl_ssh *s);
  */
 struct sl_ssh_chan *sl_ssh_exec(struct sl_ssh *s, const char *command,
 				struct sl_err *err);
+
+/*
+ * The same with a terminal of type TERM on the node (NULL: none), as
+ * large as the terminal on stdin. While the channel is pumped, setting
+ * sl_ssh_winch (from a SIGWINCH handler) sends the terminal's new size.
+ */
+struct sl_ssh_chan *sl_ssh_exec_pty(struct sl_ssh *s, const char *command,
+				    const char *term, struct sl_err *err);
+extern volatile sig_atomic_t sl_ssh_winch;
 
 /* Writes all of BUF to the channel's stdin. -1 with ERR set. */
 int sl_ssh_write(struct sl_ssh_chan *c, const void *buf, size_t len,

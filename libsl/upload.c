@@ -104,10 +104,11 @@ static int node_failed(struct sl_ssh_chan *c, const char *what, struct sl_err *e
 			  what, code);
 }
 
-int sl_upload(struct sl_ssh *s, const char *appdir, const char *app,
-	      const struct sl_manifest *m, const char *root,
-	      const struct sl_upload_progress *p, char **instance,
-	      struct sl_err *err)
+/* Sends DIR, whose manifest is M, to `sl-sync --server WHAT...` on the node. */
+static int upload(struct sl_ssh *s, const char *appdir, const char *const *what,
+		  const struct sl_manifest *m, const char *root,
+		  const struct sl_upload_progress *p, char **instance,
+		  struct sl_err *err)
 {
 	struct sl_buf cmd = SL_BUF_INIT, wire = SL_BUF_INIT, line = SL_BUF_INIT;
 	struct chan_reader *r = sl_xcalloc(1, sizeof(*r));
@@ -128,8 +129,11 @@ int sl_upload(struct sl_ssh *s, const char *appdir, const char *app,
 		sl_quote_sh(&cmd, root);
 		sl_buf_addch(&cmd, ' ');
 	}
-	sl_buf_adds(&cmd, "sl-sync --server ");
-	sl_quote_sh(&cmd, app);
+	sl_buf_adds(&cmd, "sl-sync --server");
+	for (; *what; what++) {
+		sl_buf_addch(&cmd, ' ');
+		sl_quote_sh(&cmd, *what);
+	}
 	c = sl_ssh_exec(s, cmd.buf, err);
 	if (!c)
 		goto out;
@@ -221,4 +225,182 @@ out:
 	sl_buf_release(&wire);
 	sl_buf_release(&line);
 	return ret;
+}
+
+int sl_upload(struct sl_ssh *s, const char *appdir, const char *app,
+	      const struct sl_manifest *m, const char *root,
+	      const struct sl_upload_progress *p, char **instance,
+	      struct sl_err *err)
+{
+	const char *what[] = { app, NULL };
+
+	return upload(s, appdir, what, m, root, p, instance, err);
+}
+
+int sl_upload_config(struct sl_ssh *s, const char *dir, const char *instance,
+		     const struct sl_manifest *m, const char *root,
+		     struct sl_err *err)
+{
+	const char *what[] = { "--config", instance, NULL };
+	char *name = NULL;
+	int ret = upload(s, dir, what, m, root, NULL, &name, err);
+
+	if (ret == 0 && strcmp(name, instance))
+		ret = sl_err_set(err, SL_EXIT_TEMP, "the node named the config %s, not %s",
+				 name, instance);
+	free(name);
+	return ret;
+}
+
+/* Appends the next N bytes of the channel to OUT. -1 with ERR at EOF or on error. */
+static int chan_bytes(struct chan_reader *r, size_t n, struct sl_buf *out, struct sl_err *err)
+{
+	while (n) {
+		size_t chunk;
+
+		if (r->pos == r->len) {
+			ssize_t got = sl_ssh_read(r->c, r->buf, sizeof(r->buf), err);
+
+			if (got < 0)
+				return -1;
+			if (got == 0)
+				return sl_err_set(err, SL_EXIT_TEMP, "the node's answer ended early");
+			r->pos = 0;
+			r->len = (size_t)got;
+		}
+		chunk = r->len - r->pos < n ? r->len - r->pos : n;
+		sl_buf_add(out, r->buf + r->pos, chunk);
+		r->pos += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+/* "WORD NUMBER" in LINE: the number, or -1. */
+static long long word_number(const struct sl_buf *line, const char *word)
+{
+	size_t len = strlen(word);
+	char *end;
+	long long v;
+
+	if (strncmp(line->buf, word, len) || line->buf[len] != ' ' ||
+	    !isdigit((unsigned char)line->buf[len + 1]))
+		return -1;
+	v = strtoll(line->buf + len + 1, &end, 10);
+	return *end ? -1 : v;
+}
+
+int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
+		 struct sl_tree *t, struct sl_err *err)
+{
+	struct sl_buf cmd = SL_BUF_INIT, line = SL_BUF_INIT, wire = SL_BUF_INIT;
+	long long size;
+	int rc, ret = -1;
+
+	t->r = sl_xcalloc(1, sizeof(*t->r));
+	if (root) {
+		sl_buf_adds(&cmd, "SL_ROOT=");
+		sl_quote_sh(&cmd, root);
+		sl_buf_adds(&cmd, "; export SL_ROOT; ");
+	}
+	/* sl-query's exit status 1 is "nothing is deployed there" */
+	sl_buf_adds(&cmd, "i=$(sl-query --instance ");
+	sl_quote_sh(&cmd, location);
+	sl_buf_adds(&cmd, " 2>/dev/null) || exit; exec sl-sync --server --show \"$i\"");
+	t->c = sl_ssh_exec(s, cmd.buf, err);
+	if (!t->c)
+		goto out;
+	t->r->c = t->c;
+	rc = chan_line(t->r, &line, err);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		struct sl_err finish = SL_ERR_INIT;
+		int code = sl_ssh_finish(t->c, &finish);
+
+		t->c = NULL;
+		if (code == 1) {
+			ret = 0;
+		} else if (code < 0) {
+			*err = finish;
+			goto out;
+		} else {
+			sl_err_set(err, code ? code : SL_EXIT_TEMP,
+				   "the node could not list %s (exit status %d)", location, code);
+		}
+		sl_err_release(&finish);
+		goto out;
+	}
+	if (strncmp(line.buf, "instance ", 9) || !sl_instance_name_valid(line.buf + 9)) {
+		sl_err_set(err, SL_EXIT_TEMP, "the node answered '%.80s', not 'instance NAME'", line.buf);
+		goto out;
+	}
+	t->instance = sl_xstrdup(line.buf + 9);
+	if (chan_line(t->r, &line, err) <= 0 || (size = word_number(&line, "manifest")) < 0 ||
+	    (uint64_t)size > sl_mf_default_limits.max_total) {
+		if (!err->code)
+			sl_err_set(err, SL_EXIT_TEMP, "the node sent no manifest");
+		goto out;
+	}
+	if (chan_bytes(t->r, (size_t)size, &wire, err) < 0 ||
+	    sl_manifest_decode(&t->m, wire.buf, wire.len, &sl_mf_default_limits, err) < 0)
+		goto out;
+	ret = 1;
+out:
+	sl_buf_release(&cmd);
+	sl_buf_release(&line);
+	sl_buf_release(&wire);
+	return ret;
+}
+
+int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
+		  struct sl_buf *contents, int *present, struct sl_err *err)
+{
+	struct sl_buf req = SL_BUF_INIT, line = SL_BUF_INIT;
+	int ret = -1;
+
+	for (size_t i = 0; i < paths->n; i++)
+		sl_buf_addf(&req, "%s\n", paths->v[i]);
+	if (sl_ssh_write(t->c, req.buf, req.len, err) < 0 || sl_ssh_send_eof(t->c, err) < 0)
+		goto out;
+	for (size_t i = 0; i < paths->n; i++) {
+		long long size;
+
+		present[i] = 0;
+		if (chan_line(t->r, &line, err) <= 0) {
+			if (!err->code)
+				sl_err_set(err, SL_EXIT_TEMP, "the node's answer ended early");
+			goto out;
+		}
+		if (!strcmp(line.buf, "none"))
+			continue;
+		size = word_number(&line, "file");
+		if (size < 0) {
+			sl_err_set(err, SL_EXIT_TEMP, "the node answered '%.80s', not 'file SIZE'", line.buf);
+			goto out;
+		}
+		if (chan_bytes(t->r, (size_t)size, &contents[i], err) < 0)
+			goto out;
+		present[i] = 1;
+	}
+	ret = 0;
+out:
+	sl_buf_release(&req);
+	sl_buf_release(&line);
+	return ret;
+}
+
+int sl_tree_close(struct sl_tree *t, struct sl_err *err)
+{
+	int code = 0;
+
+	if (t->c)
+		code = sl_ssh_finish(t->c, err);
+	t->c = NULL;
+	free(t->r);
+	t->r = NULL;
+	free(t->instance);
+	t->instance = NULL;
+	sl_manifest_release(&t->m);
+	return code;
 }

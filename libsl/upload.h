@@ -28,4 +28,42 @@ int sl_upload(struct sl_ssh *s, const char *appdir, const char *app,
 	      const struct sl_upload_progress *progress, char **instance,
 	      struct sl_err *err);
 
+/*
+ * Uploads the deployment config in DIR (manifest M) as INSTANCE's:
+ * `sl-sync --server --config INSTANCE` on the node. 0, or -1 with ERR.
+ */
+int sl_upload_config(struct sl_ssh *s, const char *dir, const char *instance,
+		     const struct sl_manifest *m, const char *root,
+		     struct sl_err *err);
+
+/*
+ * The deployed side of silver diff: the instance serving a location, and
+ * the old content of some of its files.
+ */
+struct sl_tree {
+	struct sl_ssh_chan *c;
+	struct chan_reader *r;
+	char *instance;			/* the instance serving the location */
+	struct sl_manifest m;		/* its manifest */
+};
+#define SL_TREE_INIT { NULL, NULL, NULL, SL_MANIFEST_INIT }
+
+/*
+ * Asks the node for the instance at LOCATION and its manifest (runs
+ * sl-query --instance, then `sl-sync --server --show INSTANCE`). 1 with
+ * T filled, 0 when nothing is deployed there, -1 with ERR set.
+ */
+int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
+		 struct sl_tree *t, struct sl_err *err);
+
+/*
+ * Fetches the content of each of PATHS (files of T's manifest) into
+ * CONTENTS[i], setting PRESENT[i]; once per open tree. 0, or -1 with ERR.
+ */
+int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
+		  struct sl_buf *contents, int *present, struct sl_err *err);
+
+/* Ends the node's side and frees T: its exit status, or -1 with ERR. */
+int sl_tree_close(struct sl_tree *t, struct sl_err *err);
+
 #endif

@@ -254,7 +254,7 @@ sl-env: usage: $USAGE"
 @test "--node: the app dir must be an instance (ROOT/instances/APP.DATE_NNN)" {
 	export SL_ROOT=$BATS_TEST_TMPDIR/root
 	run -100 sl-env --node "$A"
-	assert_output "sl-env: fatal: $(cd "$A" && pwd -P) is not an instance of blog ($SL_ROOT/instances/APP.YYYY-MM-DD_NNN)"
+	assert_output "sl-env: fatal: $(cd "$A" && pwd -P) is not an instance ($SL_ROOT/instances/APP.YYYY-MM-DD_NNN)"
 	# the name alone is not enough: it must be under ROOT/instances
 	mkdir -p "$BATS_TEST_TMPDIR/elsewhere/blog.2026-11-21_001" "$SL_ROOT/instances"
 	cp "$A/app.ini" "$BATS_TEST_TMPDIR/elsewhere/blog.2026-11-21_001/"
@@ -264,7 +264,7 @@ sl-env: usage: $USAGE"
 @test "--node: an instance's environment comes from the node's records" {
 	export SL_ROOT=$BATS_TEST_TMPDIR/root SL_LOG_ROOT=$BATS_TEST_TMPDIR/log
 	I=$SL_ROOT/instances/blog.2026-11-21_007
-	mkdir -p "$I" "$SL_ROOT/run/blog.2026-11-21_007" "$SL_ROOT/configs/blog"
+	mkdir -p "$I" "$SL_ROOT/run/blog.2026-11-21_007" "$SL_ROOT/configs/blog.2026-11-21_007"
 	cp "$A/app.ini" "$I/"
 	echo 'blog.example.com /sub' > "$SL_ROOT/run/blog.2026-11-21_007/location"
 	run -0 sl-env --node "$I"
@@ -273,10 +273,26 @@ export SILVER_APP_NAME='blog'
 export SILVER_INSTANCE_NAME='blog.2026-11-21_007'
 export SILVER_CANONICAL_HOSTNAME='blog.example.com'
 export SILVER_MATCH_PATH='/sub'
-export SILVER_APP_CONFIG='$SL_ROOT/configs/blog'
+export SILVER_APP_CONFIG='$SL_ROOT/configs/blog.2026-11-21_007'
 export SILVER_LOGS='$SL_LOG_ROOT/apps/blog'
 export SILVER_SECRET_FILE='$SL_ROOT/secrets/blog'
 export TEMP='$SL_ROOT/tmp/blog.2026-11-21_007'"
+	# another instance has no config of its own: none (no config.default)
+	mkdir -p "$SL_ROOT/instances/blog.2026-11-21_008"
+	cp "$A/app.ini" "$SL_ROOT/instances/blog.2026-11-21_008/"
+	run -0 sl-env --node "$SL_ROOT/instances/blog.2026-11-21_008"
+	refute_output --partial SILVER_APP_CONFIG
+}
+
+@test "--node: the instance's name names the app (silver update --name)" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root SL_LOG_ROOT=$BATS_TEST_TMPDIR/log
+	I=$SL_ROOT/instances/blog-staging.2026-11-21_001
+	mkdir -p "$I"
+	cp "$A/app.ini" "$I/"
+	run -0 sl-env --node "$I"
+	assert_line "export SILVER_APP_NAME='blog-staging'"
+	assert_line "export SILVER_LOGS='$SL_LOG_ROOT/apps/blog-staging'"
+	assert_line "export SILVER_SECRET_FILE='$SL_ROOT/secrets/blog-staging'"
 }
 
 # --- the config directory ---

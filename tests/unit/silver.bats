@@ -83,12 +83,15 @@ sl-env: usage: sl-env [-0] [--config DIR] [--node] APPDIR [-- COMMAND [ARG...]]"
 	[ ! -e pwned ]
 }
 
-@test "the planned verbs are unknown until they are built: exit 127" {
-	local v
-	for v in run create-config diff; do
-		run -127 silver "$v" "$A"
-		assert_output "silver: fatal: unknown verb '$v' (silver --help lists the verbs)"
-	done
+@test "run and diff name their node, or need --node; their usage on too few operands" {
+	run -100 silver run '*' report
+	assert_output "silver: fatal: the location '*' names no node: give --node NODE"
+	run -100 silver run hello.test
+	assert_output "silver: usage: silver run [--node NODE] [--user app|root] [-i] LOCATION SCRIPT [ARG...]"
+	run -100 silver diff
+	assert_output "silver: usage: silver diff [--node NODE] DIR [LOCATION]"
+	run -100 silver diff "$A" a.test b.test
+	assert_output "silver: fatal: too many operands: silver diff DIR [LOCATION]"
 }
 
 @test "no verb: usage, exit 100" {
