@@ -90,6 +90,8 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MAN1:%=man/%.1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN7:%=man/%.7) $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 completion/silver $(DESTDIR)$(PREFIX)/share/bash-completion/completions/silver
 	install -m 755 node/setup-node $(DESTDIR)$(SHAREDIR)/setup-node
 	install -D -m 644 node/silverlining_runner.py $(DESTDIR)$(SHAREDIR)/python/silverlining_runner.py
 	install -m 644 pages/*.html $(DESTDIR)$(SHAREDIR)/pages

@@ -1,0 +1,183 @@
+#!/usr/bin/env bats
+# silverlining — the command line every tool shares: --help, --version,
+# unknown options, and a man page whose SYNOPSIS is the usage string.
+# Every executable in bin/ is checked; a new tool is checked without a
+# word here. A check reports every tool that fails it, with what it printed.
+bats_require_minimum_version 1.5.0
+load ../lib/common
+
+setup() {
+	common_setup
+	VERSION=$(sed -n 's/^#define SL_VERSION "\(.*\)"/\1/p' "$TOP/libsl/version.h")
+	[ -n "$VERSION" ]
+	failed=
+	cd "$BATS_TEST_TMPDIR"
+}
+
+tools() {
+	ls "$TOP/bin"
+}
+
+# bad TOOL WHAT: record a failure of TOOL; the test ends with all of them.
+bad() {
+	failed+="$1: $2"$'\n'
+}
+
+report() {
+	[ -z "$failed" ] || fail "$(printf '%s' "$failed")"
+}
+
+# answers TOOL OPTION: TOOL OPTION exits 0 and writes nothing on stderr;
+# what it wrote on stdout is left in $output and $lines.
+answers() {
+	run --separate-stderr "$1" "$2"
+	[ "$status" -eq 0 ] || bad "$1" "$2 exits $status"
+	[ -z "$stderr" ] || bad "$1" "$2 writes to stderr: $stderr"
+}
+
+# usage TOOL: the usage string of TOOL, from the first line of TOOL --help.
+usage() {
+	"$1" --help 2>/dev/null | sed -n '1s/^usage: //p'
+}
+
+# usage_forms TOOL USAGE: the forms of USAGE, one per line. They are split
+# at " | " outside brackets, and each starts with TOOL ("A | B" is "TOOL A"
+# and "TOOL B" when B does not name TOOL itself).
+usage_forms() {
+	awk -v tool="$1" -v usage="$2" 'BEGIN {
+		n = length(usage); depth = 0; form = ""
+		for (i = 1; i <= n; i++) {
+			c = substr(usage, i, 1)
+			if (c == "[" || c == "(") depth++
+			if (c == "]" || c == ")") depth--
+			if (depth == 0 && substr(usage, i, 3) == " | ") {
+				forms[++k] = form; form = ""; i += 2; continue
+			}
+			form = form c
+		}
+		forms[++k] = form
+		for (j = 1; j <= k; j++) {
+			f = forms[j]
+			if (f != tool && index(f, tool " ") != 1)
+				f = tool " " f
+			print f
+		}
+	}'
+}
+
+# synopsis TOOL [PAGE]: the forms of the SYNOPSIS of man/TOOL.1, rendered as a
+# reader sees it, one per line (a form starts with TOOL; a folded line is
+# joined to its form). The forms "TOOL --help" and "TOOL --version" are
+# left out: every tool takes them (the tests above), and the usage string
+# need not list them.
+synopsis() {
+	mandoc -Tascii "${2:-$TOP/man/$1.1}" | col -b |
+		sed -n '/^SYNOPSIS$/,/^[A-Z]/p' | sed '1d;$d' |
+		awk -v tool="$1" '{
+			gsub(/[ \t]+/, " "); sub(/^ /, ""); sub(/ $/, "")
+			if ($0 == "") next
+			if ($1 == tool) { if (f != "") print f; f = $0 }
+			else f = f " " $0
+		} END { if (f != "") print f }' |
+		grep -vxF -e "$1 --help" -e "$1 --version"
+}
+
+@test "there are tools to check" {
+	[ "$(tools | wc -l)" -ge 17 ]
+	tools | grep -qx silver
+	tools | grep -qx sl-env
+}
+
+@test "TOOL --help exits 0 and prints its usage line first, on stdout" {
+	for t in $(tools); do
+		answers "$t" --help
+		[[ ${lines[0]-} == "usage: $t "* || ${lines[0]-} == "usage: $t" ]] ||
+			bad "$t" "--help's first line is '${lines[0]-}', not 'usage: $t ...'"
+	done
+	report
+}
+
+@test "TOOL --version exits 0 and prints 'TOOL VERSION' (libsl/version.h)" {
+	for t in $(tools); do
+		answers "$t" --version
+		[ "$output" = "$t $VERSION" ] ||
+			bad "$t" "--version prints '$output', not '$t $VERSION'"
+	done
+	report
+}
+
+@test "an unknown option exits 100, with the usage on stderr and nothing on stdout" {
+	for t in $(tools); do
+		u=$(usage "$t")
+		for opt in --no-such-option -%; do
+			run --separate-stderr "$t" "$opt"
+			[ "$status" -eq 100 ] || bad "$t" "$opt exits $status, not 100"
+			[ -z "$output" ] || bad "$t" "$opt writes to stdout: $output"
+			[ -n "$stderr" ] || { bad "$t" "$opt says nothing on stderr"; continue; }
+			# the message grammar: every line is "TOOL: ...", one is the usage
+			while IFS= read -r line; do
+				[[ $line == "$t: "* ]] || bad "$t" "$opt: a line of stderr is not '$t: ...': $line"
+			done <<<"$stderr"
+			grep -qxF "$t: usage: $u" <<<"$stderr" ||
+				bad "$t" "$opt: stderr lacks '$t: usage: $u': $stderr"
+		done
+	done
+	report
+}
+
+@test "the SYNOPSIS of man/TOOL.1 is TOOL's usage string" {
+	for t in $(tools); do
+		[ -f "$TOP/man/$t.1" ] || { bad "$t" "no man/$t.1"; continue; }
+		u=$(usage "$t")
+		[ -n "$u" ] || { bad "$t" "no usage string from --help"; continue; }
+		want=$(usage_forms "$t" "$u")
+		got=$(synopsis "$t")
+		[ "$got" = "$want" ] ||
+			bad "$t" "SYNOPSIS [$(paste -sd'|' <<<"$got")] differs from usage [$(paste -sd'|' <<<"$want")]"
+	done
+	report
+}
+
+@test "the synopsis and usage checks can tell forms apart" {
+	run -0 usage_forms sl-x 'sl-x [-a|-b] A | --c [--d X | Y] B | sl-x E'
+	assert_output "$(printf '%s\n' 'sl-x [-a|-b] A' 'sl-x --c [--d X | Y] B' 'sl-x E')"
+	# a page whose first form is folded, and that lists --help and --version
+	cat > sl-x.1 <<-'EOF'
+	.Dd November 21, 2026
+	.Dt SL-X 1
+	.Os
+	.Sh NAME
+	.Nm sl-x
+	.Nd a tool
+	.Sh SYNOPSIS
+	.Nm
+	.Op Fl a | b
+	.Op Fl -long-option-one Ar VALUE
+	.Op Fl -long-option-two Ar VALUE
+	.Op Fl -long-option-three Ar VALUE
+	.Ar OPERAND
+	.Nm
+	.Fl -c
+	.Nm
+	.Fl -help
+	.Nm
+	.Fl -version
+	.Sh DESCRIPTION
+	Text.
+	EOF
+	run -0 synopsis sl-x sl-x.1
+	assert_output "$(printf '%s\n' 'sl-x [-a | -b] [--long-option-one VALUE] [--long-option-two VALUE] [--long-option-three VALUE] OPERAND' 'sl-x --c')"
+}
+
+# No tool prints colour, so NO_COLOR asks nothing of them; one that starts
+# to must honour it (and this test must then check that it does).
+@test "no tool's source writes terminal escapes (colour)" {
+	cd "$TOP"
+	srcs=(cmd libsl services node)
+	for t in $(tools); do
+		[ -f "$t" ] && srcs+=("$t")	# the scripts are their own source
+	done
+	run -1 grep -rnE -e '\\(033|x1[bB]|e\[|u001[bB])' -e $'\x1b' \
+		-e '(^|[^[:alnum:]_])tput ' "${srcs[@]}"
+	assert_output ''
+}
