@@ -230,22 +230,29 @@ static int read_entry(const char *dir, const char *path, struct sl_buf *out,
 	return ret;
 }
 
+/* Whether NAME looks like a secret's: never echoed, never shown. */
+static int is_secret(const char *name)
+{
+	static const char *const secret[] = { "password", "passwd", "secret", "token", "key" };
+	struct sl_buf lower = SL_BUF_INIT;
+	int hit = 0;
+
+	for (const char *p = name; *p; p++)
+		sl_buf_addch(&lower, (char)tolower((unsigned char)*p));
+	for (size_t i = 0; i < sizeof(secret) / sizeof(*secret); i++)
+		hit |= strstr(lower.buf, secret[i]) != NULL;
+	sl_buf_release(&lower);
+	return hit;
+}
+
 /* Asks for V's value on the terminal; a secret-looking name is not echoed. */
 static void ask(struct var *v)
 {
-	static const char *const secret[] = { "password", "passwd", "secret", "token", "key" };
 	struct termios old, quiet;
-	struct sl_buf lower = SL_BUF_INIT;
-	int hide = 0;
+	int hide = is_secret(v->name);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-
-	for (const char *p = v->name; *p; p++)
-		sl_buf_addch(&lower, (char)tolower((unsigned char)*p));
-	for (size_t i = 0; i < sizeof(secret) / sizeof(*secret); i++)
-		hide |= strstr(lower.buf, secret[i]) != NULL;
-	sl_buf_release(&lower);
 	/* echo off before the prompt: what is typed after it is never shown */
 	if (hide && tcgetattr(0, &old) == 0) {
 		quiet = old;
@@ -386,6 +393,8 @@ int main(int argc, char **argv)
 	if (sl_ignore_load(&ign, tdir.buf, &err) < 0 ||
 	    sl_manifest_scan(&m, tdir.buf, &ign, &skipped, &err) < 0)
 		sl_die_err(&err);
+	for (size_t i = 0; i < skipped.n; i++)
+		sl_warn("%s is not a file, a directory or a symlink; left out", skipped.v[i]);
 	for (size_t i = 0; i < m.n; i++) {
 		if (!strcmp(m.v[i].path, "template.ini"))
 			continue;
@@ -403,7 +412,7 @@ int main(int argc, char **argv)
 			printf("%s\t%s", vs.v[i].name, i < listed && vs.v[i].desc ? vs.v[i].desc :
 			       "(not described in template.ini)");
 			if (vs.v[i].value)
-				printf(" [%s]", vs.v[i].value);
+				printf(" [%s]", is_secret(vs.v[i].name) ? "****" : vs.v[i].value);
 			putchar('\n');
 		}
 		sl_exit_flush();

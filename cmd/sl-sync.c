@@ -119,6 +119,7 @@ static void check_config(const struct sl_app *app, const char *dir)
 	c.argv = argv.v;
 	c.env = env.v;
 	c.dir = top.buf;
+	c.out = 2;	/* stdout is data (the instance's name): the checker talks on stderr */
 	code = sl_run(&c, &err);
 	if (code < 0)
 		sl_die(err.code, "config.checker %s: %s", app->config_checker, err.msg.buf);

@@ -891,8 +891,11 @@ int sl_ssh_pump(struct sl_ssh_chan *c, int in_fd, int out_fd, int err_fd,
 
 			sl_ssh_winch = 0;
 			term_size(&cols, &rows);
-			/* best effort: a lost resize only leaves the old size */
-			libssh2_channel_request_pty_size(c->ch, cols, rows);
+			/* a half-sent request must be finished before anything else */
+			while ((n = libssh2_channel_request_pty_size(c->ch, cols, rows)) ==
+			       LIBSSH2_ERROR_EAGAIN)
+				if (wait_socket(c->s, -1, err) < 0)
+					return -1;
 		}
 
 		while ((n = libssh2_channel_read(c->ch, buf, sizeof(buf))) > 0) {

@@ -303,10 +303,11 @@ int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
 		sl_quote_sh(&cmd, root);
 		sl_buf_adds(&cmd, "; export SL_ROOT; ");
 	}
-	/* sl-query's exit status 1 is "nothing is deployed there" */
+	/* sl-query's exit status 1 is "nothing is deployed there": said here */
 	sl_buf_adds(&cmd, "i=$(sl-query --instance ");
 	sl_quote_sh(&cmd, location);
-	sl_buf_adds(&cmd, " 2>/dev/null) || exit; exec sl-sync --server --show \"$i\"");
+	sl_buf_adds(&cmd, " 2>&1); s=$?; case $s in 0) ;; 1) exit 1 ;; *) echo \"$i\" >&2; exit $s ;; esac; "
+		    "exec sl-sync --server --show \"$i\"");
 	t->c = sl_ssh_exec(s, cmd.buf, err);
 	if (!t->c)
 		goto out;

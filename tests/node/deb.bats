@@ -33,8 +33,9 @@ teardown_file() {
 @test "lintian finds nothing in the package: no error, no warning" {
 	command -v lintian > /dev/null || skip "lintian is not installed"
 	[ -f "$DEB" ] || fail "no package at $DEB: make deb"
-	# --allow-root only silences lintian's advice not to run as root
-	run -0 lintian --allow-root "$DEB"
+	# --allow-root only silences lintian's advice not to run as root;
+	# TMPDIR: lintian 2.116 leaves a mldbm-elf-* file behind in it
+	TMPDIR=$BATS_TEST_TMPDIR run -0 lintian --allow-root "$DEB"
 	assert_output ""
 }
 

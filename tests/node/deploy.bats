@@ -286,7 +286,7 @@ hello_says() { sed -i "s/<h1>.*<\/h1>/<h1>$1<\/h1>/" "$HELLO/main.py"; }
 	run -100 silver activate '*' prev
 	assert_output "silver: fatal: the location '*' names no node: give --node NODE"
 	run -100 silver update --config x "$HELLO" hello.test
-	assert_output "silver: fatal: --config comes with a later release of silverlining"
+	assert_output "sl-sync: fatal: --config x: not a directory"
 	run -100 silver activate --clear --node "$NODE" hello.test prev
 	assert_output "silver: fatal: --clear is an option of update"
 }
