@@ -133,9 +133,16 @@ sl-env: usage: sl-env [-0] [--config DIR] [--node] APPDIR [-- COMMAND [ARG...]]"
 	run -111 bash -c 'silver --version >/dev/full'
 }
 
-@test "silver VERB --help is the tool's help" {
+@test "silver VERB --help is the verb's usage, for every verb; silver-VERB(1) has it as its synopsis" {
 	run -0 silver env --help
-	assert_output "usage: sl-env [-0] [--config DIR] [--node] APPDIR [-- COMMAND [ARG...]]"
+	assert_output "usage: silver env [-0] [--config DIR] [--node] APPDIR [-- COMMAND [ARG...]]"
+	run -0 silver list-nodes -h
+	assert_output "usage: silver list-nodes"
+	for v in $(silver --help | sed -n 's/^  \([a-z-]*\) .*/\1/p'); do
+		run -0 --separate-stderr silver "$v" --help
+		[[ $output == "usage: silver $v"* ]] || fail "silver $v --help: $output"
+		[ -z "$stderr" ] || fail "silver $v --help wrote to stderr: $stderr"
+	done
 }
 
 @test "-y, -q, -v and their long forms are exported to the tool; the last of -q/-v wins" {
