@@ -25,7 +25,11 @@ SCRIPTS := silver sl-node sl-activate sl-query sl-backup sl-init sl-serve sl-run
 LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance instance-names upload
 SVCLIB := service db area pg my
-MAN1 := $(TOOLS) $(SCRIPTS) $(SERVICES:%=sl-service-%)
+# the verbs of silver, each with its page silver-VERB(1)
+VERBS := env init serve setup-node create-node destroy-node list-nodes update \
+	activate deactivate query clean-node disable enable logs backup restore \
+	clear run create-config diff
+MAN1 := $(TOOLS) $(SCRIPTS) $(SERVICES:%=sl-service-%) $(VERBS:%=silver-%)
 MAN7 := silver
 
 LIB := build/libsl.a

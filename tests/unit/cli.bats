@@ -35,52 +35,8 @@ answers() {
 	[ -z "$stderr" ] || bad "$1" "$2 writes to stderr: $stderr"
 }
 
-# usage TOOL: the usage string of TOOL, from the first line of TOOL --help.
-usage() {
-	"$1" --help 2>/dev/null | sed -n '1s/^usage: //p'
-}
-
-# usage_forms TOOL USAGE: the forms of USAGE, one per line. They are split
-# at " | " outside brackets, and each starts with TOOL ("A | B" is "TOOL A"
-# and "TOOL B" when B does not name TOOL itself).
-usage_forms() {
-	awk -v tool="$1" -v usage="$2" 'BEGIN {
-		n = length(usage); depth = 0; form = ""
-		for (i = 1; i <= n; i++) {
-			c = substr(usage, i, 1)
-			if (c == "[" || c == "(") depth++
-			if (c == "]" || c == ")") depth--
-			if (depth == 0 && substr(usage, i, 3) == " | ") {
-				forms[++k] = form; form = ""; i += 2; continue
-			}
-			form = form c
-		}
-		forms[++k] = form
-		for (j = 1; j <= k; j++) {
-			f = forms[j]
-			if (f != tool && index(f, tool " ") != 1)
-				f = tool " " f
-			print f
-		}
-	}'
-}
-
-# synopsis TOOL [PAGE]: the forms of the SYNOPSIS of man/TOOL.1, rendered as a
-# reader sees it, one per line (a form starts with TOOL; a folded line is
-# joined to its form). The forms "TOOL --help" and "TOOL --version" are
-# left out: every tool takes them (the tests above), and the usage string
-# need not list them.
-synopsis() {
-	mandoc -Tascii "${2:-$TOP/man/$1.1}" | col -b |
-		sed -n '/^SYNOPSIS$/,/^[A-Z]/p' | sed '1d;$d' |
-		awk -v tool="$1" '{
-			gsub(/[ \t]+/, " "); sub(/^ /, ""); sub(/ $/, "")
-			if ($0 == "") next
-			if ($1 == tool) { if (f != "") print f; f = $0 }
-			else f = f " " $0
-		} END { if (f != "") print f }' |
-		grep -vxF -e "$1 --help" -e "$1 --version"
-}
+# usage, usage_forms and synopsis, which man.bats uses too, are in
+# tests/lib/common.bash.
 
 @test "there are tools to check" {
 	[ "$(tools | wc -l)" -ge 17 ]

@@ -48,3 +48,21 @@ tools() {
 		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \n' ' ' | sed 's/^ //;s/ $//')
 	[ "$synopsis" = "$usage" ] || fail "synopsis '$synopsis' differs from usage '$usage'"
 }
+
+@test "every verb of silver has its page, silver-VERB(1), whose SYNOPSIS is the verb's usage" {
+	verbs=$(silver --help | sed -n 's/^  \([a-z-]*\) .*/\1/p')
+	[ "$(wc -l <<<"$verbs")" -ge 21 ]
+	failed=
+	for v in $verbs; do
+		page=$TOP/man/silver-$v.1
+		[ -f "$page" ] || { failed+="silver $v: no man/silver-$v.1"$'\n'; continue; }
+		mandoc -Tascii "$page" | col -b | sed -n '/^NAME$/{n;p;q}' | grep -q "^ *silver-$v - " ||
+			failed+="silver $v: the NAME of its page is not silver-$v"$'\n'
+		u=$(usage silver "$v")
+		want=$(usage_forms silver "$u")
+		got=$(synopsis silver "$page")
+		[ "$got" = "$want" ] ||
+			failed+="silver $v: SYNOPSIS [$(paste -sd'|' <<<"$got")] differs from usage [$(paste -sd'|' <<<"$want")]"$'\n'
+	done
+	[ -z "$failed" ] || fail "$failed"
+}
