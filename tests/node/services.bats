@@ -147,7 +147,11 @@ files_sum() { on sh -c 'cd /var/lib/silverlining/apps/places/files && find . -ty
 @test "a backup of a location where nothing is deployed exits 100" {
 	run -100 silver backup --node "$NODE" nothing.test "$BATS_TEST_TMPDIR/x.tar.gz"
 	assert_output "sl-backup: fatal: nothing is deployed at nothing.test"
-	[ ! -e "$BATS_TEST_TMPDIR/x.tar.gz" ]
+	[ ! -e "$BATS_TEST_TMPDIR/x.tar.gz" ] && [ ! -e "$BATS_TEST_TMPDIR/x.tar.gz.part" ]
+	# into a directory: the same status, and the directory it made is gone
+	run -100 silver backup --node "$NODE" nothing.test "$BATS_TEST_TMPDIR/into"
+	assert_output "sl-backup: fatal: nothing is deployed at nothing.test"
+	[ ! -e "$BATS_TEST_TMPDIR/into" ]
 }
 
 @test "a hostile app name never reaches SQL" {

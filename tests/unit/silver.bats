@@ -91,7 +91,12 @@ sl-env: usage: sl-env [-0] [--config DIR] [--node] APPDIR [-- COMMAND [ARG...]]"
 	run -100 silver diff
 	assert_output "silver: usage: silver diff [--node NODE] DIR [LOCATION]"
 	run -100 silver diff "$A" a.test b.test
-	assert_output "silver: fatal: too many operands: silver diff DIR [LOCATION]"
+	assert_output "silver: fatal: too many operands
+silver: usage: silver diff [--node NODE] DIR [LOCATION]"
+	run -100 silver activate a.test prev extra
+	assert_line --index 0 "silver: fatal: too many operands"
+	run -100 silver clear a.test b.test
+	assert_line --index 0 "silver: fatal: too many operands"
 }
 
 @test "no verb: usage, exit 100" {
