@@ -69,7 +69,14 @@ $(SCRIPTS:%=bin/%): bin/%: % libsl/version.h
 build/tests/%: build/tests/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS)
 
-check: all $(TESTBINS) deb
+# Every test, from a fresh Debian 12 machine too: what the tests need is
+# installed first (apt-get; nothing is done when it is all there), then
+# the build, the package, and every suite (tests/run).
+check:
+	bash .ci/install-deps
+	$(MAKE) check-suites
+
+check-suites: all $(TESTBINS) deb
 	tests/run
 
 # The unit tier alone: no node, no root, no package. The package build's
@@ -121,5 +128,5 @@ deb:
 clean:
 	rm -rf build bin
 
-.PHONY: all check check-unit bench deb demo install clean lint-man
+.PHONY: all check check-suites check-unit bench deb demo install clean lint-man
 .SECONDARY:
