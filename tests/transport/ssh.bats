@@ -219,5 +219,5 @@ print("blocking" if os.get_blocking(r) else "non-blocking")' sl-remote "$NODE" t
 	run -100 sl-remote 'host:99999' true
 	assert_output "sl-remote: fatal: invalid node address 'host:99999': want [user@]host[:port]"
 	run -100 sl-remote "$NODE"
-	assert_output "sl-remote: usage: sl-remote [--accept-new] [-i FILE] [--timeout SECONDS] NODE COMMAND [ARG...]"
+	assert_output "sl-remote: usage: sl-remote [-t] [--accept-new] [-i FILE] [--timeout SECONDS] NODE COMMAND [ARG...]"
 }

@@ -204,5 +204,10 @@ name'"
 
 @test "usage errors exit 100" {
 	run -100 sl-sync "$A"
-	assert_output --partial "sl-sync: usage: sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--clear] [--activate LOCATION]... APPDIR NODE"
+	assert_output "sl-sync: $(sl-sync --help)"
+	assert_output --partial "sl-sync: usage: sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--config DIR] [--name APP] [--clear] [--activate LOCATION]... APPDIR NODE | "
+	# the node's own forms are not the laptop's
+	run -100 sl-sync --server --config "$A"
+	run -100 sl-sync --server --show x --config y
+	run -100 sl-sync --diff loc --clear "$A" "$NODE"
 }
