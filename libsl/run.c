@@ -25,8 +25,40 @@ int sl_run_code(int wstatus)
 	return SL_EXIT_TEMP;
 }
 
-static int exec_error(struct sl_err *err, const char *prog, int e)
+/*
+ * Whether a file NAME is in a directory of ENV's PATH. execvp() says
+ * EACCES when a PATH directory cannot be searched and NAME is nowhere:
+ * for the user that is "not found" (127), as a shell says.
+ */
+static int anywhere_on_path(const char *name, char *const *env)
 {
+	const char *path = NULL;
+
+	for (; env && *env; env++)
+		if (!strncmp(*env, "PATH=", 5))
+			path = *env + 5;
+	for (const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin"; ; ) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		struct sl_buf b = SL_BUF_INIT;
+		struct stat st;
+		int found;
+
+		sl_buf_addf(&b, "%.*s/%s", (int)len, len ? p : ".", name);
+		found = stat(b.buf, &st) == 0 && !S_ISDIR(st.st_mode);
+		sl_buf_release(&b);
+		if (found)
+			return 1;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
+static int exec_error(struct sl_err *err, const char *prog, char *const *env, int e)
+{
+	if (e == EACCES && !strchr(prog, '/') && !anywhere_on_path(prog, env ? env : environ))
+		e = ENOENT;
 	errno = e;
 	sl_err_errno(err, "unable to run '%s'", prog);
 	if (err)
@@ -39,7 +71,7 @@ int sl_run_exec(char *const *argv, char *const *env, struct sl_err *err)
 	if (env)
 		environ = (char **)env;
 	execvp(argv[0], argv);
-	return exec_error(err, argv[0], errno);
+	return exec_error(err, argv[0], NULL, errno);
 }
 
 /* Child side: fd setup after fork. Only async-signal-safe calls. */
@@ -152,7 +184,7 @@ int sl_run_start(struct sl_child *c, struct sl_err *err)
 			if (err)
 				err->code = SL_EXIT_NOEXEC;
 		} else {
-			exec_error(err, c->argv[0], child[1]);
+			exec_error(err, c->argv[0], c->env, child[1]);
 		}
 		goto fail;
 	}

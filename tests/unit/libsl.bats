@@ -101,7 +101,8 @@ quote_roundtrip() {
 
 @test "sl_run_which: finds executables on the given PATH only" {
 	run -0 "$T" which sh /usr/bin:/bin
-	assert_output "/usr/bin/sh"
+	# merged /usr finds it in the first; a buildd chroot may not be merged
+	[ "$output" = /usr/bin/sh ] || [ "$output" = /bin/sh ] || fail "$output"
 	run -0 "$T" which sh "$BATS_TEST_TMPDIR"
 	assert_output "(none)"
 	run -0 "$T" which ../sh /usr/bin
