@@ -103,7 +103,7 @@ install: all
 	install -m 644 $(MAN7:%=man/%.7) $(DESTDIR)$(MANDIR)/man7
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 644 completion/silver $(DESTDIR)$(PREFIX)/share/bash-completion/completions/silver
-	install -m 755 node/setup-node $(DESTDIR)$(SHAREDIR)/setup-node
+	install -m 755 node/setup-node node/repack-deb $(DESTDIR)$(SHAREDIR)/
 	install -D -m 644 node/silverlining_runner.py $(DESTDIR)$(SHAREDIR)/python/silverlining_runner.py
 	install -m 644 pages/*.html $(DESTDIR)$(SHAREDIR)/pages
 	cd server-files && find . -type f | while read -r f; do \

@@ -43,6 +43,60 @@ static char *beside_tools(const char *const *rels)
 	return NULL;
 }
 
+/*
+ * Run from an installed package (no build tree beside the tools): the
+ * installed package of this very version, made a .deb again by
+ * repack-deb in a new directory, removed at exit. NULL when that cannot be.
+ */
+static char tmp[4096], *tmp_deb;
+
+static void remove_repacked(void)
+{
+	if (tmp_deb)
+		unlink(tmp_deb);
+	if (*tmp)
+		rmdir(tmp);
+}
+
+static char *repacked(void)
+{
+	static const char *const repack[] = { "share/silverlining/repack-deb", NULL };
+	struct sl_buf out = SL_BUF_INIT, ver = SL_BUF_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_child c = SL_CHILD_INIT;
+	char *script = beside_tools(repack), *deb = NULL;
+	char *query[] = { "dpkg-query", "-W", "-f", "${Version}", "silverlining", NULL };
+	const char *t = getenv("TMPDIR");
+
+	c.argv = query;
+	c.err = SL_RUN_NULL;
+	if (!script || sl_run_capture(&c, &ver, &err) != 0 || strcmp(ver.buf, SL_VERSION))
+		goto out;
+	snprintf(tmp, sizeof(tmp), "%s/sl-provision.XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(tmp)) {
+		*tmp = '\0';
+		goto out;
+	}
+	{
+		char *argv[] = { script, tmp, NULL };
+		struct sl_child r = SL_CHILD_INIT;
+
+		r.argv = argv;
+		if (sl_run_capture(&r, &out, &err) == 0 && out.len && out.buf[out.len - 1] == '\n') {
+			out.buf[--out.len] = '\0';
+			deb = sl_buf_detach(&out, NULL);
+			tmp_deb = deb;
+		}
+	}
+	atexit(remove_repacked);
+out:
+	free(script);
+	sl_buf_release(&out);
+	sl_buf_release(&ver);
+	sl_err_release(&err);
+	return deb;
+}
+
 /* Sends the file LOCAL to REMOTE on the node over a channel of S. */
 static void upload(struct sl_ssh *s, const char *local, const char *remote)
 {
@@ -115,7 +169,7 @@ int main(int argc, char **argv)
 		sl_die_usage(USAGE);
 	if (sl_ssh_addr_parse(&addr, argv[optind], &err) < 0)
 		sl_die_err(&err);
-	if (!deb && !(deb = beside_tools(debs)))
+	if (!deb && !(deb = beside_tools(debs)) && !(deb = repacked()))
 		sl_die(SL_EXIT_USAGE, "no silverlining %s package to install: build one (make deb) or give --deb FILE",
 		       SL_VERSION);
 	if (!(script = beside_tools(scripts)))

@@ -87,3 +87,35 @@ teardown_file() {
 	run -0 --separate-stderr on sl-env /tmp/hello
 	assert_line "export SILVER_APP_NAME='hello'"
 }
+
+@test "the installed package made a .deb again (repack-deb) holds what the built one holds" {
+	lab_setup
+	run -0 on sh -c 'mkdir -p /tmp/repack && /usr/share/silverlining/repack-deb /tmp/repack'
+	assert_output "/tmp/repack/silverlining_${VERSION}_$(dpkg --print-architecture).deb"
+	repacked=$output
+	for f in Package Version Architecture Depends Suggests Description; do
+		run -0 on dpkg-deb -f "$repacked" "$f"
+		assert_output "$(dpkg-deb -f "$DEB" "$f")"
+	done
+	# the same files, directories and links, with the same modes
+	built=$(dpkg-deb -c "$DEB" | awk '{print $1, $6}' | sort)
+	run -0 on sh -c "dpkg-deb -c '$repacked' | awk '{print \$1, \$6}' | sort"
+	assert_output "$built"
+	# a changed installed file must not travel to nodes
+	run -0 on sh -c 'cp /usr/bin/sl-run /tmp/sl-run.orig && echo "# changed" >> /usr/bin/sl-run'
+	run -100 on /usr/share/silverlining/repack-deb /tmp/repack
+	assert_output --partial "installed files of silverlining were changed"
+	run -0 on cp /tmp/sl-run.orig /usr/bin/sl-run
+}
+
+@test "an installed silverlining, with no build tree, provisions a node: it sends itself" {
+	lab_setup
+	# the node provisions itself, as a laptop would a server, over ssh
+	run -0 on sh -c 'ssh-keygen -q -t ed25519 -N "" -f /root/.ssh/id_ed25519 < /dev/null &&
+		cat /root/.ssh/id_ed25519.pub >> /root/.ssh/authorized_keys'
+	run -0 on silver setup-node --accept-new root@127.0.0.1
+	assert_output --regexp "setup-node: (done: )?[0-9]+ changes; [^ ]+ is a silverlining $VERSION node"
+	run -0 on sh -c 'ls /tmp/sl-provision.* 2>/dev/null | wc -l'
+	assert_output 0
+	run -0 on systemctl is-active nginx
+}
