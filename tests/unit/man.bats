@@ -26,8 +26,9 @@ tools() {
 
 @test "every page has the sections of the house style" {
 	for page in "$TOP"/man/*.[1-8]; do
-		for sec in NAME SYNOPSIS DESCRIPTION "EXIT STATUS" "SEE ALSO"; do
-			case $page in *.7) [ "$sec" = SYNOPSIS ] && continue ;; esac
+		for sec in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" ENVIRONMENT FILES \
+			EXAMPLES "SEE ALSO"; do
+			case $page:$sec in *.7:SYNOPSIS|*.7:OPTIONS) continue ;; esac
 			grep -q "^\.Sh $sec\$" "$page" || fail "$page lacks $sec"
 		done
 	done
