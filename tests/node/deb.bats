@@ -78,9 +78,13 @@ teardown_file() {
 	assert_line SYNOPSIS
 }
 
-@test "sl-env on examples/hello copied to the node: SILVER_APP_NAME=hello" {
+@test "sl-env on the package's examples/hello: SILVER_APP_NAME=hello" {
 	lab_setup
-	tar -C "$TOP/examples" -cf - hello | on tar -C /tmp -xf -
+	run -0 on ls /usr/share/doc/silverlining/examples
+	assert_output "hello
+places"
+	# as a user would: a copy of the example to work in
+	run -0 on cp -r /usr/share/doc/silverlining/examples/hello /tmp/hello
 	run -0 --separate-stderr on sl-env /tmp/hello -- env
 	assert_line SILVER_APP_NAME=hello
 	assert_line "SILVER_VERSION=devel/$VERSION"
