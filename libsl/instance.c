@@ -458,7 +458,7 @@ out:
 }
 
 /*
- * Where uploads of one kind go: ROOT/instances, open to all, or
+ * Where uploads of one kind go: ROOT/instances, or
  * ROOT/configs, whose uploads are named after their instance and stay
  * the root's until sl-activate gives one to its app's group.
  */
@@ -592,7 +592,12 @@ out:
 int sl_instance_receive(const char *root, const char *app, int in_fd,
 			int out_fd, char **name, struct sl_err *err)
 {
-	static const struct store instances = { "instances", 0755, 0755, 0644, NULL };
+	/*
+	 * Built and named root's alone: sl-activate gives an instance to its
+	 * app's group (and static/ to all) once the app's user exists. Others
+	 * may pass through ROOT/instances, not list it.
+	 */
+	static const struct store instances = { "instances", 0711, 0700, 0600, NULL };
 
 	return receive(root, &instances, app, in_fd, out_fd, name, err);
 }

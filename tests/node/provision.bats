@@ -59,7 +59,7 @@ setup() {
 		sed -n "s/^version=//p" /etc/silverlining/node;
 		tail -n 1 /var/log/silverlining/provision.log | cut -d" " -f2-3'
 	assert_output "/usr/sbin/nologin
-755 silverlining /var/lib/silverlining/instances
+711 silverlining /var/lib/silverlining/instances
 600 root /etc/silverlining/secret
 active
 1

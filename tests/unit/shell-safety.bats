@@ -1,0 +1,16 @@
+#!/usr/bin/env bats
+# The shell tools run as root on nodes: what they must never do, read
+# from their text (a test per rule; each found a real case once).
+
+load ../lib/common
+
+setup() {
+	cd "$TOP" || exit 1
+	tools=(silver sl-activate sl-backup sl-init sl-node sl-query sl-run sl-serve node/setup-node node/repack-deb)
+}
+
+@test "no tool names a temporary file after its PID under /tmp (an attacker can plant it first)" {
+	run grep -nE '/tmp/[^ "]*\$(\$|BASHPID|\{BASHPID\})' "${tools[@]}"
+	assert_failure
+	refute_output
+}
