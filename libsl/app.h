@@ -6,7 +6,7 @@
 #include "strv.h"
 
 /*
- * An app is a directory with an app.ini (SPEC.md "app.ini"). sl_app_load()
+ * An app is a directory with an app.ini (doc/SPEC.md "app.ini"). sl_app_load()
  * parses and validates it; every error names APPDIR/app.ini:LINE, and
  * keys the model does not know become warnings the tool prints.
  */

@@ -7,7 +7,7 @@
 #include "strv.h"
 
 /*
- * Every process of an app sees the same variables (SPEC.md "What an app
+ * Every process of an app sees the same variables (doc/SPEC.md "What an app
  * receives"): SILVER_* describing the app and where it runs, and the
  * CONFIG_* of each service.NAME it declares, printed by
  * `sl-service-NAME env [--devel] APP`, which finds the value of

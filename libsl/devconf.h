@@ -9,7 +9,7 @@
 
 /*
  * On the laptop, services take their values from the [devel] and
- * [devel:APP] sections of ~/.silverlining.conf (SPEC.md "Development
+ * [devel:APP] sections of ~/.silverlining.conf (doc/SPEC.md "Development
  * overrides"):
  *
  *	[devel]

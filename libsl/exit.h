@@ -1,4 +1,4 @@
-/* silverlining — the exit-code table; one for every tool (SPEC.md, silver(7)). */
+/* silverlining — the exit-code table; one for every tool (doc/SPEC.md, silver(7)). */
 #ifndef SL_EXIT_H
 #define SL_EXIT_H
 

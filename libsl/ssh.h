@@ -9,7 +9,7 @@
 #include "err.h"
 
 /*
- * One session per command and node; several channels on it (DESIGN.md
+ * One session per command and node; several channels on it (doc/DESIGN.md
  * "Transport"). Connecting checks the host key against known_hosts
  * before anything else is sent, then authenticates with ssh-agent, then
  * with ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa and ~/.ssh/id_rsa (which fails

@@ -16,7 +16,7 @@
  *		return sl_service_main(argc, argv, &postgis);
  *	}
  *
- * sl_service_main() parses the protocol's verbs (SPEC.md "The service
+ * sl_service_main() parses the protocol's verbs (doc/SPEC.md "The service
  * protocol"), validates the app name, and calls the service's functions.
  * Verbs a service does not provide yet exit 100 with "not implemented on
  * this side": never a silent success.

@@ -1,4 +1,4 @@
-/* silverlining — sl-service-mysql: MySQL (MariaDB) for apps (SPEC.md "Services"). */
+/* silverlining — sl-service-mysql: MySQL (MariaDB) for apps (doc/SPEC.md "Services"). */
 #include "db.h"
 #include "my.h"
 

@@ -1,4 +1,4 @@
-/* silverlining — sl-service-postgis: PostgreSQL with PostGIS for apps (SPEC.md "Services"). */
+/* silverlining — sl-service-postgis: PostgreSQL with PostGIS for apps (doc/SPEC.md "Services"). */
 #include "db.h"
 #include "pg.h"
 

@@ -1,4 +1,4 @@
-/* silverlining — sl-service-postgresql: PostgreSQL for apps (SPEC.md "Services"). */
+/* silverlining — sl-service-postgresql: PostgreSQL for apps (doc/SPEC.md "Services"). */
 #include "db.h"
 #include "pg.h"
 

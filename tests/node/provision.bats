@@ -52,7 +52,7 @@ setup() {
 	[ "$(echo "$SECONDS_TAKEN < 5" | bc)" = 1 ] || fail "took $SECONDS_TAKEN s"
 }
 
-@test "the node is what DESIGN.md says: users, directories, secret, units, record" {
+@test "the node is what doc/DESIGN.md says: users, directories, secret, units, record" {
 	run -0 on sh -c 'getent passwd silverlining | cut -d: -f7;
 		stat -c "%a %U %n" /var/lib/silverlining/instances /etc/silverlining/secret;
 		systemctl is-active nginx; systemctl cat silverlining-instance@.service | grep -c KillSignal=SIGINT;

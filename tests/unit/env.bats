@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# silverlining — sl-env: the environment an app receives (SPEC.md "What an
+# silverlining — sl-env: the environment an app receives (doc/SPEC.md "What an
 # app receives"), printed for a shell, printed with NULs, or chainloaded.
 bats_require_minimum_version 1.5.0
 load ../lib/common

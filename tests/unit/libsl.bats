@@ -149,7 +149,7 @@ quote_roundtrip() {
 	assert_output "libsl-test: fatal: unable to create file: Not a directory"
 }
 
-@test "app names: the pattern of SPEC.md, and database names" {
+@test "app names: the pattern of doc/SPEC.md, and database names" {
 	run -0 "$T" dbname my-blog-2
 	assert_output "my_blog_2 valid"
 	for bad in Blog 1blog _blog blog_x "" "a b" "$(printf 'a%.0s' {1..32})"; do
