@@ -119,8 +119,11 @@ int sl_manifest_link_inside(const char *path, const char *target);
  * Resolves every symlink of M in the real tree at DIRFD, following other
  * symlinks on the way, and refuses (100) one whose resolution leaves the
  * tree (a chain like d/s -> .. makes "d/s/d/s/../../etc" escape though
- * each text looks inside) or loops. A link to a name that does not exist
- * is allowed. -1 with ERR set.
+ * each text looks inside) or loops, and one whose text goes up ("..")
+ * from a name that does not resolve to a directory beneath DIRFD: a
+ * -> b/../../../etc with no b looks inside, but leads wherever a b made
+ * later points. A link to a name that does not exist is allowed. -1 with
+ * ERR set (100 for a refused link).
  */
 int sl_manifest_check_links(const struct sl_manifest *m, int dirfd,
 			    struct sl_err *err);
