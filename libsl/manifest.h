@@ -59,6 +59,13 @@ struct sl_mf_limits {
 extern const struct sl_mf_limits sl_mf_default_limits;
 
 /*
+ * The largest wire form read from the other side: what the node reads
+ * from the laptop, and silver diff from the node. Larger is refused
+ * before any of it is read.
+ */
+#define SL_MF_MAX_WIRE ((size_t)64 << 20)
+
+/*
  * What is left out of an upload: version-control directories, Python
  * caches, editor and backup files, the top-level silver-logs/, and the
  * patterns of an optional .silverignore at the app's root (one per line,
