@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "../libsl/app.h"
+#include "../libsl/appuser.h"
 #include "../libsl/msg.h"
 #include "../libsl/version.h"
 
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
 	};
 	struct sl_app app = SL_APP_INIT;
 	struct sl_err err = SL_ERR_INIT;
+	struct sl_buf user = SL_BUF_INIT;
 	int c;
 
 	sl_msg_init(argv[0]);
@@ -37,9 +39,9 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
-			if (!sl_app_name_valid(optarg))
-				sl_die(SL_EXIT_USAGE, "invalid app name '%s'", optarg);
-			printf("%s\n", sl_app_unix_user(optarg));
+			if (sl_appuser_get(optarg, &user, NULL, NULL, &err) < 0)
+				sl_die_err(&err);
+			printf("%s\n", user.buf);
 			sl_exit_flush();
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-app %s\n", SL_VERSION); sl_exit_flush();

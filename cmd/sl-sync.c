@@ -266,7 +266,7 @@ static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_
 	}
 	contents = sl_xcalloc(want.n + 1, sizeof(*contents));
 	present = sl_xcalloc(want.n + 1, sizeof(*present));
-	if (rc && sl_tree_fetch(&t, &want, contents, present, &err) < 0)
+	if (rc && sl_tree_fetch(&t, &want, DIFF_MAX_FILE, contents, present, &err) < 0)
 		sl_die_err(&err);
 	for (size_t i = 0; i < n; i++) {
 		const struct sl_mf_entry *o = ch[i].old, *e = ch[i].new;

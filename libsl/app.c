@@ -1,7 +1,6 @@
 /* silverlining — the app.ini model. */
 #include <ctype.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,21 +227,6 @@ int sl_app_name_valid(const char *name)
 		    !isdigit((unsigned char)name[i]) && name[i] != '-')
 			return 0;
 	return 1;
-}
-
-char *sl_app_unix_user(const char *name)
-{
-	struct sl_buf b = SL_BUF_INIT;
-	uint32_t h = 2166136261u;	/* FNV-1a: tells long names apart, no secret */
-
-	sl_buf_addf(&b, "sl-%s", name);
-	if (b.len <= 32)
-		return sl_buf_detach(&b, NULL);
-	for (const char *p = name; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	sl_buf_reset(&b);
-	sl_buf_addf(&b, "sl-%.20s-%08x", name, (unsigned)h);
-	return sl_buf_detach(&b, NULL);
 }
 
 char *sl_app_db_name(const char *name)

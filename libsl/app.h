@@ -61,13 +61,6 @@ void sl_app_release(struct sl_app *app);
 int sl_app_name_valid(const char *name);
 
 /*
- * The Unix user app NAME runs as on a node: "sl-NAME", or, past 32
- * characters, "sl-" + its first 20 + "-" + its FNV-1a hash in 8 hex digits.
- * The caller frees the result.
- */
-char *sl_app_unix_user(const char *name);
-
-/*
  * NAME as a database identifier: dashes become underscores. The caller
  * frees the result.
  */

@@ -524,33 +524,87 @@ int sl_manifest_decode(struct sl_manifest *m, const char *data, size_t len,
 	return check_tree(m, err);
 }
 
+/* openat2 PATH beneath DIRFD, following symlinks: 0, or -1 with errno. */
+static int resolve_beneath(int dirfd, const char *path, int flags)
+{
+	struct open_how how = { 0 };
+	int fd;
+
+	how.flags = (uint64_t)(O_PATH | O_CLOEXEC | flags);
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static int link_refused(const struct sl_mf_entry *e, struct sl_err *err)
+{
+	if (errno == EXDEV)
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "the symlink %s -> %s leads outside through other symlinks",
+				  e->path, e->target);
+	if (errno == ELOOP)
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "the symlink %s -> %s loops", e->path, e->target);
+	return sl_err_errno(err, "unable to check the symlink %s", e->path);
+}
+
+/*
+ * Every ".." of E's target must step up from a directory that exists
+ * beneath DIRFD: "b/.." is where b's parent is only while b is a
+ * directory, and a b that appears later as a symlink would move it
+ * anywhere (a -> b/../../../etc). A link that leads to a missing name
+ * is allowed; one that goes through a missing name and then up is not.
+ */
+static int check_dotdots(const struct sl_mf_entry *e, int dirfd, struct sl_err *err)
+{
+	const char *slash = strrchr(e->path, '/');
+	struct sl_buf prefix = SL_BUF_INIT;
+	int ret = 0;
+
+	if (slash)
+		sl_buf_add(&prefix, e->path, (size_t)(slash - e->path + 1));
+	for (const char *p = e->target; *p && !ret; ) {
+		size_t n = strcspn(p, "/");
+
+		sl_buf_add(&prefix, p, n);
+		if (n == 2 && p[0] == '.' && p[1] == '.' &&
+		    resolve_beneath(dirfd, prefix.buf, O_DIRECTORY) < 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				ret = sl_err_set(err, SL_EXIT_USAGE,
+						 "the symlink %s -> %s goes up ('..') from a name that does not exist "
+						 "or is not a directory, and would lead elsewhere once it does",
+						 e->path, e->target);
+			else
+				ret = link_refused(e, err);
+		}
+		p += n;
+		if (*p == '/') {
+			sl_buf_addch(&prefix, '/');
+			p++;
+		}
+	}
+	sl_buf_release(&prefix);
+	return ret;
+}
+
 int sl_manifest_check_links(const struct sl_manifest *m, int dirfd,
 			    struct sl_err *err)
 {
 	for (size_t i = 0; i < m->n; i++) {
 		const struct sl_mf_entry *e = &m->v[i];
-		struct open_how how = { 0 };
-		int fd;
 
 		if (e->type != SL_MF_LINK)
 			continue;
-		how.flags = O_PATH | O_CLOEXEC;
-		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-		fd = (int)syscall(SYS_openat2, dirfd, e->path, &how, sizeof(how));
-		if (fd >= 0) {
-			close(fd);
+		if (check_dotdots(e, dirfd, err) < 0)
+			return -1;
+		if (resolve_beneath(dirfd, e->path, 0) == 0)
 			continue;
-		}
 		if (errno == ENOENT || errno == ENOTDIR)
 			continue;	/* dangling: it leads nowhere, inside */
-		if (errno == EXDEV)
-			return sl_err_set(err, SL_EXIT_USAGE,
-					  "the symlink %s -> %s leads outside through other symlinks",
-					  e->path, e->target);
-		if (errno == ELOOP)
-			return sl_err_set(err, SL_EXIT_USAGE,
-					  "the symlink %s -> %s loops", e->path, e->target);
-		return sl_err_errno(err, "unable to check the symlink %s", e->path);
+		return link_refused(e, err);
 	}
 	return 0;
 }

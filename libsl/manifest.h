@@ -59,6 +59,13 @@ struct sl_mf_limits {
 extern const struct sl_mf_limits sl_mf_default_limits;
 
 /*
+ * The largest wire form read from the other side: what the node reads
+ * from the laptop, and silver diff from the node. Larger is refused
+ * before any of it is read.
+ */
+#define SL_MF_MAX_WIRE ((size_t)64 << 20)
+
+/*
  * What is left out of an upload: version-control directories, Python
  * caches, editor and backup files, the top-level silver-logs/, and the
  * patterns of an optional .silverignore at the app's root (one per line,
@@ -119,8 +126,11 @@ int sl_manifest_link_inside(const char *path, const char *target);
  * Resolves every symlink of M in the real tree at DIRFD, following other
  * symlinks on the way, and refuses (100) one whose resolution leaves the
  * tree (a chain like d/s -> .. makes "d/s/d/s/../../etc" escape though
- * each text looks inside) or loops. A link to a name that does not exist
- * is allowed. -1 with ERR set.
+ * each text looks inside) or loops, and one whose text goes up ("..")
+ * from a name that does not resolve to a directory beneath DIRFD: a
+ * -> b/../../../etc with no b looks inside, but leads wherever a b made
+ * later points. A link to a name that does not exist is allowed. -1 with
+ * ERR set (100 for a refused link).
  */
 int sl_manifest_check_links(const struct sl_manifest *m, int dirfd,
 			    struct sl_err *err);

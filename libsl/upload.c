@@ -19,7 +19,14 @@ struct chan_reader {
 	char buf[4096];
 };
 
-/* 1 with a line in OUT, 0 at EOF, -1 with ERR set. */
+/*
+ * Every line, length and count the node sends is capped before anything
+ * is allocated for it: a hostile node gets a refusal, never unbounded
+ * memory.
+ */
+#define MAX_LINE 4096
+
+/* 1 with a line in OUT (at most MAX_LINE bytes), 0 at EOF, -1 with ERR set. */
 static int chan_line(struct chan_reader *r, struct sl_buf *out, struct sl_err *err)
 {
 	sl_buf_reset(out);
@@ -38,8 +45,10 @@ static int chan_line(struct chan_reader *r, struct sl_buf *out, struct sl_err *e
 			r->pos++;
 			return 1;
 		}
-		if (out->len > 4096)
-			return sl_err_set(err, SL_EXIT_TEMP, "the node answered nonsense");
+		if (out->len >= MAX_LINE)
+			return sl_err_set(err, SL_EXIT_TEMP,
+					  "the node answered a line longer than %d bytes: refused",
+					  MAX_LINE);
 		sl_buf_addch(out, r->buf[r->pos++]);
 	}
 }
@@ -337,10 +346,15 @@ int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
 		goto out;
 	}
 	t->instance = sl_xstrdup(line.buf + 9);
-	if (chan_line(t->r, &line, err) <= 0 || (size = word_number(&line, "manifest")) < 0 ||
-	    (uint64_t)size > sl_mf_default_limits.max_total) {
+	if (chan_line(t->r, &line, err) <= 0 || (size = word_number(&line, "manifest")) < 0) {
 		if (!err->code)
 			sl_err_set(err, SL_EXIT_TEMP, "the node sent no manifest");
+		goto out;
+	}
+	if ((uint64_t)size > SL_MF_MAX_WIRE) {
+		sl_err_set(err, SL_EXIT_TEMP,
+			   "the node announced a manifest of %lld bytes, more than the %zu MiB allowed: refused",
+			   size, SL_MF_MAX_WIRE >> 20);
 		goto out;
 	}
 	if (chan_bytes(t->r, (size_t)size, &wire, err) < 0 ||
@@ -355,7 +369,8 @@ out:
 }
 
 int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
-		  struct sl_buf *contents, int *present, struct sl_err *err)
+		  uint64_t max_size, struct sl_buf *contents, int *present,
+		  struct sl_err *err)
 {
 	struct sl_buf req = SL_BUF_INIT, line = SL_BUF_INIT;
 	int ret = -1;
@@ -366,6 +381,7 @@ int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
 		goto out;
 	for (size_t i = 0; i < paths->n; i++) {
 		long long size;
+		long k;
 
 		present[i] = 0;
 		if (chan_line(t->r, &line, err) <= 0) {
@@ -378,6 +394,16 @@ int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
 		size = word_number(&line, "file");
 		if (size < 0) {
 			sl_err_set(err, SL_EXIT_TEMP, "the node answered '%.80s', not 'file SIZE'", line.buf);
+			goto out;
+		}
+		k = sl_manifest_find(&t->m, paths->v[i]);
+		if (k < 0 || t->m.v[k].type != SL_MF_FILE ||
+		    (uint64_t)size != t->m.v[k].size || (uint64_t)size > max_size) {
+			sl_err_set(err, SL_EXIT_TEMP,
+				   "the node announced %lld bytes for %s, not the %llu of its manifest "
+				   "(at most %llu are read): refused",
+				   size, paths->v[i], k < 0 ? 0ULL : (unsigned long long)t->m.v[k].size,
+				   (unsigned long long)max_size);
 			goto out;
 		}
 		if (chan_bytes(t->r, (size_t)size, &contents[i], err) < 0)

@@ -50,18 +50,25 @@ struct sl_tree {
 
 /*
  * Asks the node for the instance at LOCATION and its manifest (runs
- * sl-query --instance, then `sl-sync --server --show INSTANCE`). 1 with
- * T filled, 0 when nothing is deployed there, -1 with ERR set.
+ * sl-query --instance, then `sl-sync --server --show INSTANCE`). Lines
+ * longer than 4096 bytes and a manifest over SL_MF_MAX_WIRE are refused
+ * before they are read, and the manifest is checked as a receiver checks
+ * one (sl_manifest_decode). 1 with T filled, 0 when nothing is deployed
+ * there, -1 with ERR set (111 for a node that answers out of bounds).
  */
 int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
 		 struct sl_tree *t, struct sl_err *err);
 
 /*
  * Fetches the content of each of PATHS (files of T's manifest) into
- * CONTENTS[i], setting PRESENT[i]; once per open tree. 0, or -1 with ERR.
+ * CONTENTS[i], setting PRESENT[i]; once per open tree. Nothing the node
+ * says is believed: a size other than the manifest's for that path, or
+ * over MAX_SIZE, is refused before any of the content is read. 0, or -1
+ * with ERR (111 for a node that answers out of bounds or out of turn).
  */
 int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
-		  struct sl_buf *contents, int *present, struct sl_err *err);
+		  uint64_t max_size, struct sl_buf *contents, int *present,
+		  struct sl_err *err);
 
 /* Ends the node's side and frees T: its exit status, or -1 with ERR. */
 int sl_tree_close(struct sl_tree *t, struct sl_err *err);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../libsl/app.h"
+#include "../libsl/appuser.h"
 #include "../libsl/buf.h"
 #include "../libsl/file.h"
 #include "../libsl/instance.h"
@@ -77,7 +78,6 @@ static int node_verb(const struct sl_service *svc, const char *verb,
 	struct sl_strv vars = SL_STRV_INIT;
 	struct sl_svc_app a = { 0 };
 	struct sl_buf data = SL_BUF_INIT;
-	struct passwd *pw;
 	int (*fn)(const struct sl_svc_app *, const char *, struct sl_err *) = NULL;
 	int ret;
 
@@ -93,10 +93,9 @@ static int node_verb(const struct sl_service *svc, const char *verb,
 	}
 	a.name = app;
 	a.dbname = sl_app_db_name(app);
-	a.user = sl_app_unix_user(app);
-	pw = getpwnam(a.user);
-	a.uid = pw ? pw->pw_uid : (uid_t)-1;
-	a.gid = pw ? pw->pw_gid : (gid_t)-1;
+	if (sl_appuser_get(app, &data, &a.uid, &a.gid, &err) < 0)
+		sl_die_err(&err);
+	a.user = sl_buf_detach(&data, NULL);
 	sl_buf_addf(&data, "%s/apps/%s", sl_instance_root(), app);
 	a.data = sl_buf_detach(&data, NULL);
 	if (!strcmp(verb, "env")) {

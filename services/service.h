@@ -26,7 +26,7 @@
 struct sl_svc_app {
 	const char *name;	/* app_name */
 	char *dbname;		/* its database form: my-blog -> my_blog */
-	char *user;		/* its Unix user (sl_app_unix_user) */
+	char *user;		/* its Unix user (sl_appuser_get) */
 	uid_t uid;		/* (uid_t)-1 when the user does not exist yet */
 	gid_t gid;
 	char *data;		/* ROOT/apps/APP: where services keep its records and areas */

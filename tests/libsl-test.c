@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../libsl/app.h"
+#include "../libsl/appuser.h"
 #include "../libsl/buf.h"
 #include "../libsl/file.h"
 #include "../libsl/msg.h"
@@ -13,7 +14,8 @@
 
 #define USAGE "libsl-test buf | strv | quote sh|word|url STRING | run ARGV... | " \
 	"capture ARGV... | write PATH MODE replace|excl DATA | mkdirs PATH | " \
-	"dbname NAME | which NAME PATH"
+	"dbname NAME | which NAME PATH | appuser < NAMES | " \
+	"appuser-check APP USER GECOS"
 
 static int check(int ok, const char *what)
 {
@@ -89,6 +91,22 @@ static void test_quote(const char *how, const char *s)
 	sl_buf_release(&b);
 }
 
+/* "APP USER" for each app name read from stdin, one a line. */
+static void test_appuser(void)
+{
+	struct sl_buf user = SL_BUF_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	char buf[256];
+
+	while (fgets(buf, sizeof(buf), stdin)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		if (sl_appuser_name(buf, &user, &err) < 0)
+			sl_die_err(&err);
+		printf("%s %s\n", buf, user.buf);
+	}
+	sl_buf_release(&user);
+}
+
 static int test_run(char **argv, int capture)
 {
 	struct sl_child c = SL_CHILD_INIT;
@@ -147,6 +165,12 @@ int main(int argc, char **argv)
 
 		printf("%s %s\n", s, sl_app_name_valid(argv[2]) ? "valid" : "invalid");
 		free(s);
+	} else if (!strcmp(argv[1], "appuser") && argc == 2) {
+		test_appuser();
+	} else if (!strcmp(argv[1], "appuser-check") && argc == 5) {
+		if (sl_appuser_check(argv[2], argv[3], argv[4], &err) < 0)
+			sl_die_err(&err);
+		puts("owned");
 	} else if (!strcmp(argv[1], "which") && argc == 4) {
 		char *s = sl_run_which(argv[2], argv[3]);
 

@@ -62,7 +62,7 @@ memory_limit=256"
 	assert_output sl-my-blog
 	long=abcdefghijabcdefghijabcdefghija
 	run -0 sl-app --user "$long"
-	assert_output "sl-abcdefghijabcdefghij-cf950e3d"
+	assert_output "sl-uqmd3adpprqbcz5gh75ersr6whjhc"
 	[ ${#output} -le 32 ]
 	run -100 sl-app --user 'x;y'
 	assert_output "sl-app: fatal: invalid app name 'x;y'"

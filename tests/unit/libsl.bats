@@ -164,3 +164,60 @@ quote_roundtrip() {
 	run -100 "$T"
 	assert_output --regexp '^libsl-test: usage: libsl-test buf'
 }
+
+# The manifest's symlinks (libsl/manifest.c): "b/.." is b's parent only
+# while b is a directory. x/y/a -> b/../../../etc looks inside the tree
+# while b does not exist, and leads wherever a b made later points.
+
+# dangling_attack DIR: DIR/x/y/a -> b/../../../etc, with no DIR/x/y/b
+dangling_attack() {
+	mkdir -p "$1/x/y"
+	ln -s b/../../../etc "$1/x/y/a"
+}
+
+@test "manifest: a link going up from a missing name is refused by the laptop (it escapes once the name appears)" {
+	A=$BATS_TEST_TMPDIR/app
+	app "$A" '[production]' 'app_name = up'
+	dangling_attack "$A"
+	# the scan comes before any connection: nothing listens on port 1
+	run -100 sl-sync "$A" 127.0.0.1:1
+	assert_output "sl-sync: fatal: the symlink x/y/a -> b/../../../etc goes up ('..') from a name that does not exist or is not a directory, and would lead elsewhere once it does"
+	# the attack: once b appears, a is the etc beside the tree, not x/etc
+	mkdir -p "$BATS_TEST_TMPDIR/deep/1/2/3" "$BATS_TEST_TMPDIR/deep/etc"
+	echo stolen > "$BATS_TEST_TMPDIR/deep/etc/passwd"
+	ln -s "$BATS_TEST_TMPDIR/deep/1/2/3" "$A/x/y/b"
+	run -0 cat "$A/x/y/a/passwd"
+	assert_output stolen
+	# a file in the way is no better than a missing name
+	rm "$A/x/y/b"; touch "$A/x/y/b"
+	run -100 sl-sync "$A" 127.0.0.1:1
+	assert_output --partial "the symlink x/y/a -> b/../../../etc goes up"
+}
+
+@test "manifest: links inside the tree still pass: up through real directories, or to a missing name" {
+	A=$BATS_TEST_TMPDIR/app
+	app "$A" '[production]' 'app_name = up'
+	mkdir -p "$A/x/y/b" "$A/x/z"
+	ln -s b/../../z "$A/x/y/up"
+	ln -s ../z/missing "$A/x/y/dangling"
+	ln -s b "$A/x/y/s"
+	ln -s s/../b/. "$A/x/y/through-link"
+	# past the scan, the connection is what fails
+	run -111 sl-sync "$A" 127.0.0.1:1
+	assert_output --partial "unable to connect"
+	ln -s ../../../etc "$A/x/y/out"
+	run -100 sl-sync "$A" 127.0.0.1:1
+	assert_output "sl-sync: fatal: the symlink x/y/out -> ../../../etc points outside the app; only links inside it can be uploaded"
+}
+
+@test "manifest: a link going up from a missing name is refused by the node itself" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
+	mf=$BATS_TEST_TMPDIR/manifest
+	t=b/../../../etc
+	printf '%s\0' d 755 0 "" x "" d 755 0 "" x/y "" l 777 "${#t}" "" x/y/a "$t" > "$mf"
+	{ printf 'manifest %d\n' "$(stat -c %s "$mf")"; cat "$mf"; printf 'end\n'; } > "$BATS_TEST_TMPDIR/stream"
+	run -100 sl-sync --server app < "$BATS_TEST_TMPDIR/stream"
+	assert_output "$(printf 'need 0\nsl-sync: fatal: the symlink x/y/a -> %s goes up (%s) from a name that does not exist or is not a directory, and would lead elsewhere once it does' "$t" "'..'")"
+	run -0 sh -c "ls -A '$SL_ROOT/instances' | grep -v '^\\.lock-' || true"
+	assert_output ""
+}
