@@ -23,7 +23,7 @@ setup_file() {
 	# crashy will not start while /etc/sl-crash exists (the app reads it)
 	sed -i '1i import os\nif os.path.exists("/etc/sl-crash"):\n    raise SystemExit("crashy: /etc/sl-crash says fail")' \
 		"$BATS_FILE_TMPDIR/crashy/main.py"
-	printf 'update_fetch = script: sleep 100000\n' >> "$BATS_FILE_TMPDIR/hang/app.ini"
+	sed -i 's/^update_fetch = .*/update_fetch = script: sleep 100000/' "$BATS_FILE_TMPDIR/hang/app.ini"
 	silver update --node "$NODE" "$BATS_FILE_TMPDIR/victim" victim.test >&3 2>&1 &&
 		silver update --node "$NODE" "$BATS_FILE_TMPDIR/attacker" attacker.test >&3 2>&1
 }
@@ -55,7 +55,7 @@ restarted() {
 }
 
 @test "users record their app: the GECOS of each app's user names it" {
-	run -0 on sh -c 'getent passwd sl-victim sl-attacker | cut -d: -f5'
+	run -0 on sh -c 'getent passwd sl-victim sl-attacker | cut -d: -f5 | cut -d, -f1'
 	assert_output "silverlining app victim
 silverlining app attacker"
 }
