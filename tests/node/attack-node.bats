@@ -148,17 +148,17 @@ upload() { sl-sync "$1" "$NODE" | tail -n 1; }
 	on env SL_FETCH_LIMIT=600 sl-activate "$inst" hang.test 3>&- > "$BATS_TEST_TMPDIR/hang.out" 2>&1 &
 	bg=$!
 	for _ in $(seq 100); do
-		on systemctl is-active -q "silverlining-fetch-$inst" && break
+		on systemctl is-active -q "silverlining-fetch-$inst.scope" && break
 		sleep 0.2
 	done
-	run -0 on systemctl is-active "silverlining-fetch-$inst"
+	run -0 on systemctl is-active "silverlining-fetch-$inst.scope"
 	# the hang holds its app's lock: the others go on (the guard only ends a
 	# test that would otherwise wait out the node lock's ten minutes)
 	run -0 timeout 120 silver update --node "$NODE" "$BATS_FILE_TMPDIR/victim" victim.test
 	run -0 timeout 120 silver activate --node "$NODE" victim.test prev
 	run -0 timeout 120 silver activate --node "$NODE" victim.test prev
-	run -0 on systemctl is-active "silverlining-fetch-$inst"
-	on systemctl stop "silverlining-fetch-$inst"
+	run -0 on systemctl is-active "silverlining-fetch-$inst.scope"
+	on systemctl stop "silverlining-fetch-$inst.scope"
 	rc=0
 	wait "$bg" || rc=$?
 	[ "$rc" = 100 ] || fail "the hung deploy ended with $rc: $(cat "$BATS_TEST_TMPDIR/hang.out")"
