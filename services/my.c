@@ -1,5 +1,8 @@
 /* silverlining — MySQL (MariaDB) on a node, through MariaDB's client library. */
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <mysql.h>
@@ -27,6 +30,9 @@ static struct {
 	MYSQL_RES *(*store_result)(MYSQL *);
 	void (*free_result)(MYSQL_RES *);
 	my_ulonglong (*num_rows)(MYSQL_RES *);
+	MYSQL_ROW (*fetch_row)(MYSQL_RES *);
+	unsigned int (*num_fields)(MYSQL_RES *);
+	int (*select_db)(MYSQL *, const char *);
 } my;
 
 static int load_libmariadb(struct sl_err *err)
@@ -35,7 +41,7 @@ static int load_libmariadb(struct sl_err *err)
 	void **fn = (void **)&my;
 	static const char *const names[] = { "mysql_init", "mysql_real_connect", "mysql_error",
 		"mysql_close", "mysql_query", "mysql_store_result", "mysql_free_result",
-		"mysql_num_rows" };
+		"mysql_num_rows", "mysql_fetch_row", "mysql_num_fields", "mysql_select_db" };
 
 	_Static_assert(sizeof(my) == sizeof(names) / sizeof(names[0]) * sizeof(void *), "my");
 	if (lib)
@@ -58,6 +64,9 @@ static int load_libmariadb(struct sl_err *err)
 #define mysql_store_result my.store_result
 #define mysql_free_result my.free_result
 #define mysql_num_rows my.num_rows
+#define mysql_fetch_row my.fetch_row
+#define mysql_num_fields my.num_fields
+#define mysql_select_db my.select_db
 
 int sl_my_install(struct sl_err *err)
 {
@@ -68,8 +77,12 @@ int sl_my_install(struct sl_err *err)
 	return sl_svc_start("mariadb", err);
 }
 
-/* Root over the socket: MariaDB's root authenticates by unix_socket. */
-static MYSQL *connect_root(struct sl_err *err)
+/*
+ * Over the socket: root (MariaDB's root authenticates by unix_socket) when
+ * USER is NULL, else USER with PASS, into DB when not NULL.
+ */
+static MYSQL *connect_as(const char *user, const char *pass, const char *db,
+			 struct sl_err *err)
 {
 	MYSQL *m;
 
@@ -80,12 +93,18 @@ static MYSQL *connect_root(struct sl_err *err)
 		sl_err_set(err, SL_EXIT_TEMP, "out of memory");
 		return NULL;
 	}
-	if (!mysql_real_connect(m, NULL, "root", NULL, NULL, 0, SOCKET, 0)) {
-		sl_err_set(err, SL_EXIT_TEMP, "unable to reach MariaDB: %s", mysql_error(m));
+	if (!mysql_real_connect(m, NULL, user ? user : "root", pass, db, 0, SOCKET, 0)) {
+		sl_err_set(err, SL_EXIT_TEMP, "unable to reach MariaDB as %s: %s",
+			   user ? user : "root", mysql_error(m));
 		mysql_close(m);
 		return NULL;
 	}
 	return m;
+}
+
+static MYSQL *connect_root(struct sl_err *err)
+{
+	return connect_as(NULL, NULL, NULL, err);
 }
 
 static int query(MYSQL *m, const char *sql, struct sl_err *err)
@@ -99,6 +118,36 @@ static int query(MYSQL *m, const char *sql, struct sl_err *err)
 	return 0;
 }
 
+__attribute__((format(printf, 3, 4)))
+static int queryf(MYSQL *m, struct sl_err *err, const char *fmt, ...)
+{
+	struct sl_buf sql = SL_BUF_INIT;
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	sl_buf_vaddf(&sql, fmt, ap);
+	va_end(ap);
+	ret = query(m, sql.buf, err);
+	sl_buf_release(&sql);
+	return ret;
+}
+
+/* Every column of every row of SQL's result pushed to OUT (NULL as ""). */
+static int rows(MYSQL *m, const char *sql, struct sl_strv *out, struct sl_err *err)
+{
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+
+	if (mysql_query(m, sql) || !(r = mysql_store_result(m)))
+		return sl_err_set(err, SL_EXIT_TEMP, "MariaDB refused: %s", mysql_error(m));
+	while ((row = mysql_fetch_row(r)))
+		for (unsigned i = 0; i < mysql_num_fields(r); i++)
+			sl_strv_push(out, row[i] ? row[i] : "");
+	mysql_free_result(r);
+	return 0;
+}
+
 /* Identifiers here are app names in database form: [a-z][a-z0-9_]*, checked again. */
 static int plain_ident(const char *s)
 {
@@ -108,6 +157,40 @@ static int plain_ident(const char *s)
 		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_')
 			return 0;
 	return 1;
+}
+
+/* NAME quoted as an identifier: `na``me` */
+static const char *ident(struct sl_buf *b, const char *name)
+{
+	sl_buf_reset(b);
+	sl_buf_addch(b, '`');
+	for (; *name; name++) {
+		if (*name == '`')
+			sl_buf_addch(b, '`');
+		sl_buf_addch(b, *name);
+	}
+	sl_buf_addch(b, '`');
+	return b->buf;
+}
+
+/*
+ * A database name as GRANT and REVOKE read it: there '_' and '%' are
+ * patterns, so `pay_ents` would also grant `payments`. Escaped, the name
+ * means itself alone.
+ */
+static const char *grant_db(struct sl_buf *b, const char *db)
+{
+	sl_buf_reset(b);
+	sl_buf_addch(b, '`');
+	for (; *db; db++) {
+		if (*db == '_' || *db == '%' || *db == '\\')
+			sl_buf_addch(b, '\\');
+		if (*db == '`')
+			sl_buf_addch(b, '`');
+		sl_buf_addch(b, *db);
+	}
+	sl_buf_addch(b, '`');
+	return b->buf;
 }
 
 /* mysql_native_password's hash of PASS: '*' and HEX(SHA1(SHA1(PASS))). */
@@ -128,18 +211,45 @@ static void password_path(const struct sl_svc_app *a, struct sl_buf *b)
 	sl_buf_addf(b, "%s/mysql.password", a->data);
 }
 
-static int make_database(MYSQL *m, const struct sl_svc_app *a, struct sl_err *err)
+/* GRANT (or REVOKE) everything on DB alone to (from) APP's user. */
+static int grant(MYSQL *m, const struct sl_svc_app *a, const char *db, int give,
+		 struct sl_err *err)
 {
-	struct sl_buf sql = SL_BUF_INIT;
+	struct sl_buf q = SL_BUF_INIT;
 	int ret;
 
-	sl_buf_addf(&sql, "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4", a->dbname);
-	ret = query(m, sql.buf, err);
-	sl_buf_reset(&sql);
-	sl_buf_addf(&sql, "GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'localhost'", a->dbname, a->dbname);
+	ret = queryf(m, err, "%s ALL PRIVILEGES ON %s.* %s '%s'@'localhost'",
+		     give ? "GRANT" : "REVOKE", grant_db(&q, db), give ? "TO" : "FROM",
+		     a->dbname);
+	sl_buf_release(&q);
+	return ret;
+}
+
+/*
+ * The database and its grant. Grants made before the name was escaped
+ * (ON `pay_ents`.*, which matched `payments` too) are revoked.
+ */
+static int make_database(MYSQL *m, const struct sl_svc_app *a, struct sl_err *err)
+{
+	struct sl_strv old = SL_STRV_INIT;
+	int ret;
+
+	ret = queryf(m, err, "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4", a->dbname);
+	if (!ret && strchr(a->dbname, '_')) {
+		struct sl_buf sql = SL_BUF_INIT;
+
+		/* '=' compares plainly: the row of the pattern as once written */
+		sl_buf_addf(&sql, "SELECT 1 FROM mysql.db WHERE User = '%s' AND Host = 'localhost' "
+			    "AND Db = '%s'", a->dbname, a->dbname);
+		ret = rows(m, sql.buf, &old, err);
+		if (!ret && old.n)
+			ret = queryf(m, err, "REVOKE ALL PRIVILEGES ON `%s`.* FROM '%s'@'localhost'",
+				     a->dbname, a->dbname);
+		sl_buf_release(&sql);
+	}
 	if (!ret)
-		ret = query(m, sql.buf, err);
-	sl_buf_release(&sql);
+		ret = grant(m, a, a->dbname, 1, err);
+	sl_strv_clear(&old);
 	return ret;
 }
 
@@ -159,18 +269,21 @@ static int reserved(const char *name)
 static int user_exists(MYSQL *m, const char *name, struct sl_err *err)
 {
 	struct sl_buf sql = SL_BUF_INIT;
-	MYSQL_RES *r;
-	int n = -1;
+	struct sl_strv r = SL_STRV_INIT;
+	int n;
 
 	sl_buf_addf(&sql, "SELECT 1 FROM mysql.global_priv WHERE User = '%s' AND Host = 'localhost'", name);
-	if (mysql_query(m, sql.buf) == 0 && (r = mysql_store_result(m))) {
-		n = mysql_num_rows(r) > 0;
-		mysql_free_result(r);
-	} else {
-		sl_err_set(err, SL_EXIT_TEMP, "MariaDB refused: %s", mysql_error(m));
-	}
+	n = rows(m, sql.buf, &r, err) < 0 ? -1 : r.n > 0;
 	sl_buf_release(&sql);
+	sl_strv_clear(&r);
 	return n;
+}
+
+static int check_name(const struct sl_svc_app *a, struct sl_err *err)
+{
+	if (!plain_ident(a->dbname))
+		return sl_err_set(err, SL_EXIT_USAGE, "invalid database name '%s'", a->dbname);
+	return 0;
 }
 
 int sl_my_setup(const struct sl_svc_app *a, struct sl_err *err)
@@ -180,8 +293,8 @@ int sl_my_setup(const struct sl_svc_app *a, struct sl_err *err)
 	char hash[42];
 	int made, user, ret = -1;
 
-	if (!plain_ident(a->dbname))
-		return sl_err_set(err, SL_EXIT_USAGE, "invalid database name '%s'", a->dbname);
+	if (check_name(a, err) < 0)
+		return -1;
 	if (reserved(a->dbname))
 		return sl_err_set(err, SL_EXIT_USAGE,
 				  "%s is MariaDB's own name: an app called %s cannot have a database",
@@ -235,45 +348,426 @@ int sl_my_env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *e
 	return ret;
 }
 
+/* APP's password, from its record (never made here: setup makes it). */
+static int read_password(const struct sl_svc_app *a, struct sl_buf *pass, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT;
+	int ret = 0;
+
+	password_path(a, &path);
+	if (sl_buf_read_file(pass, path.buf) < 0)
+		ret = sl_err_errno(err, "unable to read %s (set the app up first)", path.buf);
+	sl_buf_rtrim(pass);
+	sl_buf_release(&path);
+	return ret;
+}
+
+/*
+ * The clients (mariadb-dump, mariadb) run as APP's Unix user, logged in as
+ * its MariaDB user: its password in an option file only that user reads.
+ */
+static int client_file(const struct sl_svc_app *a, struct sl_buf *path, struct sl_err *err)
+{
+	struct sl_buf pass = SL_BUF_INIT, text = SL_BUF_INIT;
+	int ret = -1;
+
+	if (read_password(a, &pass, err) == 0) {
+		sl_buf_addf(&text, "[client]\nuser=%s\npassword=%s\nsocket=%s\n",
+			    a->dbname, pass.buf, SOCKET);
+		ret = sl_svc_private_file(a, text.buf, path, err);
+	}
+	sl_buf_release(&pass);
+	sl_buf_release(&text);
+	return ret;
+}
+
 int sl_my_backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
 {
-	char *argv[] = { "mariadb-dump", "--single-transaction", "--routines", "--triggers",
-		a->dbname, NULL };
+	struct sl_buf cnf = SL_BUF_INIT, opt = SL_BUF_INIT;
+	int ret;
 
-	return sl_svc_dump(argv, NULL, dir, "database.sql", err);
+	if (check_name(a, err) < 0 || client_file(a, &cnf, err) < 0)
+		return -1;
+	sl_buf_addf(&opt, "--defaults-extra-file=%s", cnf.buf);
+	{
+		char *argv[] = { "mariadb-dump", opt.buf, "--single-transaction", "--routines",
+			"--triggers", a->dbname, NULL };
+
+		ret = sl_svc_dump(argv, a->user, dir, "database.sql", err);
+	}
+	sl_svc_private_file_remove(cnf.buf);
+	sl_buf_release(&cnf);
+	sl_buf_release(&opt);
+	return ret;
 }
 
 int sl_my_clear(const struct sl_svc_app *a, struct sl_err *err)
 {
-	struct sl_buf sql = SL_BUF_INIT;
 	MYSQL *m;
 	int ret;
 
-	if (!plain_ident(a->dbname))
-		return sl_err_set(err, SL_EXIT_USAGE, "invalid database name '%s'", a->dbname);
+	if (check_name(a, err) < 0)
+		return -1;
 	m = connect_root(err);
 	if (!m)
 		return -1;
-	sl_buf_addf(&sql, "DROP DATABASE IF EXISTS `%s`", a->dbname);
-	ret = query(m, sql.buf, err);
+	ret = queryf(m, err, "DROP DATABASE IF EXISTS `%s`", a->dbname);
 	if (!ret)
 		ret = make_database(m, a, err);
 	mysql_close(m);
+	return ret;
+}
+
+/*
+ * A whole dump: a regular file (not a link out of the backup) whose last
+ * line is mariadb-dump's "-- Dump completed". A dump cut short has none.
+ */
+static int dump_whole(const char *path, struct sl_err *err)
+{
+	static const char mark[] = "-- Dump completed";
+	char tail[256];
+	struct stat st;
+	ssize_t n;
+	char *line;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		sl_err_errno(err, "unable to read %s", path);
+		err->code = SL_EXIT_USAGE;
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	n = -1;
+	if (S_ISREG(st.st_mode)) {
+		off_t from = st.st_size > (off_t)sizeof(tail) - 1 ? st.st_size - (off_t)sizeof(tail) + 1 : 0;
+
+		n = pread(fd, tail, sizeof(tail) - 1, from);
+	}
+	close(fd);
+	if (n < 0)
+		return sl_err_set(err, SL_EXIT_USAGE, "%s is not a regular file", path);
+	tail[n] = '\0';
+	while (n > 0 && tail[n - 1] == '\n')
+		tail[--n] = '\0';
+	line = strrchr(tail, '\n');
+	line = line ? line + 1 : tail;
+	if (strncmp(line, mark, sizeof(mark) - 1))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s is not a whole mariadb-dump (no \"%s\" at its end: cut short?): nothing was changed",
+				  path, mark);
+	return 0;
+}
+
+/*
+ * The restore's own databases: a dash, which no app's database name holds,
+ * and 48 characters, longer than any app's (31), so that no pattern of a
+ * grant made before names were escaped ('_' matches one character) covers
+ * them either.
+ */
+static void side_db(struct sl_buf *b, const char *what, const char *db)
+{
+	sl_buf_addf(b, "sl-%s-%s", what, db);
+	while (b->len < 48)
+		sl_buf_addch(b, '-');
+}
+
+/*
+ * What RENAME TABLE cannot move to another database: triggers and views.
+ * Routines belong to their database by name. The restore moves the base
+ * tables and makes these again from their definitions (SHOW CREATE, read
+ * with the database as the default one: names in them are unqualified).
+ */
+struct objs {
+	struct sl_strv kind, name, mode, text;
+};
+#define OBJS_INIT { SL_STRV_INIT, SL_STRV_INIT, SL_STRV_INIT, SL_STRV_INIT }
+
+static void objs_clear(struct objs *o)
+{
+	sl_strv_clear(&o->kind);
+	sl_strv_clear(&o->name);
+	sl_strv_clear(&o->mode);
+	sl_strv_clear(&o->text);
+}
+
+/*
+ * TEXT with the qualifier `DB`. taken out: a view shows its columns as
+ * `db`.`t`.`a` when it was written `t`.`a`. The text is the app's own and is
+ * run with its rights, so a false match could only spoil its own object.
+ */
+static char *unqualify(const char *text, const char *db)
+{
+	struct sl_buf out = SL_BUF_INIT, q = SL_BUF_INIT;
+	const char *hit;
+
+	ident(&q, db);
+	sl_buf_addch(&q, '.');
+	while ((hit = strstr(text, q.buf))) {
+		sl_buf_add(&out, text, (size_t)(hit - text));
+		text = hit + q.len;
+	}
+	sl_buf_adds(&out, text);
+	sl_buf_release(&q);
+	return sl_buf_detach(&out, NULL);
+}
+
+static int collect(MYSQL *m, const char *db, struct objs *o, struct sl_err *err)
+{
+	struct sl_strv list = SL_STRV_INIT, row = SL_STRV_INIT;
+	struct sl_buf sql = SL_BUF_INIT, id = SL_BUF_INIT;
+	int ret;
+
+	/* routines first, then views, then triggers in their order of firing */
+	sl_buf_addf(&sql, "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES "
+		    "WHERE ROUTINE_SCHEMA = '%s' ORDER BY ROUTINE_TYPE, ROUTINE_NAME", db);
+	ret = rows(m, sql.buf, &list, err);
+	sl_buf_reset(&sql);
+	sl_buf_addf(&sql, "SELECT 'VIEW', TABLE_NAME FROM information_schema.VIEWS "
+		    "WHERE TABLE_SCHEMA = '%s' ORDER BY TABLE_NAME", db);
+	if (!ret)
+		ret = rows(m, sql.buf, &list, err);
+	sl_buf_reset(&sql);
+	sl_buf_addf(&sql, "SELECT 'TRIGGER', TRIGGER_NAME FROM information_schema.TRIGGERS "
+		    "WHERE TRIGGER_SCHEMA = '%s' ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, "
+		    "EVENT_MANIPULATION, ACTION_ORDER", db);
+	if (!ret)
+		ret = rows(m, sql.buf, &list, err);
+	if (!ret && mysql_select_db(m, db))
+		ret = sl_err_set(err, SL_EXIT_TEMP, "MariaDB refused: %s", mysql_error(m));
+	for (size_t i = 0; !ret && i + 1 < list.n; i += 2) {
+		int view = !strcmp(list.v[i], "VIEW");
+
+		sl_buf_reset(&sql);
+		sl_buf_addf(&sql, "SHOW CREATE %s %s", list.v[i], ident(&id, list.v[i + 1]));
+		sl_strv_clear(&row);
+		ret = rows(m, sql.buf, &row, err);
+		if (!ret && row.n < 3)
+			ret = sl_err_set(err, SL_EXIT_TEMP, "MariaDB did not show %s %s", list.v[i],
+					 list.v[i + 1]);
+		if (ret)
+			break;
+		sl_strv_push(&o->kind, list.v[i]);
+		sl_strv_push(&o->name, list.v[i + 1]);
+		sl_strv_push(&o->mode, view ? "" : row.v[1]);
+		sl_strv_push_owned(&o->text, unqualify(row.v[view ? 1 : 2], db));
+	}
+	sl_strv_clear(&list);
+	sl_strv_clear(&row);
+	sl_buf_release(&sql);
+	sl_buf_release(&id);
+	return ret;
+}
+
+static int drop_objs(MYSQL *m, const char *db, const struct objs *o, struct sl_err *err)
+{
+	struct sl_buf a = SL_BUF_INIT, b = SL_BUF_INIT;
+	int ret = 0;
+
+	for (size_t i = o->kind.n; !ret && i-- > 0;)
+		ret = queryf(m, err, "DROP %s IF EXISTS %s.%s", o->kind.v[i], ident(&a, db),
+			     ident(&b, o->name.v[i]));
+	sl_buf_release(&a);
+	sl_buf_release(&b);
+	return ret;
+}
+
+/* Makes O on the connection U (the app's own, in its database). */
+static int create_objs(MYSQL *u, const struct objs *o, struct sl_err *err)
+{
+	unsigned char *done = calloc(o->kind.n + 1, 1);
+	size_t left = o->kind.n, before;
+	int ret = 0;
+
+	if (!done)
+		return sl_err_set(err, SL_EXIT_TEMP, "out of memory");
+	/* a view may read another: those that fail are tried again while any succeeds */
+	do {
+		before = left;
+		for (size_t i = 0; i < o->kind.n; i++) {
+			const char *mode = o->mode.v[i];
+
+			if (done[i])
+				continue;
+			if (strspn(mode, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_,") != strlen(mode)) {
+				ret = sl_err_set(err, SL_EXIT_TEMP, "%s %s: an unexpected sql_mode '%s'",
+						 o->kind.v[i], o->name.v[i], mode);
+				goto out;
+			}
+			if (*mode && queryf(u, err, "SET SESSION sql_mode = '%s'", mode) < 0) {
+				ret = -1;
+				goto out;
+			}
+			ret = query(u, o->text.v[i], err);
+			if (!ret) {
+				done[i] = 1;
+				left--;
+			} else if (strcmp(o->kind.v[i], "VIEW")) {
+				goto out;
+			}
+		}
+	} while (left && left < before);
+	if (left) {
+		ret = -1;
+		sl_err_prefix(err, "a view of the backup does not load");
+	}
+out:
+	if (ret < 0)
+		err->code = SL_EXIT_USAGE;
+	free(done);
+	return ret;
+}
+
+static int base_tables(MYSQL *m, const char *db, struct sl_strv *out, struct sl_err *err)
+{
+	struct sl_buf sql = SL_BUF_INIT;
+	int ret;
+
+	sl_buf_addf(&sql, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '%s' "
+		    "AND TABLE_TYPE <> 'VIEW'", db);
+	ret = rows(m, sql.buf, out, err);
 	sl_buf_release(&sql);
 	return ret;
 }
 
+/* One RENAME TABLE, all or nothing: A's tables to B, C's tables to D. */
+static int move_tables(MYSQL *m, const struct sl_strv *ab, const char *a, const char *b,
+		       const struct sl_strv *cd, const char *c, const char *d, struct sl_err *err)
+{
+	struct sl_buf sql = SL_BUF_INIT, x = SL_BUF_INIT, t = SL_BUF_INIT;
+	const struct sl_strv *lists[] = { ab, cd };
+	const char *from[] = { a, c }, *to[] = { b, d };
+	int ret = 0;
+
+	sl_buf_adds(&sql, "RENAME TABLE ");
+	for (size_t k = 0; k < 2; k++)
+		for (size_t i = 0; i < lists[k]->n; i++) {
+			ident(&t, lists[k]->v[i]);
+			sl_buf_addf(&sql, "%s%s.%s TO ", sql.len > 13 ? ", " : "",
+				    ident(&x, from[k]), t.buf);
+			sl_buf_addf(&sql, "%s.%s", ident(&x, to[k]), t.buf);
+		}
+	if (sql.len > 13)
+		ret = query(m, sql.buf, err);
+	sl_buf_release(&sql);
+	sl_buf_release(&x);
+	sl_buf_release(&t);
+	return ret;
+}
+
+/*
+ * Puts the tables and objects loaded into TMP in place of the app's, the
+ * app's own moved aside into OLD. Any failure puts everything back; when
+ * putting back fails too, *KEPT says OLD holds the app's tables.
+ */
+static int swap(MYSQL *m, MYSQL *u, const char *live, const char *tmp, const char *old,
+		int *kept, struct sl_err *err)
+{
+	struct objs fresh = OBJS_INIT, was = OBJS_INIT, now = OBJS_INIT;
+	struct sl_strv newt = SL_STRV_INIT, oldt = SL_STRV_INIT;
+	struct sl_err undo = SL_ERR_INIT;
+	int moved = 0, ret = -1;
+
+	if (collect(m, tmp, &fresh, err) < 0 || collect(m, live, &was, err) < 0 ||
+	    base_tables(m, tmp, &newt, err) < 0 || base_tables(m, live, &oldt, err) < 0 ||
+	    drop_objs(m, tmp, &fresh, err) < 0)
+		goto out;
+	if (drop_objs(m, live, &was, err) < 0 ||
+	    move_tables(m, &oldt, live, old, &newt, tmp, live, err) < 0)
+		goto undo;
+	moved = 1;
+	if (create_objs(u, &fresh, err) == 0) {
+		ret = 0;
+		goto out;
+	}
+undo:
+	if (collect(m, live, &now, &undo) < 0 || drop_objs(m, live, &now, &undo) < 0 ||
+	    (moved && move_tables(m, &newt, live, tmp, &oldt, old, live, &undo) < 0) ||
+	    create_objs(u, &was, &undo) < 0) {
+		*kept = moved;
+		sl_buf_addf(&err->msg, "; putting the data back failed too (%s)", undo.msg.buf);
+		if (moved)
+			sl_buf_addf(&err->msg, ": the app's tables are kept in database `%s`", old);
+		err->code = SL_EXIT_TEMP;
+	}
+out:
+	objs_clear(&fresh);
+	objs_clear(&was);
+	objs_clear(&now);
+	sl_strv_clear(&newt);
+	sl_strv_clear(&oldt);
+	sl_err_release(&undo);
+	return ret;
+}
+
+/*
+ * A restore is checked whole, loaded by the app's own user (as its Unix
+ * user, the client in sandbox mode) into a database of its own, and only
+ * then swapped in: any failure leaves the app's data as it was.
+ */
 int sl_my_restore(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT;
-	char *argv[] = { "mariadb", a->dbname, NULL };
-	int ret = -1;
+	struct sl_buf path = SL_BUF_INIT, tmp = SL_BUF_INIT, old = SL_BUF_INIT;
+	struct sl_buf cnf = SL_BUF_INIT, opt = SL_BUF_INIT, pass = SL_BUF_INIT;
+	struct sl_err drop = SL_ERR_INIT;
+	MYSQL *m = NULL, *u = NULL;
+	int kept = 0, ret = -1;
 
 	sl_buf_addf(&path, "%s/database.sql", dir);
-	if (access(path.buf, R_OK) < 0)
-		sl_err_errno(err, "unable to read %s", path.buf);
-	else if (sl_my_clear(a, err) == 0)
-		ret = sl_svc_load(argv, NULL, dir, "database.sql", err);
+	side_db(&tmp, "restore", a->dbname);
+	side_db(&old, "replaced", a->dbname);
+	if (check_name(a, err) < 0 || dump_whole(path.buf, err) < 0 ||
+	    read_password(a, &pass, err) < 0 || !(m = connect_root(err)))
+		goto out;
+	/* what a restore that died left, then the load's own database */
+	if (queryf(m, err, "DROP DATABASE IF EXISTS `%s`", tmp.buf) < 0 ||
+	    queryf(m, err, "DROP DATABASE IF EXISTS `%s`", old.buf) < 0 ||
+	    make_database(m, a, err) < 0 ||
+	    queryf(m, err, "CREATE DATABASE `%s` CHARACTER SET utf8mb4", tmp.buf) < 0 ||
+	    queryf(m, err, "CREATE DATABASE `%s` CHARACTER SET utf8mb4", old.buf) < 0 ||
+	    grant(m, a, tmp.buf, 1, err) < 0)
+		goto cleanup;
+	if (client_file(a, &cnf, err) < 0) {
+		grant(m, a, tmp.buf, 0, &drop);
+		goto cleanup;
+	}
+	sl_buf_addf(&opt, "--defaults-extra-file=%s", cnf.buf);
+	{
+		char *argv[] = { "mariadb", opt.buf, "--sandbox", "--local-infile=0",
+			tmp.buf, NULL };
+
+		ret = sl_svc_load(argv, a->user, dir, "database.sql", err);
+	}
+	sl_svc_private_file_remove(cnf.buf);
+	if (ret < 0) {
+		sl_err_prefix(err, "the backup does not load (nothing was changed)");
+		err->code = SL_EXIT_USAGE;
+	}
+	/* the load's database was the app's for the load only */
+	if (grant(m, a, tmp.buf, 0, ret < 0 ? &drop : err) < 0)
+		ret = -1;
+	if (ret < 0)
+		goto cleanup;
+	ret = -1;
+	u = connect_as(a->dbname, pass.buf, a->dbname, err);
+	if (u)
+		ret = swap(m, u, a->dbname, tmp.buf, old.buf, &kept, err);
+cleanup:
+	queryf(m, &drop, "DROP DATABASE IF EXISTS `%s`", tmp.buf);
+	if (!kept)
+		queryf(m, &drop, "DROP DATABASE IF EXISTS `%s`", old.buf);
+out:
+	if (u)
+		mysql_close(u);
+	if (m)
+		mysql_close(m);
+	sl_err_release(&drop);
 	sl_buf_release(&path);
+	sl_buf_release(&tmp);
+	sl_buf_release(&old);
+	sl_buf_release(&cnf);
+	sl_buf_release(&opt);
+	sl_buf_release(&pass);
 	return ret;
 }

@@ -9,6 +9,14 @@
  * after the app in its database form, the user granted that database
  * alone. Its password is random, given to the server as its hash, and
  * kept in ROOT/apps/APP/mysql.password (0640, root and the app's group).
+ * Database names are escaped in GRANT and REVOKE ('_' and '%' are patterns
+ * there); setup revokes the pattern grant of earlier versions.
+ *
+ * Backup and restore run the clients as the app's Unix user, logged in as
+ * its MariaDB user. A restore refuses a dump that is not whole, loads it
+ * into a side database (sandboxed client), then swaps the tables in with
+ * one RENAME TABLE and makes the views, triggers and routines again as the
+ * app: on any failure the app's data is as it was (sl-service-mysql(1)).
  */
 int sl_my_install(struct sl_err *err);
 int sl_my_setup(const struct sl_svc_app *a, struct sl_err *err);

@@ -394,3 +394,40 @@ int sl_svc_db_env(const struct sl_db_kind *k, const struct sl_svc_app *a,
 	sl_buf_release(&pass);
 	return 0;
 }
+
+int sl_svc_private_file(const struct sl_svc_app *a, const char *text,
+			struct sl_buf *path, struct sl_err *err)
+{
+	char dir[] = "/run/sl-client.XXXXXX";
+	size_t len = path->len;
+	int fd;
+
+	if (!mkdtemp(dir))
+		return sl_err_errno(err, "unable to make a directory in /run");
+	sl_buf_addf(path, "%s/client.cnf", dir);
+	fd = open(path->buf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fchown(fd, a->uid, a->gid) < 0 ||
+	    sl_file_write_all(fd, text, strlen(text)) < 0 || close(fd) < 0 ||
+	    chmod(dir, 0711) < 0) {
+		sl_err_errno(err, "unable to write %s", path->buf);
+		if (fd >= 0)
+			close(fd);
+		unlink(path->buf);
+		rmdir(dir);
+		sl_buf_setlen(path, len);
+		return -1;
+	}
+	return 0;
+}
+
+void sl_svc_private_file_remove(const char *path)
+{
+	char *dir = sl_xstrdup(path), *slash = strrchr(dir, '/');
+
+	unlink(path);
+	if (slash) {
+		*slash = '\0';
+		rmdir(dir);
+	}
+	free(dir);
+}

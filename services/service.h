@@ -117,4 +117,16 @@ int sl_service_devel_dir(const char *app, const struct sl_devconf *dc,
 			 const char *subdir, const char *name, mode_t mode,
 			 struct sl_strv *vars, struct sl_err *err);
 
+/*
+ * A file only APP's Unix user (and root) may read, holding TEXT: a client's
+ * option file with the app's password, for a client run as that user. It
+ * is made in a new directory under /run that root owns (0711: the user
+ * reaches the file, cannot list or change the directory), the file 0600
+ * and the user's. Its path is appended to PATH. 0, or -1 with ERR set;
+ * sl_svc_private_file_remove() removes the file and its directory.
+ */
+int sl_svc_private_file(const struct sl_svc_app *a, const char *text,
+			struct sl_buf *path, struct sl_err *err);
+void sl_svc_private_file_remove(const char *path);
+
 #endif
