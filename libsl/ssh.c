@@ -460,9 +460,8 @@ static void kh_parse_line(struct known_hosts *kh, int line, const char *p, const
 	names = p;
 	names_len = n;
 	p += n;
-	if (!kh_field(&p, end))	/* the key type: the blob names it again */
-		return;
-	p += kh_field(&p, end);
+	n = kh_field(&p, end);	/* the key type: the blob names it again */
+	p += n;
 	key_len = kh_field(&p, end);
 	key = p;
 	if (!names_len || !key_len)
