@@ -608,6 +608,16 @@ out:
 	return ret;
 }
 
+static int kh_equal(const struct kh_key *k, const char *key, size_t len)
+{
+	return k->blob && k->len == len && !memcmp(k->blob, key, len);
+}
+
+/*
+ * Checks the key the node offered against KH by the rules above: a
+ * revoked key first, then the host's own keys, then its CA lines; an
+ * unknown host is recorded with O's accept_new. 0, or -1 with ERR (100).
+ */
 static int check_host_key(struct sl_ssh *s, struct known_hosts *kh,
 			  const struct sl_ssh_opts *o, struct sl_err *err)
 {
@@ -624,9 +634,8 @@ static int check_host_key(struct sl_ssh *s, struct known_hosts *kh,
 	blob_type((const unsigned char *)key, len, &offered);
 	for (size_t i = 0; i < kh->nr; i++) {
 		const struct kh_key *k = &kh->keys[i];
-		int equal = k->blob && k->len == len && !memcmp(k->blob, key, len);
 
-		if (k->marker == KH_REVOKED && equal) {
+		if (k->marker == KH_REVOKED && kh_equal(k, key, len)) {
 			sl_err_set(err, SL_EXIT_USAGE,
 				   "the host key of %s, %s %s, is REVOKED in %s:%d: never use it. "
 				   "Someone may be intercepting the connection, or the key was stolen",
@@ -641,7 +650,7 @@ static int check_host_key(struct sl_ssh *s, struct known_hosts *kh,
 			ca = k;
 		if (k->marker != KH_KEY)
 			continue;
-		if (k->blob && k->len == len && !memcmp(k->blob, key, len)) {
+		if (kh_equal(k, key, len)) {
 			ret = 0;
 			goto out;
 		}
