@@ -550,19 +550,37 @@ static int kh_has_alg(const struct known_hosts *kh, const char *alg)
 	return found;
 }
 
+/* Whether libssh2 knows the host key algorithm ALG. */
+static int hostkey_alg_supported(LIBSSH2_SESSION *session, const char *alg)
+{
+	const char **algs = NULL;
+	int n = libssh2_session_supported_algs(session, LIBSSH2_METHOD_HOSTKEY, &algs);
+	int found = 0;
+
+	for (int i = 0; i < n && !found; i++)
+		found = !strcmp(algs[i], alg);
+	if (n > 0)
+		libssh2_free(session, algs);
+	return found;
+}
+
 /*
  * The host key algorithms to offer: those of the host's recorded keys
  * first, so that a node with several keys shows the one recorded, then
  * the others, so that a machine in the middle with another key is caught
- * by the check rather than lost in a failed negotiation.
+ * by the check rather than lost in a failed negotiation. Only those
+ * libssh2 knows: 1.10 has no rsa-sha2-*, and its method_pref strips
+ * unknown names with an overlapping memcpy.
  */
-static void kh_prefs(const struct known_hosts *kh, struct sl_buf *out)
+static void kh_prefs(const struct known_hosts *kh, LIBSSH2_SESSION *session,
+		     struct sl_buf *out)
 {
 	size_t n = sizeof(hostkey_algs) / sizeof(*hostkey_algs);
 
 	for (int pass = 1; pass >= 0; pass--)
 		for (size_t i = 0; i < n; i++)
-			if (kh_has_alg(kh, hostkey_algs[i]) == pass)
+			if (kh_has_alg(kh, hostkey_algs[i]) == pass &&
+			    hostkey_alg_supported(session, hostkey_algs[i]))
 				sl_buf_addf(out, "%s%s", out->len ? "," : "", hostkey_algs[i]);
 }
 
@@ -849,7 +867,7 @@ struct sl_ssh *sl_ssh_connect(const struct sl_ssh_addr *a,
 		goto fail;
 	}
 	libssh2_session_set_blocking(s->session, 0);
-	kh_prefs(&kh, &prefs);
+	kh_prefs(&kh, s->session, &prefs);
 	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, prefs.buf);
 	/* CTR modes only: no chacha20-poly1305 or EtM MACs (Terrapin) */
 	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_CRYPT_CS,
