@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,7 +24,6 @@
 #include "exit.h"
 #include "file.h"
 #include "mem.h"
-#include "run.h"
 #include "ssh.h"
 
 struct sl_ssh {
@@ -272,19 +272,6 @@ static const char *key_type_name(int type)
 	}
 }
 
-static int key_type_mask(int type)
-{
-	switch (type) {
-	case LIBSSH2_HOSTKEY_TYPE_RSA: return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
-	case LIBSSH2_HOSTKEY_TYPE_DSS: return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
-	case LIBSSH2_HOSTKEY_TYPE_ED25519: return LIBSSH2_KNOWNHOST_KEY_ED25519;
-	default: return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
-	}
-}
-
 /* "SHA256:base64" as OpenSSH prints it. */
 static void fingerprint(struct sl_ssh *s, struct sl_buf *out)
 {
@@ -304,159 +291,418 @@ static void fingerprint(struct sl_ssh *s, struct sl_buf *out)
 	sl_buf_add(out, b64, (size_t)n);
 }
 
-/* The known_hosts name of a host: "host", or "[host]:port" off port 22. */
-static void kh_name(struct sl_buf *out, const struct sl_ssh_addr *a)
-{
-	if (a->port == 22)
-		sl_buf_adds(out, a->host);
-	else
-		sl_buf_addf(out, "[%s]:%d", a->host, a->port);
-}
+/*
+ * known_hosts, read here rather than by libssh2 (which compares keys of
+ * one type only and drops the @revoked and @cert-authority markers). The
+ * format is OpenSSH's: "[@MARKER] NAMES KEYTYPE BASE64 [COMMENT]", where
+ * NAMES is "|1|SALT|HMAC-SHA1" or a comma list of patterns with * and ?,
+ * each negated by a leading !. The rules, stricter than ssh's:
+ *  - a key listed under @revoked is refused, whatever names its line gives;
+ *  - a host with any line of its own (a key of any type, even one that
+ *    does not decode or is of a type not spoken here) is known: only its
+ *    recorded keys are accepted, and --accept-new records nothing;
+ *  - a host named only by @cert-authority lines is known too, and refused:
+ *    libssh2 cannot check host certificates.
+ */
+enum kh_marker { KH_KEY, KH_REVOKED, KH_CA };
 
-/* The line of FILE holding NAME's key of type TYPE, found by ssh-keygen -F. */
-static int kh_line(const char *file, const char *name, const char *type)
-{
-	char *argv[] = { "ssh-keygen", "-F", (char *)name, "-f", (char *)file, NULL };
-	struct sl_child c = SL_CHILD_INIT;
-	struct sl_buf out = SL_BUF_INIT;
-	const char *p;
-	int line = 0, any = 0;
-
-	c.argv = argv;
-	c.err = SL_RUN_NULL;
-	if (sl_run_capture(&c, &out, NULL) < 0) {
-		sl_buf_release(&out);
-		return 0;
-	}
-	for (p = out.buf; (p = strstr(p, "found: line ")); ) {
-		int n = atoi(p + 12);
-		const char *key = strchr(p, '\n');
-
-		any = any ? any : n;
-		if (key && (key = strchr(key + 1, ' ')) && !strncmp(key + 1, type, strlen(type)))
-			line = n;
-		p += 12;
-	}
-	sl_buf_release(&out);
-	return line ? line : any;
-}
-
-static const char *kh_type_prefix(int type)
-{
-	switch (type) {
-	case LIBSSH2_HOSTKEY_TYPE_ED25519: return "ssh-ed25519";
-	case LIBSSH2_HOSTKEY_TYPE_RSA: return "ssh-rsa";
-	default: return "ecdsa-sha2";
-	}
-}
-
-static int check_host_key(struct sl_ssh *s, const struct sl_ssh_addr *a,
-			  const struct sl_ssh_opts *o, struct sl_err *err)
-{
-	LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s->session);
-	struct sl_buf path = SL_BUF_INIT, fp = SL_BUF_INIT, name = SL_BUF_INIT;
-	struct libssh2_knownhost *found = NULL;
-	const char *key;
+struct kh_key {
+	int line;
+	enum kh_marker marker;
+	unsigned char *blob;	/* the key as sent on the wire; NULL: undecodable */
 	size_t len;
-	int type, check, ret = -1;
+};
 
-	if (!kh)
-		return sl_err_set(err, SL_EXIT_TEMP, "out of memory");
+struct known_hosts {
+	struct sl_buf path;
+	struct sl_buf name;	/* the host's name there: "host" or "[host]:port" */
+	struct kh_key *keys;	/* the host's lines, and every @revoked key */
+	size_t nr, alloc;
+	int missing_nl;		/* the file does not end with a newline */
+};
+#define KNOWN_HOSTS_INIT { SL_BUF_INIT, SL_BUF_INIT, NULL, 0, 0, 0 }
+
+static void kh_release(struct known_hosts *kh)
+{
+	for (size_t i = 0; i < kh->nr; i++)
+		free(kh->keys[i].blob);
+	free(kh->keys);
+	sl_buf_release(&kh->path);
+	sl_buf_release(&kh->name);
+	*kh = (struct known_hosts)KNOWN_HOSTS_INIT;
+}
+
+/* Decodes N bytes of base64 at S into a new buffer. NULL if invalid. */
+static unsigned char *base64_decode(const char *s, size_t n, size_t *len)
+{
+	unsigned char *out;
+	int got, pad = 0;
+
+	if (!n || n % 4 || n > 65536)
+		return NULL;
+	out = sl_xmalloc(n / 4 * 3 + 1);
+	got = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
+	while (pad < 2 && s[n - 1 - pad] == '=')
+		pad++;
+	if (got < pad) {
+		free(out);
+		return NULL;
+	}
+	*len = (size_t)(got - pad);
+	return out;
+}
+
+/* The type a key blob names ("ssh-ed25519"), in TYPE. 0, or -1 if none. */
+static int blob_type(const unsigned char *blob, size_t len, struct sl_buf *type)
+{
+	size_t n;
+
+	if (!blob || len < 4)
+		return -1;
+	n = (size_t)blob[0] << 24 | (size_t)blob[1] << 16 | (size_t)blob[2] << 8 | blob[3];
+	if (!n || n > len - 4 || n > 64)
+		return -1;
+	sl_buf_add(type, blob + 4, n);
+	return 0;
+}
+
+/* OpenSSH's wildcards: * any run, ? any one character, case ignored. */
+static int kh_wildmatch(const char *p, const char *pend, const char *s)
+{
+	for (; p < pend; p++, s++) {
+		if (*p == '*') {
+			for (;; s++) {
+				if (kh_wildmatch(p + 1, pend, s))
+					return 1;
+				if (!*s)
+					return 0;
+			}
+		}
+		if (!*s || (*p != '?' && tolower((unsigned char)*p) != *s))
+			return 0;
+	}
+	return !*s;
+}
+
+/* Whether the NAMES field (N bytes at F) names NAME (lower case). */
+static int kh_names_match(const char *f, size_t n, const char *name)
+{
+	int positive = 0;
+
+	if (n > 3 && !strncmp(f, "|1|", 3)) {
+		const char *bar = memchr(f + 3, '|', n - 3);
+		unsigned char mac[EVP_MAX_MD_SIZE], *salt, *want;
+		size_t saltlen, wantlen;
+		unsigned maclen = 0;
+		int ok;
+
+		if (!bar)
+			return 0;
+		salt = base64_decode(f + 3, (size_t)(bar - f - 3), &saltlen);
+		want = base64_decode(bar + 1, (size_t)(f + n - bar - 1), &wantlen);
+		ok = salt && want &&
+		     HMAC(EVP_sha1(), salt, (int)saltlen, (const unsigned char *)name,
+			  strlen(name), mac, &maclen) &&
+		     maclen == wantlen && !memcmp(mac, want, maclen);
+		free(salt);
+		free(want);
+		return ok;
+	}
+	while (n) {
+		const char *comma = memchr(f, ',', n);
+		size_t len = comma ? (size_t)(comma - f) : n;
+		int negated = len && *f == '!';
+
+		if (kh_wildmatch(f + negated, f + len, name)) {
+			if (negated)
+				return 0;	/* a negated match overrides any other */
+			positive = 1;
+		}
+		n -= comma ? len + 1 : len;
+		f += comma ? len + 1 : len;
+	}
+	return positive;
+}
+
+/* The next blank-separated field at *P (before END): its length, 0 at the end. */
+static size_t kh_field(const char **p, const char *end)
+{
+	const char *s = *p;
+
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	*p = s;
+	while (s < end && *s != ' ' && *s != '\t')
+		s++;
+	return (size_t)(s - *p);
+}
+
+static void kh_parse_line(struct known_hosts *kh, int line, const char *p, const char *end)
+{
+	enum kh_marker marker = KH_KEY;
+	const char *names, *key;
+	size_t n, names_len, key_len;
+	struct kh_key *k;
+
+	n = kh_field(&p, end);
+	if (!n || *p == '#')
+		return;
+	if (*p == '@') {
+		if (n == 8 && !strncmp(p, "@revoked", 8))
+			marker = KH_REVOKED;
+		else if (n == 15 && !strncmp(p, "@cert-authority", 15))
+			marker = KH_CA;
+		else
+			return;	/* an unknown marker: OpenSSH skips the line too */
+		p += n;
+		n = kh_field(&p, end);
+	}
+	names = p;
+	names_len = n;
+	p += n;
+	n = kh_field(&p, end);	/* the key type: the blob names it again */
+	p += n;
+	key_len = kh_field(&p, end);
+	key = p;
+	if (!names_len || !key_len)
+		return;
+	if (marker != KH_REVOKED && !kh_names_match(names, names_len, kh->name.buf))
+		return;
+	if (kh->nr == kh->alloc) {
+		kh->alloc = sl_alloc_nr(kh->alloc, kh->nr + 1);
+		kh->keys = sl_xrealloc(kh->keys, kh->alloc * sizeof(*kh->keys));
+	}
+	k = &kh->keys[kh->nr];
+	k->line = line;
+	k->marker = marker;
+	k->len = 0;
+	k->blob = base64_decode(key, key_len, &k->len);
+	if (marker == KH_REVOKED && !k->blob)
+		return;	/* nothing to refuse */
+	kh->nr++;
+}
+
+/*
+ * Reads the known_hosts file of O (~/.ssh/known_hosts by default) for the
+ * host of A: its lines, and every @revoked key. A missing file is empty.
+ */
+static int kh_load(struct known_hosts *kh, const struct sl_ssh_addr *a,
+		   const struct sl_ssh_opts *o, struct sl_err *err)
+{
+	struct sl_buf text = SL_BUF_INIT;
+	const char *p, *end;
+	int line = 0;
+
 	if (o->known_hosts) {
-		sl_buf_adds(&path, o->known_hosts);
+		sl_buf_adds(&kh->path, o->known_hosts);
 	} else {
 		const char *home = sl_file_home();
 
-		if (!home) {
-			sl_err_set(err, SL_EXIT_USAGE, "no home directory for ~/.ssh/known_hosts (set HOME)");
+		if (!home)
+			return sl_err_set(err, SL_EXIT_USAGE,
+					  "no home directory for ~/.ssh/known_hosts (set HOME)");
+		sl_buf_addf(&kh->path, "%s/.ssh/known_hosts", home);
+	}
+	/* as ssh names it: lower case, with the port unless it is 22 */
+	if (a->port == 22)
+		sl_buf_adds(&kh->name, a->host);
+	else
+		sl_buf_addf(&kh->name, "[%s]:%d", a->host, a->port);
+	for (char *c = kh->name.buf; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	if (sl_buf_read_file(&text, kh->path.buf) < 0 && errno != ENOENT) {
+		sl_buf_release(&text);
+		return sl_err_errno(err, "unable to read %s", kh->path.buf);
+	}
+	kh->missing_nl = text.len && text.buf[text.len - 1] != '\n';
+	end = text.buf + text.len;
+	for (p = text.buf; p < end; ) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+
+		kh_parse_line(kh, ++line, p, eol > p && eol[-1] == '\r' ? eol - 1 : eol);
+		p = nl ? nl + 1 : end;
+	}
+	sl_buf_release(&text);
+	return 0;
+}
+
+/* The host key algorithms libssh2 may negotiate, in OpenSSH's order. */
+static const char *const hostkey_algs[] = {
+	"ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+	"ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa",
+};
+
+/* Whether the host has a recorded key that algorithm ALG would use. */
+static int kh_has_alg(const struct known_hosts *kh, const char *alg)
+{
+	const char *want = strncmp(alg, "rsa-sha2-", 9) ? alg : "ssh-rsa";
+	struct sl_buf type = SL_BUF_INIT;
+	int found = 0;
+
+	for (size_t i = 0; !found && i < kh->nr; i++) {
+		sl_buf_reset(&type);
+		found = kh->keys[i].marker == KH_KEY &&
+			blob_type(kh->keys[i].blob, kh->keys[i].len, &type) == 0 &&
+			!strcmp(type.buf, want);
+	}
+	sl_buf_release(&type);
+	return found;
+}
+
+/* Whether libssh2 knows the host key algorithm ALG. */
+static int hostkey_alg_supported(LIBSSH2_SESSION *session, const char *alg)
+{
+	const char **algs = NULL;
+	int n = libssh2_session_supported_algs(session, LIBSSH2_METHOD_HOSTKEY, &algs);
+	int found = 0;
+
+	for (int i = 0; i < n && !found; i++)
+		found = !strcmp(algs[i], alg);
+	if (n > 0)
+		libssh2_free(session, algs);
+	return found;
+}
+
+/*
+ * The host key algorithms to offer: those of the host's recorded keys
+ * first, so that a node with several keys shows the one recorded, then
+ * the others, so that a machine in the middle with another key is caught
+ * by the check rather than lost in a failed negotiation. Only those
+ * libssh2 knows: 1.10 has no rsa-sha2-*, and its method_pref strips
+ * unknown names with an overlapping memcpy.
+ */
+static void kh_prefs(const struct known_hosts *kh, LIBSSH2_SESSION *session,
+		     struct sl_buf *out)
+{
+	size_t n = sizeof(hostkey_algs) / sizeof(*hostkey_algs);
+
+	for (int pass = 1; pass >= 0; pass--)
+		for (size_t i = 0; i < n; i++)
+			if (kh_has_alg(kh, hostkey_algs[i]) == pass &&
+			    hostkey_alg_supported(session, hostkey_algs[i]))
+				sl_buf_addf(out, "%s%s", out->len ? "," : "", hostkey_algs[i]);
+}
+
+/* Appends "NAME TYPE BASE64" for the offered key to the file. */
+static int kh_record(struct known_hosts *kh, const char *key, size_t len,
+		     struct sl_err *err)
+{
+	struct sl_buf line = SL_BUF_INIT, type = SL_BUF_INIT;
+	unsigned char *b64;
+	char *slash;
+	int fd, n, ret = -1;
+
+	if (blob_type((const unsigned char *)key, len, &type) < 0 || len > 65536) {
+		sl_buf_release(&type);
+		return sl_err_set(err, SL_EXIT_TEMP, "unable to record the host key of %s: it names no type",
+				  kh->name.buf);
+	}
+	b64 = sl_xmalloc(len / 3 * 4 + 5);
+	n = EVP_EncodeBlock(b64, (const unsigned char *)key, (int)len);
+	sl_buf_addf(&line, "%s%s %s ", kh->missing_nl ? "\n" : "", kh->name.buf, type.buf);
+	sl_buf_add(&line, b64, (size_t)n);
+	sl_buf_addch(&line, '\n');
+	free(b64);
+	slash = strrchr(kh->path.buf, '/');
+	if (slash) {
+		*slash = '\0';
+		n = sl_file_mkdirs(kh->path.buf, 0700, err);
+		*slash = '/';
+		if (n < 0)
+			goto out;
+	}
+	fd = open(kh->path.buf, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || sl_file_write_all(fd, line.buf, line.len) < 0 || fsync(fd) < 0) {
+		sl_err_errno(err, "unable to write %s", kh->path.buf);
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	ret = close(fd) < 0 ? sl_err_errno(err, "unable to write %s", kh->path.buf) : 0;
+out:
+	sl_buf_release(&line);
+	sl_buf_release(&type);
+	return ret;
+}
+
+static int kh_equal(const struct kh_key *k, const char *key, size_t len)
+{
+	return k->blob && k->len == len && !memcmp(k->blob, key, len);
+}
+
+/*
+ * Checks the key the node offered against KH by the rules above: a
+ * revoked key first, then the host's own keys, then its CA lines; an
+ * unknown host is recorded with O's accept_new. 0, or -1 with ERR (100).
+ */
+static int check_host_key(struct sl_ssh *s, struct known_hosts *kh,
+			  const struct sl_ssh_opts *o, struct sl_err *err)
+{
+	struct sl_buf fp = SL_BUF_INIT, offered = SL_BUF_INIT, t = SL_BUF_INIT;
+	const struct kh_key *first = NULL, *same = NULL, *ca = NULL;
+	const char *key;
+	size_t len;
+	int type, ret = -1;
+
+	key = libssh2_session_hostkey(s->session, &len, &type);
+	if (!key)
+		return ssh_error(s, err, "no host key");
+	fingerprint(s, &fp);
+	blob_type((const unsigned char *)key, len, &offered);
+	for (size_t i = 0; i < kh->nr; i++) {
+		const struct kh_key *k = &kh->keys[i];
+
+		if (k->marker == KH_REVOKED && kh_equal(k, key, len)) {
+			sl_err_set(err, SL_EXIT_USAGE,
+				   "the host key of %s, %s %s, is REVOKED in %s:%d: never use it. "
+				   "Someone may be intercepting the connection, or the key was stolen",
+				   s->name, key_type_name(type), fp.buf, kh->path.buf, k->line);
 			goto out;
 		}
-		sl_buf_addf(&path, "%s/.ssh/known_hosts", home);
 	}
-	if (access(path.buf, F_OK) == 0 &&
-	    libssh2_knownhost_readfile(kh, path.buf, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-		sl_err_set(err, SL_EXIT_USAGE, "unable to read %s: not in OpenSSH known_hosts format",
-			   path.buf);
-		goto out;
-	}
-	key = libssh2_session_hostkey(s->session, &len, &type);
-	if (!key) {
-		ssh_error(s, err, "no host key");
-		goto out;
-	}
-	fingerprint(s, &fp);
-	kh_name(&name, a);
-	check = libssh2_knownhost_checkp(kh, a->host, a->port, key, len,
-					 LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-					 LIBSSH2_KNOWNHOST_KEYENC_RAW | key_type_mask(type),
-					 &found);
-	switch (check) {
-	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
-		ret = 0;
-		break;
-	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH: {
-		int line = kh_line(path.buf, name.buf, kh_type_prefix(type));
+	for (size_t i = 0; i < kh->nr; i++) {
+		const struct kh_key *k = &kh->keys[i];
 
+		if (k->marker == KH_CA && !ca)
+			ca = k;
+		if (k->marker != KH_KEY)
+			continue;
+		if (kh_equal(k, key, len)) {
+			ret = 0;
+			goto out;
+		}
+		first = first ? first : k;
+		sl_buf_reset(&t);
+		if (!same && blob_type(k->blob, k->len, &t) == 0 && !strcmp(t.buf, offered.buf))
+			same = k;
+	}
+	if (first) {
 		sl_err_set(err, SL_EXIT_USAGE,
-			   "the host key of %s has CHANGED: it is now %s %s, not the one in %s%s%.0d. "
+			   "the host key of %s has CHANGED: it is now %s %s, not the one in %s:%d. "
 			   "If the node was reinstalled, remove that line (ssh-keygen -R '%s'); "
 			   "otherwise someone may be intercepting the connection",
-			   s->name, key_type_name(type), fp.buf, path.buf,
-			   line ? ":" : "", line, name.buf);
-		break;
-	}
-	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND: {
-		struct libssh2_knownhost *added;
-		char line[8192];
-		size_t outlen;
-		int fd;
-
-		if (!o->accept_new) {
-			sl_err_set(err, SL_EXIT_USAGE,
-				   "%s is not a known host; its %s key is %s. "
-				   "Compare it with the node's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), "
-				   "then run again with --accept-new to record it in %s",
-				   s->name, key_type_name(type), fp.buf, path.buf);
-			break;
-		}
-		if (libssh2_knownhost_addc(kh, name.buf, NULL, key, len, NULL, 0,
-					   LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-					   LIBSSH2_KNOWNHOST_KEYENC_RAW | key_type_mask(type),
-					   &added) < 0 ||
-		    libssh2_knownhost_writeline(kh, added, line, sizeof(line), &outlen,
-						LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-			sl_err_set(err, SL_EXIT_TEMP, "unable to record the host key of %s", s->name);
-			break;
-		}
-		{
-			char *slash = strrchr(path.buf, '/');
-
-			if (slash) {
-				*slash = '\0';
-				if (sl_file_mkdirs(path.buf, 0700, err) < 0)
-					break;
-				*slash = '/';
-			}
-		}
-		fd = open(path.buf, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-		if (fd < 0 || write(fd, line, outlen) != (ssize_t)outlen || fsync(fd) < 0) {
-			sl_err_errno(err, "unable to write %s", path.buf);
-			if (fd >= 0)
-				close(fd);
-			break;
-		}
-		close(fd);
-		ret = 0;
-		break;
-	}
-	default:
-		sl_err_set(err, SL_EXIT_TEMP, "unable to check the host key of %s", s->name);
+			   s->name, key_type_name(type), fp.buf, kh->path.buf,
+			   (same ? same : first)->line, kh->name.buf);
+	} else if (ca) {
+		sl_err_set(err, SL_EXIT_USAGE,
+			   "%s is known only through the @cert-authority line %s:%d, "
+			   "and host certificates are not supported: "
+			   "record the node's own key for it (its %s key is %s)",
+			   s->name, kh->path.buf, ca->line, key_type_name(type), fp.buf);
+	} else if (!o->accept_new) {
+		sl_err_set(err, SL_EXIT_USAGE,
+			   "%s is not a known host; its %s key is %s. "
+			   "Compare it with the node's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), "
+			   "then run again with --accept-new to record it in %s",
+			   s->name, key_type_name(type), fp.buf, kh->path.buf);
+	} else {
+		ret = kh_record(kh, key, len, err);
 	}
 out:
-	libssh2_knownhost_free(kh);
-	sl_buf_release(&path);
 	sl_buf_release(&fp);
-	sl_buf_release(&name);
+	sl_buf_release(&offered);
+	sl_buf_release(&t);
 	return ret;
 }
 
@@ -583,12 +829,18 @@ struct sl_ssh *sl_ssh_connect(const struct sl_ssh_addr *a,
 			      const struct sl_ssh_opts *o, struct sl_err *err)
 {
 	struct sl_ssh *s;
-	struct sl_buf name = SL_BUF_INIT;
+	struct sl_buf name = SL_BUF_INIT, prefs = SL_BUF_INIT;
+	struct known_hosts kh = KNOWN_HOSTS_INIT;
 	int rc;
 
+	if (kh_load(&kh, a, o, err) < 0) {
+		kh_release(&kh);
+		return NULL;
+	}
 	if (!libssh2_ready) {
 		if (libssh2_init(0) != 0) {
 			sl_err_set(err, SL_EXIT_TEMP, "unable to start libssh2");
+			kh_release(&kh);
 			return NULL;
 		}
 		libssh2_ready = 1;
@@ -615,10 +867,8 @@ struct sl_ssh *sl_ssh_connect(const struct sl_ssh_addr *a,
 		goto fail;
 	}
 	libssh2_session_set_blocking(s->session, 0);
-	/* OpenSSH's order: ed25519 first, so known_hosts made by ssh match */
-	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY,
-				    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
-				    "ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa");
+	kh_prefs(&kh, s->session, &prefs);
+	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, prefs.buf);
 	/* CTR modes only: no chacha20-poly1305 or EtM MACs (Terrapin) */
 	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_CRYPT_CS,
 				    "aes128-ctr,aes256-ctr,aes192-ctr");
@@ -639,11 +889,15 @@ struct sl_ssh *sl_ssh_connect(const struct sl_ssh_addr *a,
 		ssh_error(s, err, "SSH handshake failed");
 		goto fail;
 	}
-	if (check_host_key(s, a, o, err) < 0 || authenticate(s, a->user, o, err) < 0)
+	if (check_host_key(s, &kh, o, err) < 0 || authenticate(s, a->user, o, err) < 0)
 		goto fail;
 	s->ready = 1;
+	kh_release(&kh);
+	sl_buf_release(&prefs);
 	return s;
 fail:
+	kh_release(&kh);
+	sl_buf_release(&prefs);
 	sl_ssh_close(s);
 	return NULL;
 }

@@ -11,7 +11,11 @@
 /*
  * One session per command and node; several channels on it (doc/DESIGN.md
  * "Transport"). Connecting checks the host key against known_hosts
- * before anything else is sent, then authenticates with ssh-agent, then
+ * before anything else is sent (sl-remote(1) "HOST KEYS" has the rules:
+ * a host with a recorded key of any type accepts only its recorded keys,
+ * and those types are negotiated first; a @revoked key is refused for
+ * every host; --accept-new records only a host with no line at all),
+ * then authenticates with ssh-agent, then
  * with ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa and ~/.ssh/id_rsa (which fails
  * against OpenSSH 8.8 and later, and says why), or with the one key file
  * given.

@@ -34,13 +34,7 @@ sshd_start() {
 	SetEnv PATH=$TOP/bin:/usr/bin:/bin
 	LogLevel VERBOSE
 	CONF
-	/usr/sbin/sshd -f "$SSHD_DIR/sshd_config" -E "$SSHD_DIR/sshd.log" </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
-	for _ in $(seq 50); do
-		[ -s "$SSHD_DIR/sshd.pid" ] && return 0
-		sleep 0.02
-	done
-	echo "sshd did not start: $(cat "$SSHD_DIR/sshd.log")" >&2
-	return 1
+	sshd_launch "$SSHD_DIR"
 }
 
 sshd_stop() {
@@ -76,4 +70,42 @@ transport_setup() {
 	[ "$SL_TEST_NETNS" = 1 ] || skip "needs a private network namespace (run as root)"
 	common_setup
 	unset SSH_AUTH_SOCK
+}
+
+# sshd_other PORT KEYFILE...: a second sshd like the first (same users and
+# keys), on PORT, offering only the host keys KEYFILE..., with the
+# sshd_config lines in $SSHD_EXTRA if set. sshd_other_stop PORT kills it.
+sshd_other() {
+	local port=$1 dir=$SSHD_DIR/$1 k
+	shift
+	mkdir -p "$dir"
+	rm -f "$dir/sshd.pid"
+	{
+		grep -v -e '^Port ' -e '^HostKey ' -e '^PidFile ' "$SSHD_DIR/sshd_config"
+		printf 'Port %s\nPidFile %s\n' "$port" "$dir/sshd.pid"
+		for k; do printf 'HostKey %s\n' "$k"; done
+		[ -z "${SSHD_EXTRA:-}" ] || printf '%s\n' "$SSHD_EXTRA"
+	} > "$dir/sshd_config"
+	sshd_launch "$dir"
+}
+
+sshd_other_stop() {
+	local pid
+	pid=$(cat "$SSHD_DIR/$1/sshd.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null
+	# the port must be free before another sshd takes it
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+	return 0
+}
+
+# sshd_launch DIR: starts sshd with DIR/sshd_config (its PidFile in DIR),
+# logging to DIR/sshd.log, and waits for its PID file.
+sshd_launch() {
+	/usr/sbin/sshd -f "$1/sshd_config" -E "$1/sshd.log" </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+	for _ in $(seq 50); do
+		[ -s "$1/sshd.pid" ] && return 0
+		sleep 0.02
+	done
+	echo "sshd ($1) did not start: $(cat "$1/sshd.log")" >&2
+	return 1
 }
