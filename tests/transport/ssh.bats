@@ -112,14 +112,25 @@ fingerprint() {
 	assert_output "sl-remote: fatal: unable to connect to root@192.0.2.1:22: Network is unreachable"
 }
 
+# listening FILE: waits until the test's listener says it listens (under
+# load, a fixed sleep was not always enough)
+listening() {
+	for _ in $(seq 200); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	fail "the listener did not start"
+}
+
 @test "a server that never speaks SSH times out with 99" {
 	known_host; client_key
 	python3 -c '
-import socket, time
+import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 2299)); s.listen(1)
-c, _ = s.accept(); time.sleep(5)' 3>&- &
-	sleep 0.3
+open(sys.argv[1], "w").close()
+c, _ = s.accept(); time.sleep(5)' "$BATS_TEST_TMPDIR/ready" 3>&- &
+	listening "$BATS_TEST_TMPDIR/ready"
 	run -99 sl-remote --timeout 1 127.0.0.1:2299 true
 	assert_output "sl-remote: fatal: root@127.0.0.1:2299: no answer for 1 seconds"
 	kill $! 2>/dev/null || true
@@ -128,12 +139,18 @@ c, _ = s.accept(); time.sleep(5)' 3>&- &
 @test "a connection that is never accepted times out with 99" {
 	# a listener whose backlog is full drops further SYNs: connect() hangs
 	python3 -c '
-import socket, time
+import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 2298)); s.listen(0)
-fill = [socket.create_connection(("127.0.0.1", 2298)) for _ in range(2)]
-time.sleep(6)' 3>&- &
-	sleep 0.5
+fill = []
+for _ in range(3):	# the last of these is not accepted either: the backlog is full
+    try:
+        fill.append(socket.create_connection(("127.0.0.1", 2298), timeout=0.5))
+    except OSError:
+        pass
+open(sys.argv[1], "w").close()
+time.sleep(6)' "$BATS_TEST_TMPDIR/ready" 3>&- &
+	listening "$BATS_TEST_TMPDIR/ready"
 	run -99 sl-remote --timeout 1 127.0.0.1:2298 true
 	assert_output "sl-remote: fatal: unable to connect to root@127.0.0.1:2298: no answer in 1 seconds"
 	kill $! 2>/dev/null || true
