@@ -134,7 +134,8 @@ upload() { sl-sync "$1" "$NODE" | tail -n 1; }
 @test "an update_fetch script that hangs is stopped at the limit, with all it started" {
 	inst=$(upload "$BATS_FILE_TMPDIR/hang")
 	[[ $inst =~ ^hang\. ]] || fail "upload said: $inst"
-	run -100 --separate-stderr on env SL_FETCH_LIMIT=3 sl-activate "$inst" hang.test
+	# (the guard only ends a test that would otherwise wait for the sleep)
+	run -100 --separate-stderr timeout 300 sl-remote "$NODE" env SL_FETCH_LIMIT=3 sl-activate "$inst" hang.test
 	[[ $stderr == *"ran longer than 3 seconds: stopped"* ]] || fail "$stderr"
 	[[ $stderr == *"nothing switched"* ]] || fail "$stderr"
 	run on pgrep -u sl-hang sleep
