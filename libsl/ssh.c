@@ -984,7 +984,12 @@ struct sl_ssh_chan *sl_ssh_exec(struct sl_ssh *s, const char *command,
 	return sl_ssh_exec_pty(s, command, NULL, err);
 }
 
-/* Forwards what stderr holds now. 0, or -1 with ERR set. */
+/*
+ * Forwards what stderr holds now. 0, or -1 with ERR set. The node's
+ * messages carry what apps print (update_fetch, the end of a log): a
+ * control character other than a newline or a tab reaches the user's
+ * terminal as '?', so no app or node can send it escape sequences.
+ */
 static int drain_stderr(struct sl_ssh_chan *c, int fd, struct sl_err *err)
 {
 	char buf[16384];
@@ -996,6 +1001,10 @@ static int drain_stderr(struct sl_ssh_chan *c, int fd, struct sl_err *err)
 			return 0;
 		if (n < 0)
 			return ssh_error(c->s, err, "reading stderr");
+		for (ssize_t i = 0; i < n; i++)
+			if (((unsigned char)buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t') ||
+			    buf[i] == 0x7f)
+				buf[i] = '?';
 		if (fd >= 0 && sl_file_write_all(fd, buf, (size_t)n) < 0)
 			return sl_err_errno(err, "unable to write the remote stderr");
 	}

@@ -238,3 +238,9 @@ print("blocking" if os.get_blocking(r) else "non-blocking")' sl-remote "$NODE" t
 	run -100 sl-remote "$NODE"
 	assert_output "sl-remote: usage: sl-remote [-t] [--accept-new] [-i FILE] [--timeout SECONDS] NODE COMMAND [ARG...]"
 }
+
+@test "the node's stderr reaches the terminal without control characters (an app's output cannot drive it)" {
+	known_host; client_key
+	run -0 --separate-stderr sl-remote "$NODE" sh -c "printf 'a\\033]52;c;cHduZWQ=\\007b\\033[2Jc\\rd\\te\\n' >&2"
+	assert_equal "$stderr" "$(printf 'a?]52;c;cHduZWQ=?b?[2Jc?d\te')"
+}
