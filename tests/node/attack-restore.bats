@@ -130,7 +130,7 @@ tarball() { tar -C "$1" -czf "$2" .; }
 	assert_line "sl-backup: fatal: service.files: the restore failed: the data of places is as it was"
 	refute_output --partial "restored service."
 	[ "$(data_sum)" = "$before" ] || fail "the data changed"
-	run -1 on ls /var/lib/silverlining/apps/places/escape
+	run ! on ls -d /var/lib/silverlining/apps/places/escape
 	no_leftovers
 	# and the same backup, untampered, restores: Bremen is gone
 	run -0 restore "$BATS_FILE_TMPDIR/olddir"
@@ -146,19 +146,17 @@ tarball() { tar -C "$1" -czf "$2" .; }
 	python3 - "$BATS_TEST_TMPDIR/d/files/area.tar" "$VAREA" <<-'EOF'
 		import io, sys, tarfile
 		t = tarfile.open(sys.argv[1], 'a')
-		def link(name, to):
-			i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = to
-			t.addfile(i)
-		def file(name, data):
-			i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
-		link('./etc', '/etc'); file('./etc/cron.d/evil', b'* * * * * root touch /pwned\n')
-		link('./v', sys.argv[2]); file('./v/planted', b'planted\n')
-		link('./rel', '../../victim/files'); file('./rel/planted2', b'planted\n')
+		for name, to, data in (('./etc', '/etc', b'* * * * * root touch /pwned\n'),
+				       ('./v', sys.argv[2], b'planted\n'),
+				       ('./rel', '../../victim/files', b'planted\n')):
+		    i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = to; t.addfile(i)
+		    i = tarfile.TarInfo(name + '/cron.d/evil' if name == './etc' else name + '/planted')
+		    i.size = len(data); t.addfile(i, io.BytesIO(data))
 		t.close()
 	EOF
 	run restore "$BATS_TEST_TMPDIR/d"
 	[ "$status" -ne 0 ] || fail "the tampered backup was restored: $output"
-	run -1 on ls /etc/cron.d/evil "$VAREA/planted" "$VAREA/planted2"
+	run ! on ls -d /etc/cron.d/evil "$VAREA/planted" /pwned
 	[ "$(data_sum)" = "$before" ] || fail "the data changed"
 	no_leftovers
 }
@@ -172,7 +170,7 @@ tarball() { tar -C "$1" -czf "$2" .; }
 	run restore "$BATS_TEST_TMPDIR/link.tar.gz"
 	[ "$status" -eq 100 ] || fail "exit $status: $output"
 	assert_line --partial "sl-backup: fatal: the backup holds a link or a special file"
-	run -1 on ls "$AREA/secret.txt"
+	run ! on ls -d "$AREA/secret.txt"
 	[ "$(data_sum)" = "$before" ] || fail "the data changed"
 	no_leftovers
 }
