@@ -106,6 +106,7 @@ tarball() { tar -C "$1" -czf "$2" .; }
 	f=$BATS_TEST_TMPDIR/d/postgis/database.pgdump
 	printf 'CORRUPTCORRUPT' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") / 2)) conv=notrunc status=none
 	run restore "$BATS_TEST_TMPDIR/d"
+	echo "# a corrupt dump in a directory backup: exit $status" >&3
 	case $status in
 	100) assert_output --partial "sl-backup: fatal: service.postgis: its part of the backup is cut short or corrupt: nothing was changed" ;;
 	111) assert_output --partial "sl-backup: fatal: service.postgis: the restore failed: the data of places is as it was" ;;
@@ -202,6 +203,7 @@ tarball() { tar -C "$1" -czf "$2" .; }
 		dd if=/dev/zero of=$d/filler bs=1k count=$((avail - 512)) status=none'
 	run -0 on sh -c 'df --output=avail -k /var/lib/silverlining/apps/places | tail -1'
 	[ "$output" -lt 1024 ] || fail "$output KiB left"
+	echo "# full disk: $output KiB left on the app's data directory" >&3
 	# a backup whose files area is larger than what is left
 	mkdir -p "$BATS_TEST_TMPDIR/d"
 	tar -C "$BATS_TEST_TMPDIR/d" -xzf "$BATS_FILE_TMPDIR/old.tar.gz"
