@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,21 +52,24 @@ static int sl_area_env(const struct sl_area *k, const struct sl_svc_app *a,
 	return 0;
 }
 
+/*
+ * The area's tar runs as the app's own user, reading or writing only what
+ * that user may: a symlink the app planted, or one an archive holds, never
+ * takes root anywhere. Root only opens DIR/area.tar, in its own directory.
+ */
 static int sl_area_backup(const struct sl_area *k, const struct sl_svc_app *a,
 		   const char *dir, struct sl_err *err)
 {
-	struct sl_buf p = SL_BUF_INIT, tar = SL_BUF_INIT;
-	int ret = -1;
+	struct sl_buf p = SL_BUF_INIT;
+	int ret;
 
 	area_path(k, a, &p);
-	sl_buf_addf(&tar, "%s/area.tar", dir);
-	if (sl_file_mkdirs(dir, 0700, err) == 0) {
-		char *argv[] = { "tar", "-C", p.buf, "-cf", tar.buf, ".", NULL };
+	{
+		char *argv[] = { "tar", "-C", p.buf, "-cf", "-", ".", NULL };
 
-		ret = sl_svc_run(argv, NULL, SL_RUN_NULL, SL_RUN_INHERIT, "tar", err);
+		ret = sl_svc_dump(argv, a->user, dir, "area.tar", err);
 	}
 	sl_buf_release(&p);
-	sl_buf_release(&tar);
 	return ret;
 }
 
@@ -95,33 +99,78 @@ static int sl_area_clear(const struct sl_area *k, const struct sl_svc_app *a, st
 	return ret;
 }
 
+/*
+ * The archive is unpacked (as the app's user) into DATA/.SUB.restore,
+ * beside the area on the same filesystem, and swapped in by one rename:
+ * a short, corrupt or hostile archive, or a full disk, leaves the area as
+ * it was.
+ */
+static int unpack(const struct sl_area *k, const struct sl_svc_app *a,
+		  int in, const char *into, struct sl_err *err)
+{
+	char *argv[] = { "tar", "-C", (char *)into, "-xf", "-", "--no-same-owner",
+			 "--no-overwrite-dir", NULL };
+
+	if (sl_file_remove_tree(AT_FDCWD, into, err) < 0)
+		return -1;
+	if (mkdir(into, 0700) < 0 || chown(into, a->uid, a->gid) < 0)
+		return sl_err_errno(err, "unable to make %s", into);
+	if (sl_svc_run(argv, a->user, in, SL_RUN_INHERIT, "tar", err) < 0)
+		return -1;
+	if (chmod(into, k->mode) < 0)
+		return sl_err_errno(err, "unable to give %s its mode", into);
+	return 0;
+}
+
+static int swap_in(const char *from, const char *to, struct sl_err *err)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_EXCHANGE) == 0)
+		return 0;
+	if (errno == ENOENT && renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	return sl_err_errno(err, "unable to put %s in place of %s", from, to);
+}
+
 static int sl_area_restore(const struct sl_area *k, const struct sl_svc_app *a,
 		    const char *dir, struct sl_err *err)
 {
-	struct sl_buf p = SL_BUF_INIT, tar = SL_BUF_INIT;
-	int ret = -1;
+	struct sl_buf p = SL_BUF_INIT, tar = SL_BUF_INIT, nw = SL_BUF_INIT;
+	struct sl_err ignored = SL_ERR_INIT;
+	struct stat st;
+	int in, ret = -1;
 
 	area_path(k, a, &p);
 	sl_buf_addf(&tar, "%s/area.tar", dir);
-	if (access(tar.buf, R_OK) < 0) {
+	sl_buf_addf(&nw, "%s/.%s.restore", a->data, k->sub);
+	in = open(tar.buf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0) {
 		sl_err_errno(err, "unable to read %s", tar.buf);
 		goto out;
 	}
-	if (sl_area_clear(k, a, err) == 0 && sl_area_setup(k, a, err) == 0) {
-		/* as the app's user: what it gets back is its own, and nothing else */
-		char *argv[] = { "tar", "-C", p.buf, "-xf", "-", "--no-same-owner", NULL };
-		int in = open(tar.buf, O_RDONLY | O_CLOEXEC);
-
-		if (in < 0) {
-			sl_err_errno(err, "unable to read %s", tar.buf);
-			goto out;
-		}
-		ret = sl_svc_run(argv, a->user, in, SL_RUN_INHERIT, "tar", err);
-		close(in);
+	if (!S_ISREG(st.st_mode)) {
+		sl_err_set(err, SL_EXIT_USAGE, "%s is not a file: refused", tar.buf);
+		goto out;
 	}
+	if (sl_file_mkdirs(a->data, 0755, err) < 0)
+		goto out;
+	if (unpack(k, a, in, nw.buf, err) < 0 || swap_in(nw.buf, p.buf, err) < 0) {
+		sl_file_remove_tree(AT_FDCWD, nw.buf, &ignored);
+		sl_err_prefix(err, "nothing restored, %s is as it was", p.buf);
+		goto out;
+	}
+	/* nw is now the old area */
+	if (sl_file_remove_tree(AT_FDCWD, nw.buf, err) < 0) {
+		sl_err_prefix(err, "restored, but the old area is left in %s", nw.buf);
+		goto out;
+	}
+	ret = 0;
 out:
+	if (in >= 0)
+		close(in);
+	sl_err_release(&ignored);
 	sl_buf_release(&p);
 	sl_buf_release(&tar);
+	sl_buf_release(&nw);
 	return ret;
 }
 

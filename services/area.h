@@ -7,7 +7,9 @@
 /*
  * An area is ROOT/apps/APP/SUB, owned by the app's user with MODE: files
  * (0700, the app's alone) and writable-root (0755, nginx serves it). Its
- * backup is DIR/area.tar; a restore empties it first.
+ * backup is DIR/area.tar, made by tar as the app's user. A restore unpacks
+ * it, as the app's user, beside the area (ROOT/apps/APP/.SUB.restore) and
+ * swaps it in by one rename: on any failure the area is as it was.
  */
 struct sl_area {
 	const char *sub;	/* "files" */
