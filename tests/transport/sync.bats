@@ -99,14 +99,16 @@ name'"
 	[ -e "$I/src/build/y" ]
 }
 
-@test "executable bits survive; other modes are normalised" {
+@test "executable bits survive; other modes are normalised; an upload is root's alone" {
 	printf '#!/bin/sh\n' > "$A/run.sh"
 	chmod 750 "$A/run.sh"
 	chmod 600 "$A/main.py"
 	sync
 	[ "$(stat -c %a "$I/run.sh")" = 755 ]
 	[ "$(stat -c %a "$I/main.py")" = 644 ]
-	[ "$(stat -c %a "$I")" = 755 ]
+	# root's alone until sl-activate gives it to its app (no other app reads it)
+	[ "$(stat -c %a "$I")" = 700 ]
+	[ "$(stat -c %a "$(dirname "$I")")" = 711 ]
 }
 
 @test "VCS directories, caches, backups and silver-logs are left out; .silverignore too" {
