@@ -35,7 +35,7 @@ as_app() {
 		-v ON_ERROR_STOP=1 -h 127.0.0.1 -U $app -d $app -At $*"
 }
 # as_super DB SQL: the superuser's view, to check what an app cannot
-as_super() { on runuser -u postgres -- psql -X -At -d "$1" -c "$2"; }
+as_super() { on env -C / runuser -u postgres -- psql -X -At -d "$1" -c "$2"; }
 # the app's rows, all of them, as one sum
 rows_sum() {
 	as_super places "SELECT name, ST_AsText(geom) FROM places ORDER BY id" | sha256sum | cut -c1-16
