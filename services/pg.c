@@ -105,7 +105,9 @@ static PGconn *connect_admin(const char *db, struct sl_err *err)
 	}
 	if (load_libpq(err) < 0)
 		return NULL;
-	sl_buf_adds(&info, "host=/var/run/postgresql user=postgres connect_timeout=10 dbname=");
+	/* no notices ("... does not exist, skipping"): libpq would print them */
+	sl_buf_adds(&info, "host=/var/run/postgresql user=postgres connect_timeout=10 "
+		    "options='-c client_min_messages=warning' dbname=");
 	sl_buf_adds(&info, db);	/* validated identifiers only: [a-z0-9_] */
 	if (setegid(pw->pw_gid) < 0 || seteuid(pw->pw_uid) < 0) {
 		sl_err_errno(err, "unable to act as postgres");
