@@ -197,7 +197,8 @@ static int exec_on(PGconn *c, const char *fmt, const char *datname, struct sl_er
  * The database DATNAME of the app, made when it is missing: first the
  * superuser's, closed to PUBLIC, with PostGIS when asked, and only then
  * given to the app's role, so that the app never meets it without the
- * extension. The extension is the one thing made by the superuser in a
+ * extension. An existing one is closed and given again (no change when it
+ * was). The extension is the one thing made by the superuser in a
  * database an app can write to, and it is made before the app can.
  */
 static int make_database(PGconn *c, const struct sl_svc_app *a, const char *datname,
@@ -210,8 +211,9 @@ static int make_database(PGconn *c, const struct sl_svc_app *a, const char *datn
 
 	if (n < 0)
 		return -1;
-	if (!n && (exec_on(c, "CREATE DATABASE %s", datname, err) < 0 ||
-		   exec_on(c, "REVOKE ALL ON DATABASE %s FROM PUBLIC", datname, err) < 0))
+	/* each step again on an existing one: a setup cut short is finished */
+	if ((!n && exec_on(c, "CREATE DATABASE %s", datname, err) < 0) ||
+	    exec_on(c, "REVOKE ALL ON DATABASE %s FROM PUBLIC", datname, err) < 0)
 		return -1;
 	if (postgis) {
 		PGconn *dbc = connect_admin(datname, err);
@@ -473,15 +475,17 @@ int sl_pg_restore(const struct sl_svc_app *a, int postgis, const char *dir, stru
 	load[6] = conn.buf;
 	if (sl_svc_load(load, a->user, dir, "database.pgdump", err) < 0) {
 		sl_err_prefix(err, "the backup did not load");
-		if (err->code < SL_EXIT_USAGE)
-			err->code = SL_EXIT_TEMP;
 		sl_buf_adds(&err->msg, "; the database is as it was");
 		goto out;
 	}
 	ret = swap(c, a, tmp.buf, old.buf, err);
 out:
-	if (ret < 0 && made)
-		exec_on(c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", tmp.buf, NULL);
+	if (ret < 0 && made) {
+		struct sl_err ignored = SL_ERR_INIT;	/* what failed first is the news */
+
+		exec_on(c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", tmp.buf, &ignored);
+		sl_err_release(&ignored);
+	}
 	if (c)
 		PQfinish(c);
 	if (fd >= 0)
