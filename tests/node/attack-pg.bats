@@ -102,6 +102,7 @@ restore_dir() { silver restore --node "$NODE" "$1" places.test; }
 	[ "$(rows_sum)" = "$before" ] || fail "the rows changed"
 	run -0 as_super places "SELECT name FROM places ORDER BY id"
 	assert_output $'Berlin\nParis\nPotsdam'
+	echo "# truncated: $(grep -m1 'pg_restore: error' <<< "$output")" >&3
 }
 
 @test "hole 5: a corrupt dump (bytes flipped in its middle) is refused; the rows stay as they were" {
@@ -117,6 +118,7 @@ restore_dir() { silver restore --node "$NODE" "$1" places.test; }
 	assert_line --partial "pg_restore: error:"
 	assert_line --regexp "sl-service-postgis: fatal: .*/postgis/database.pgdump is not a whole pg_dump archive: nothing was changed"
 	[ "$(rows_sum)" = "$before" ] || fail "the rows changed"
+	echo "# corrupt: $(grep -m1 'pg_restore: error' <<< "$output")" >&3
 }
 
 @test "hole 5: a dump the server refuses to load leaves the rows as they were, and exits 111" {
