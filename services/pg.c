@@ -1,5 +1,6 @@
 /* silverlining — PostgreSQL and PostGIS on a node, through libpq. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <pwd.h>
@@ -15,6 +16,7 @@
 #include "pg.h"
 
 #define PG_VERSION "15"
+#define PG_PORT "5432"
 
 /*
  * libpq is loaded when a node verb first needs it: linked in, it and its
@@ -103,7 +105,9 @@ static PGconn *connect_admin(const char *db, struct sl_err *err)
 	}
 	if (load_libpq(err) < 0)
 		return NULL;
-	sl_buf_adds(&info, "host=/var/run/postgresql user=postgres connect_timeout=10 dbname=");
+	/* no notices ("... does not exist, skipping"): libpq would print them */
+	sl_buf_adds(&info, "host=/var/run/postgresql user=postgres connect_timeout=10 "
+		    "options='-c client_min_messages=warning' dbname=");
 	sl_buf_adds(&info, db);	/* validated identifiers only: [a-z0-9_] */
 	if (setegid(pw->pw_gid) < 0 || seteuid(pw->pw_uid) < 0) {
 		sl_err_errno(err, "unable to act as postgres");
@@ -161,39 +165,76 @@ static void password_path(const struct sl_svc_app *a, struct sl_buf *b)
 	sl_buf_addf(b, "%s/pg.password", a->data);
 }
 
-/* The database, its owner, its isolation, and PostGIS when asked. */
-static int make_database(PGconn *c, const struct sl_svc_app *a, const char *ident,
+/* NAME quoted as an identifier, to free with PQfreemem(); NULL with ERR set. */
+static char *quote_ident(PGconn *c, const char *name, struct sl_err *err)
+{
+	char *q = PQescapeIdentifier(c, name, strlen(name));
+
+	if (!q) {
+		sl_err_set(err, SL_EXIT_TEMP, "libpq: %s", PQerrorMessage(c));
+		sl_buf_rtrim(&err->msg);
+	}
+	return q;
+}
+
+/* Runs FMT with the database DATNAME quoted as its one %s. */
+static int exec_on(PGconn *c, const char *fmt, const char *datname, struct sl_err *err)
+{
+	struct sl_buf sql = SL_BUF_INIT;
+	char *q = quote_ident(c, datname, err);
+	int ret;
+
+	if (!q)
+		return -1;
+	sl_buf_addf(&sql, fmt, q);
+	ret = exec(c, sql.buf, err);
+	PQfreemem(q);
+	sl_buf_release(&sql);
+	return ret;
+}
+
+/*
+ * The database DATNAME of the app, made when it is missing: first the
+ * superuser's, closed to PUBLIC, with PostGIS when asked, and only then
+ * given to the app's role, so that the app never meets it without the
+ * extension. An existing one is closed and given again (no change when it
+ * was). The extension is the one thing made by the superuser in a
+ * database an app can write to, and it is made before the app can.
+ */
+static int make_database(PGconn *c, const struct sl_svc_app *a, const char *datname,
 			 int postgis, struct sl_err *err)
 {
 	struct sl_buf sql = SL_BUF_INIT;
-	int n = exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", a->dbname, err);
+	char *db = NULL, *role = NULL;
+	int n = exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", datname, err);
+	int ret = -1;
 
 	if (n < 0)
 		return -1;
-	if (!n) {
-		sl_buf_addf(&sql, "CREATE DATABASE %s OWNER %s", ident, ident);
-		if (exec(c, sql.buf, err) < 0)
-			goto fail;
-		sl_buf_reset(&sql);
-		sl_buf_addf(&sql, "REVOKE ALL ON DATABASE %s FROM PUBLIC", ident);
-		if (exec(c, sql.buf, err) < 0)
-			goto fail;
-	}
-	sl_buf_release(&sql);
+	/* each step again on an existing one: a setup cut short is finished */
+	if ((!n && exec_on(c, "CREATE DATABASE %s", datname, err) < 0) ||
+	    exec_on(c, "REVOKE ALL ON DATABASE %s FROM PUBLIC", datname, err) < 0)
+		return -1;
 	if (postgis) {
-		PGconn *db = connect_admin(a->dbname, err);
-		int ret;
+		PGconn *dbc = connect_admin(datname, err);
 
-		if (!db)
+		if (!dbc)
 			return -1;
-		ret = exec(db, "CREATE EXTENSION IF NOT EXISTS postgis", err);
-		PQfinish(db);
-		return ret;
+		ret = exec(dbc, "CREATE EXTENSION IF NOT EXISTS postgis", err);
+		PQfinish(dbc);
+		if (ret < 0)
+			return -1;
 	}
-	return 0;
-fail:
+	ret = -1;
+	if (!(db = quote_ident(c, datname, err)) || !(role = quote_ident(c, a->dbname, err)))
+		goto out;
+	sl_buf_addf(&sql, "ALTER DATABASE %s OWNER TO %s", db, role);
+	ret = exec(c, sql.buf, err);
+out:
+	PQfreemem(db);
+	PQfreemem(role);
 	sl_buf_release(&sql);
-	return -1;
+	return ret;
 }
 
 /* The server's own names: an app never takes one of them over. */
@@ -250,7 +291,7 @@ int sl_pg_setup(const struct sl_svc_app *a, int postgis, struct sl_err *err)
 		if (exec(c, sql.buf, err) < 0)
 			goto out;
 	}
-	ret = make_database(c, a, ident, postgis, err);
+	ret = make_database(c, a, a->dbname, postgis, err);
 out:
 	PQfreemem(ident);
 	PQfreemem(hash);
@@ -269,64 +310,189 @@ int sl_pg_env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *e
 
 	password_path(a, &path);
 	/* TCP on loopback: Debian's pg_hba asks a password there */
-	ret = sl_svc_db_env(&sl_db_postgresql, a, path.buf, "127.0.0.1", "5432", vars, err);
+	ret = sl_svc_db_env(&sl_db_postgresql, a, path.buf, "127.0.0.1", PG_PORT, vars, err);
 	sl_buf_release(&path);
 	return ret;
+}
+
+/*
+ * A login as the app's own role, for the clients that run what the app
+ * wrote (pg_dump, pg_restore): over TCP on the loopback, with its password
+ * in an unnamed file (O_TMPFILE, 0600, the app's user's) that the client
+ * reads as its passfile through /proc/self/fd/N. The password is in no
+ * argv and no environment, and no file of it outlives the process, however
+ * it ends. Appends the connection string for DATNAME to CONN; returns the
+ * fd (inherited by the children; the caller closes it), or -1 with ERR.
+ */
+static int app_login(const struct sl_svc_app *a, const char *datname,
+		     struct sl_buf *conn, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, line = SL_BUF_INIT;
+	int fd = -1;
+
+	password_path(a, &path);
+	if (sl_buf_read_file(&pass, path.buf) < 0) {
+		sl_err_errno(err, "unable to read %s (set the app up first)", path.buf);
+		goto out;
+	}
+	sl_buf_rtrim(&pass);
+	sl_buf_addf(&line, "127.0.0.1:" PG_PORT ":*:%s:%s\n", a->dbname, pass.buf);
+	fd = open("/run", O_TMPFILE | O_RDWR, 0600);
+	if (fd < 0) {
+		sl_err_errno(err, "unable to make a file in /run");
+	} else if (sl_file_write_all(fd, line.buf, line.len) < 0 ||
+		   fchown(fd, a->uid, a->gid) < 0) {
+		sl_err_errno(err, "unable to write the login of %s", a->user);
+		close(fd);
+		fd = -1;
+	} else {
+		sl_buf_addf(conn, "host=127.0.0.1 port=" PG_PORT " connect_timeout=10 "
+			    "user=%s dbname=%s passfile=/proc/self/fd/%d", a->dbname, datname, fd);
+	}
+out:
+	explicit_bzero(pass.buf, pass.len);
+	explicit_bzero(line.buf, line.len);
+	sl_buf_release(&pass);
+	sl_buf_release(&line);
+	sl_buf_release(&path);
+	return fd;
 }
 
 int sl_pg_backup(const struct sl_svc_app *a, int postgis, const char *dir, struct sl_err *err)
 {
+	struct sl_buf conn = SL_BUF_INIT;
+	int fd = app_login(a, a->dbname, &conn, err), ret;
 	/*
 	 * PostGIS's spatial_ref_sys belongs to the server: the app's role could
 	 * not load its rows back, so they stay out (custom SRIDs are not kept).
 	 */
-	char *argv[] = { "pg_dump", "-Fc", "--no-owner", "--no-privileges", "-d", a->dbname,
+	char *argv[] = { "pg_dump", "-Fc", "--no-owner", "--no-privileges", "-d", conn.buf,
 		postgis ? "--exclude-table-data=public.spatial_ref_sys" : NULL, NULL };
 
-	return sl_svc_dump(argv, "postgres", dir, "database.pgdump", err);
+	if (fd < 0)
+		return -1;
+	ret = sl_svc_dump(argv, a->user, dir, "database.pgdump", err);
+	close(fd);
+	sl_buf_release(&conn);
+	return ret;
 }
 
 int sl_pg_clear(const struct sl_svc_app *a, int postgis, struct sl_err *err)
 {
-	struct sl_buf sql = SL_BUF_INIT;
 	PGconn *c = connect_admin("postgres", err);
-	char *ident;
-	int ret = -1;
+	int ret;
 
 	if (!c)
 		return -1;
-	ident = PQescapeIdentifier(c, a->dbname, strlen(a->dbname));
-	if (!ident) {
-		sl_err_set(err, SL_EXIT_TEMP, "libpq: %s", PQerrorMessage(c));
-		goto out;
-	}
-	sl_buf_addf(&sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", ident);
-	if (exec(c, sql.buf, err) == 0)
-		ret = make_database(c, a, ident, postgis, err);
-out:
-	PQfreemem(ident);
+	ret = exec_on(c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", a->dbname, err);
+	if (!ret)
+		ret = make_database(c, a, a->dbname, postgis, err);
 	PQfinish(c);
+	return ret;
+}
+
+/*
+ * The loaded database TMP takes the app's name in one transaction, the
+ * live one renamed to OLD, then dropped. A rename waits for no session:
+ * the app's are ended first, and a session that comes back in between
+ * makes the transaction fail as a whole, so it is tried again, 3 times.
+ */
+static int swap(PGconn *c, const struct sl_svc_app *a, const char *tmp,
+		const char *old, struct sl_err *err)
+{
+	const char *params[2] = { a->dbname, tmp };
+	struct sl_buf sql = SL_BUF_INIT;
+	char *qlive = NULL, *qtmp = NULL, *qold = NULL;
+	int live = exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", a->dbname, err);
+	int ret = -1;
+
+	if (live < 0 || !(qlive = quote_ident(c, a->dbname, err)) ||
+	    !(qtmp = quote_ident(c, tmp, err)) || !(qold = quote_ident(c, old, err)))
+		goto out;
+	if (live)
+		sl_buf_addf(&sql, "ALTER DATABASE %s RENAME TO %s; ", qlive, qold);
+	sl_buf_addf(&sql, "ALTER DATABASE %s RENAME TO %s", qtmp, qlive);
+	for (int try = 0; try < 3 && ret < 0; try++) {
+		PGresult *r = PQexecParams(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+					   " WHERE datname IN ($1, $2) AND pid <> pg_backend_pid()",
+					   2, NULL, params, NULL, NULL, 0);
+
+		PQclear(r);
+		/* several statements in one query: one transaction, all or nothing */
+		ret = exec(c, sql.buf, err);
+	}
+	if (!ret && live &&
+	    exec_on(c, "DROP DATABASE %s WITH (FORCE)", old, err) < 0) {
+		sl_err_prefix(err, "the backup is in place, but the database it replaced (%s) is left", old);
+		ret = -1;
+	}
+out:
+	PQfreemem(qlive);
+	PQfreemem(qtmp);
+	PQfreemem(qold);
 	sl_buf_release(&sql);
 	return ret;
 }
 
+/*
+ * All or nothing: the archive is read whole first (pg_restore writing its
+ * script to /dev/null), then loaded into a database of its own, named
+ * APP.restore, which no app name can be (they have no dot), logged in as
+ * the app's role; only a load that succeeded takes the app's database's
+ * place. The left-overs of a restore that crashed are dropped first.
+ */
 int sl_pg_restore(const struct sl_svc_app *a, int postgis, const char *dir, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT, role = SL_BUF_INIT;
-	int ret = -1;
+	struct sl_buf path = SL_BUF_INIT, tmp = SL_BUF_INIT, old = SL_BUF_INIT, conn = SL_BUF_INIT;
+	char *check[] = { "pg_restore", "--file=/dev/null", NULL };
+	/* the app's role owns what comes back; the extension is the server's */
+	char *load[] = { "pg_restore", "--single-transaction", "--no-owner", "--no-privileges",
+		"--no-comments", "-d", NULL, NULL };
+	PGconn *c = NULL;
+	int fd = -1, made = 0, ret = -1;
 
 	sl_buf_addf(&path, "%s/database.pgdump", dir);
-	sl_buf_addf(&role, "--role=%s", a->dbname);
+	sl_buf_addf(&tmp, "%s.restore", a->dbname);
+	sl_buf_addf(&old, "%s.old", a->dbname);
 	if (access(path.buf, R_OK) < 0) {
 		sl_err_errno(err, "unable to read %s", path.buf);
-	} else if (sl_pg_clear(a, postgis, err) == 0) {
-		/* the app's role owns what comes back; the extension is the server's */
-		char *argv[] = { "pg_restore", "--single-transaction", "--no-owner",
-			"--no-privileges", "--no-comments", role.buf, "-d", a->dbname, NULL };
-
-		ret = sl_svc_load(argv, "postgres", dir, "database.pgdump", err);
+		goto out;
 	}
+	if (sl_svc_load(check, a->user, dir, "database.pgdump", err) < 0) {
+		if (err->code == SL_EXIT_TEMP)
+			sl_err_set(err, SL_EXIT_USAGE, "%s is not a whole pg_dump archive: nothing was changed",
+				   path.buf);
+		goto out;
+	}
+	if ((fd = app_login(a, tmp.buf, &conn, err)) < 0 || !(c = connect_admin("postgres", err)))
+		goto out;
+	if (exec_on(c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", tmp.buf, err) < 0 ||
+	    exec_on(c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", old.buf, err) < 0)
+		goto out;
+	made = 1;
+	if (make_database(c, a, tmp.buf, postgis, err) < 0)
+		goto out;
+	load[6] = conn.buf;
+	if (sl_svc_load(load, a->user, dir, "database.pgdump", err) < 0) {
+		sl_err_prefix(err, "the backup did not load");
+		sl_buf_adds(&err->msg, "; the database is as it was");
+		goto out;
+	}
+	ret = swap(c, a, tmp.buf, old.buf, err);
+out:
+	if (ret < 0 && made) {
+		struct sl_err ignored = SL_ERR_INIT;	/* what failed first is the news */
+
+		exec_on(c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", tmp.buf, &ignored);
+		sl_err_release(&ignored);
+	}
+	if (c)
+		PQfinish(c);
+	if (fd >= 0)
+		close(fd);
 	sl_buf_release(&path);
-	sl_buf_release(&role);
+	sl_buf_release(&tmp);
+	sl_buf_release(&old);
+	sl_buf_release(&conn);
 	return ret;
 }

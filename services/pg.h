@@ -10,6 +10,16 @@
  * revoked from PUBLIC). Its password is random, hashed on this side
  * (SCRAM) before it reaches the server, and kept in ROOT/apps/APP/pg.password
  * (0640, root and the app's group). POSTGIS adds the extension.
+ *
+ * What the app wrote (its functions, constraints, defaults) is only ever
+ * run by a session that logs in as its role: backup (pg_dump) and restore
+ * (pg_restore) run as its Unix user, over TCP, with its password in an
+ * unnamed passfile. The superuser's connection only makes, renames and
+ * drops databases, the role and the extension.
+ *
+ * sl_pg_restore() is all or nothing: the archive is read whole (100 if it
+ * is not), loaded into APP.restore, and renamed into place only when the
+ * load succeeded; a failed load (111) leaves the app's database as it was.
  */
 int sl_pg_install(int postgis, struct sl_err *err);
 int sl_pg_setup(const struct sl_svc_app *a, int postgis, struct sl_err *err);
