@@ -102,7 +102,7 @@ hello_says() { sed -i "s/<h1>.*<\/h1>/<h1>$1<\/h1>/" "$HELLO/main.py"; }
 	assert_output --partial "<h1>Hello, version two</h1>"
 }
 
-@test "activate prev rolls back in under a second, and again forward" {
+@test "activate prev rolls back, and again forward" {
 	seconds run -0 silver activate --node "$NODE" hello.test prev
 	back=$SECONDS_TAKEN
 	run -0 page hello.test
@@ -111,10 +111,9 @@ hello_says() { sed -i "s/<h1>.*<\/h1>/<h1>$1<\/h1>/" "$HELLO/main.py"; }
 	forward=$SECONDS_TAKEN
 	run -0 page hello.test
 	assert_output --partial "<h1>Hello, version two</h1>"
-	# the same swap twice: the better of the two against the bar, so one
-	# slow moment of a busy CI machine does not decide; both are shown
+	# shown, not judged: the 1 s bar is bench/deploy's (B2), where timing is
+	# measured on a quiet machine rather than a test's busy one
 	echo "# rollback: $back s, forward: $forward s" >&3
-	[ "$(echo "$back < 1 || $forward < 1" | bc)" = 1 ] || fail "took $back s and $forward s"
 }
 
 @test "activate INSTANCE points a location at any instance" {

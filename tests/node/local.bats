@@ -14,10 +14,9 @@ setup() {
 	lab_setup
 }
 
-@test "a node boots systemd with sshd, in seconds, with its host key known" {
+@test "a node boots systemd with sshd, with its host key known" {
 	seconds node_up one
-	echo "# sl-node create (base cached): $SECONDS_TAKEN s" >&3
-	[ "$(echo "$SECONDS_TAKEN < 10" | bc)" = 1 ] || fail "took $SECONDS_TAKEN s"
+	echo "# sl-node create (base cached): $SECONDS_TAKEN s" >&3	# shown, not judged
 	[[ $NODE =~ ^root@10\.231\.0\.[0-9]+$ ]] || fail "printed '$NODE'"
 	run -0 on sh -c 'hostname; cat /proc/1/comm; systemctl is-system-running --wait'
 	assert_output "one

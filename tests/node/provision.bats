@@ -44,12 +44,11 @@ setup() {
 	assert_output 503
 }
 
-@test "a second run changes nothing and takes under 5 s" {
+@test "a second run changes nothing" {
 	seconds run -0 sl-provision "$NODE"
 	assert_line "setup-node: done: nothing changed; prov is a silverlining 0.1.0 node"
 	refute_line --regexp '^setup-node: [a-z]+: (installed|made|enabled|started|/)'
-	echo "# idempotent re-run: $SECONDS_TAKEN s" >&3
-	[ "$(echo "$SECONDS_TAKEN < 5" | bc)" = 1 ] || fail "took $SECONDS_TAKEN s"
+	echo "# idempotent re-run: $SECONDS_TAKEN s (the 5 s bar is bench/deploy's, B2)" >&3
 }
 
 @test "the node is what doc/DESIGN.md says: users, directories, secret, units, record" {
