@@ -131,26 +131,61 @@ static int swap_in(const char *from, const char *to, struct sl_err *err)
 	return sl_err_errno(err, "unable to put %s in place of %s", from, to);
 }
 
+/* DIR/area.tar: a file, not a link (root opens it), for the app's tar */
+static int open_archive(const char *dir, struct sl_buf *tar, struct sl_err *err)
+{
+	struct stat st;
+	int in;
+
+	sl_buf_addf(tar, "%s/area.tar", dir);
+	in = open(tar->buf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0) {
+		sl_err_errno(err, "unable to read %s", tar->buf);
+		if (in >= 0)
+			close(in);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(in);
+		return sl_err_set(err, SL_EXIT_USAGE, "%s is not a file: refused", tar->buf);
+	}
+	return in;
+}
+
+/* The archive reads whole: tar lists it, as the app's user. */
+static int sl_area_check(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+{
+	char *argv[] = { "tar", "-tf", "-", NULL };
+	struct sl_buf tar = SL_BUF_INIT;
+	int in = open_archive(dir, &tar, err), out = -1, ret = -1;
+
+	if (in >= 0 && (out = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+		sl_err_errno(err, "unable to open /dev/null");
+	if (out >= 0 && sl_svc_run(argv, a->user, in, out, "tar", err) == 0)
+		ret = 0;
+	else if (out >= 0 && err->code == SL_EXIT_TEMP)
+		sl_err_set(err, SL_EXIT_USAGE, "%s is not a whole tar archive: nothing was changed",
+			   tar.buf);
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	sl_buf_release(&tar);
+	return ret;
+}
+
 static int sl_area_restore(const struct sl_area *k, const struct sl_svc_app *a,
 		    const char *dir, struct sl_err *err)
 {
 	struct sl_buf p = SL_BUF_INIT, tar = SL_BUF_INIT, nw = SL_BUF_INIT;
 	struct sl_err ignored = SL_ERR_INIT;
-	struct stat st;
 	int in, ret = -1;
 
 	area_path(k, a, &p);
-	sl_buf_addf(&tar, "%s/area.tar", dir);
 	sl_buf_addf(&nw, "%s/.%s.restore", a->data, k->sub);
-	in = open(tar.buf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (in < 0 || fstat(in, &st) < 0) {
-		sl_err_errno(err, "unable to read %s", tar.buf);
+	in = open_archive(dir, &tar, err);
+	if (in < 0)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		sl_err_set(err, SL_EXIT_USAGE, "%s is not a file: refused", tar.buf);
-		goto out;
-	}
 	if (sl_file_mkdirs(a->data, 0755, err) < 0)
 		goto out;
 	if (unpack(k, a, in, nw.buf, err) < 0 || swap_in(nw.buf, p.buf, err) < 0) {
@@ -220,7 +255,7 @@ int sl_area_main(int argc, char **argv, const char *name, const struct sl_area *
 	struct sl_service svc = {
 		.name = name, .devel_prefix = name, .devel_keys = keys, .db_names = 0,
 		.devel_env = devel_env, .install = install, .setup = setup, .env = env,
-		.backup = backup, .restore = restore, .clear = clear,
+		.backup = backup, .restore = restore, .check = sl_area_check, .clear = clear,
 	};
 
 	self = k;

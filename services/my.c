@@ -701,6 +701,17 @@ out:
 	return ret;
 }
 
+int sl_my_check(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT;
+	int ret;
+
+	sl_buf_addf(&path, "%s/database.sql", dir);
+	ret = check_name(a, err) < 0 || dump_whole(path.buf, err) < 0 ? -1 : 0;
+	sl_buf_release(&path);
+	return ret;
+}
+
 /*
  * A restore is checked whole, loaded by the app's own user (as its Unix
  * user, the client in sandbox mode) into a database of its own, and only

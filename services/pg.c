@@ -434,6 +434,25 @@ out:
 	return ret;
 }
 
+int sl_pg_check(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+{
+	char *argv[] = { "pg_restore", "--file=/dev/null", NULL };
+	struct sl_buf path = SL_BUF_INIT;
+	int ret = 0;
+
+	sl_buf_addf(&path, "%s/database.pgdump", dir);
+	if (access(path.buf, R_OK) < 0) {
+		ret = sl_err_errno(err, "unable to read %s", path.buf);
+	} else if (sl_svc_load(argv, a->user, dir, "database.pgdump", err) < 0) {
+		if (err->code == SL_EXIT_TEMP)
+			sl_err_set(err, SL_EXIT_USAGE, "%s is not a whole pg_dump archive: nothing was changed",
+				   path.buf);
+		ret = -1;
+	}
+	sl_buf_release(&path);
+	return ret;
+}
+
 /*
  * All or nothing: the archive is read whole first (pg_restore writing its
  * script to /dev/null), then loaded into a database of its own, named
@@ -443,27 +462,17 @@ out:
  */
 int sl_pg_restore(const struct sl_svc_app *a, int postgis, const char *dir, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT, tmp = SL_BUF_INIT, old = SL_BUF_INIT, conn = SL_BUF_INIT;
-	char *check[] = { "pg_restore", "--file=/dev/null", NULL };
+	struct sl_buf tmp = SL_BUF_INIT, old = SL_BUF_INIT, conn = SL_BUF_INIT;
 	/* the app's role owns what comes back; the extension is the server's */
 	char *load[] = { "pg_restore", "--single-transaction", "--no-owner", "--no-privileges",
 		"--no-comments", "-d", NULL, NULL };
 	PGconn *c = NULL;
 	int fd = -1, made = 0, ret = -1;
 
-	sl_buf_addf(&path, "%s/database.pgdump", dir);
 	sl_buf_addf(&tmp, "%s.restore", a->dbname);
 	sl_buf_addf(&old, "%s.old", a->dbname);
-	if (access(path.buf, R_OK) < 0) {
-		sl_err_errno(err, "unable to read %s", path.buf);
+	if (sl_pg_check(a, dir, err) < 0)
 		goto out;
-	}
-	if (sl_svc_load(check, a->user, dir, "database.pgdump", err) < 0) {
-		if (err->code == SL_EXIT_TEMP)
-			sl_err_set(err, SL_EXIT_USAGE, "%s is not a whole pg_dump archive: nothing was changed",
-				   path.buf);
-		goto out;
-	}
 	if ((fd = app_login(a, tmp.buf, &conn, err)) < 0 || !(c = connect_admin("postgres", err)))
 		goto out;
 	if (exec_on(c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", tmp.buf, err) < 0 ||
@@ -490,7 +499,6 @@ out:
 		PQfinish(c);
 	if (fd >= 0)
 		close(fd);
-	sl_buf_release(&path);
 	sl_buf_release(&tmp);
 	sl_buf_release(&old);
 	sl_buf_release(&conn);

@@ -25,7 +25,7 @@
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f, "%s%s install | setup APP | env [--devel] APP | "
-		"backup APP DIR | restore APP DIR | clear APP\n",
+		"backup APP DIR | check APP DIR | restore APP DIR | clear APP\n",
 		f == stderr ? "" : "usage: ", prog);
 }
 
@@ -120,7 +120,8 @@ static int node_verb(const struct sl_service *svc, const char *verb,
 			       app, a.user);
 		ret = fn1(&a, &err);
 	} else {
-		fn = !strcmp(verb, "backup") ? svc->backup : svc->restore;
+		fn = !strcmp(verb, "backup") ? svc->backup :
+			!strcmp(verb, "check") ? svc->check : svc->restore;
 		if (!fn)
 			sl_die(SL_EXIT_USAGE, "%s: not implemented on this side yet", verb);
 		if (a.uid == (uid_t)-1)
@@ -165,7 +166,7 @@ int sl_service_main(int argc, char **argv, const struct sl_service *svc)
 		nargs = 0;
 	else if (!strcmp(verb, "setup") || !strcmp(verb, "clear"))
 		nargs = 1;
-	else if (!strcmp(verb, "backup") || !strcmp(verb, "restore"))
+	else if (!strcmp(verb, "backup") || !strcmp(verb, "restore") || !strcmp(verb, "check"))
 		nargs = 2;
 	else
 		die_usage(prog);

@@ -57,6 +57,13 @@ struct sl_service {
 	/* node: APP's data into the directory DIR (made), and back */
 	int (*backup)(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
 	int (*restore)(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
+	/*
+	 * node: DIR, a backup's part for this service, reads whole, as the
+	 * service's restore reads it, with the app's rights; nothing changes.
+	 * The one owner of what a part must be: sl-backup asks every service
+	 * before a restore touches any.
+	 */
+	int (*check)(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
 	/* node: APP's data dropped and made again, empty */
 	int (*clear)(const struct sl_svc_app *a, struct sl_err *err);
 };

@@ -11,7 +11,7 @@ static int devel_env(const char *app, const struct sl_devconf *dc,
 static const struct sl_service mysql = {
 	.name = "mysql", .devel_prefix = "mysql", .devel_keys = sl_db_devel_keys, .db_names = 1,
 	.devel_env = devel_env, .install = sl_my_install, .setup = sl_my_setup,
-	.env = sl_my_env, .backup = sl_my_backup, .restore = sl_my_restore,
+	.env = sl_my_env, .backup = sl_my_backup, .restore = sl_my_restore, .check = sl_my_check,
 	.clear = sl_my_clear,
 };
 

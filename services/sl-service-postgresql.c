@@ -33,7 +33,7 @@ static int clear(const struct sl_svc_app *a, struct sl_err *err)
 static const struct sl_service postgresql = {
 	.name = "postgresql", .devel_prefix = "postgresql", .devel_keys = sl_db_devel_keys, .db_names = 1,
 	.devel_env = devel_env, .install = install, .setup = setup, .env = sl_pg_env,
-	.backup = backup, .restore = restore, .clear = clear,
+	.backup = backup, .restore = restore, .check = sl_pg_check, .clear = clear,
 };
 
 int main(int argc, char **argv)

@@ -86,7 +86,7 @@ tarball() { tar -C "$1" -czf "$2" .; }
 	f=$BATS_TEST_TMPDIR/d/postgis/database.pgdump
 	truncate -s $(($(stat -c %s "$f") / 2)) "$f"
 	run -100 restore "$BATS_TEST_TMPDIR/d"
-	assert_output --partial "sl-backup: fatal: service.postgis: its part of the backup is cut short or corrupt: nothing was changed"
+	assert_output --partial "sl-backup: fatal: service.postgis: its part of the backup does not read whole: nothing was changed"
 	[ "$(data_sum)" = "$before" ] || fail "the data changed"
 	no_leftovers
 }
@@ -108,7 +108,7 @@ tarball() { tar -C "$1" -czf "$2" .; }
 	run restore "$BATS_TEST_TMPDIR/d"
 	echo "# a corrupt dump in a directory backup: exit $status" >&3
 	case $status in
-	100) assert_output --partial "sl-backup: fatal: service.postgis: its part of the backup is cut short or corrupt: nothing was changed" ;;
+	100) assert_output --partial "sl-backup: fatal: service.postgis: its part of the backup does not read whole: nothing was changed" ;;
 	111) assert_output --partial "sl-backup: fatal: service.postgis: the restore failed: the data of places is as it was" ;;
 	*) fail "exit $status: $output" ;;
 	esac
