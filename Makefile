@@ -93,7 +93,7 @@ fuzzers:
 # (make fuzzers runs this with B=build/fuzz)
 fuzz-harnesses: $(FUZZERS:%=$(B)/bin/%)
 
-$(B)/fuzz/%.o: fuzz/fuzz.h
+$(FUZZERS:%=$(B)/fuzz/%.o) $(B)/fuzz/fuzz.o: fuzz/fuzz.h
 
 $(B)/bin/%: $(B)/fuzz/%.o $(B)/fuzz/fuzz.o $(SVCA) $(LIB)
 	@mkdir -p $(@D)
@@ -155,7 +155,7 @@ deb:
 	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
 		{ echo "make: debian/changelog says $$v, libsl/version.h $(VERSION)" >&2; exit 1; }
 	rm -rf $(PKGDIR) && mkdir -p $(PKGDIR)/src
-	tar -cf - --exclude-vcs --exclude=./build --exclude=./bin --exclude=./tests/tmp \
+	tar -cf - --exclude-vcs --exclude=./build --exclude=./bin --exclude=./bin-asan --exclude=./tests/tmp \
 		--exclude=silver-logs --exclude=__pycache__ . | tar -C $(PKGDIR)/src -xf -
 	cd $(PKGDIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b -J
 	mv $(PKGDIR)/silverlining_$(VERSION)_$(ARCH).deb $(DEB)
