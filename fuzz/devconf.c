@@ -1,9 +1,11 @@
 /*
  * silverlining — fuzzing the development config (libsl/devconf.c): the
  * input is ~/.silverlining.conf, read as sl-service-mysql env --devel
- * my-blog reads it (the database keys, APP_NAME becoming my_blog).
+ * my-blog reads it (the database keys, APP_NAME becoming my_blog). No
+ * value it gives may hold APP_NAME still.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "../libsl/devconf.h"
 #include "../services/db.h"
@@ -27,8 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_write(fuzz_dir(), "silverlining.conf", data, size);
 	if (sl_devconf_load(&dc, "my-blog", "my_blog", "mysql",
 			    sl_db_devel_keys, &err) == 0)
-		for (size_t i = 0; sl_db_devel_keys[i]; i++)
-			sl_devconf_get(&dc, sl_db_devel_keys[i]);
+		for (size_t i = 0; sl_db_devel_keys[i]; i++) {
+			const char *v = sl_devconf_get(&dc, sl_db_devel_keys[i]);
+
+			if (v && strstr(v, "APP_NAME"))
+				abort();
+		}
 	sl_devconf_release(&dc);
 	sl_err_release(&err);
 	return 0;
