@@ -32,42 +32,75 @@ VERBS := env init serve setup-node create-node destroy-node list-nodes update \
 MAN1 := $(TOOLS) $(SCRIPTS) $(SERVICES:%=sl-service-%) $(VERBS:%=silver-%)
 MAN7 := silver
 
-LIB := build/libsl.a
-SVCA := build/libsvc.a
-BINS := $(TOOLS:%=bin/%) $(SERVICES:%=bin/sl-service-%) $(SCRIPTS:%=bin/%)
+# Where objects and tools go. The sanitizer and fuzzing builds (make asan,
+# make fuzz) are this Makefile run again with their own B and BIN.
+B := build
+BIN := bin
+LIB := $(B)/libsl.a
+SVCA := $(B)/libsvc.a
+BINS := $(TOOLS:%=$(BIN)/%) $(SERVICES:%=$(BIN)/sl-service-%) $(SCRIPTS:%=$(BIN)/%)
 ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo unknown)
 DEB := build/silverlining_$(VERSION)_$(ARCH).deb
 SHAREDIR ?= $(PREFIX)/share/silverlining
-TESTBINS := build/tests/libsl-test
+TESTBINS := $(B)/tests/libsl-test
 
 all: $(BINS) $(TESTBINS)
 
-build/%.o: %.c $(wildcard libsl/*.h services/*.h)
+$(B)/%.o: %.c $(wildcard libsl/*.h services/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(LIB): $(LIBSL:%=build/libsl/%.o)
+$(LIB): $(LIBSL:%=$(B)/libsl/%.o)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(SVCA): $(SVCLIB:%=build/services/%.o)
+$(SVCA): $(SVCLIB:%=$(B)/services/%.o)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-bin/sl-%: build/cmd/sl-%.o $(LIB)
+$(BIN)/sl-%: $(B)/cmd/sl-%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS)
 
-bin/sl-service-%: build/services/sl-service-%.o $(SVCA) $(LIB)
+$(BIN)/sl-service-%: $(B)/services/sl-service-%.o $(SVCA) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS_DB) $(LDLIBS)
 
-$(SCRIPTS:%=bin/%): bin/%: % libsl/version.h
+$(SCRIPTS:%=$(BIN)/%): $(BIN)/%: % libsl/version.h
 	@mkdir -p $(@D)
 	sed 's/@VERSION@/$(VERSION)/' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
-build/tests/%: build/tests/%.o $(LIB)
+$(B)/tests/%: $(B)/tests/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS)
+
+# The sanitizer build: the same tools built by clang with ASan and UBSan,
+# objects in build/asan and tools in bin-asan (the normal build is left
+# alone). tests/run's sanitizer tier runs the unit and transport suites
+# on it. Every report is fatal (-fno-sanitize-recover; tests/run sets
+# ASAN_OPTIONS and UBSAN_OPTIONS).
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+asan:
+	$(MAKE) B=build/asan BIN=bin-asan CC=clang CFLAGS='-O1 -g $(SANITIZE)' all
+
+# The fuzz harnesses of fuzz/ (libFuzzer, clang), on a libsl of their own
+# in build/fuzz; make fuzz runs each for FUZZ_SECONDS (fuzz/run).
+FUZZERS := app-ini devconf silverignore manifest receive
+FUZZ_SECONDS ?= 60
+fuzzers:
+	$(MAKE) B=build/fuzz CC=clang CFLAGS='-O1 -g $(SANITIZE) -fsanitize=fuzzer-no-link' \
+		fuzz-harnesses
+
+# (make fuzzers runs this with B=build/fuzz)
+fuzz-harnesses: $(FUZZERS:%=$(B)/bin/%)
+
+$(FUZZERS:%=$(B)/fuzz/%.o) $(B)/fuzz/fuzz.o: fuzz/fuzz.h
+
+$(B)/bin/%: $(B)/fuzz/%.o $(B)/fuzz/fuzz.o $(SVCA) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS)
+
+fuzz: fuzzers
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run
 
 # Every test, from a fresh Debian 12 machine too: what the tests need is
 # installed first (apt-get; nothing is done when it is all there), then
@@ -78,7 +111,7 @@ check:
 
 # The package is built without its test step (the unit tier), which
 # tests/run runs with the other tiers: once is enough.
-check-suites: all $(TESTBINS)
+check-suites: all $(TESTBINS) asan fuzzers
 	DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS) nocheck" $(MAKE) deb
 	tests/run
 
@@ -122,14 +155,15 @@ deb:
 	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
 		{ echo "make: debian/changelog says $$v, libsl/version.h $(VERSION)" >&2; exit 1; }
 	rm -rf $(PKGDIR) && mkdir -p $(PKGDIR)/src
-	tar -cf - --exclude-vcs --exclude=./build --exclude=./bin --exclude=./tests/tmp \
+	tar -cf - --exclude-vcs --exclude=./build --exclude=./bin --exclude=./bin-asan --exclude=./tests/tmp \
 		--exclude=silver-logs --exclude=__pycache__ . | tar -C $(PKGDIR)/src -xf -
 	cd $(PKGDIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b -J
 	mv $(PKGDIR)/silverlining_$(VERSION)_$(ARCH).deb $(DEB)
 	rm -rf $(PKGDIR)
 
 clean:
-	rm -rf build bin
+	rm -rf build bin bin-asan
 
-.PHONY: all check check-suites check-unit bench deb demo install clean lint-man
+.PHONY: all check check-suites check-unit bench deb demo install clean lint-man \
+	asan fuzz fuzzers fuzz-harnesses
 .SECONDARY:

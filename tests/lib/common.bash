@@ -1,12 +1,14 @@
 # silverlining — what every bats suite loads first: `load ../lib/common`.
 #
-# Puts the build's bin/ first on PATH, gives each test its own HOME (so
-# ~/.silverlining.conf and ~/.silverlining/secret are the test's own), and
-# loads bats-support and bats-assert from Debian's packages.
+# Puts the build's bin/ first on PATH (or $SL_TEST_BIN: tests/run's
+# sanitizer tier sets it to bin-asan/, and SL_TEST_BUILD to build/asan),
+# gives each test its own HOME (so ~/.silverlining.conf and
+# ~/.silverlining/secret are the test's own), and loads bats-support and
+# bats-assert from Debian's packages.
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 export TOP
-PATH=$TOP/bin:$PATH
+PATH=${SL_TEST_BIN:-$TOP/bin}:$PATH
 export PATH
 
 load /usr/lib/bats/bats-support/load

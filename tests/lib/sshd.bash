@@ -2,7 +2,8 @@
 #
 # sshd_start starts OpenSSH's sshd on 127.0.0.1:$SSHD_PORT with its own
 # host keys (ed25519 and ECDSA), key-only root login for the test's
-# client key, and PATH set so the node side finds the build's tools.
+# client key, and PATH set so the node side finds the build's tools (and
+# the sanitizer tier's ASAN_OPTIONS and UBSAN_OPTIONS reach them).
 # Run the suite inside a private network namespace (tests/run does) so
 # the port is the test's own. sshd_stop kills it by PID.
 
@@ -31,7 +32,7 @@ sshd_start() {
 	PubkeyAuthentication yes
 	UsePAM no
 	StrictModes no
-	SetEnv PATH=$TOP/bin:/usr/bin:/bin
+	SetEnv PATH=${SL_TEST_BIN:-$TOP/bin}:/usr/bin:/bin${ASAN_OPTIONS:+ ASAN_OPTIONS=$ASAN_OPTIONS}${UBSAN_OPTIONS:+ UBSAN_OPTIONS=$UBSAN_OPTIONS}
 	LogLevel VERBOSE
 	CONF
 	sshd_launch "$SSHD_DIR"

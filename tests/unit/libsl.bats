@@ -6,7 +6,7 @@ load ../lib/common
 
 setup() {
 	common_setup
-	T=$TOP/build/tests/libsl-test
+	T=${SL_TEST_BUILD:-$TOP/build}/tests/libsl-test
 }
 
 @test "sl_buf: growth, formatting, NUL bytes, trim, detach" {

@@ -15,7 +15,7 @@ setup() {
 	app "$A" '[production]' 'app_name = my-blog' 'service.postgis ='
 	CONF=$HOME/.silverlining.conf
 	ME=$(id -un)
-	BIN=$(cd "$TOP/bin" && pwd -P)
+	BIN=$(cd "${SL_TEST_BIN:-$TOP/bin}" && pwd -P)
 	VERSION=$(sed -n 's/^#define SL_VERSION "\(.*\)"/\1/p' "$TOP/libsl/version.h")
 	SVC=$BATS_TEST_TMPDIR/svc
 }
