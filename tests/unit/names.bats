@@ -16,10 +16,15 @@ setup() {
 	B=customer-billing-serzzz0hsqaclh
 }
 
-# on_node SCRIPT [ARG...]: bash runs SCRIPT with an /etc of its own
-on_node() {
+# needs_ns: the test skips without a private mount namespace (root); a
+# skip inside `run` would only end run's subshell
+needs_ns() {
 	unshare --mount --propagation private true 2>/dev/null ||
 		skip "needs root, for a private mount namespace"
+}
+
+# on_node SCRIPT [ARG...]: bash runs SCRIPT with an /etc of its own
+on_node() {
 	mkdir -p "$BATS_TEST_TMPDIR/etc"
 	unshare --mount --propagation private bash -c '
 		d=$1 script=$2; shift 2
@@ -82,6 +87,7 @@ NODE_USER='node_user() {
 }
 
 @test "a user that exists with another app's GECOS is refused, naming both apps" {
+	needs_ns
 	# A's user exists under the name B maps to: B must not get it
 	run -0 sl-app --user "$B"
 	ub=$output
@@ -97,6 +103,7 @@ NODE_USER='node_user() {
 }
 
 @test "a user made as the node makes it is the app's own" {
+	needs_ns
 	run -0 sl-app --user "$A"
 	ua=$output
 	run -0 on_node "$NODE_USER"'
@@ -107,6 +114,7 @@ NODE_USER='node_user() {
 }
 
 @test "a user of that name made by someone else is refused, with how to claim it" {
+	needs_ns
 	run -0 on_node "$NODE_USER"'
 		adduser --quiet --system --no-create-home sl-my-blog < /dev/null || exit 8
 		sl-app --user my-blog; echo "exit $?"
