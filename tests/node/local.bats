@@ -157,13 +157,14 @@ root@10.232.0.2"
 SuccessExitStatus=133
 Delegate=yes
 KillMode=mixed
-CollectMode=inactive-or-failed
-ActiveState=active"
+ActiveState=active
+CollectMode=inactive-or-failed"
 	# not in the session sl-remote opened: logout does not end them
 	run -0 on sh -c 'for u in sl-node-inner-door sl-acng-$(cat /var/lib/silverlining-local/id) sl-door-$(cat /var/lib/silverlining-local/id); do
-		systemctl show -p ActiveState -p CollectMode --value $u; cat /proc/$(systemctl show -p MainPID --value $u)/cgroup | grep -c "/system.slice/$u.service\$"; done | sort | uniq -c'
-	assert_output "      3 1
-      3 active
+		systemctl show -p ActiveState -p CollectMode --value $u; c=/proc/$(systemctl show -p MainPID --value $u)/cgroup
+		grep -q "/system.slice/$u.service\$" $c && ! grep -q /user.slice/ $c && echo own-unit; done | sort | uniq -c'
+	assert_output "      3 active
+      3 own-unit
       3 inactive-or-failed"
 }
 
