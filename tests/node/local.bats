@@ -164,8 +164,8 @@ CollectMode=inactive-or-failed"
 		systemctl show -p ActiveState -p CollectMode --value $u; c=/proc/$(systemctl show -p MainPID --value $u)/cgroup
 		grep -q "/system.slice/$u.service\$" $c && ! grep -q /user.slice/ $c && echo own-unit; done | sort | uniq -c'
 	assert_output "      3 active
-      3 own-unit
-      3 inactive-or-failed"
+      3 inactive-or-failed
+      3 own-unit"
 }
 
 @test "under systemd: a reboot inside a node restarts it" {
