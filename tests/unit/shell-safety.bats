@@ -6,11 +6,17 @@ load ../lib/common
 
 setup() {
 	cd "$TOP" || exit 1
-	tools=(silver sl-activate sl-backup sl-init sl-node sl-query sl-run sl-serve node/setup-node node/repack-deb)
+	tools=(silver sl-activate sl-backup sl-init sl-node sl-query sl-run sl-serve node/setup-node
+		node/repack-deb demo check examples/demo .ci/install-deps .ci/run)
 }
 
 @test "no tool names a temporary file after its PID under /tmp (an attacker can plant it first)" {
 	run grep -nE '/tmp/[^ "]*\$(\$|BASHPID|\{BASHPID\})' "${tools[@]}"
 	assert_failure
+	refute_output
+}
+
+@test "no tool writes a name chosen in advance under /tmp (mktemp makes them)" {
+	run sh -c 'grep -nE "^[^#]*(^|[[:space:]=<>(])[\"'"'"']?/tmp/[A-Za-z0-9_.-]" "$@" | grep -v mktemp' _ "${tools[@]}"
 	refute_output
 }
