@@ -8,13 +8,18 @@
 #include "../libsl/app.h"
 #include "fuzz.h"
 
-/* Whether relative path P leaves the app: absolute, or a ".." part. */
-static int leaves(const char *p)
+/*
+ * Whether relative path P leaves the app: absolute, or a ".." part. In a
+ * runner, FILE.py#NAME, the path ends at '#'; in every other path '#' is
+ * a character like any other ("..#x" is a name, not "..").
+ */
+static int leaves(const char *p, int runner)
 {
 	if (*p == '/')
 		return 1;
 	for (; *p; p += strcspn(p, "/"), p += *p == '/')
-		if (!strncmp(p, "..", 2) && (p[2] == '/' || p[2] == '\0' || p[2] == '#'))
+		if (!strncmp(p, "..", 2) &&
+		    (p[2] == '/' || p[2] == '\0' || (runner && p[2] == '#')))
 			return 1;
 	return 0;
 }
@@ -27,10 +32,10 @@ static void check(const struct sl_app *app)
 	    app->timeout < 1 || app->timeout > 3600 ||
 	    app->memory_limit < 16 || app->memory_limit > 65536)
 		abort();
-	if ((app->runner && leaves(app->runner)) ||
-	    (app->php_root && leaves(app->php_root)) ||
-	    (app->config_default && leaves(app->config_default)) ||
-	    (app->config_template && leaves(app->config_template)))
+	if ((app->runner && leaves(app->runner, 1)) ||
+	    (app->php_root && leaves(app->php_root, 0)) ||
+	    (app->config_default && leaves(app->config_default, 0)) ||
+	    (app->config_template && leaves(app->config_template, 0)))
 		abort();
 }
 
