@@ -1,0 +1,67 @@
+/* silverlining — the node's routes: which instance serves which host and path. */
+#ifndef SL_ROUTE_H
+#define SL_ROUTE_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/*
+ * The route table is the node's file ROOT/routes (sl_node_routes_file):
+ * one "HOST PATH INSTANCE" a line, HOST and PATH as sl_location_parse()
+ * leaves them. This module is its one reader and writer. A table is
+ * loaded, changed in memory, and committed whole: written to a temporary
+ * file in the same directory, fsync'ed, renamed over the table, and the
+ * directory fsync'ed, so a crash leaves the old table or the new one,
+ * never a mix. Callers hold the node's lock (sl_node_lock) from load to
+ * commit.
+ *
+ * Lines are kept sorted by host, then path, so that the same state is
+ * always the same file.
+ */
+struct sl_route {
+	char *host;
+	char *path;
+	char *instance;
+};
+
+struct sl_routes {
+	struct sl_route *v;
+	size_t n, alloc;
+};
+#define SL_ROUTES_INIT { NULL, 0, 0 }
+
+/*
+ * Loads FILE into R (released first). A missing file is an empty table.
+ * A line that is not three valid fields (a location's host and path, an
+ * instance name) is refused: -1 with ERR (111: the node's state is
+ * damaged), never skipped.
+ */
+int sl_routes_load(const char *file, struct sl_routes *r, struct sl_err *err);
+
+/* The instance routed at exactly HOST PATH, or NULL. */
+const char *sl_routes_get(const struct sl_routes *r, const char *host,
+			  const char *path);
+
+/* Routes HOST PATH to INSTANCE; INSTANCE NULL removes the route. */
+void sl_routes_set(struct sl_routes *r, const char *host, const char *path,
+		   const char *instance);
+
+/*
+ * The route a request for HOST (a name as a client sends it, no port) and
+ * URL path PATH reaches, as nginx is configured to choose: the exact host,
+ * else the longest ".domain" wildcard it falls under, else "*" or
+ * "not-found"; within that host, the longest route path that is PATH or
+ * a prefix of it ending on a segment boundary ("/wiki" takes "/wiki" and
+ * "/wiki/x", not "/wikipedia"). NULL when no route takes it.
+ */
+const struct sl_route *sl_routes_match(const struct sl_routes *r,
+				       const char *host, const char *path);
+
+/* Writes R to FILE by temp file, fsync and rename. 0, or -1 with ERR. */
+int sl_routes_commit(const struct sl_routes *r, const char *file,
+		     struct sl_err *err);
+
+void sl_routes_release(struct sl_routes *r);
+
+#endif
