@@ -1,0 +1,75 @@
+/* silverlining — what the node writes for others to read: nginx's routes, an instance's uWSGI config. */
+#ifndef SL_RENDER_H
+#define SL_RENDER_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+/*
+ * Pure functions from the node's state to text: no file is read, no
+ * clock or environment consulted. The same state always renders the same
+ * bytes, so a caller can compare the text with what nginx runs now and
+ * reload only when it changed. tests/ holds golden files for them.
+ */
+
+/* One route as nginx serves it. Every path is given by the caller. */
+struct sl_render_route {
+	const char *host;	/* as routed (location.h): "*", ".example.com", ... */
+	const char *path;	/* "/" or "/a/b" */
+	const char *app;	/* the app serving it */
+	const char *socket;	/* the Unix socket requests are proxied to */
+	const char *static_dir;	/* the directory static files are served from */
+	const char *writable_root;	/* the app's writable root, NULL for none */
+	int timeout;		/* the app's timeout in seconds */
+	int disabled;		/* the app is disabled: 503 to all but loopback */
+};
+
+struct sl_render_nginx {
+	const struct sl_render_route *routes;
+	size_t n;
+	const char *pages;	/* the directory of disabled.html and not-found.html */
+};
+
+/*
+ * nginx's routes for IN, appended to OUT: one server block per host, the
+ * route paths longest first, a default server with the not-found page
+ * when no route takes every host, and on each server a location only
+ * loopback may read, /.silverlining/generation, answering a digest of the
+ * rest of the text (after a reload, nginx serves the new routes once it
+ * answers the new digest). Returns 0, or -1 with ERR (100) when the routes
+ * cannot be served together ("*" and "not-found" both routed).
+ */
+int sl_render_nginx(const struct sl_render_nginx *in, struct sl_buf *out,
+		    struct sl_err *err);
+
+/*
+ * The generation digest a text rendered by sl_render_nginx() carries,
+ * appended to OUT; 0, or -1 when TEXT carries none.
+ */
+int sl_render_generation(const char *text, struct sl_buf *out);
+
+/* An instance's uWSGI configuration. */
+struct sl_render_uwsgi {
+	const char *instance;
+	const char *user;	/* the app's user and group */
+	const char *dir;	/* the instance's files (chdir) */
+	const char *socket;	/* its http-socket */
+	const char *pythonpath;	/* where silverlining_runner is */
+	const char *wsgi_file;	/* the wsgi.py sl_render_wsgi() wrote */
+	const char *log;	/* the app's log file */
+	int processes, threads, timeout, memory_limit;	/* app.ini's */
+};
+
+/* The [uwsgi] ini for IN, appended to OUT. */
+void sl_render_uwsgi(const struct sl_render_uwsgi *in, struct sl_buf *out);
+
+/*
+ * The wsgi.py that loads RUNNER (app.ini's runner, FILE or FILE#NAME) of
+ * the instance in DIR through silverlining_runner, appended to OUT; both
+ * strings are quoted as Python literals, whatever bytes they hold.
+ */
+void sl_render_wsgi(const char *dir, const char *runner, struct sl_buf *out);
+
+#endif
