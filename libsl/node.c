@@ -1,15 +1,19 @@
 /* silverlining — the node's layout: where its state lives, its locks, its names. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "app.h"
+#include "exit.h"
 #include "file.h"
 #include "instance.h"
 #include "node.h"
@@ -199,6 +203,172 @@ int sl_node_set_disabled(const char *app, int on, struct sl_err *err)
 out:
 	sl_buf_release(&text);
 	sl_buf_release(&out);
+	sl_buf_release(&path);
+	return ret;
+}
+
+void sl_node_link_path(struct sl_buf *out, const char *host, const char *path)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	struct sl_buf in = SL_BUF_INIT;
+
+	sl_buf_addf(&in, "%s %s", host, path);
+	EVP_Digest(in.buf, in.len, md, &mdlen, EVP_sha256(), NULL);
+	sl_buf_release(&in);
+	sl_node_path(out, "nginx/at/");
+	for (unsigned int i = 0; i < 16 && i < mdlen; i++)
+		sl_buf_addf(out, "%02x", md[i]);
+}
+
+/* LINK -> TARGET, by a new link beside it renamed over it; 1 changed, 0 not, -1. */
+static int link_replace(const char *link, const char *target, struct sl_err *err)
+{
+	struct sl_buf now = SL_BUF_INIT, tmp = SL_BUF_INIT;
+	ssize_t n;
+	int ret = 0;
+
+	sl_buf_grow(&now, 4096);
+	n = readlink(link, now.buf, 4095);
+	if (n >= 0 && (size_t)n == strlen(target) && !memcmp(now.buf, target, (size_t)n))
+		goto out;
+	sl_buf_addf(&tmp, "%s.new-%ld", link, (long)getpid());
+	unlink(tmp.buf);
+	if (symlink(target, tmp.buf) < 0 || rename(tmp.buf, link) < 0) {
+		ret = sl_err_errno(err, "unable to link %s to %s", link, target);
+		unlink(tmp.buf);
+		goto out;
+	}
+	ret = 1;
+out:
+	sl_buf_release(&now);
+	sl_buf_release(&tmp);
+	return ret;
+}
+
+int sl_node_link_set(const char *host, const char *path, const char *instance,
+		     struct sl_err *err)
+{
+	struct sl_buf dir = SL_BUF_INIT, link = SL_BUF_INIT, target = SL_BUF_INIT;
+	int ret = -1;
+
+	if (!sl_instance_name_valid(instance))
+		return sl_err_set(err, SL_EXIT_TEMP, "invalid instance name '%s'", instance);
+	sl_node_path(&dir, "nginx/at");
+	if (sl_file_mkdirs(dir.buf, 0755, err) < 0)
+		goto out;
+	sl_node_path(&dir, "nginx/inst/");
+	sl_buf_adds(&dir, instance);
+	if (sl_file_mkdirs(dir.buf, 0755, err) < 0)
+		goto out;
+	sl_buf_addf(&link, "%s/sock", dir.buf);
+	sl_buf_addf(&target, "%s/%s.sock", sl_node_sockets(), instance);
+	if (link_replace(link.buf, target.buf, err) < 0)
+		goto out;
+	sl_buf_reset(&link);
+	sl_buf_addf(&link, "%s/static", dir.buf);
+	sl_node_instance_path(&target, "instances", instance);
+	sl_buf_adds(&target, "/static");
+	if (link_replace(link.buf, target.buf, err) < 0)
+		goto out;
+	sl_node_link_path(&link, host, path);
+	sl_buf_reset(&target);
+	sl_buf_addf(&target, "../inst/%s", instance);
+	ret = link_replace(link.buf, target.buf, err);
+out:
+	sl_buf_release(&dir);
+	sl_buf_release(&link);
+	sl_buf_release(&target);
+	return ret;
+}
+
+/* Removes the entries of ROOT/nginx/SUB that KEEP (called with R) does not keep. */
+static int prune_dir(const char *sub, const struct sl_routes *r,
+		     int (*keep)(const struct sl_routes *, const char *),
+		     struct sl_err *err)
+{
+	struct sl_buf dir = SL_BUF_INIT;
+	struct dirent *e;
+	int fd, ret = 0;
+	DIR *d;
+
+	sl_node_path(&dir, sub);
+	d = opendir(dir.buf);
+	if (!d) {
+		sl_buf_release(&dir);
+		return errno == ENOENT ? 0 : sl_err_errno(err, "unable to read %s", dir.buf);
+	}
+	fd = dirfd(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !keep(r, e->d_name) &&
+		    sl_file_remove_tree(fd, e->d_name, err) < 0 && !ret)
+			ret = -1;
+	closedir(d);
+	sl_buf_release(&dir);
+	return ret;
+}
+
+static int keeps_key(const struct sl_routes *r, const char *name)
+{
+	struct sl_buf link = SL_BUF_INIT;
+	int found = 0;
+
+	for (size_t i = 0; i < r->n && !found; i++) {
+		const char *slash;
+
+		sl_node_link_path(&link, r->v[i].host, r->v[i].path);
+		slash = strrchr(link.buf, '/');
+		found = !strcmp(slash + 1, name);
+	}
+	sl_buf_release(&link);
+	return found;
+}
+
+static int keeps_instance(const struct sl_routes *r, const char *name)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->v[i].instance, name))
+			return 1;
+	return 0;
+}
+
+int sl_node_links_prune(const struct sl_routes *r, struct sl_err *err)
+{
+	if (prune_dir("nginx/at", r, keeps_key, err) < 0)
+		return -1;
+	return prune_dir("nginx/inst", r, keeps_instance, err);
+}
+
+int sl_node_app_secret(const char *app, uid_t uid, gid_t gid, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT;
+	unsigned char raw[32];
+	char hex[2 * sizeof(raw)];
+	struct stat st;
+	int ret = -1;
+
+	if (!sl_app_name_valid(app))
+		return sl_err_set(err, SL_EXIT_USAGE, "invalid app name '%s'", app);
+	sl_node_path(&path, "secrets/");
+	sl_buf_adds(&path, app);
+	if (lstat(path.buf, &st) < 0 || (S_ISREG(st.st_mode) && st.st_size == 0)) {
+		if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+			sl_err_errno(err, "unable to get random bytes");
+			goto out;
+		}
+		for (size_t i = 0; i < sizeof(raw); i++) {
+			hex[2 * i] = "0123456789abcdef"[raw[i] >> 4];
+			hex[2 * i + 1] = "0123456789abcdef"[raw[i] & 15];
+		}
+		if (sl_file_write(path.buf, hex, sizeof(hex), 0600, SL_FILE_REPLACE, err) < 0)
+			goto out;
+	}
+	if (lchown(path.buf, uid, gid) < 0 || chmod(path.buf, 0600) < 0) {
+		sl_err_errno(err, "unable to give %s to its app", path.buf);
+		goto out;
+	}
+	ret = 0;
+out:
 	sl_buf_release(&path);
 	return ret;
 }

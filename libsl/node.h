@@ -2,8 +2,11 @@
 #ifndef SL_NODE_H
 #define SL_NODE_H
 
+#include <sys/types.h>
+
 #include "buf.h"
 #include "err.h"
+#include "route.h"
 
 /*
  * Every path of a node's state is made here, and nowhere else:
@@ -18,7 +21,9 @@
  *   ROOT/run/INST        what the node made for it (app, uwsgi.ini, location)
  *   ROOT/configs/INST    its deployment config
  *   ROOT/secrets/APP     the app's secret
- *   ROOT/nginx           nginx's generated configuration
+ *   ROOT/nginx           nginx's generated configuration, routes.conf
+ *   ROOT/nginx/at/KEY    the stable link of a routed location (below)
+ *   ROOT/nginx/inst/INST what a link points at: sock and static of INST
  *   LOGS                 SL_LOG_ROOT, default /var/log/silverlining
  *   SOCKETS              /run/silverlining, the instances' sockets
  *
@@ -58,5 +63,50 @@ int sl_node_disabled(const char *app, struct sl_err *err);
 
 /* Adds APP to (ON) or removes it from ROOT/disabled, by temp file and rename. */
 int sl_node_set_disabled(const char *app, int on, struct sl_err *err);
+
+/*
+ * The stable links. nginx reaches each routed location (HOST PATH)
+ * through one path that never changes while the location is routed,
+ *
+ *   ROOT/nginx/at/KEY -> ../inst/INSTANCE
+ *   ROOT/nginx/inst/INSTANCE/sock   -> SOCKETS/INSTANCE.sock
+ *   ROOT/nginx/inst/INSTANCE/static -> ROOT/instances/INSTANCE/static
+ *
+ * so that nginx's text names no instance, and switching a location to
+ * another instance is one rename(2) of its link: atomic, and no reload.
+ * KEY is the first 128 bits of SHA-256("HOST PATH") in 32 hex digits:
+ * the socket's path, ROOT/nginx/at/KEY/sock, stays within the 108 bytes
+ * of a Unix socket's name for the default ROOT. Everything here is
+ * root's, mode 0755, under ROOT (not /run), so the links outlive a
+ * reboot; nginx's workers search the directories and follow the links,
+ * which give them no more than the socket (mode 0660, group www-data)
+ * and the instance's public static/.
+ */
+
+/* ROOT/nginx/at/KEY for HOST PATH, into OUT (after resetting it). */
+void sl_node_link_path(struct sl_buf *out, const char *host, const char *path);
+
+/*
+ * Points HOST PATH's link at INSTANCE, making ROOT/nginx/inst/INSTANCE
+ * first when it is missing; an existing link is replaced by a new one
+ * made beside it and renamed over it. Returns 1 when the link changed,
+ * 0 when it already pointed there, -1 with ERR (111).
+ */
+int sl_node_link_set(const char *host, const char *path, const char *instance,
+		     struct sl_err *err);
+
+/*
+ * Removes the links of the locations R does not route, and the
+ * ROOT/nginx/inst/ entries of the instances R does not name. 0, or -1
+ * with ERR (111) naming the first entry that could not be removed.
+ */
+int sl_node_links_prune(const struct sl_routes *r, struct sl_err *err);
+
+/*
+ * The app's secret, ROOT/secrets/APP: 256 random bits as 64 hex digits
+ * (getrandom), made when it is missing or empty and never replaced;
+ * given to UID:GID with mode 0600 every time. 0, or -1 with ERR.
+ */
+int sl_node_app_secret(const char *app, uid_t uid, gid_t gid, struct sl_err *err);
 
 #endif

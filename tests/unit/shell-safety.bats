@@ -6,7 +6,7 @@ load ../lib/common
 
 setup() {
 	cd "$TOP" || exit 1
-	tools=(silver sl-activate sl-backup sl-init sl-node sl-query sl-run sl-serve node/setup-node
+	tools=(silver sl-backup sl-init sl-node sl-query sl-run sl-serve node/setup-node
 		node/repack-deb demo check examples/demo .ci/install-deps .ci/run)
 }
 
