@@ -8,6 +8,7 @@
 #include "instance.h"
 #include "location.h"
 #include "mem.h"
+#include "node.h"
 #include "route.h"
 
 void sl_routes_release(struct sl_routes *r)
@@ -236,4 +237,29 @@ const struct sl_route *sl_routes_match(const struct sl_routes *r,
 		    (!best || strlen(r->v[i].path) > strlen(best->path)))
 			best = &r->v[i];
 	return best;
+}
+
+int sl_routes_instance_at(const char *location, struct sl_buf *instance,
+			  struct sl_err *err)
+{
+	struct sl_location loc = SL_LOCATION_INIT;
+	struct sl_routes r = SL_ROUTES_INIT;
+	struct sl_buf file = SL_BUF_INIT;
+	const char *inst;
+	int ret = -1;
+
+	sl_buf_reset(instance);
+	if (sl_location_parse(location, SL_LOC_PREV | SL_LOC_HTTPS, &loc, err) < 0)
+		return -1;
+	sl_node_path(&file, "routes");
+	if (sl_routes_load(file.buf, &r, err) == 0) {
+		inst = sl_routes_get(&r, loc.host, loc.path);
+		if (inst)
+			sl_buf_adds(instance, inst);
+		ret = inst != NULL;
+	}
+	sl_routes_release(&r);
+	sl_buf_release(&file);
+	sl_location_release(&loc);
+	return ret;
 }
