@@ -12,7 +12,7 @@
 #include "../libsl/strv.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-route [-q] LOCATION | sl-route --parse [--prev] [--https] LOCATION..." \
+#define USAGE "sl-route [-q] LOCATION | sl-route --parse [--prev] [--https] LOCATION ..." \
 	" | sl-route --match HOST PATH | sl-route --list | sl-route --instances [APP]"
 
 /* "HOST PATH" for each location, printed only once all are good. */
