@@ -341,9 +341,8 @@ int sl_node_links_prune(const struct sl_routes *r, struct sl_err *err)
 
 int sl_node_app_secret(const char *app, uid_t uid, gid_t gid, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT;
+	struct sl_buf path = SL_BUF_INIT, hex = SL_BUF_INIT;
 	unsigned char raw[32];
-	char hex[2 * sizeof(raw)];
 	struct stat st;
 	int ret = -1;
 
@@ -356,11 +355,9 @@ int sl_node_app_secret(const char *app, uid_t uid, gid_t gid, struct sl_err *err
 			sl_err_errno(err, "unable to get random bytes");
 			goto out;
 		}
-		for (size_t i = 0; i < sizeof(raw); i++) {
-			hex[2 * i] = "0123456789abcdef"[raw[i] >> 4];
-			hex[2 * i + 1] = "0123456789abcdef"[raw[i] & 15];
-		}
-		if (sl_file_write(path.buf, hex, sizeof(hex), 0600, SL_FILE_REPLACE, err) < 0)
+		for (size_t i = 0; i < sizeof(raw); i++)
+			sl_buf_addf(&hex, "%02x", raw[i]);
+		if (sl_file_write(path.buf, hex.buf, hex.len, 0600, SL_FILE_REPLACE, err) < 0)
 			goto out;
 	}
 	if (lchown(path.buf, uid, gid) < 0 || chmod(path.buf, 0600) < 0) {
@@ -370,5 +367,6 @@ int sl_node_app_secret(const char *app, uid_t uid, gid_t gid, struct sl_err *err
 	ret = 0;
 out:
 	sl_buf_release(&path);
+	sl_buf_release(&hex);
 	return ret;
 }
