@@ -176,14 +176,21 @@ static void app_of(const char *inst, struct sl_buf *out)
 	sl_node_app_of(inst, out);
 }
 
-/* The app's user: its name into USER, its ids; dies when it is another's. */
+/*
+ * The app's user: its name into USER, its ids. 1 when it exists, 0 when
+ * not yet; when it is another app's, or unreadable, minus the exit code
+ * (said).
+ */
 static int app_user(const char *app, struct sl_buf *user, uid_t *uid, gid_t *gid)
 {
 	struct sl_err err = SL_ERR_INIT;
 	int rc = sl_appuser_get(app, user, uid, gid, &err);
 
-	if (rc < 0)
-		sl_die_err(&err);
+	if (rc < 0) {
+		say("%s", err.msg.buf);
+		rc = -err.code;
+	}
+	sl_err_release(&err);
 	return rc;
 }
 
@@ -892,10 +899,10 @@ out:
 static int make_user(const char *app, struct sl_buf *user, uid_t *uid, gid_t *gid)
 {
 	struct sl_buf gecos = SL_BUF_INIT, home = SL_BUF_INIT;
-	int rc = 0;
+	int rc = app_user(app, user, uid, gid);
 
-	if (app_user(app, user, uid, gid) == 1)
-		return 0;
+	if (rc != 0)
+		return rc < 0 ? -rc : 0;
 	/* the user's GECOS records its app: sl_appuser_get refuses a user
 	 * that another app owns (a long name's hash is never trusted alone) */
 	sl_buf_addf(&gecos, SL_APPUSER_GECOS "%s", app);
@@ -1054,7 +1061,11 @@ static int prepare_instance(const char *inst, struct sl_app *a, const char *wher
 	int rc;
 
 	app_of(inst, &app);
-	app_user(app.buf, &user, NULL, NULL);
+	rc = app_user(app.buf, &user, NULL, NULL);
+	if (rc < 0) {
+		rc = -rc;
+		goto out;
+	}
 	sl_node_instance_path(&dir, "instances", inst);
 	sl_node_instance_path(&run, "run", inst);
 	if (sl_file_mkdirs(run.buf, 0755, &err) < 0) {
@@ -1227,7 +1238,8 @@ static int gate(const char *inst, const struct sl_app *a, const char *where)
 
 	*path++ = 0;
 	app_of(inst, &app);
-	app_user(app.buf, &user, NULL, NULL);
+	if (app_user(app.buf, &user, NULL, NULL) != 1)
+		rc = SL_EXIT_USAGE;
 	for (size_t i = 0; i < a->update_fetch.n && !rc; i++) {
 		const char *v = a->update_fetch.v[i];
 
