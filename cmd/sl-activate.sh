@@ -31,6 +31,7 @@ export LC_ALL=C DEBIAN_FRONTEND=noninteractive
 VERSION=@VERSION@
 prog=sl-activate
 USAGE='sl-activate [--clear] INSTANCE LOCATION... | prev LOCATION | --deactivate [--keep-prev] LOCATION... | --disable LOCATION | --enable LOCATION | --routes | --unit-start INSTANCE | --unit-stop INSTANCE'
+# @PRELUDE@
 ROOT=${SL_ROOT:-/var/lib/silverlining}
 LOGS=${SL_LOG_ROOT:-/var/log/silverlining}
 SOCKETS=/run/silverlining
@@ -42,13 +43,6 @@ CLEAR=		# --clear: the services' data wiped before the instance starts
 LOCKED_APP=	# the app whose lock this run holds
 ROUTE=		# "HOST PATH" of the first location being activated, as routed
 
-die() {
-	local code=$1
-	shift
-	printf '%s: fatal: %s\n' "$prog" "$*" >&2
-	exit "$code"
-}
-usage() { printf '%s: usage: %s\n' "$prog" "$USAGE" >&2; exit 100; }
 say() { printf '%s: %s\n' "$prog" "$*" >&2; }
 
 # The node's lock (fd 9): every change of the routes. Held for moments.
