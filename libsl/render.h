@@ -18,8 +18,10 @@
 struct sl_render_route {
 	const char *host;	/* as routed (location.h): "*", ".example.com", ... */
 	const char *path;	/* "/" or "/a/b" */
-	const char *app;	/* the app serving it */
-	const char *socket;	/* the Unix socket requests are proxied to */
+	const char *app;	/* the app serving it (not in the text) */
+	const char *socket;	/* the Unix socket requests are proxied to:
+				   a stable link per location keeps the
+				   text the same when its target changes */
 	const char *static_dir;	/* the directory static files are served from */
 	const char *writable_root;	/* the app's writable root, NULL for none */
 	int timeout;		/* the app's timeout in seconds */
@@ -40,6 +42,22 @@ struct sl_render_nginx {
  * rest of the text (after a reload, nginx serves the new routes once it
  * answers the new digest). Returns 0, or -1 with ERR (100) when the routes
  * cannot be served together ("*" and "not-found" both routed).
+ *
+ * The order of IN's routes does not matter. Named locations are named
+ * from the host and path ("@HOST/PATH", "@wr:HOST/PATH" for the writable
+ * root's), never from the instance. The generation is the SHA-256, in
+ * hex, of the text with every place it appears left empty; the text
+ * carries it in a line "# generation HEX" too.
+ *
+ * Nothing in IN reaches the text where it could change nginx's syntax.
+ * Refused, -1 with ERR (100), nothing appended: a host other than "*" or
+ * a name of [a-z0-9.-]; a path other than "/" or "/seg/seg" of
+ * [A-Za-z0-9._~-] (so no ';', '{', '"', '$' or whitespace); the same host
+ * and path twice; a socket, static directory, writable root or pages
+ * directory that is not absolute or holds a control character or '$'
+ * (nginx has no escape for it), a socket that holds ':' (it would end the
+ * path in nginx's unix: URL). Those files are written in double quotes,
+ * '"' and '\' escaped.
  */
 int sl_render_nginx(const struct sl_render_nginx *in, struct sl_buf *out,
 		    struct sl_err *err);
@@ -62,13 +80,20 @@ struct sl_render_uwsgi {
 	int processes, threads, timeout, memory_limit;	/* app.ini's */
 };
 
-/* The [uwsgi] ini for IN, appended to OUT. */
+/*
+ * The [uwsgi] ini for IN, appended to OUT; "enable-threads" when threads
+ * is above 1. The strings are written as given: the caller makes them
+ * (paths under the node's ROOT, names it validated); none may hold a
+ * newline, nor uWSGI's expansions $( %( @( and %LETTER.
+ */
 void sl_render_uwsgi(const struct sl_render_uwsgi *in, struct sl_buf *out);
 
 /*
  * The wsgi.py that loads RUNNER (app.ini's runner, FILE or FILE#NAME) of
  * the instance in DIR through silverlining_runner, appended to OUT; both
- * strings are quoted as Python literals, whatever bytes they hold.
+ * strings are quoted as Python literals, whatever bytes they hold: in
+ * ASCII, read back by Python as os.fsdecode() reads the bytes (UTF-8,
+ * each byte of no valid sequence as the surrogate U+DC80+byte).
  */
 void sl_render_wsgi(const char *dir, const char *runner, struct sl_buf *out);
 

@@ -1,0 +1,398 @@
+/* silverlining — what the node writes for others to read: nginx's routes, an instance's uWSGI config. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "exit.h"
+#include "render.h"
+
+/*
+ * While the nginx text is built, each place the generation goes holds
+ * this byte, which no accepted value can hold (control bytes are
+ * refused); the digest is taken over the text without them.
+ */
+#define GEN_MARK '\001'
+#define GEN_HEX 64
+
+static int host_ok(const char *h)
+{
+	if (!strcmp(h, "*"))
+		return 1;
+	return *h && strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789.-") == strlen(h);
+}
+
+/* "/" or "/seg/seg": no empty segment, no trailing '/'. */
+static int path_ok(const char *p)
+{
+	if (p[0] != '/')
+		return 0;
+	if (!p[1])
+		return 1;
+	if (strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789._~-/") != strlen(p))
+		return 0;
+	return !strstr(p, "//") && p[strlen(p) - 1] != '/';
+}
+
+/*
+ * A file the caller names: absolute, no control byte and no '$' (nginx
+ * expands variables inside quotes too, and has no escape for '$'); a
+ * socket no ':' either (it ends the path of nginx's unix: URL).
+ */
+static int file_ok(const char *f, const char *also)
+{
+	if (!f || f[0] != '/')
+		return 0;
+	for (const unsigned char *s = (const unsigned char *)f; *s; s++)
+		if (*s < 0x20 || *s == 0x7f || *s == '$' || strchr(also, *s))
+			return 0;
+	return 1;
+}
+
+static void add_escaped(struct sl_buf *out, const char *f)
+{
+	for (; *f; f++) {
+		if (*f == '"' || *f == '\\')
+			sl_buf_addch(out, '\\');
+		sl_buf_addch(out, *f);
+	}
+}
+
+/* A then B in nginx's double quotes: '"' and '\' escaped, the rest as is. */
+static void add_quoted(struct sl_buf *out, const char *a, const char *b)
+{
+	sl_buf_addch(out, '"');
+	add_escaped(out, a);
+	add_escaped(out, b);
+	sl_buf_addch(out, '"');
+}
+
+static int check_route(const struct sl_render_route *r, struct sl_err *err)
+{
+	if (!r->host || !host_ok(r->host))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "invalid host '%s' in the routes: nginx could misread it",
+				  r->host ? r->host : "");
+	if (!r->path || !path_ok(r->path))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "invalid path '%s' at %s in the routes: nginx could misread it",
+				  r->path ? r->path : "", r->host);
+	if (!file_ok(r->socket, ":"))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s%s: the socket '%s' is not an absolute path nginx can read "
+				  "(no control character, '$' or ':')", r->host, r->path,
+				  r->socket ? r->socket : "");
+	if (!file_ok(r->static_dir, ""))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s%s: the static directory '%s' is not an absolute path "
+				  "nginx can read (no control character or '$')", r->host,
+				  r->path, r->static_dir ? r->static_dir : "");
+	if (r->writable_root && !file_ok(r->writable_root, ""))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s%s: the writable root '%s' is not an absolute path "
+				  "nginx can read (no control character or '$')", r->host,
+				  r->path, r->writable_root);
+	return 0;
+}
+
+/* Hosts in byte order; within one, paths in reverse byte order (longest first). */
+static int route_cmp(const void *a, const void *b)
+{
+	const struct sl_render_route *x = *(const struct sl_render_route *const *)a;
+	const struct sl_render_route *y = *(const struct sl_render_route *const *)b;
+	int c = strcmp(x->host, y->host);
+
+	return c ? c : strcmp(y->path, x->path);
+}
+
+static void add_generation(struct sl_buf *out)
+{
+	sl_buf_adds(out, "\tlocation = /.silverlining/generation {\n"
+		    "\t\tallow 127.0.0.1;\n\t\tallow ::1;\n\t\tdeny all;\n"
+		    "\t\tdefault_type text/plain;\n\t\treturn 200 \"");
+	sl_buf_addch(out, GEN_MARK);
+	sl_buf_adds(out, "\\n\";\n\t}\n");
+}
+
+static const char outside[] =
+	"\t\tif ($silverlining_outside) {\n\t\t\treturn 503;\n\t\t}\n";
+
+static void add_route(const struct sl_render_route *r, struct sl_buf *out)
+{
+	const char *off = r->disabled ? outside : "";
+	const char *h = r->host, *p = r->path, *wr = r->writable_root ? "wr:" : "";
+	int root = !strcmp(p, "/");
+
+	/* named from the location alone: a switch of instance leaves the text */
+	if (root) {
+		sl_buf_addf(out, "\tlocation / {\n%s\t\troot ", off);
+		add_quoted(out, r->static_dir, "");
+	} else {
+		sl_buf_addf(out, "\tlocation = %s {\n\t\ttry_files /nonexistent @%s%s;\n\t}\n",
+			    p, h, p);
+		sl_buf_addf(out, "\tlocation ^~ %s/ {\n%s\t\talias ", p, off);
+		add_quoted(out, r->static_dir, "/");
+	}
+	sl_buf_addf(out, ";\n\t\ttry_files $uri @%s%s%s;\n\t}\n", wr, h, p);
+	if (r->writable_root) {	/* per-host files first: $CONFIG_WRITABLE_ROOT/HOST/... */
+		sl_buf_addf(out, "\tlocation @%s%s%s {\n%s\t\troot ", wr, h, p, off);
+		add_quoted(out, r->writable_root, "");
+		sl_buf_addf(out, ";\n\t\ttry_files /$host$uri $uri @%s%s;\n\t}\n", h, p);
+	}
+	sl_buf_addf(out, "\tlocation @%s%s {\n%s\t\tproxy_pass ", h, p, off);
+	add_quoted(out, "http://unix:", r->socket);
+	sl_buf_addf(out, ";\n"
+		    "\t\tproxy_set_header Host $host;\n"
+		    "\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+		    "\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
+		    "\t\tproxy_set_header X-Silverlining-Update \"\";\n"
+		    "\t\tproxy_set_header X-Silverlining-Script-Name \"%s\";\n"
+		    "\t\tproxy_read_timeout %ds;\n\t}\n",
+		    root ? "" : p, (r->timeout > 0 ? r->timeout : 30) + 5);
+}
+
+static void add_servers(const struct sl_render_nginx *in,
+			const struct sl_render_route **v, struct sl_buf *out)
+{
+	int has_default = 0;
+
+	for (size_t i = 0; i < in->n;) {
+		const char *host = v[i]->host;
+
+		sl_buf_adds(out, "server {\n");
+		if (!strcmp(host, "*") || !strcmp(host, "not-found")) {
+			has_default = 1;
+			sl_buf_adds(out, "\tlisten 80 default_server;\n"
+				    "\tlisten [::]:80 default_server;\n\tserver_name _;\n");
+		} else {
+			sl_buf_addf(out, "\tlisten 80;\n\tlisten [::]:80;\n"
+				    "\tserver_name %s;\n", host);
+		}
+		add_generation(out);
+		sl_buf_adds(out, "\terror_page 503 /.silverlining/disabled.html;\n"
+			    "\tlocation = /.silverlining/disabled.html {\n\t\talias ");
+		add_quoted(out, in->pages, "/disabled.html");
+		sl_buf_adds(out, ";\n\t\tinternal;\n\t}\n");
+		for (; i < in->n && !strcmp(v[i]->host, host); i++)
+			add_route(v[i], out);
+		sl_buf_adds(out, "}\n");
+	}
+	if (has_default)
+		return;
+	/* no route takes every host: the rest get the not-found page */
+	sl_buf_adds(out, "server {\n\tlisten 80 default_server;\n"
+		    "\tlisten [::]:80 default_server;\n\tserver_name _;\n");
+	add_generation(out);
+	sl_buf_adds(out, "\troot ");
+	add_quoted(out, in->pages, "");
+	sl_buf_adds(out, ";\n\terror_page 404 /not-found.html;\n"
+		    "\tlocation / {\n\t\treturn 404;\n\t}\n"
+		    "\tlocation = /not-found.html {\n\t\tinternal;\n\t}\n}\n");
+}
+
+/* TEXT with the digest of itself (marks left out) in place of each mark. */
+static int add_digested(const struct sl_buf *text, struct sl_buf *out,
+			struct sl_err *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	const char *s = text->buf, *end = text->buf + text->len, *m;
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+
+	for (; ok && s < end; s = m + 1) {
+		m = memchr(s, GEN_MARK, (size_t)(end - s));
+		if (!m)
+			m = end;
+		ok = EVP_DigestUpdate(ctx, s, (size_t)(m - s));
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen * 2 == GEN_HEX;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return sl_err_set(err, SL_EXIT_TEMP, "unable to compute SHA-256");
+	for (unsigned i = 0; i < mdlen; i++) {
+		hex[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		hex[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	for (s = text->buf; s < end; s = m + 1) {
+		m = memchr(s, GEN_MARK, (size_t)(end - s));
+		if (!m) {
+			sl_buf_add(out, s, (size_t)(end - s));
+			break;
+		}
+		sl_buf_add(out, s, (size_t)(m - s));
+		sl_buf_add(out, hex, GEN_HEX);
+	}
+	return 0;
+}
+
+int sl_render_nginx(const struct sl_render_nginx *in, struct sl_buf *out,
+		    struct sl_err *err)
+{
+	const struct sl_render_route **v;
+	struct sl_buf text = SL_BUF_INIT;
+	int any = 0, notfound = 0, r;
+
+	if (!file_ok(in->pages, ""))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "the pages directory '%s' is not an absolute path nginx "
+				  "can read (no control character or '$')",
+				  in->pages ? in->pages : "");
+	for (size_t i = 0; i < in->n; i++) {
+		if (check_route(&in->routes[i], err) < 0)
+			return -1;
+		any |= !strcmp(in->routes[i].host, "*");
+		notfound |= !strcmp(in->routes[i].host, "not-found");
+	}
+	if (any && notfound)
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "* and not-found both take every other host: deactivate one of them");
+	v = calloc(in->n ? in->n : 1, sizeof(*v));
+	if (!v)
+		return sl_err_set(err, SL_EXIT_TEMP, "out of memory");
+	for (size_t i = 0; i < in->n; i++)
+		v[i] = &in->routes[i];
+	qsort(v, in->n, sizeof(*v), route_cmp);
+	for (size_t i = 1; i < in->n; i++) {
+		if (!route_cmp(&v[i - 1], &v[i])) {
+			r = sl_err_set(err, SL_EXIT_USAGE, "%s%s is routed twice",
+				       v[i]->host, v[i]->path);
+			free(v);
+			return r;
+		}
+	}
+	sl_buf_adds(&text, "# generated by sl-activate from the node's routes: do not edit\n"
+		    "# generation ");
+	sl_buf_addch(&text, GEN_MARK);
+	sl_buf_adds(&text, "\nmap $remote_addr $silverlining_outside {\n"
+		    "\t127.0.0.1 0;\n\t::1 0;\n\tdefault 1;\n}\n");
+	add_servers(in, v, &text);
+	free(v);
+	r = add_digested(&text, out, err);
+	sl_buf_release(&text);
+	return r;
+}
+
+int sl_render_generation(const char *text, struct sl_buf *out)
+{
+	static const char tag[] = "# generation ";
+	const char *s = text;
+
+	while (s && strncmp(s, tag, sizeof(tag) - 1)) {
+		s = strchr(s, '\n');
+		s = s ? s + 1 : NULL;
+	}
+	if (!s)
+		return -1;
+	s += sizeof(tag) - 1;
+	if (strspn(s, "0123456789abcdef") != GEN_HEX || (s[GEN_HEX] && s[GEN_HEX] != '\n'))
+		return -1;
+	sl_buf_add(out, s, GEN_HEX);
+	return 0;
+}
+
+void sl_render_uwsgi(const struct sl_render_uwsgi *in, struct sl_buf *out)
+{
+	sl_buf_addf(out, "[uwsgi]\nstrict = true\nplugins = python3\nmaster = true\n"
+		    "http-socket = %s\nchmod-socket = 660\nchown-socket = %s:www-data\n"
+		    "uid = %s\ngid = %s\nchdir = %s\npythonpath = %s\nwsgi-file = %s\n"
+		    "need-app = true\nprocesses = %d\nthreads = %d\n",
+		    in->socket, in->user, in->user, in->user, in->dir,
+		    in->pythonpath, in->wsgi_file, in->processes, in->threads);
+	if (in->threads > 1)
+		sl_buf_adds(out, "enable-threads = true\n");
+	sl_buf_addf(out, "harakiri = %d\nharakiri-verbose = true\nmax-requests = 5000\n"
+		    "reload-on-rss = %d\ndie-on-term = true\nvacuum = true\n"
+		    "buffer-size = 32768\nlogto = %s\nlog-x-forwarded-for = true\n",
+		    in->timeout, in->memory_limit, in->log);
+}
+
+/*
+ * The length of the UTF-8 sequence at S that Python's strict decoder
+ * takes (no overlong form, no surrogate, nothing past U+10FFFF), its code
+ * point in *CP; 0 when the byte at S starts none.
+ */
+static int utf8_seq(const unsigned char *s, unsigned long *cp)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	int n;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	*cp = s[0] & (0xff >> (n + 1));
+	for (int i = 1; i < n; i++) {
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	return n;
+}
+
+/*
+ * S as a Python str literal in ASCII: what Python reads for the bytes S
+ * as a file name (os.fsdecode: UTF-8, each byte of no valid sequence as
+ * the lone surrogate U+DC80+byte), as repr() writes it in spirit.
+ */
+static void add_py_str(struct sl_buf *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned long cp;
+	int n;
+
+	sl_buf_addch(out, '\'');
+	while (*s) {
+		if (*s == '\\' || *s == '\'') {
+			sl_buf_addch(out, '\\');
+			sl_buf_addch(out, *s++);
+		} else if (*s == '\n') {
+			sl_buf_adds(out, "\\n");
+			s++;
+		} else if (*s == '\t') {
+			sl_buf_adds(out, "\\t");
+			s++;
+		} else if (*s == '\r') {
+			sl_buf_adds(out, "\\r");
+			s++;
+		} else if (*s < 0x20 || *s == 0x7f) {
+			sl_buf_addf(out, "\\x%02x", *s++);
+		} else if (*s < 0x80) {
+			sl_buf_addch(out, *s++);
+		} else if ((n = utf8_seq(s, &cp)) > 0) {
+			if (cp > 0xffff)
+				sl_buf_addf(out, "\\U%08lx", cp);
+			else
+				sl_buf_addf(out, "\\u%04lx", cp);
+			s += n;
+		} else {
+			sl_buf_addf(out, "\\udc%02x", *s++);
+		}
+	}
+	sl_buf_addch(out, '\'');
+}
+
+void sl_render_wsgi(const char *dir, const char *runner, struct sl_buf *out)
+{
+	sl_buf_adds(out, "from silverlining_runner import load\napplication = load(");
+	add_py_str(out, dir);
+	sl_buf_adds(out, ", ");
+	add_py_str(out, runner);
+	sl_buf_adds(out, ")\n");
+}
