@@ -41,7 +41,6 @@ SVCA := $(B)/libsvc.a
 BINS := $(TOOLS:%=$(BIN)/%) $(SERVICES:%=$(BIN)/sl-service-%) $(SCRIPTS:%=$(BIN)/%)
 ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo unknown)
 DEB := build/silverlining_$(VERSION)_$(ARCH).deb
-SHAREDIR ?= $(PREFIX)/share/silverlining
 TESTBINS := $(B)/tests/libsl-test $(B)/tests/render-test
 
 all: $(BINS) $(TESTBINS)
@@ -66,7 +65,14 @@ $(BIN)/sl-service-%: $(B)/services/sl-service-%.o $(SVCA) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS_DB) $(LDLIBS)
 
-$(SCRIPTS:%=$(BIN)/%): $(BIN)/%: % libsl/version.h
+# The shell tools get the prelude in place of their line "# @PRELUDE@".
+SH_SCRIPTS := $(filter-out sl-serve,$(SCRIPTS))
+$(SH_SCRIPTS:%=$(BIN)/%): $(BIN)/%: cmd/%.sh cmd/prelude.sh libsl/version.h
+	@mkdir -p $(@D)
+	sed -e 's/@VERSION@/$(VERSION)/' -e '/^# @PRELUDE@$$/{r cmd/prelude.sh' -e 'd;}' $< > $@.tmp
+	chmod 755 $@.tmp && mv $@.tmp $@
+
+$(BIN)/sl-serve: cmd/sl-serve.py libsl/version.h
 	@mkdir -p $(@D)
 	sed 's/@VERSION@/$(VERSION)/' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
@@ -121,6 +127,7 @@ check-unit: all
 	bats --tap tests/unit
 
 # The main job: a local node, provisioned, serving examples/hello (root).
+# The README's first command, bash examples/demo, is the same.
 demo:
 	examples/demo
 
@@ -132,18 +139,12 @@ lint-man:
 	@mandoc -Tlint -W warning $(MAN1:%=man/%.1) $(MAN7:%=man/%.7)
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
-		$(DESTDIR)$(SHAREDIR)/pages
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MAN1:%=man/%.1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN7:%=man/%.7) $(DESTDIR)$(MANDIR)/man7
-	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
-	install -m 644 completion/silver $(DESTDIR)$(PREFIX)/share/bash-completion/completions/silver
-	install -m 755 node/setup-node node/repack-deb $(DESTDIR)$(SHAREDIR)/
-	install -D -m 644 node/silverlining_runner.py $(DESTDIR)$(SHAREDIR)/python/silverlining_runner.py
-	install -m 644 pages/*.html $(DESTDIR)$(SHAREDIR)/pages
-	cd server-files && find . -type f | while read -r f; do \
-		install -D -m "$$(stat -c %a "$$f")" "$$f" "$(DESTDIR)$(SHAREDIR)/server-files/$$f" || exit 1; \
+	cd share && find . -type f ! -name '*.pyc' | while read -r f; do \
+		install -D -m "$$(stat -c %a "$$f")" "$$f" "$(DESTDIR)$(PREFIX)/share/$$f" || exit 1; \
 	done
 
 # The package, built by dpkg-buildpackage and dh (debian/) in a copy of

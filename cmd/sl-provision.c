@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const debs[] = { "build/silverlining_" SL_VERSION "_*.deb", NULL };
-	static const char *const scripts[] = { "share/silverlining/setup-node", "node/setup-node", NULL };
+	static const char *const scripts[] = { "share/silverlining/setup-node", NULL };
 	struct sl_ssh_opts opts = SL_SSH_OPTS_INIT;
 	struct sl_ssh_addr addr = SL_SSH_ADDR_INIT;
 	struct sl_err err = SL_ERR_INIT;

@@ -83,7 +83,7 @@ sl-env 0.1.0"
 }
 
 @test "the firewall ruleset loads where the kernel allows it, and lets in only ssh, http, https" {
-	run -0 unshare --net sh -c "nft -f '$TOP/server-files/etc/nftables.conf' && nft list chain inet silverlining input"
+	run -0 unshare --net sh -c "nft -f '$TOP/share/silverlining/server-files/etc/nftables.conf' && nft list chain inet silverlining input"
 	assert_output --partial "policy drop;"
 	assert_output --partial "tcp dport { 22, 80, 443 } accept"
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# silverlining — the bash completion of silver (completion/silver): verbs,
+# silverlining — the bash completion of silver (share/bash-completion/completions/silver): verbs,
 # options, nodes from known_hosts and local nodes, app directories.
 bats_require_minimum_version 1.5.0
 load ../lib/common
@@ -7,8 +7,8 @@ load ../lib/common
 setup() {
 	common_setup
 	export SL_LOCAL=$BATS_TEST_TMPDIR/local	# no local nodes unless a test makes some
-	# shellcheck source=../../completion/silver
-	source "$TOP/completion/silver"
+	# shellcheck source=../../share/bash-completion/completions/silver
+	source "$TOP/share/bash-completion/completions/silver"
 	W=$BATS_TEST_TMPDIR/work
 	mkdir -p "$W" "$HOME/.ssh"
 	cd "$W"
@@ -89,7 +89,7 @@ help_verbs() {
 @test "every verb of silver --help is one the completion knows" {
 	_silver_words=() _silver_verb_at=0
 	for v in $(help_verbs); do
-		_silver_spec "$v" || fail "completion/silver does not know the verb $v"
+		_silver_spec "$v" || fail "share/bash-completion/completions/silver does not know the verb $v"
 	done
 	run -1 _silver_spec no-such-verb
 }

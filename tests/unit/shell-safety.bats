@@ -6,8 +6,8 @@ load ../lib/common
 
 setup() {
 	cd "$TOP" || exit 1
-	tools=(silver sl-backup sl-init sl-node sl-query sl-run sl-serve node/setup-node
-		node/repack-deb demo check examples/demo .ci/install-deps .ci/run)
+	tools=(cmd/*.sh cmd/*.py share/silverlining/setup-node share/silverlining/repack-deb
+		tests/check examples/demo .ci/install-deps .ci/run)
 }
 
 @test "no tool names a temporary file after its PID under /tmp (an attacker can plant it first)" {

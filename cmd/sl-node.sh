@@ -18,6 +18,7 @@ PATH=$PATH:/usr/sbin:/sbin
 VERSION=@VERSION@
 USAGE='sl-node create [--key FILE.pub] NAME | destroy NAME | list | prepare | proxy start|stop'
 prog=sl-node
+# @PRELUDE@
 
 STATE=${SL_LOCAL:-/var/lib/silverlining-local}	# nodes, the unpacked base, the door
 CACHE=${SL_CACHE:-/var/cache/silverlining}	# the base rootfs tarball
@@ -37,14 +38,6 @@ BRIDGE=sl-br0
 # what a node needs to hold local nodes in turn; its network is its own
 NODE_CAPS=CAP_NET_ADMIN
 
-die() {
-	local code=$1
-	shift
-	printf '%s: fatal: %s\n' "$prog" "$*" >&2
-	exit "$code"
-}
-warn() { printf '%s: warning: %s\n' "$prog" "$*" >&2; }
-usage() { printf '%s: usage: %s\n' "$prog" "$USAGE" >&2; exit 100; }
 say() { [ "${SL_VERBOSITY:-1}" -ge 2 ] && printf '%s: %s\n' "$prog" "$*" >&2; return 0; }
 
 need_root() {

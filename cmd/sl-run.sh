@@ -16,15 +16,9 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 VERSION=@VERSION@
 prog=sl-run
 USAGE='sl-run [--user app|root] [--files DIR] LOCATION SCRIPT [ARG...] | sl-run [--user app|root] --receive LOCATION'
+# @PRELUDE@
 ROOT=${SL_ROOT:-/var/lib/silverlining}
 
-die() {
-	local code=$1
-	shift
-	printf '%s: fatal: %s\n' "$prog" "$*" >&2
-	exit "$code"
-}
-usage() { printf '%s: usage: %s\n' "$prog" "$USAGE" >&2; exit 100; }
 
 as=app files= receive=
 while [ $# -gt 0 ]; do

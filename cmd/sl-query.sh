@@ -17,16 +17,10 @@ export LC_ALL=C
 VERSION=@VERSION@
 prog=sl-query
 USAGE='sl-query [APP...] | --clean [-n] [--keep N] | --logs [-f] LOCATION | --instance LOCATION'
+# @PRELUDE@
 ROOT=${SL_ROOT:-/var/lib/silverlining}
 LOGS=${SL_LOG_ROOT:-/var/log/silverlining}
 
-die() {
-	local code=$1
-	shift
-	printf '%s: fatal: %s\n' "$prog" "$*" >&2
-	exit "$code"
-}
-usage() { printf '%s: usage: %s\n' "$prog" "$USAGE" >&2; exit 100; }
 
 instances() { # [APP]: instance names, oldest first
 	ls "$ROOT/instances" 2>/dev/null | grep -E "^${1:-[a-z][a-z0-9-]*}\.[0-9]{4}-[0-9]{2}-[0-9]{2}_[0-9]{3}$"

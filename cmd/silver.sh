@@ -30,17 +30,12 @@ create-config	sl-config	DIR OUT [VAR=VALUE...] | silver create-config --info DIR
 diff	sl-sync	[--node NODE] DIR [LOCATION]	what an update of DIR would change at LOCATION (nothing is sent)'
 
 prog=silver
+# @PRELUDE@
 
 # The global options reach the tools as SL_* variables: SILVER_* and
 # CONFIG_* belong to the app's environment, which sl-env rebuilds.
 here=$(dirname -- "$0")
 
-die() {
-	code=$1
-	shift
-	printf '%s: fatal: %s\n' "$prog" "$*" >&2
-	exit "$code"
-}
 
 # say TEXT: print TEXT and exit 0, or 111 if it could not be written
 say() {

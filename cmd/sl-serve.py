@@ -231,7 +231,7 @@ def main():
         die(100, "only python apps are served by this release")
     if "runner" not in keys:
         die(100, f"{a.appdir}/app.ini names no runner")
-    loader = beside("node/silverlining_runner.py", "share/silverlining/python/silverlining_runner.py")
+    loader = beside("share/silverlining/python/silverlining_runner.py")
     if not loader:
         die(127, "silverlining_runner.py not found beside sl-serve")
     sys.path.insert(0, os.path.dirname(loader))

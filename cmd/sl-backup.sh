@@ -16,15 +16,9 @@ export LC_ALL=C
 VERSION=@VERSION@
 prog=sl-backup
 USAGE='sl-backup --backup LOCATION | --restore LOCATION | --clear LOCATION'
+# @PRELUDE@
 ROOT=${SL_ROOT:-/var/lib/silverlining}
 
-die() {
-	local code=$1
-	shift
-	printf '%s: fatal: %s\n' "$prog" "$*" >&2
-	exit "$code"
-}
-usage() { printf '%s: usage: %s\n' "$prog" "$USAGE" >&2; exit 100; }
 
 # LOCATION -> the instance serving it, in INST, its app in APP, its services in SERVICES
 resolve() {

@@ -8,14 +8,8 @@ umask 022
 VERSION=@VERSION@
 prog=sl-init
 USAGE='sl-init [-f] DIR'
+# @PRELUDE@
 
-die() {
-	local code=$1
-	shift
-	printf '%s: fatal: %s\n' "$prog" "$*" >&2
-	exit "$code"
-}
-usage() { printf '%s: usage: %s\n' "$prog" "$USAGE" >&2; exit 100; }
 
 force=
 case ${1:-} in
