@@ -9,6 +9,7 @@
 #include "../libsl/file.h"
 #include "../libsl/location.h"
 #include "../libsl/msg.h"
+#include "../libsl/node.h"
 #include "../libsl/quote.h"
 #include "../libsl/route.h"
 #include "../libsl/run.h"
@@ -19,7 +20,7 @@
 	"dbname NAME | which NAME PATH | appuser < NAMES | " \
 	"appuser-check APP USER GECOS | location [--prev] [--https] LOC... | " \
 	"location-url HOST PATH NODE | routes FILE [set HOST PATH INST|-]... | " \
-	"routes-match FILE HOST PATH"
+	"routes-match FILE HOST PATH | links"
 
 static int check(int ok, const char *what)
 {
@@ -179,6 +180,30 @@ static void test_routes_match(const char *file, const char *host, const char *pa
 	sl_routes_release(&r);
 }
 
+/* The links of ROOT/routes made (each "HOST PATH CHANGED LINK"), the rest pruned. */
+static void test_links(void)
+{
+	struct sl_routes r = SL_ROUTES_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_buf f = SL_BUF_INIT;
+
+	sl_node_path(&f, "routes");
+	if (sl_routes_load(f.buf, &r, &err) < 0)
+		sl_die_err(&err);
+	for (size_t i = 0; i < r.n; i++) {
+		int changed = sl_node_link_set(r.v[i].host, r.v[i].path, r.v[i].instance, &err);
+
+		if (changed < 0)
+			sl_die_err(&err);
+		sl_node_link_path(&f, r.v[i].host, r.v[i].path);
+		printf("%s %s %d %s\n", r.v[i].host, r.v[i].path, changed, f.buf);
+	}
+	if (sl_node_links_prune(&r, &err) < 0)
+		sl_die_err(&err);
+	sl_routes_release(&r);
+	sl_buf_release(&f);
+}
+
 static int test_run(char **argv, int capture)
 {
 	struct sl_child c = SL_CHILD_INIT;
@@ -249,6 +274,8 @@ int main(int argc, char **argv)
 		test_location_url(argv + 2);
 	} else if (!strcmp(argv[1], "routes") && argc >= 3) {
 		test_routes(argv[2], argv + 3);
+	} else if (!strcmp(argv[1], "links") && argc == 2) {
+		test_links();
 	} else if (!strcmp(argv[1], "routes-match") && argc == 5) {
 		test_routes_match(argv[2], argv[3], argv[4]);
 	} else if (!strcmp(argv[1], "which") && argc == 4) {

@@ -350,3 +350,39 @@ dangling_attack() {
 	run -0 "$T" routes-match "$f" any.host /z
 	assert_output "not-found / n.2024-01-01_001"
 }
+
+@test "the stable links: one per location, renamed onto its instance, the rest pruned" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
+	mkdir -p "$SL_ROOT"
+	printf '%s\n' 'a.com / a.2024-01-01_002' 'prev.a.com / a.2024-01-01_001' \
+		'b.com /wiki b.2024-01-01_001' > "$SL_ROOT/routes"
+	run -0 "$T" links
+	assert_line --index 0 --regexp "^a\.com / 1 $SL_ROOT/nginx/at/[0-9a-f]{32}\$"
+	[ "${#lines[@]}" = 3 ]
+	link=${lines[0]##* }
+	run -0 readlink "$link"
+	assert_output ../inst/a.2024-01-01_002
+	run -0 readlink "$link/sock"
+	assert_output /run/silverlining/a.2024-01-01_002.sock
+	run -0 readlink "$link/static"
+	assert_output "$SL_ROOT/instances/a.2024-01-01_002/static"
+	# the socket's path, ROOT/nginx/at/KEY/sock, fits a Unix socket's 108
+	# bytes with the default ROOT (every KEY is as long)
+	root=/var/lib/silverlining
+	n=$(( ${#root} + ${#link} - ${#SL_ROOT} + 5 ))
+	[ "$n" -lt 108 ] || fail "a socket path of $n bytes"
+	# made again: nothing changes; a switch renames one link, and a link
+	# and an instance directory no route names any more are removed
+	ino=$(stat -c %i "$link")
+	run -0 "$T" links
+	assert_line --index 0 --regexp "^a\.com / 0 "
+	printf '%s\n' 'a.com / a.2024-01-01_001' 'prev.a.com / a.2024-01-01_001' > "$SL_ROOT/routes"
+	run -0 "$T" links
+	assert_line --index 0 "a.com / 1 $link"
+	[ "$(stat -c %i "$link")" != "$ino" ] || fail "the link was not replaced"
+	run -0 readlink "$link"
+	assert_output ../inst/a.2024-01-01_001
+	run -0 ls "$SL_ROOT/nginx/at" "$SL_ROOT/nginx/inst"
+	[ "$(ls "$SL_ROOT/nginx/at" | wc -l)" = 2 ] || fail "$output"
+	[ "$(ls "$SL_ROOT/nginx/inst")" = a.2024-01-01_001 ] || fail "$output"
+}
