@@ -125,15 +125,17 @@ update|activate|deactivate|query|clean-node|disable|enable|logs|backup|restore|c
 	done ;;
 esac
 
-# node_of LOCATION: the node is the location's host, unless --node named it
+# node_of [--deploy] LOCATION: the node is the location's host, unless --node
+# named it. sl-route parses it (a place to deploy to is neither prev.* nor
+# https://), so a bad location is refused here, before anything is sent.
 node_of() {
-	local host=${1#http://}
-	host=${host#https://}
-	host=${host%%/*}
+	local flags=(--prev --https) host
+	[ "$1" = --deploy ] && { flags=(); shift; }
+	host=$(PATH=$here:$PATH sl-route --parse "${flags[@]}" "$1") || exit
+	host=${host% *}
 	[ -n "$node" ] && { printf '%s\n' "$node"; return; }
 	case $host in
-	''|\*|.*|prev.*|not-found|disabled)
-		die 100 "the location '$1' names no node: give --node NODE" ;;
+	\*|.*|prev.*|not-found) die 100 "the location '$1' names no node: give --node NODE" ;;
 	esac
 	printf 'root@%s\n' "$host"
 }
@@ -159,7 +161,7 @@ update|diff)
 		loc=$(sed -n 's/^default_location=//p' <<<"$app")
 		[ -n "$loc" ] || die 100 "no LOCATION given and $dir/app.ini has no default_location"
 	fi
-	n=$(node_of "$loc") || exit
+	n=$(node_of --deploy "$loc") || exit
 	if [ "$verb" = diff ]; then
 		set -- "${ssh[@]}" --diff "$loc" "$dir" "$n"
 	else

@@ -15,6 +15,7 @@
 #include "../libsl/mem.h"
 #include "../libsl/msg.h"
 #include "../libsl/quote.h"
+#include "../libsl/route.h"
 #include "../libsl/run.h"
 #include "../libsl/ssh.h"
 #include "../libsl/upload.h"
@@ -22,7 +23,7 @@
 
 #define USAGE "sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--config DIR] [--name APP] [--clear]" \
 	" [--activate LOCATION]... APPDIR NODE | sl-sync --diff LOCATION [--accept-new] [-i FILE] [--timeout SECONDS] APPDIR NODE" \
-	" | sl-sync --server APP | sl-sync --server --config INSTANCE | sl-sync --server --show INSTANCE"
+	" | sl-sync --server APP | sl-sync --server --config INSTANCE | sl-sync --server --show INSTANCE | sl-sync --server --show-at LOCATION"
 
 extern char **environ;
 
@@ -315,6 +316,7 @@ int main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "diff", required_argument, NULL, 'D' },
 		{ "show", required_argument, NULL, 'H' },
+		{ "show-at", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -354,6 +356,7 @@ int main(int argc, char **argv)
 		case 'n': name = optarg; break;
 		case 'D': diff = optarg; break;
 		case 'H': show = optarg; break;
+		case 'W': show = sl_routes_xinstance_at(optarg); break;
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-sync %s\n", SL_VERSION); sl_exit_flush();
 		default: sl_die_option(USAGE, argv, c);

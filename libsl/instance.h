@@ -26,6 +26,16 @@ const char *sl_instance_root(void);
 int sl_instance_name_valid(const char *name);
 
 /*
+ * Pushes onto OUT the instances in ROOT/instances (of APP, when APP is not
+ * NULL), sorted by app, then each app's oldest first. Entries that are not
+ * instance names (an upload being built, the index) are left out; no
+ * directory is an empty list. 0, or -1 with ERR: 100 for an invalid APP,
+ * 111 when the directory cannot be read.
+ */
+struct sl_strv;
+int sl_instance_list(const char *app, struct sl_strv *out, struct sl_err *err);
+
+/*
  * The receiving side of sl-sync. Reads from IN_FD
  *
  *	"manifest BYTES\n" MANIFEST

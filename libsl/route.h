@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "err.h"
 
 /*
@@ -63,5 +64,23 @@ int sl_routes_commit(const struct sl_routes *r, const char *file,
 		     struct sl_err *err);
 
 void sl_routes_release(struct sl_routes *r);
+
+/*
+ * The instance routed at exactly LOCATION (as a user types it, parsed by
+ * sl_location_parse() with prev.HOST and https:// accepted) in the node's
+ * table, into INSTANCE after resetting it. Returns 1 when there is one, 0
+ * when nothing is mapped there, -1 with ERR: 100 for a bad location, 111
+ * for a table that cannot be read or is damaged. It reads without the
+ * node's lock: the table is only ever replaced whole.
+ */
+int sl_routes_instance_at(const char *location, struct sl_buf *instance,
+			  struct sl_err *err);
+
+/*
+ * The same for a tool (sl-sync --server --show-at): the instance, which
+ * the caller owns; when nothing is mapped there it exits 1 without a
+ * word (the asking side says it), and on an error it dies with ERR.
+ */
+char *sl_routes_xinstance_at(const char *location);
 
 #endif

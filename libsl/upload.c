@@ -310,13 +310,11 @@ int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
 	if (root) {
 		sl_buf_adds(&cmd, "SL_ROOT=");
 		sl_quote_sh(&cmd, root);
-		sl_buf_adds(&cmd, "; export SL_ROOT; ");
+		sl_buf_addch(&cmd, ' ');
 	}
-	/* sl-query's exit status 1 is "nothing is deployed there": said here */
-	sl_buf_adds(&cmd, "i=$(sl-query --instance ");
+	/* its exit status 1, silent, is "nothing is deployed there": said here */
+	sl_buf_adds(&cmd, "sl-sync --server --show-at ");
 	sl_quote_sh(&cmd, location);
-	sl_buf_adds(&cmd, " 2>&1); s=$?; case $s in 0) ;; 1) exit 1 ;; *) echo \"$i\" >&2; exit $s ;; esac; "
-		    "exec sl-sync --server --show \"$i\"");
 	t->c = sl_ssh_exec(s, cmd.buf, err);
 	if (!t->c)
 		goto out;

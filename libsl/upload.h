@@ -50,7 +50,8 @@ struct sl_tree {
 
 /*
  * Asks the node for the instance at LOCATION and its manifest (runs
- * sl-query --instance, then `sl-sync --server --show INSTANCE`). Lines
+ * `sl-sync --server --show-at LOCATION`: one process, which looks the
+ * location up in the node's routes, sl_routes_instance_at). Lines
  * longer than 4096 bytes and a manifest over SL_MF_MAX_WIRE are refused
  * before they are read, and the manifest is checked as a receiver checks
  * one (sl_manifest_decode). 1 with T filled, 0 when nothing is deployed

@@ -7,15 +7,19 @@
 #include "../libsl/appuser.h"
 #include "../libsl/buf.h"
 #include "../libsl/file.h"
+#include "../libsl/location.h"
 #include "../libsl/msg.h"
 #include "../libsl/quote.h"
+#include "../libsl/route.h"
 #include "../libsl/run.h"
 #include "../libsl/strv.h"
 
 #define USAGE "libsl-test buf | strv | quote sh|word|url STRING | run ARGV... | " \
 	"capture ARGV... | write PATH MODE replace|excl DATA | mkdirs PATH | " \
 	"dbname NAME | which NAME PATH | appuser < NAMES | " \
-	"appuser-check APP USER GECOS"
+	"appuser-check APP USER GECOS | location [--prev] [--https] LOC... | " \
+	"location-url HOST PATH NODE | routes FILE [set HOST PATH INST|-]... | " \
+	"routes-match FILE HOST PATH"
 
 static int check(int ok, const char *what)
 {
@@ -107,6 +111,74 @@ static void test_appuser(void)
 	sl_buf_release(&user);
 }
 
+/* Each location parsed: "HOST PATH [https]", or "error CODE: MESSAGE". */
+static void test_location(char **argv)
+{
+	struct sl_location loc = SL_LOCATION_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	int flags = 0;
+
+	for (; *argv && (!strcmp(*argv, "--prev") || !strcmp(*argv, "--https")); argv++)
+		flags |= !strcmp(*argv, "--prev") ? SL_LOC_PREV : SL_LOC_HTTPS;
+	for (; *argv; argv++) {
+		if (sl_location_parse(*argv, flags, &loc, &err) < 0)
+			printf("error %d: %s\n", err.code, err.msg.buf);
+		else
+			printf("%s %s%s\n", loc.host, loc.path, loc.https ? " https" : "");
+	}
+	sl_location_release(&loc);
+	sl_err_release(&err);
+}
+
+static void test_location_url(char **argv)
+{
+	struct sl_buf b = SL_BUF_INIT;
+
+	sl_location_url(argv[0], argv[1], argv[2], &b);
+	printf("%s", b.buf);
+	sl_location_prev(argv[0], &b);
+	printf(" %s\n", b.buf);
+	sl_buf_release(&b);
+}
+
+/* Loads FILE, applies each "set HOST PATH INSTANCE|-", commits, lists. */
+static void test_routes(const char *file, char **ops)
+{
+	struct sl_routes r = SL_ROUTES_INIT;
+	struct sl_err err = SL_ERR_INIT;
+
+	if (sl_routes_load(file, &r, &err) < 0)
+		sl_die_err(&err);
+	for (; ops[0]; ops += 4) {
+		if (strcmp(ops[0], "set") || !ops[1] || !ops[2] || !ops[3])
+			sl_die_usage(USAGE);
+		sl_routes_set(&r, ops[1], ops[2], strcmp(ops[3], "-") ? ops[3] : NULL);
+		printf("get %s %s: %s\n", ops[1], ops[2],
+		       sl_routes_get(&r, ops[1], ops[2]) ? sl_routes_get(&r, ops[1], ops[2]) : "(none)");
+	}
+	if (sl_routes_commit(&r, file, &err) < 0)
+		sl_die_err(&err);
+	for (size_t i = 0; i < r.n; i++)
+		printf("%s %s %s\n", r.v[i].host, r.v[i].path, r.v[i].instance);
+	sl_routes_release(&r);
+}
+
+static void test_routes_match(const char *file, const char *host, const char *path)
+{
+	struct sl_routes r = SL_ROUTES_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	const struct sl_route *m;
+
+	if (sl_routes_load(file, &r, &err) < 0)
+		sl_die_err(&err);
+	m = sl_routes_match(&r, host, path);
+	if (m)
+		printf("%s %s %s\n", m->host, m->path, m->instance);
+	else
+		puts("(none)");
+	sl_routes_release(&r);
+}
+
 static int test_run(char **argv, int capture)
 {
 	struct sl_child c = SL_CHILD_INIT;
@@ -171,6 +243,14 @@ int main(int argc, char **argv)
 		if (sl_appuser_check(argv[2], argv[3], argv[4], &err) < 0)
 			sl_die_err(&err);
 		puts("owned");
+	} else if (!strcmp(argv[1], "location")) {
+		test_location(argv + 2);
+	} else if (!strcmp(argv[1], "location-url") && argc == 5) {
+		test_location_url(argv + 2);
+	} else if (!strcmp(argv[1], "routes") && argc >= 3) {
+		test_routes(argv[2], argv + 3);
+	} else if (!strcmp(argv[1], "routes-match") && argc == 5) {
+		test_routes_match(argv[2], argv[3], argv[4]);
 	} else if (!strcmp(argv[1], "which") && argc == 4) {
 		char *s = sl_run_which(argv[2], argv[3]);
 

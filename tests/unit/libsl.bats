@@ -221,3 +221,132 @@ dangling_attack() {
 	run -0 sh -c "ls -A '$SL_ROOT/instances' | grep -v '^\\.lock-' || true"
 	assert_output ""
 }
+
+# --- locations (libsl/location.c) and routes (libsl/route.c) ---------------
+
+@test "sl_location_parse: good locations, normalised" {
+	run -0 "$T" location my-site.com http://Blog.Example.com/Wiki/ HTTP://A.com// \
+		'*' .Example.com not-found a.com/x/y~z_.-9/ 'http://a.com/a.b'
+	assert_output "$(printf '%s\n' 'my-site.com /' 'blog.example.com /Wiki' 'a.com /' \
+		'* /' '.example.com /' 'not-found /' 'a.com /x/y~z_.-9' 'a.com /a.b')"
+}
+
+@test "sl_location_parse: bad locations, each refused with its reason (100)" {
+	want="invalid location '%s': want [http://]host[/path]"
+	for bad in my_site.com . .. '' /x 'a b.com' -a.com a-.com a..com 'a.com:80' \
+		'*.a.com' 'ex ample.com/x'; do
+		run -0 "$T" location "$bad"
+		assert_output "error 100: $(printf "$want" "$bad")"
+	done
+	run -0 "$T" location "$(printf 'a\tb.com')" "$(printf 'a.com/x\ny')"
+	assert_output "$(printf '%s\n' "error 100: invalid location 'a\\x09b.com': want [http://]host[/path]" \
+		"error 100: invalid path in location 'a.com/x\\x0ay'")"
+	for bad in a.com/%2e a.com/%2E%2E a.com//x 'a.com/a b' a.com/x?y a.com/é; do
+		run -0 "$T" location "$bad"
+		assert_output "error 100: invalid path in location '$bad'"
+	done
+	for bad in a.com/. a.com/.. a.com/x/../y a.com/./x/ http://a.com/x/..; do
+		run -0 "$T" location "$bad"
+		assert_output "error 100: invalid path in location '$bad': no . or .. segments"
+	done
+	run -0 "$T" location disabled/x
+	assert_output "error 100: invalid location 'disabled/x': the host name disabled is the node's own"
+}
+
+@test "sl_location_parse: prev.HOST only with SL_LOC_PREV, https:// only with SL_LOC_HTTPS" {
+	run -0 "$T" location prev.a.com
+	assert_output "error 100: invalid location 'prev.a.com': prev.* names the previous instance; roll back with 'prev'"
+	run -0 "$T" location --prev prev.a.com/x 'prev.*'
+	assert_output "$(printf 'prev.a.com /x\nprev.* /')"
+	run -0 "$T" location 'prev.*'
+	assert_output --partial "want [http://]host[/path]"
+	run -0 "$T" location HTTPS://a.com/x
+	assert_output "error 100: HTTPS://a.com/x: this release serves plain HTTP only (no TLS yet): give http://a.com/x to serve it unencrypted"
+	run -0 "$T" location --https https://A.com/x/ http://a.com
+	assert_output "$(printf 'a.com /x https\na.com /')"
+}
+
+@test "sl_location_url and sl_location_prev" {
+	run -0 "$T" location-url .example.com /wiki node.example.net
+	assert_output "http://example.com/wiki prev.example.com"
+	run -0 "$T" location-url '*' / node.example.net
+	assert_output "http://node.example.net prev.*"
+	run -0 "$T" location-url a.com / n
+	assert_output "http://a.com prev.a.com"
+}
+
+@test "sl_routes: load, set, commit round trip, sorted, by temp file" {
+	mkdir "$BATS_TEST_TMPDIR/r"
+	f=$BATS_TEST_TMPDIR/r/routes
+	run -0 "$T" routes "$f" set b.com / b.2024-01-01_001 set a.com /x a.2024-01-01_001 \
+		set a.com / a.2024-01-01_002
+	assert_output "$(printf '%s\n' 'get b.com /: b.2024-01-01_001' 'get a.com /x: a.2024-01-01_001' \
+		'get a.com /: a.2024-01-01_002' \
+		'a.com / a.2024-01-01_002' 'a.com /x a.2024-01-01_001' 'b.com / b.2024-01-01_001')"
+	[ "$(cat "$f")" = "$(printf '%s\n' 'a.com / a.2024-01-01_002' 'a.com /x a.2024-01-01_001' 'b.com / b.2024-01-01_001')" ]
+	[ "$(stat -c %a "$f")" = 644 ]
+	run -0 "$T" routes "$f" set a.com /x - set b.com / b.2024-01-02_001 set c.com / -
+	assert_output "$(printf '%s\n' 'get a.com /x: (none)' 'get b.com /: b.2024-01-02_001' \
+		'get c.com /: (none)' 'a.com / a.2024-01-01_002' 'b.com / b.2024-01-02_001')"
+	[ "$(ls -A "${f%/*}" | grep -v '^routes$')" = "" ] || fail "left: $(ls -A "${f%/*}")"
+	# an unsorted table (the 2010 tool appended) loads, and is written sorted
+	printf 'z.com / z.2024-01-01_001\nprev.a.com / a.2024-01-01_001\n* / s.2024-01-01_001\n' > "$f"
+	run -0 "$T" routes "$f"
+	assert_output "$(printf '%s\n' '* / s.2024-01-01_001' 'prev.a.com / a.2024-01-01_001' 'z.com / z.2024-01-01_001')"
+	# no file is an empty table
+	run -0 "$T" routes "$BATS_TEST_TMPDIR/none"
+	assert_output ""
+}
+
+@test "sl_routes_load: a damaged table is refused (111), never skipped or rewritten" {
+	f=$BATS_TEST_TMPDIR/routes
+	for bad in 'a.com / ' 'a.com /' 'a.com  / a.2024-01-01_001' 'A.com / a.2024-01-01_001' \
+		'a.com /x/ a.2024-01-01_001' 'a.com / A.2024-01-01_001' 'a.com / a' \
+		'a.com / a.2024-01-01_001 x' 'my_site.com / a.2024-01-01_001' 'a.com /../x a.2024-01-01_001' \
+		'a.com x a.2024-01-01_001' ''; do
+		printf 'b.com / b.2024-01-01_001\n%s\n' "$bad" > "$f"
+		run -111 "$T" routes "$f" set c.com / c.2024-01-01_001
+		assert_output "libsl-test: fatal: $f:2: the node's routes are damaged: want 'HOST PATH INSTANCE'"
+		[ "$(cat "$f")" = "$(printf 'b.com / b.2024-01-01_001\n%s' "$bad")" ]
+	done
+	printf 'b.com / b.2024-01-01_001' > "$f"
+	run -111 "$T" routes "$f"
+	assert_output "libsl-test: fatal: $f:1: the node's routes are damaged: the line is not whole"
+	printf 'b.com / b.2024-01-01_001\nb.com / b.2024-01-01_002\n' > "$f"
+	run -111 "$T" routes "$f"
+	assert_output "libsl-test: fatal: $f:2: the node's routes are damaged: b.com/ is routed twice"
+}
+
+@test "sl_routes_match: paths on segment boundaries, longest first" {
+	f=$BATS_TEST_TMPDIR/routes
+	printf '%s\n' 'a.com /wiki w.2024-01-01_001' 'a.com /wiki/en e.2024-01-01_001' \
+		'b.com / b.2024-01-01_001' > "$f"
+	for q in '/wiki w' '/wiki/ w' '/wiki/x w' '/wiki/en e' '/wiki/en/page e' '/wiki/english w' \
+		'/wikipedia (none)' '/ (none)'; do
+		run -0 "$T" routes-match "$f" a.com "${q% *}"
+		i=${output##* }
+		[ "${i%%.*}" = "${q#* }" ] || fail "a.com ${q% *}: $output"
+	done
+	run -0 "$T" routes-match "$f" B.COM /anything/at/all
+	assert_output "b.com / b.2024-01-01_001"
+	# no default route: an unknown host reaches nothing
+	run -0 "$T" routes-match "$f" c.com /
+	assert_output "(none)"
+}
+
+@test "sl_routes_match: exact host, then the longest wildcard, then * or not-found" {
+	f=$BATS_TEST_TMPDIR/routes
+	printf '%s\n' '* / d.2024-01-01_001' '.example.com / w.2024-01-01_001' \
+		'.blog.example.com / bw.2024-01-01_001' 'www.blog.example.com /x x.2024-01-01_001' > "$f"
+	for q in 'www.blog.example.com/x x' 'blog.example.com/ bw' 'a.blog.example.com/ bw' \
+		'example.com/ w' 'a.example.com/ w' 'badexample.com/ d' 'other.org/ d' \
+		'www.blog.example.com/y (none)'; do
+		h=${q%%/*} p=/${q#*/}; p=${p% *}
+		run -0 "$T" routes-match "$f" "$h" "$p"
+		i=${output##* }
+		[ "${i%%.*}" = "${q#* }" ] || fail "$h $p: $output"
+	done
+	printf '%s\n' 'not-found / n.2024-01-01_001' > "$f"
+	run -0 "$T" routes-match "$f" any.host /z
+	assert_output "not-found / n.2024-01-01_001"
+}
