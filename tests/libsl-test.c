@@ -11,11 +11,12 @@
 #include "../libsl/quote.h"
 #include "../libsl/run.h"
 #include "../libsl/strv.h"
+#include "../libsl/template.h"
 
 #define USAGE "libsl-test buf | strv | quote sh|word|url STRING | run ARGV... | " \
 	"capture ARGV... | write PATH MODE replace|excl DATA | mkdirs PATH | " \
 	"dbname NAME | which NAME PATH | appuser < NAMES | " \
-	"appuser-check APP USER GECOS"
+	"appuser-check APP USER GECOS | template DIR OUT [VAR=VALUE...]"
 
 static int check(int ok, const char *what)
 {
@@ -132,6 +133,29 @@ static int test_run(char **argv, int capture)
 	return 0;
 }
 
+/* Lists DIR's variables, sets the assignments, writes OUT. */
+static void test_template(const char *dir, const char *out, char **assign)
+{
+	struct sl_template t = SL_TEMPLATE_INIT;
+	struct sl_strv skipped = SL_STRV_INIT;
+	struct sl_err err = SL_ERR_INIT;
+
+	if (sl_template_load(&t, dir, &skipped, &err) < 0)
+		sl_die_err(&err);
+	for (size_t i = 0; i < t.n; i++)
+		printf("var %s listed=%d secret=%d desc=%s value=%s\n", t.v[i].name,
+		       i < t.listed, sl_template_is_secret(t.v[i].name),
+		       t.v[i].desc ? t.v[i].desc : "-", t.v[i].value ? t.v[i].value : "-");
+	for (; *assign; assign++)
+		if (sl_template_set(&t, *assign, &err) < 0)
+			sl_die_err(&err);
+	if (sl_template_write(&t, out, &err) < 0)
+		sl_die_err(&err);
+	puts("written");
+	sl_template_release(&t);
+	sl_strv_clear(&skipped);
+}
+
 int main(int argc, char **argv)
 {
 	struct sl_err err = SL_ERR_INIT;
@@ -171,6 +195,8 @@ int main(int argc, char **argv)
 		if (sl_appuser_check(argv[2], argv[3], argv[4], &err) < 0)
 			sl_die_err(&err);
 		puts("owned");
+	} else if (!strcmp(argv[1], "template") && argc >= 4) {
+		test_template(argv[2], argv[3], argv + 4);
 	} else if (!strcmp(argv[1], "which") && argc == 4) {
 		char *s = sl_run_which(argv[2], argv[3]);
 
