@@ -6,6 +6,7 @@
 #include "../libsl/app.h"
 #include "../libsl/appuser.h"
 #include "../libsl/buf.h"
+#include "../libsl/diff.h"
 #include "../libsl/file.h"
 #include "../libsl/msg.h"
 #include "../libsl/quote.h"
@@ -16,7 +17,8 @@
 #define USAGE "libsl-test buf | strv | quote sh|word|url STRING | run ARGV... | " \
 	"capture ARGV... | write PATH MODE replace|excl DATA | mkdirs PATH | " \
 	"dbname NAME | which NAME PATH | appuser < NAMES | " \
-	"appuser-check APP USER GECOS | template DIR OUT [VAR=VALUE...]"
+	"appuser-check APP USER GECOS | template DIR OUT [VAR=VALUE...] | " \
+	"diff OLDDIR|- NEWDIR"
 
 static int check(int ok, const char *what)
 {
@@ -156,6 +158,32 @@ static void test_template(const char *dir, const char *out, char **assign)
 	sl_strv_clear(&skipped);
 }
 
+/* The changes from OLD's manifest (or none: "-") to NEW's, a line each. */
+static void test_diff(const char *old, const char *new)
+{
+	struct sl_manifest mo = SL_MANIFEST_INIT, mn = SL_MANIFEST_INIT;
+	struct sl_ignore ign = SL_IGNORE_INIT;
+	struct sl_strv skipped = SL_STRV_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_diff d = SL_DIFF_INIT;
+	struct sl_buf line = SL_BUF_INIT;
+
+	if ((strcmp(old, "-") && sl_manifest_scan(&mo, old, &ign, &skipped, &err) < 0) ||
+	    sl_manifest_scan(&mn, new, &ign, &skipped, &err) < 0)
+		sl_die_err(&err);
+	sl_diff_manifests(&d, strcmp(old, "-") ? &mo : NULL, &mn);
+	for (size_t i = 0; i < d.n; i++) {
+		sl_buf_reset(&line);
+		sl_diff_line(&line, &d.v[i]);
+		printf("%s%s\n", line.buf, sl_diff_has_text(&d.v[i]) ? " [text]" : "");
+	}
+	sl_diff_release(&d);
+	sl_buf_release(&line);
+	sl_manifest_release(&mo);
+	sl_manifest_release(&mn);
+	sl_strv_clear(&skipped);
+}
+
 int main(int argc, char **argv)
 {
 	struct sl_err err = SL_ERR_INIT;
@@ -195,6 +223,8 @@ int main(int argc, char **argv)
 		if (sl_appuser_check(argv[2], argv[3], argv[4], &err) < 0)
 			sl_die_err(&err);
 		puts("owned");
+	} else if (!strcmp(argv[1], "diff") && argc == 4) {
+		test_diff(argv[2], argv[3]);
 	} else if (!strcmp(argv[1], "template") && argc >= 4) {
 		test_template(argv[2], argv[3], argv + 4);
 	} else if (!strcmp(argv[1], "which") && argc == 4) {

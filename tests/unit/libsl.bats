@@ -265,3 +265,25 @@ make_template() {
 	run -0 ls -A
 	refute_line --regexp '^out'
 }
+
+@test "sl_diff: added, deleted, modified, mode and type changes, sorted by path" {
+	cd "$BATS_TEST_TMPDIR"
+	mkdir -p old/keep old/gone new/keep new/added
+	echo same > old/keep/same; echo same > new/keep/same
+	echo one > old/edit; echo two > new/edit
+	echo x > old/mode; echo x > new/mode; chmod 755 new/mode
+	echo f > old/kind; mkdir new/kind
+	ln -s same old/keep/link; ln -s other new/keep/link
+	echo bye > old/gone/file
+	echo hi > new/added/file
+	run -0 "$T" diff old new
+	assert_output "$(printf '%s\n' \
+		'A added/' 'A added/file [text]' 'M edit [text]' 'D gone/' 'D gone/file [text]' \
+		'M keep/link -> other' 'T kind/ (directory, was a file) [text]' \
+		'M mode (mode 644 -> 755)')"
+	# nothing deployed: everything is new; the same tree: nothing changes
+	run -0 "$T" diff - new/keep
+	assert_output "$(printf '%s\n' 'A link -> other' 'A same [text]')"
+	run -0 "$T" diff new new
+	assert_output ""
+}
