@@ -19,7 +19,7 @@ LDLIBS_SSH := -lssh2 -lcrypto
 LDLIBS_DB :=
 
 # A new tool is one word in one of these lists.
-TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config
+TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config sl-remote-run sl-remote-backup
 SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-activate sl-query sl-backup sl-init sl-serve sl-run
 LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
