@@ -24,24 +24,26 @@
 
 /*
  * Runs `sl-backup MODE LOCATION` on the node over one session, its
- * stdin from IN (-1: none) and its stdout into OUT. Its exit status.
+ * stdin from IN (-1: none) and its stdout into OUT. Its exit status, or
+ * -1 with ERR set when the node could not be reached.
  */
 static int node_backup(const char *node, const struct sl_ssh_opts *opts, const char *mode,
-		       const char *location, int in, int out)
+		       const char *location, int in, int out, struct sl_err *err)
 {
 	char *argv[] = { "sl-backup", (char *)mode, (char *)location, NULL };
 	struct sl_ssh_addr addr = SL_SSH_ADDR_INIT;
-	struct sl_err err = SL_ERR_INIT;
 	struct sl_buf cmd = SL_BUF_INIT;
 	struct sl_ssh_chan *ch;
-	struct sl_ssh *s;
-	int code;
+	struct sl_ssh *s = NULL;
+	int code = -1;
 
 	sl_quote_sh_command(&cmd, argv);
-	if (sl_ssh_addr_parse(&addr, node, &err) < 0 || !(s = sl_ssh_connect(&addr, opts, &err)) ||
-	    !(ch = sl_ssh_exec(s, cmd.buf, &err)) || (code = sl_ssh_pump(ch, in, out, 2, &err)) < 0)
-		sl_die_err(&err);
-	sl_ssh_close(s);
+	if (sl_ssh_addr_parse(&addr, node, err) == 0 && (s = sl_ssh_connect(&addr, opts, err)) &&
+	    (ch = sl_ssh_exec(s, cmd.buf, err)))
+		code = sl_ssh_pump(ch, in, out, 2, err);
+	if (s)
+		sl_ssh_close(s);
+	sl_ssh_addr_release(&addr);
 	sl_buf_release(&cmd);
 	return code;
 }
@@ -51,6 +53,7 @@ static int backup_file(const char *node, const struct sl_ssh_opts *opts,
 		       const char *location, const char *dest)
 {
 	struct sl_buf part = SL_BUF_INIT;
+	struct sl_err err = SL_ERR_INIT;
 	struct stat st;
 	int fd, code;
 
@@ -60,7 +63,11 @@ static int backup_file(const char *node, const struct sl_ssh_opts *opts,
 	fd = open(part.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		sl_die_errno("unable to write %s", part.buf);
-	code = node_backup(node, opts, "--backup", location, -1, fd);
+	code = node_backup(node, opts, "--backup", location, -1, fd, &err);
+	if (code < 0) {
+		unlink(part.buf);
+		sl_die_err(&err);
+	}
 	if (code == 0 && (fsync(fd) < 0 || close(fd) < 0 || rename(part.buf, dest) < 0)) {
 		unlink(part.buf);
 		sl_die_errno("unable to write %s", dest);
@@ -106,7 +113,12 @@ static int backup_dir(const char *node, const struct sl_ssh_opts *opts,
 	fd = mkstemp(part.buf);
 	if (fd < 0 || unlink(part.buf) < 0)
 		sl_die(SL_EXIT_TEMP, "unable to make a temporary file");
-	code = node_backup(node, opts, "--backup", location, -1, fd);
+	code = node_backup(node, opts, "--backup", location, -1, fd, &err);
+	if (code < 0) {
+		if (made)
+			rmdir(dest);
+		sl_die_err(&err);
+	}
 	c.argv = (char *[]){ "tar", "-C", (char *)dest, "-xzf", "-", NULL };
 	c.in = fd;
 	if (code == 0 && (lseek(fd, 0, SEEK_SET) < 0 || sl_run(&c, &err) != 0)) {
@@ -135,7 +147,10 @@ static int restore(const char *node, const struct sl_ssh_opts *opts,
 		fd = open(backup, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			sl_die(SL_EXIT_USAGE, "unable to read %s", backup);
-		return node_backup(node, opts, "--restore", location, fd, 1);
+		code = node_backup(node, opts, "--restore", location, fd, 1, &err);
+		if (code < 0)
+			sl_die_err(&err);
+		return code;
 	}
 	sl_buf_addf(&ini, "%s/backup.ini", backup);
 	if (stat(ini.buf, &st) < 0 || !S_ISREG(st.st_mode))
@@ -144,9 +159,11 @@ static int restore(const char *node, const struct sl_ssh_opts *opts,
 	c.out = SL_RUN_PIPE;
 	if (sl_run_start(&c, &err) < 0)
 		sl_die_err(&err);
-	code = node_backup(node, opts, "--restore", location, c.out_fd, 1);
+	code = node_backup(node, opts, "--restore", location, c.out_fd, 1, &err);
 	close(c.out_fd);
 	c.out_fd = -1;
+	if (code < 0)
+		sl_die_err(&err);
 	tar_code = sl_run_wait(&c, &err);
 	if (tar_code < 0)
 		sl_die_err(&err);
