@@ -19,11 +19,12 @@ LDLIBS_SSH := -lssh2 -lcrypto
 LDLIBS_DB :=
 
 # A new tool is one word in one of these lists.
-TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config sl-route
+TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config sl-route sl-remote-run \
+	sl-remote-backup
 SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-activate sl-query sl-backup sl-init sl-serve sl-run
 LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
-	manifest ssh instance instance-names upload appuser node render location route
+	manifest ssh instance instance-names upload appuser node render location route template diff
 SVCLIB := service db area pg my
 # the verbs of silver, each with its page silver-VERB(1)
 VERBS := env init serve setup-node create-node destroy-node list-nodes update \

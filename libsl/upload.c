@@ -113,6 +113,22 @@ static int node_failed(struct sl_ssh_chan *c, const char *what, struct sl_err *e
 			  what, code);
 }
 
+/* Appends [SL_ROOT=ROOT ]COMMAND WORD... to CMD, each word quoted. */
+static void node_command(struct sl_buf *cmd, const char *root, const char *command,
+			 const char *const *words)
+{
+	if (root) {
+		sl_buf_adds(cmd, "SL_ROOT=");
+		sl_quote_sh(cmd, root);
+		sl_buf_addch(cmd, ' ');
+	}
+	sl_buf_adds(cmd, command);
+	for (; *words; words++) {
+		sl_buf_addch(cmd, ' ');
+		sl_quote_sh(cmd, *words);
+	}
+}
+
 /* Sends DIR, whose manifest is M, to `sl-sync --server WHAT...` on the node. */
 static int upload(struct sl_ssh *s, const char *appdir, const char *const *what,
 		  const struct sl_manifest *m, const char *root,
@@ -133,16 +149,7 @@ static int upload(struct sl_ssh *s, const char *appdir, const char *const *what,
 		sl_err_errno(err, "unable to read %s", appdir);
 		goto out;
 	}
-	if (root) {
-		sl_buf_adds(&cmd, "SL_ROOT=");
-		sl_quote_sh(&cmd, root);
-		sl_buf_addch(&cmd, ' ');
-	}
-	sl_buf_adds(&cmd, "sl-sync --server");
-	for (; *what; what++) {
-		sl_buf_addch(&cmd, ' ');
-		sl_quote_sh(&cmd, *what);
-	}
+	node_command(&cmd, root, "sl-sync --server", what);
 	c = sl_ssh_exec(s, cmd.buf, err);
 	if (!c)
 		goto out;
@@ -427,5 +434,23 @@ int sl_tree_close(struct sl_tree *t, struct sl_err *err)
 	free(t->instance);
 	t->instance = NULL;
 	sl_manifest_release(&t->m);
+	return code;
+}
+
+int sl_upload_activate(struct sl_ssh *s, const char *instance,
+		       char *const *locations, int clear, const char *root,
+		       struct sl_err *err)
+{
+	struct sl_buf cmd = SL_BUF_INIT;
+	struct sl_ssh_chan *ch;
+	int code = -1;
+
+	node_command(&cmd, root, clear ? "sl-activate --clear" : "sl-activate",
+		     (const char *const[]){ instance, NULL });
+	node_command(&cmd, NULL, "", (const char *const *)locations);
+	ch = sl_ssh_exec(s, cmd.buf, err);
+	if (ch)
+		code = sl_ssh_pump(ch, -1, 1, 2, err);
+	sl_buf_release(&cmd);
 	return code;
 }
