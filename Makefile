@@ -128,6 +128,11 @@ bench: all
 	bench/sync
 	bench/deploy
 
+# The link graph of libsl has no cycle: each module depends only on the
+# modules below it (tests/lib/link-cycles, with nm, names any cycle).
+check-links: $(LIB) $(SVCA)
+	tests/lib/link-cycles $(LIB) $(SVCA)
+
 lint-man:
 	@mandoc -Tlint -W warning $(MAN1:%=man/%.1) $(MAN7:%=man/%.7)
 
@@ -164,6 +169,6 @@ deb:
 clean:
 	rm -rf build bin bin-asan
 
-.PHONY: all check check-suites check-unit bench deb demo install clean lint-man \
+.PHONY: all check check-suites check-unit bench deb demo install clean lint-man check-links \
 	asan fuzz fuzzers fuzz-harnesses
 .SECONDARY:
