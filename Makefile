@@ -22,7 +22,7 @@ LDLIBS_DB :=
 TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config
 SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-activate sl-query sl-backup sl-init sl-serve sl-run
-LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
+LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance instance-names upload appuser node
 SVCLIB := service db area pg my
 # the verbs of silver, each with its page silver-VERB(1)
