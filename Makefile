@@ -23,8 +23,8 @@ TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config
 SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-activate sl-query sl-backup sl-init sl-serve sl-run
 LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \
-	manifest ssh instance instance-names upload appuser node
-SVCLIB := service db area pg my
+	manifest ssh instance instance-names upload appuser node \
+	service service-db service-area service-pg service-my
 # the verbs of silver, each with its page silver-VERB(1)
 VERBS := env init serve setup-node create-node destroy-node list-nodes update \
 	activate deactivate query clean-node disable enable logs backup restore \
@@ -37,7 +37,6 @@ MAN7 := silver
 B := build
 BIN := bin
 LIB := $(B)/libsl.a
-SVCA := $(B)/libsvc.a
 BINS := $(TOOLS:%=$(BIN)/%) $(SERVICES:%=$(BIN)/sl-service-%) $(SCRIPTS:%=$(BIN)/%)
 ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo unknown)
 DEB := build/silverlining_$(VERSION)_$(ARCH).deb
@@ -46,7 +45,7 @@ TESTBINS := $(B)/tests/libsl-test
 
 all: $(BINS) $(TESTBINS)
 
-$(B)/%.o: %.c $(wildcard libsl/*.h services/*.h)
+$(B)/%.o: %.c $(wildcard libsl/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -54,15 +53,11 @@ $(LIB): $(LIBSL:%=$(B)/libsl/%.o)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(SVCA): $(SVCLIB:%=$(B)/services/%.o)
-	@rm -f $@
-	$(AR) rcs $@ $^
-
 $(BIN)/sl-%: $(B)/cmd/sl-%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS)
 
-$(BIN)/sl-service-%: $(B)/services/sl-service-%.o $(SVCA) $(LIB)
+$(BIN)/sl-service-%: $(B)/services/sl-service-%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS_DB) $(LDLIBS)
 
@@ -95,7 +90,7 @@ fuzz-harnesses: $(FUZZERS:%=$(B)/bin/%)
 
 $(FUZZERS:%=$(B)/fuzz/%.o) $(B)/fuzz/fuzz.o: fuzz/fuzz.h
 
-$(B)/bin/%: $(B)/fuzz/%.o $(B)/fuzz/fuzz.o $(SVCA) $(LIB)
+$(B)/bin/%: $(B)/fuzz/%.o $(B)/fuzz/fuzz.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS)
 
@@ -130,8 +125,8 @@ bench: all
 
 # The link graph of libsl has no cycle: each module depends only on the
 # modules below it (tests/lib/link-cycles, with nm, names any cycle).
-check-links: $(LIB) $(SVCA)
-	tests/lib/link-cycles $(LIB) $(SVCA)
+check-links: $(LIB)
+	tests/lib/link-cycles $(LIB)
 
 lint-man:
 	@mandoc -Tlint -W warning $(MAN1:%=man/%.1) $(MAN7:%=man/%.7)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../libsl/devconf.h"
-#include "../services/db.h"
+#include "../libsl/service-db.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

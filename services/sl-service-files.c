@@ -1,5 +1,5 @@
 /* silverlining — sl-service-files: a directory the app may write, kept across instances. */
-#include "area.h"
+#include "../libsl/service-area.h"
 
 static const struct sl_area files = { "files", "CONFIG_FILES", 0700 };
 

@@ -1,6 +1,6 @@
 /* silverlining — sl-service-mysql: MySQL (MariaDB) for apps (doc/SPEC.md "Services"). */
-#include "db.h"
-#include "my.h"
+#include "../libsl/service-db.h"
+#include "../libsl/service-my.h"
 
 static int devel_env(const char *app, const struct sl_devconf *dc,
 		     struct sl_strv *vars, struct sl_err *err)

@@ -1,6 +1,6 @@
 /* silverlining — sl-service-postgis: PostgreSQL with PostGIS for apps (doc/SPEC.md "Services"). */
-#include "db.h"
-#include "pg.h"
+#include "../libsl/service-db.h"
+#include "../libsl/service-pg.h"
 
 static int devel_env(const char *app, const struct sl_devconf *dc,
 		     struct sl_strv *vars, struct sl_err *err)

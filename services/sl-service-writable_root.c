@@ -1,5 +1,5 @@
 /* silverlining — sl-service-writable_root: files served publicly before the app. */
-#include "area.h"
+#include "../libsl/service-area.h"
 
 /* 0755: nginx serves it, after static/ and before the app */
 static const struct sl_area writable_root = { "writable-root", "CONFIG_WRITABLE_ROOT", 0755 };

@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../libsl/buf.h"
-#include "../libsl/exit.h"
-#include "../libsl/file.h"
-#include "../libsl/run.h"
-#include "area.h"
+#include "buf.h"
+#include "exit.h"
+#include "file.h"
+#include "run.h"
+#include "service-area.h"
 
 static void area_path(const struct sl_area *k, const struct sl_svc_app *a, struct sl_buf *b)
 {

@@ -10,16 +10,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../libsl/buf.h"
-#include "../libsl/exit.h"
-#include "../libsl/file.h"
-#include "../libsl/run.h"
-#include "db.h"
-#include "my.h"
+#include "buf.h"
+#include "exit.h"
+#include "file.h"
+#include "run.h"
+#include "service-db.h"
+#include "service-my.h"
 
 #define SOCKET "/run/mysqld/mysqld.sock"
 
-/* libmariadb is loaded when a node verb first needs it (see pg.c). */
+/* libmariadb is loaded when a node verb first needs it (see service-pg.c). */
 static struct {
 	MYSQL *(*init)(MYSQL *);
 	MYSQL *(*real_connect)(MYSQL *, const char *, const char *, const char *,

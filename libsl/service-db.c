@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../libsl/app.h"
-#include "../libsl/buf.h"
-#include "../libsl/exit.h"
-#include "../libsl/mem.h"
-#include "../libsl/quote.h"
-#include "db.h"
+#include "app.h"
+#include "buf.h"
+#include "exit.h"
+#include "mem.h"
+#include "quote.h"
+#include "service-db.h"
 
 const struct sl_db_kind sl_db_postgresql = {
 	"PG", "postgresql", "postgresql+psycopg2", "", "",

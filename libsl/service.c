@@ -10,16 +10,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../libsl/app.h"
-#include "../libsl/appuser.h"
-#include "../libsl/buf.h"
-#include "../libsl/file.h"
-#include "../libsl/instance.h"
-#include "../libsl/run.h"
-#include "../libsl/mem.h"
-#include "../libsl/msg.h"
-#include "../libsl/version.h"
-#include "db.h"
+#include "app.h"
+#include "appuser.h"
+#include "buf.h"
+#include "file.h"
+#include "instance.h"
+#include "run.h"
+#include "mem.h"
+#include "msg.h"
+#include "version.h"
+#include "service-db.h"
 #include "service.h"
 
 static void usage(FILE *f, const char *prog)

@@ -4,9 +4,9 @@
 
 #include <sys/types.h>
 
-#include "../libsl/devconf.h"
-#include "../libsl/err.h"
-#include "../libsl/strv.h"
+#include "devconf.h"
+#include "err.h"
+#include "strv.h"
 
 /*
  * A service executable is a table and one call:

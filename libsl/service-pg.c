@@ -8,12 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../libsl/buf.h"
-#include "../libsl/exit.h"
-#include "../libsl/file.h"
-#include "../libsl/run.h"
-#include "db.h"
-#include "pg.h"
+#include "buf.h"
+#include "exit.h"
+#include "file.h"
+#include "run.h"
+#include "service-db.h"
+#include "service-pg.h"
 
 #define PG_VERSION "15"
 #define PG_PORT "5432"
