@@ -160,3 +160,19 @@ int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
 	free(port);
 	return 0;
 }
+
+int sl_svc_db_env(const struct sl_db_kind *k, const struct sl_svc_app *a,
+		  const char *path, const char *host, const char *port,
+		  struct sl_strv *vars, struct sl_err *err)
+{
+	struct sl_buf pass = SL_BUF_INIT;
+
+	if (sl_buf_read_file(&pass, path) < 0) {
+		sl_buf_release(&pass);
+		return sl_err_errno(err, "unable to read %s (set the app up first)", path);
+	}
+	sl_buf_rtrim(&pass);
+	sl_db_push_vars(k, a->dbname, a->dbname, pass.buf, host, port, vars);
+	sl_buf_release(&pass);
+	return 0;
+}

@@ -88,15 +88,6 @@ int sl_svc_dump(char *const *argv, const char *as, const char *dir,
 int sl_svc_load(char *const *argv, const char *as, const char *dir,
 		const char *file, struct sl_err *err);
 
-/*
- * Reads a password record PATH into OUT and pushes the database's
- * variables (db.h) for HOST and PORT. 0, or -1 with ERR set.
- */
-struct sl_db_kind;
-int sl_svc_db_env(const struct sl_db_kind *k, const struct sl_svc_app *a,
-		  const char *path, const char *host, const char *port,
-		  struct sl_strv *vars, struct sl_err *err);
-
 /* Installs Debian packages PKGS (NULL-terminated) unless all are there. */
 int sl_svc_apt(const char *const *pkgs, struct sl_err *err);
 
