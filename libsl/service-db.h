@@ -35,7 +35,7 @@ int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
  * the seven variables for HOST and PORT, the database and its user both
  * A's database form. 0, or -1 with ERR set.
  */
-int sl_svc_db_env(const struct sl_db_kind *k, const struct sl_svc_app *a,
+int sl_service_db_env(const struct sl_db_kind *k, const struct sl_service_app *a,
 		  const char *path, const char *host, const char *port,
 		  struct sl_strv *vars, struct sl_err *err);
 

@@ -10,22 +10,22 @@ static int devel_env(const char *app, const struct sl_devconf *dc,
 
 static int install(struct sl_err *err) { return sl_pg_install(1, err); }
 
-static int setup(const struct sl_svc_app *a, struct sl_err *err)
+static int setup(const struct sl_service_app *a, struct sl_err *err)
 {
 	return sl_pg_setup(a, 1, err);
 }
 
-static int backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+static int backup(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	return sl_pg_backup(a, 1, dir, err);
 }
 
-static int restore(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+static int restore(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	return sl_pg_restore(a, 1, dir, err);
 }
 
-static int clear(const struct sl_svc_app *a, struct sl_err *err)
+static int clear(const struct sl_service_app *a, struct sl_err *err)
 {
 	return sl_pg_clear(a, 1, err);
 }
