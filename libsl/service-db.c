@@ -10,15 +10,15 @@
 #include "quote.h"
 #include "service-db.h"
 
-const struct sl_db_kind sl_db_postgresql = {
+const struct sl_service_db_kind sl_service_db_postgresql = {
 	"PG", "postgresql", "postgresql+psycopg2", "", "",
 };
 
-const struct sl_db_kind sl_db_mysql = {
+const struct sl_service_db_kind sl_service_db_mysql = {
 	"MYSQL", "mysql", "mysql+mysqldb", "localhost", "?charset=utf8mb4",
 };
 
-const char *const sl_db_devel_keys[] = {
+const char *const sl_service_db_devel_keys[] = {
 	"dbname", "user", "password", "host", "port", NULL,
 };
 
@@ -72,7 +72,7 @@ static int split_host(const char *in, char **host, char **port)
 }
 
 static void add_url(struct sl_buf *u, const char *scheme,
-		    const struct sl_db_kind *k, const char *user,
+		    const struct sl_service_db_kind *k, const char *user,
 		    const char *password, const char *host, const char *port,
 		    const char *dbname, const char *query)
 {
@@ -96,7 +96,7 @@ static void add_url(struct sl_buf *u, const char *scheme,
 	sl_buf_adds(u, query);
 }
 
-void sl_db_push_vars(const struct sl_db_kind *k, const char *dbname,
+void sl_service_db_push_vars(const struct sl_service_db_kind *k, const char *dbname,
 		     const char *user, const char *password, const char *host,
 		     const char *port, struct sl_strv *vars)
 {
@@ -117,7 +117,7 @@ void sl_db_push_vars(const struct sl_db_kind *k, const char *dbname,
 	sl_buf_release(&u);
 }
 
-int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
+int sl_service_db_devel_env(const struct sl_service_db_kind *k, const char *app,
 		    const struct sl_devconf *dc, struct sl_strv *vars,
 		    struct sl_err *err)
 {
@@ -154,14 +154,14 @@ int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
 		port = sl_xstrdup("");
 	if (!password)
 		password = "";
-	sl_db_push_vars(k, dbname, user, password, host, port, vars);
+	sl_service_db_push_vars(k, dbname, user, password, host, port, vars);
 	free(dbname);
 	free(host);
 	free(port);
 	return 0;
 }
 
-int sl_service_db_env(const struct sl_db_kind *k, const struct sl_service_app *a,
+int sl_service_db_env(const struct sl_service_db_kind *k, const struct sl_service_app *a,
 		  const char *path, const char *host, const char *port,
 		  struct sl_strv *vars, struct sl_err *err)
 {
@@ -172,7 +172,7 @@ int sl_service_db_env(const struct sl_db_kind *k, const struct sl_service_app *a
 		return sl_err_errno(err, "unable to read %s (set the app up first)", path);
 	}
 	sl_buf_rtrim(&pass);
-	sl_db_push_vars(k, a->dbname, a->dbname, pass.buf, host, port, vars);
+	sl_service_db_push_vars(k, a->dbname, a->dbname, pass.buf, host, port, vars);
 	sl_buf_release(&pass);
 	return 0;
 }

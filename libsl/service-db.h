@@ -4,7 +4,7 @@
 
 #include "service.h"
 
-struct sl_db_kind {
+struct sl_service_db_kind {
 	const char *var;		/* "PG": CONFIG_PG_DBNAME, ... */
 	const char *url_scheme;		/* "postgresql" */
 	const char *sqla_scheme;	/* "postgresql+psycopg2" */
@@ -12,11 +12,11 @@ struct sl_db_kind {
 	const char *sqla_query;		/* appended to the SQLAlchemy URL, or "" */
 };
 
-extern const struct sl_db_kind sl_db_postgresql, sl_db_mysql;
-extern const char *const sl_db_devel_keys[];	/* dbname user password host port */
+extern const struct sl_service_db_kind sl_service_db_postgresql, sl_service_db_mysql;
+extern const char *const sl_service_db_devel_keys[];	/* dbname user password host port */
 
 /* Appends the seven CONFIG_<VAR>_* variables of a database to VARS. */
-void sl_db_push_vars(const struct sl_db_kind *k, const char *dbname,
+void sl_service_db_push_vars(const struct sl_service_db_kind *k, const char *dbname,
 		     const char *user, const char *password, const char *host,
 		     const char *port, struct sl_strv *vars);
 
@@ -26,7 +26,7 @@ void sl_db_push_vars(const struct sl_db_kind *k, const char *dbname,
  * the local socket; each overridable by PREFIX.dbname, .user, .password,
  * .host (which may carry ":PORT") and .port.
  */
-int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
+int sl_service_db_devel_env(const struct sl_service_db_kind *k, const char *app,
 		    const struct sl_devconf *dc, struct sl_strv *vars,
 		    struct sl_err *err);
 
@@ -35,7 +35,7 @@ int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
  * the seven variables for HOST and PORT, the database and its user both
  * A's database form. 0, or -1 with ERR set.
  */
-int sl_service_db_env(const struct sl_db_kind *k, const struct sl_service_app *a,
+int sl_service_db_env(const struct sl_service_db_kind *k, const struct sl_service_app *a,
 		  const char *path, const char *host, const char *port,
 		  struct sl_strv *vars, struct sl_err *err);
 

@@ -68,7 +68,7 @@ static int load_libmariadb(struct sl_err *err)
 #define mysql_num_fields my.num_fields
 #define mysql_select_db my.select_db
 
-int sl_my_install(struct sl_err *err)
+int sl_service_my_install(struct sl_err *err)
 {
 	static const char *const pkgs[] = { "mariadb-server", NULL };
 
@@ -286,7 +286,7 @@ static int check_name(const struct sl_service_app *a, struct sl_err *err)
 	return 0;
 }
 
-int sl_my_setup(const struct sl_service_app *a, struct sl_err *err)
+int sl_service_my_setup(const struct sl_service_app *a, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, sql = SL_BUF_INIT;
 	MYSQL *m;
@@ -337,13 +337,13 @@ out:
 	return ret;
 }
 
-int sl_my_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
+int sl_service_my_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	int ret;
 
 	password_path(a, &path);
-	ret = sl_service_db_env(&sl_db_mysql, a, path.buf, "localhost", "3306", vars, err);
+	ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, "localhost", "3306", vars, err);
 	sl_buf_release(&path);
 	return ret;
 }
@@ -381,7 +381,7 @@ static int client_file(const struct sl_service_app *a, struct sl_buf *path, stru
 	return ret;
 }
 
-int sl_my_backup(const struct sl_service_app *a, const char *dir, struct sl_err *err)
+int sl_service_my_backup(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	struct sl_buf cnf = SL_BUF_INIT, opt = SL_BUF_INIT;
 	int ret;
@@ -401,7 +401,7 @@ int sl_my_backup(const struct sl_service_app *a, const char *dir, struct sl_err 
 	return ret;
 }
 
-int sl_my_clear(const struct sl_service_app *a, struct sl_err *err)
+int sl_service_my_clear(const struct sl_service_app *a, struct sl_err *err)
 {
 	MYSQL *m;
 	int ret;
@@ -701,7 +701,7 @@ out:
 	return ret;
 }
 
-int sl_my_check(const struct sl_service_app *a, const char *dir, struct sl_err *err)
+int sl_service_my_check(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	int ret;
@@ -717,7 +717,7 @@ int sl_my_check(const struct sl_service_app *a, const char *dir, struct sl_err *
  * user, the client in sandbox mode) into a database of its own, and only
  * then swapped in: any failure leaves the app's data as it was.
  */
-int sl_my_restore(const struct sl_service_app *a, const char *dir, struct sl_err *err)
+int sl_service_my_restore(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, tmp = SL_BUF_INIT, old = SL_BUF_INIT;
 	struct sl_buf cnf = SL_BUF_INIT, opt = SL_BUF_INIT, pass = SL_BUF_INIT;

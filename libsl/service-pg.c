@@ -77,7 +77,7 @@ static int load_libpq(struct sl_err *err)
 #define PQencryptPasswordConn pq.encryptPasswordConn
 #define PQfreemem pq.freemem
 
-int sl_pg_install(int postgis, struct sl_err *err)
+int sl_service_pg_install(int postgis, struct sl_err *err)
 {
 	static const char *const plain[] = { "postgresql-" PG_VERSION, NULL };
 	static const char *const gis[] = { "postgresql-" PG_VERSION,
@@ -248,7 +248,7 @@ static int reserved(const char *name)
 	return !strncmp(name, "pg_", 3);
 }
 
-int sl_pg_setup(const struct sl_service_app *a, int postgis, struct sl_err *err)
+int sl_service_pg_setup(const struct sl_service_app *a, int postgis, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, sql = SL_BUF_INIT;
 	PGconn *c;
@@ -303,14 +303,14 @@ out:
 	return ret;
 }
 
-int sl_pg_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
+int sl_service_pg_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	int ret;
 
 	password_path(a, &path);
 	/* TCP on loopback: Debian's pg_hba asks a password there */
-	ret = sl_service_db_env(&sl_db_postgresql, a, path.buf, "127.0.0.1", PG_PORT, vars, err);
+	ret = sl_service_db_env(&sl_service_db_postgresql, a, path.buf, "127.0.0.1", PG_PORT, vars, err);
 	sl_buf_release(&path);
 	return ret;
 }
@@ -358,7 +358,7 @@ out:
 	return fd;
 }
 
-int sl_pg_backup(const struct sl_service_app *a, int postgis, const char *dir, struct sl_err *err)
+int sl_service_pg_backup(const struct sl_service_app *a, int postgis, const char *dir, struct sl_err *err)
 {
 	struct sl_buf conn = SL_BUF_INIT;
 	int fd = app_login(a, a->dbname, &conn, err), ret;
@@ -377,7 +377,7 @@ int sl_pg_backup(const struct sl_service_app *a, int postgis, const char *dir, s
 	return ret;
 }
 
-int sl_pg_clear(const struct sl_service_app *a, int postgis, struct sl_err *err)
+int sl_service_pg_clear(const struct sl_service_app *a, int postgis, struct sl_err *err)
 {
 	PGconn *c = connect_admin("postgres", err);
 	int ret;
@@ -434,7 +434,7 @@ out:
 	return ret;
 }
 
-int sl_pg_check(const struct sl_service_app *a, const char *dir, struct sl_err *err)
+int sl_service_pg_check(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	char *argv[] = { "pg_restore", "--file=/dev/null", NULL };
 	struct sl_buf path = SL_BUF_INIT;
@@ -460,7 +460,7 @@ int sl_pg_check(const struct sl_service_app *a, const char *dir, struct sl_err *
  * the app's role; only a load that succeeded takes the app's database's
  * place. The left-overs of a restore that crashed are dropped first.
  */
-int sl_pg_restore(const struct sl_service_app *a, int postgis, const char *dir, struct sl_err *err)
+int sl_service_pg_restore(const struct sl_service_app *a, int postgis, const char *dir, struct sl_err *err)
 {
 	struct sl_buf tmp = SL_BUF_INIT, old = SL_BUF_INIT, conn = SL_BUF_INIT;
 	/* the app's role owns what comes back; the extension is the server's */
@@ -471,7 +471,7 @@ int sl_pg_restore(const struct sl_service_app *a, int postgis, const char *dir, 
 
 	sl_buf_addf(&tmp, "%s.restore", a->dbname);
 	sl_buf_addf(&old, "%s.old", a->dbname);
-	if (sl_pg_check(a, dir, err) < 0)
+	if (sl_service_pg_check(a, dir, err) < 0)
 		goto out;
 	if ((fd = app_login(a, tmp.buf, &conn, err)) < 0 || !(c = connect_admin("postgres", err)))
 		goto out;
