@@ -137,7 +137,7 @@ static void check_config(const struct sl_app *app, const char *dir)
 /* One line of silver diff's list. */
 struct change {
 	char what;		/* A added, D deleted, M modified, T type changed */
-	const struct sl_mf_entry *old, *new;
+	const struct sl_manifest_entry *old, *new;
 	long fetched;		/* index into the fetched contents, or -1 */
 };
 
@@ -154,7 +154,7 @@ static int cmp_change(const void *a, const void *b)
 
 static const char *type_name(char type)
 {
-	return type == SL_MF_DIR ? "directory" : type == SL_MF_LINK ? "symlink" : "file";
+	return type == SL_MANIFEST_DIR ? "directory" : type == SL_MANIFEST_LINK ? "symlink" : "file";
 }
 
 /* Runs diff -u on OLD (content, or NULL: none) and the local file (or none). */
@@ -179,13 +179,13 @@ static void show_diff(const struct change *ch, const char *appdir, const struct 
 	}
 	sl_buf_addf(&a, "a/%s", path);
 	sl_buf_addf(&b, "b/%s", path);
-	if (ch->new && ch->new->type == SL_MF_FILE)
+	if (ch->new && ch->new->type == SL_MANIFEST_FILE)
 		sl_buf_addf(&local, "%s/%s", appdir, path);
 	else
 		sl_buf_adds(&local, "/dev/null");
 	{
 		char *argv[] = { "diff", "-u", "--label", old ? a.buf : "/dev/null", "--label",
-				 ch->new && ch->new->type == SL_MF_FILE ? b.buf : "/dev/null",
+				 ch->new && ch->new->type == SL_MANIFEST_FILE ? b.buf : "/dev/null",
 				 (char *)oldfile, local.buf, NULL };
 
 		c.argv = argv;
@@ -228,14 +228,14 @@ static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_
 	else
 		fprintf(stderr, "%s: %s serves %s\n", sl_msg_prog(), location, t.instance);
 	for (size_t i = 0; i < m->n; i++) {
-		const struct sl_mf_entry *e = &m->v[i];
+		const struct sl_manifest_entry *e = &m->v[i];
 		long k = rc ? sl_manifest_find(&t.m, e->path) : -1;
-		const struct sl_mf_entry *o = k >= 0 ? &t.m.v[k] : NULL;
+		const struct sl_manifest_entry *o = k >= 0 ? &t.m.v[k] : NULL;
 
 		if (o && o->type == e->type && o->mode == e->mode &&
-		    (e->type == SL_MF_DIR ||
-		     (e->type == SL_MF_FILE && !memcmp(o->hash, e->hash, SL_MF_HASH_LEN)) ||
-		     (e->type == SL_MF_LINK && !strcmp(o->target, e->target))))
+		    (e->type == SL_MANIFEST_DIR ||
+		     (e->type == SL_MANIFEST_FILE && !memcmp(o->hash, e->hash, SL_MANIFEST_HASH_LEN)) ||
+		     (e->type == SL_MANIFEST_LINK && !strcmp(o->target, e->target))))
 			continue;
 		ch[n++] = (struct change){ !o ? 'A' : o->type != e->type ? 'T' : 'M', o, e, -1 };
 	}
@@ -247,19 +247,19 @@ static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_
 	}
 	qsort(ch, n, sizeof(*ch), cmp_change);
 	for (size_t i = 0; i < n; i++) {
-		const struct sl_mf_entry *o = ch[i].old, *e = ch[i].new;
+		const struct sl_manifest_entry *o = ch[i].old, *e = ch[i].new;
 
 		printf("%c %s%s", ch[i].what, (e ? e : o)->path,
-		       (e ? e : o)->type == SL_MF_DIR ? "/" : "");
+		       (e ? e : o)->type == SL_MANIFEST_DIR ? "/" : "");
 		if (ch[i].what == 'T')
 			printf(" (%s, was a %s)", type_name(e->type), type_name(o->type));
 		else if (ch[i].what == 'M' && o->mode != e->mode)
 			printf(" (mode %o -> %o)", o->mode, e->mode);
-		if ((e ? e : o)->type == SL_MF_LINK)
+		if ((e ? e : o)->type == SL_MANIFEST_LINK)
 			printf(" -> %s", (e ? e : o)->target);
 		putchar('\n');
-		if (o && o->type == SL_MF_FILE && o->size <= DIFF_MAX_FILE &&
-		    (!e || e->type != SL_MF_FILE || memcmp(o->hash, e->hash, SL_MF_HASH_LEN))) {
+		if (o && o->type == SL_MANIFEST_FILE && o->size <= DIFF_MAX_FILE &&
+		    (!e || e->type != SL_MANIFEST_FILE || memcmp(o->hash, e->hash, SL_MANIFEST_HASH_LEN))) {
 			ch[i].fetched = (long)want.n;
 			sl_strv_push(&want, o->path);
 		}
@@ -269,12 +269,12 @@ static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_
 	if (rc && sl_tree_fetch(&t, &want, DIFF_MAX_FILE, contents, present, &err) < 0)
 		sl_die_err(&err);
 	for (size_t i = 0; i < n; i++) {
-		const struct sl_mf_entry *o = ch[i].old, *e = ch[i].new;
-		int old_file = o && o->type == SL_MF_FILE, new_file = e && e->type == SL_MF_FILE;
+		const struct sl_manifest_entry *o = ch[i].old, *e = ch[i].new;
+		int old_file = o && o->type == SL_MANIFEST_FILE, new_file = e && e->type == SL_MANIFEST_FILE;
 
 		if (!old_file && !new_file)
 			continue;
-		if (old_file && new_file && !memcmp(o->hash, e->hash, SL_MF_HASH_LEN))
+		if (old_file && new_file && !memcmp(o->hash, e->hash, SL_MANIFEST_HASH_LEN))
 			continue;	/* a mode change alone */
 		putchar('\n');
 		if ((old_file && ch[i].fetched < 0) || (new_file && e->size > DIFF_MAX_FILE)) {

@@ -51,7 +51,7 @@ struct sl_tree {
 /*
  * Asks the node for the instance at LOCATION and its manifest (runs
  * sl-query --instance, then `sl-sync --server --show INSTANCE`). Lines
- * longer than 4096 bytes and a manifest over SL_MF_MAX_WIRE are refused
+ * longer than 4096 bytes and a manifest over SL_MANIFEST_MAX_WIRE are refused
  * before they are read, and the manifest is checked as a receiver checks
  * one (sl_manifest_decode). 1 with T filled, 0 when nothing is deployed
  * there, -1 with ERR set (111 for a node that answers out of bounds).
