@@ -212,13 +212,13 @@ static void show_diff(const struct change *ch, const char *appdir, const struct 
 static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_ssh *s,
 		     const char *location)
 {
-	struct sl_tree t = SL_TREE_INIT;
+	struct sl_upload_tree t = SL_UPLOAD_TREE_INIT;
 	struct sl_err err = SL_ERR_INIT;
 	struct change *ch = sl_xcalloc(m->n + 1, sizeof(*ch));
 	struct sl_strv want = SL_STRV_INIT;
 	struct sl_buf *contents;
 	size_t n = 0;
-	int rc = sl_tree_open(s, location, getenv("SL_ROOT"), &t, &err), *present;
+	int rc = sl_upload_tree_open(s, location, getenv("SL_ROOT"), &t, &err), *present;
 
 	if (rc < 0)
 		sl_die_err(&err);
@@ -266,7 +266,7 @@ static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_
 	}
 	contents = sl_xcalloc(want.n + 1, sizeof(*contents));
 	present = sl_xcalloc(want.n + 1, sizeof(*present));
-	if (rc && sl_tree_fetch(&t, &want, DIFF_MAX_FILE, contents, present, &err) < 0)
+	if (rc && sl_upload_tree_fetch(&t, &want, DIFF_MAX_FILE, contents, present, &err) < 0)
 		sl_die_err(&err);
 	for (size_t i = 0; i < n; i++) {
 		const struct sl_manifest_entry *o = ch[i].old, *e = ch[i].new;
@@ -286,7 +286,7 @@ static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_
 		show_diff(&ch[i], appdir, old_file && present[ch[i].fetched] ?
 			  &contents[ch[i].fetched] : NULL);
 	}
-	rc = rc ? sl_tree_close(&t, &err) : 0;
+	rc = rc ? sl_upload_tree_close(&t, &err) : 0;
 	if (rc < 0)
 		sl_die_err(&err);
 	if (rc > 0)

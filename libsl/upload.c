@@ -299,8 +299,8 @@ static long long word_number(const struct sl_buf *line, const char *word)
 	return *end ? -1 : v;
 }
 
-int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
-		 struct sl_tree *t, struct sl_err *err)
+int sl_upload_tree_open(struct sl_ssh *s, const char *location, const char *root,
+		 struct sl_upload_tree *t, struct sl_err *err)
 {
 	struct sl_buf cmd = SL_BUF_INIT, line = SL_BUF_INIT, wire = SL_BUF_INIT;
 	long long size;
@@ -368,7 +368,7 @@ out:
 	return ret;
 }
 
-int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
+int sl_upload_tree_fetch(struct sl_upload_tree *t, const struct sl_strv *paths,
 		  uint64_t max_size, struct sl_buf *contents, int *present,
 		  struct sl_err *err)
 {
@@ -417,7 +417,7 @@ out:
 	return ret;
 }
 
-int sl_tree_close(struct sl_tree *t, struct sl_err *err)
+int sl_upload_tree_close(struct sl_upload_tree *t, struct sl_err *err)
 {
 	int code = 0;
 
