@@ -259,7 +259,7 @@ static int write_index(const char *dir, const char *app, const char *name,
 }
 
 static const struct sl_manifest_entry *find_previous(const struct previous *p,
-					       const struct sl_manifest_entry *e)
+						     const struct sl_manifest_entry *e)
 {
 	const struct sl_manifest_entry *key = e;
 	struct sl_manifest_entry **hit;

@@ -97,8 +97,8 @@ static void add_url(struct sl_buf *u, const char *scheme,
 }
 
 void sl_service_db_push_vars(const struct sl_service_db_kind *k, const char *dbname,
-		     const char *user, const char *password, const char *host,
-		     const char *port, struct sl_strv *vars)
+			     const char *user, const char *password, const char *host,
+			     const char *port, struct sl_strv *vars)
 {
 	struct sl_buf u = SL_BUF_INIT;
 
@@ -118,8 +118,8 @@ void sl_service_db_push_vars(const struct sl_service_db_kind *k, const char *dbn
 }
 
 int sl_service_db_devel_env(const struct sl_service_db_kind *k, const char *app,
-		    const struct sl_devconf *dc, struct sl_strv *vars,
-		    struct sl_err *err)
+			    const struct sl_devconf *dc, struct sl_strv *vars,
+			    struct sl_err *err)
 {
 	const char *set_db = sl_devconf_get(dc, "dbname");
 	const char *set_user = sl_devconf_get(dc, "user");
@@ -162,8 +162,8 @@ int sl_service_db_devel_env(const struct sl_service_db_kind *k, const char *app,
 }
 
 int sl_service_db_env(const struct sl_service_db_kind *k, const struct sl_service_app *a,
-		  const char *path, const char *host, const char *port,
-		  struct sl_strv *vars, struct sl_err *err)
+		      const char *path, const char *host, const char *port,
+		      struct sl_strv *vars, struct sl_err *err)
 {
 	struct sl_buf pass = SL_BUF_INIT;
 

@@ -17,8 +17,8 @@ extern const char *const sl_service_db_devel_keys[];	/* dbname user password hos
 
 /* Appends the seven CONFIG_<VAR>_* variables of a database to VARS. */
 void sl_service_db_push_vars(const struct sl_service_db_kind *k, const char *dbname,
-		     const char *user, const char *password, const char *host,
-		     const char *port, struct sl_strv *vars);
+			     const char *user, const char *password, const char *host,
+			     const char *port, struct sl_strv *vars);
 
 /*
  * The development variables of a database service: the database named
@@ -27,8 +27,8 @@ void sl_service_db_push_vars(const struct sl_service_db_kind *k, const char *dbn
  * .host (which may carry ":PORT") and .port.
  */
 int sl_service_db_devel_env(const struct sl_service_db_kind *k, const char *app,
-		    const struct sl_devconf *dc, struct sl_strv *vars,
-		    struct sl_err *err);
+			    const struct sl_devconf *dc, struct sl_strv *vars,
+			    struct sl_err *err);
 
 /*
  * A's variables on a node: reads its password record PATH and pushes
@@ -36,7 +36,7 @@ int sl_service_db_devel_env(const struct sl_service_db_kind *k, const char *app,
  * A's database form. 0, or -1 with ERR set.
  */
 int sl_service_db_env(const struct sl_service_db_kind *k, const struct sl_service_app *a,
-		  const char *path, const char *host, const char *port,
-		  struct sl_strv *vars, struct sl_err *err);
+		      const char *path, const char *host, const char *port,
+		      struct sl_strv *vars, struct sl_err *err);
 
 #endif

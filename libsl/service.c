@@ -228,7 +228,7 @@ out:
 }
 
 int sl_service_run(char *const *argv, const char *as, int in, int out,
-	       const char *what, struct sl_err *err)
+		   const char *what, struct sl_err *err)
 {
 	struct sl_strv v = SL_STRV_INIT;
 	struct sl_child c = SL_CHILD_INIT;
@@ -312,7 +312,7 @@ int sl_service_start(const char *unit, struct sl_err *err)
 }
 
 int sl_service_secret(const struct sl_service_app *a, const char *path,
-		  struct sl_buf *out, struct sl_err *err)
+		      struct sl_buf *out, struct sl_err *err)
 {
 	unsigned char raw[32];
 	char hex[65];
@@ -340,7 +340,7 @@ int sl_service_secret(const struct sl_service_app *a, const char *path,
 }
 
 int sl_service_dump(char *const *argv, const char *as, const char *dir,
-		const char *file, struct sl_err *err)
+		    const char *file, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	int fd, ret = -1;
@@ -362,7 +362,7 @@ out:
 }
 
 int sl_service_load(char *const *argv, const char *as, const char *dir,
-		const char *file, struct sl_err *err)
+		    const char *file, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	int fd, ret = -1;
@@ -380,7 +380,7 @@ int sl_service_load(char *const *argv, const char *as, const char *dir,
 }
 
 int sl_service_private_file(const struct sl_service_app *a, const char *text,
-			struct sl_buf *path, struct sl_err *err)
+			    struct sl_buf *path, struct sl_err *err)
 {
 	char dir[] = "/run/sl-client.XXXXXX";
 	size_t len = path->len;

@@ -76,7 +76,7 @@ int sl_service_main(int argc, char **argv, const struct sl_service *svc);
  * with code 111 (100 and above pass through).
  */
 int sl_service_run(char *const *argv, const char *as, int in, int out,
-	       const char *what, struct sl_err *err);
+		   const char *what, struct sl_err *err);
 
 /*
  * A dump: runs ARGV (as AS when not NULL) with its output into DIR/FILE
@@ -84,9 +84,9 @@ int sl_service_run(char *const *argv, const char *as, int in, int out,
  * input. 0, or -1 with ERR set.
  */
 int sl_service_dump(char *const *argv, const char *as, const char *dir,
-		const char *file, struct sl_err *err);
+		    const char *file, struct sl_err *err);
 int sl_service_load(char *const *argv, const char *as, const char *dir,
-		const char *file, struct sl_err *err);
+		    const char *file, struct sl_err *err);
 
 /* Installs Debian packages PKGS (NULL-terminated) unless all are there. */
 int sl_service_apt(const char *const *pkgs, struct sl_err *err);
@@ -100,7 +100,7 @@ int sl_service_start(const char *unit, struct sl_err *err);
  * Appends it to OUT. 1 if it was made now, 0 if it existed, -1 with ERR.
  */
 int sl_service_secret(const struct sl_service_app *a, const char *path,
-		  struct sl_buf *out, struct sl_err *err);
+		      struct sl_buf *out, struct sl_err *err);
 
 /* The login name of the user running the service (for local databases). */
 const char *sl_service_login(void);
@@ -124,7 +124,7 @@ int sl_service_devel_dir(const char *app, const struct sl_devconf *dc,
  * sl_service_private_file_remove() removes the file and its directory.
  */
 int sl_service_private_file(const struct sl_service_app *a, const char *text,
-			struct sl_buf *path, struct sl_err *err);
+			    struct sl_buf *path, struct sl_err *err);
 void sl_service_private_file_remove(const char *path);
 
 #endif
