@@ -82,12 +82,12 @@ static int server(const char *app, const char *config_of, const char *show)
 static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_ssh *s,
 		     const char *location)
 {
-	struct sl_tree t = SL_TREE_INIT;
+	struct sl_upload_tree t = SL_UPLOAD_TREE_INIT;
 	struct sl_err err = SL_ERR_INIT;
 	struct sl_diff d = SL_DIFF_INIT;
 	struct sl_strv want = SL_STRV_INIT;
 	struct sl_buf line = SL_BUF_INIT, *contents;
-	int rc = sl_tree_open(s, location, getenv("SL_ROOT"), &t, &err), *present;
+	int rc = sl_upload_tree_open(s, location, getenv("SL_ROOT"), &t, &err), *present;
 
 	if (rc < 0)
 		sl_die_err(&err);
@@ -98,12 +98,12 @@ static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_
 		fprintf(stderr, "%s: %s serves %s\n", sl_msg_prog(), location, t.instance);
 	sl_diff_manifests(&d, rc ? &t.m : NULL, m);
 	for (size_t i = 0; i < d.n; i++) {
-		const struct sl_mf_entry *o = d.v[i].old;
+		const struct sl_manifest_entry *o = d.v[i].old;
 
 		sl_buf_reset(&line);
 		sl_diff_line(&line, &d.v[i]);
 		printf("%s\n", line.buf);
-		if (o && o->type == SL_MF_FILE && o->size <= DIFF_MAX_FILE &&
+		if (o && o->type == SL_MANIFEST_FILE && o->size <= DIFF_MAX_FILE &&
 		    sl_diff_has_text(&d.v[i])) {
 			d.v[i].fetched = (long)want.n;
 			sl_strv_push(&want, o->path);
@@ -111,7 +111,7 @@ static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_
 	}
 	contents = sl_xcalloc(want.n + 1, sizeof(*contents));
 	present = sl_xcalloc(want.n + 1, sizeof(*present));
-	if (rc && sl_tree_fetch(&t, &want, DIFF_MAX_FILE, contents, present, &err) < 0)
+	if (rc && sl_upload_tree_fetch(&t, &want, DIFF_MAX_FILE, contents, present, &err) < 0)
 		sl_die_err(&err);
 	for (size_t i = 0; i < d.n; i++) {
 		const struct sl_diff_change *c = &d.v[i];
@@ -119,8 +119,8 @@ static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_
 		if (!sl_diff_has_text(c))
 			continue;
 		putchar('\n');
-		if ((c->old && c->old->type == SL_MF_FILE && c->fetched < 0) ||
-		    (c->new && c->new->type == SL_MF_FILE && c->new->size > DIFF_MAX_FILE)) {
+		if ((c->old && c->old->type == SL_MANIFEST_FILE && c->fetched < 0) ||
+		    (c->new && c->new->type == SL_MANIFEST_FILE && c->new->size > DIFF_MAX_FILE)) {
 			printf("Files a/%s and b/%s differ (over %llu KiB: not shown)\n",
 			       sl_diff_path(c), sl_diff_path(c),
 			       (unsigned long long)(DIFF_MAX_FILE >> 10));
@@ -130,7 +130,7 @@ static int diff_main(const char *appdir, const struct sl_manifest *m, struct sl_
 				 &contents[c->fetched] : NULL, &err) < 0)
 			sl_die_err(&err);
 	}
-	rc = rc ? sl_tree_close(&t, &err) : 0;
+	rc = rc ? sl_upload_tree_close(&t, &err) : 0;
 	if (rc < 0)
 		sl_die_err(&err);
 	if (rc > 0)
@@ -234,6 +234,20 @@ static void upload_main(struct sl_ssh *s, const struct sl_app *app, const struct
 	free(instance);
 }
 
+/* The instance routed at LOCATION; exits 1 quietly when none is (silver diff says it). */
+static char *instance_at(const char *location)
+{
+	struct sl_buf inst = SL_BUF_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	int found = sl_routes_instance_at(location, &inst, &err);
+
+	if (found < 0)
+		sl_die_err(&err);
+	if (!found)
+		exit(SL_EXIT_NO);
+	return sl_buf_detach(&inst, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -282,7 +296,7 @@ int main(int argc, char **argv)
 		case 'n': name = optarg; break;
 		case 'D': diff = optarg; break;
 		case 'H': show = optarg; break;
-		case 'W': show = sl_routes_xinstance_at(optarg); break;
+		case 'W': show = instance_at(optarg); break;
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-sync %s\n", SL_VERSION); sl_exit_flush();
 		default: sl_die_option(USAGE, argv, c);

@@ -20,16 +20,16 @@ static int cmp_change(const void *a, const void *b)
 	return strcmp(sl_diff_path(a), sl_diff_path(b));
 }
 
-static int same(const struct sl_mf_entry *o, const struct sl_mf_entry *e)
+static int same(const struct sl_manifest_entry *o, const struct sl_manifest_entry *e)
 {
 	return o->type == e->type && o->mode == e->mode &&
-	       (e->type == SL_MF_DIR ||
-		(e->type == SL_MF_FILE && !memcmp(o->hash, e->hash, SL_MF_HASH_LEN)) ||
-		(e->type == SL_MF_LINK && !strcmp(o->target, e->target)));
+	       (e->type == SL_MANIFEST_DIR ||
+		(e->type == SL_MANIFEST_FILE && !memcmp(o->hash, e->hash, SL_MANIFEST_HASH_LEN)) ||
+		(e->type == SL_MANIFEST_LINK && !strcmp(o->target, e->target)));
 }
 
-static void add(struct sl_diff *d, char what, const struct sl_mf_entry *o,
-		const struct sl_mf_entry *e)
+static void add(struct sl_diff *d, char what, const struct sl_manifest_entry *o,
+		const struct sl_manifest_entry *e)
 {
 	d->v = sl_xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
 	d->v[d->n++] = (struct sl_diff_change){ what, o, e, -1 };
@@ -39,9 +39,9 @@ void sl_diff_manifests(struct sl_diff *d, const struct sl_manifest *old,
 		       const struct sl_manifest *new)
 {
 	for (size_t i = 0; i < new->n; i++) {
-		const struct sl_mf_entry *e = &new->v[i];
+		const struct sl_manifest_entry *e = &new->v[i];
 		long k = old ? sl_manifest_find(old, e->path) : -1;
-		const struct sl_mf_entry *o = k >= 0 ? &old->v[k] : NULL;
+		const struct sl_manifest_entry *o = k >= 0 ? &old->v[k] : NULL;
 
 		if (!o)
 			add(d, 'A', NULL, e);
@@ -57,29 +57,29 @@ void sl_diff_manifests(struct sl_diff *d, const struct sl_manifest *old,
 
 static const char *type_name(char type)
 {
-	return type == SL_MF_DIR ? "directory" : type == SL_MF_LINK ? "symlink" : "file";
+	return type == SL_MANIFEST_DIR ? "directory" : type == SL_MANIFEST_LINK ? "symlink" : "file";
 }
 
 void sl_diff_line(struct sl_buf *out, const struct sl_diff_change *c)
 {
-	const struct sl_mf_entry *o = c->old, *e = c->new, *x = e ? e : o;
+	const struct sl_manifest_entry *o = c->old, *e = c->new, *x = e ? e : o;
 
-	sl_buf_addf(out, "%c %s%s", c->what, x->path, x->type == SL_MF_DIR ? "/" : "");
+	sl_buf_addf(out, "%c %s%s", c->what, x->path, x->type == SL_MANIFEST_DIR ? "/" : "");
 	if (c->what == 'T')
 		sl_buf_addf(out, " (%s, was a %s)", type_name(e->type), type_name(o->type));
 	else if (c->what == 'M' && o->mode != e->mode)
 		sl_buf_addf(out, " (mode %o -> %o)", o->mode, e->mode);
-	if (x->type == SL_MF_LINK)
+	if (x->type == SL_MANIFEST_LINK)
 		sl_buf_addf(out, " -> %s", x->target);
 }
 
 int sl_diff_has_text(const struct sl_diff_change *c)
 {
-	int old_file = c->old && c->old->type == SL_MF_FILE;
-	int new_file = c->new && c->new->type == SL_MF_FILE;
+	int old_file = c->old && c->old->type == SL_MANIFEST_FILE;
+	int new_file = c->new && c->new->type == SL_MANIFEST_FILE;
 
 	if (old_file && new_file)
-		return memcmp(c->old->hash, c->new->hash, SL_MF_HASH_LEN) != 0;
+		return memcmp(c->old->hash, c->new->hash, SL_MANIFEST_HASH_LEN) != 0;
 	return old_file || new_file;
 }
 
@@ -87,7 +87,7 @@ int sl_diff_show(const struct sl_diff_change *c, const char *appdir,
 		 const struct sl_buf *old, struct sl_err *err)
 {
 	const char *path = sl_diff_path(c), *t = getenv("TMPDIR");
-	int new_file = c->new && c->new->type == SL_MF_FILE;
+	int new_file = c->new && c->new->type == SL_MANIFEST_FILE;
 	struct sl_buf a = SL_BUF_INIT, b = SL_BUF_INIT, local = SL_BUF_INIT;
 	struct sl_buf oldfile = SL_BUF_INIT;
 	struct sl_child child = SL_CHILD_INIT;

@@ -20,8 +20,8 @@
  */
 struct sl_diff_change {
 	char what;			/* 'A', 'D', 'M' or 'T' */
-	const struct sl_mf_entry *old;	/* NULL for A */
-	const struct sl_mf_entry *new;	/* NULL for D */
+	const struct sl_manifest_entry *old;	/* NULL for A */
+	const struct sl_manifest_entry *new;	/* NULL for D */
 	long fetched;			/* the caller's: -1 after sl_diff_manifests() */
 };
 

@@ -8,7 +8,6 @@
 #include "instance.h"
 #include "location.h"
 #include "mem.h"
-#include "msg.h"
 #include "node.h"
 #include "route.h"
 
@@ -263,17 +262,4 @@ int sl_routes_instance_at(const char *location, struct sl_buf *instance,
 	sl_buf_release(&file);
 	sl_location_release(&loc);
 	return ret;
-}
-
-char *sl_routes_xinstance_at(const char *location)
-{
-	struct sl_buf inst = SL_BUF_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	int found = sl_routes_instance_at(location, &inst, &err);
-
-	if (found < 0)
-		sl_die_err(&err);
-	if (!found)
-		exit(SL_EXIT_NO);
-	return sl_buf_detach(&inst, NULL);
 }

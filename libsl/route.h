@@ -76,11 +76,4 @@ void sl_routes_release(struct sl_routes *r);
 int sl_routes_instance_at(const char *location, struct sl_buf *instance,
 			  struct sl_err *err);
 
-/*
- * The same for a tool (sl-sync --server --show-at): the instance, which
- * the caller owns; when nothing is mapped there it exits 1 without a
- * word (the asking side says it), and on an error it dies with ERR.
- */
-char *sl_routes_xinstance_at(const char *location);
-
 #endif

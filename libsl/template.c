@@ -185,11 +185,11 @@ static int out_path(const struct sl_template *vs, const char *path, int strip_tm
 	return 0;
 }
 
-static int is_tmpl(const struct sl_mf_entry *e)
+static int is_tmpl(const struct sl_manifest_entry *e)
 {
 	size_t len = strlen(e->path);
 
-	return e->type == SL_MF_FILE && len > 5 && !strcmp(e->path + len - 5, ".tmpl") &&
+	return e->type == SL_MANIFEST_FILE && len > 5 && !strcmp(e->path + len - 5, ".tmpl") &&
 	       e->path[len - 6] != '/';
 }
 
@@ -221,7 +221,7 @@ int sl_template_is_secret(const char *name)
 	return hit;
 }
 
-static int write_entry(int outfd, const char *tdir, const struct sl_mf_entry *e,
+static int write_entry(int outfd, const char *tdir, const struct sl_manifest_entry *e,
 		       const struct sl_template *vs, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, text = SL_BUF_INIT, done = SL_BUF_INIT;
@@ -230,19 +230,19 @@ static int write_entry(int outfd, const char *tdir, const struct sl_mf_entry *e,
 	if (out_path(vs, e->path, is_tmpl(e), &path, err) < 0)
 		goto out;
 	switch (e->type) {
-	case SL_MF_DIR:
+	case SL_MANIFEST_DIR:
 		if (mkdirat(outfd, path.buf, 0700) < 0) {
 			sl_err_errno(err, "unable to make %s", path.buf);
 			goto out;
 		}
 		break;
-	case SL_MF_LINK:
+	case SL_MANIFEST_LINK:
 		if (symlinkat(e->target, outfd, path.buf) < 0) {
 			sl_err_errno(err, "unable to make %s", path.buf);
 			goto out;
 		}
 		break;
-	case SL_MF_FILE:
+	case SL_MANIFEST_FILE:
 		if (read_entry(tdir, e->path, &text, err) < 0)
 			goto out;
 		if (is_tmpl(e))

@@ -54,7 +54,7 @@ static int chan_line(struct chan_reader *r, struct sl_buf *out, struct sl_err *e
 }
 
 /* Sends one file; *LOCAL is set when the failure is on this side. */
-static int send_file(struct sl_ssh_chan *c, int appfd, const struct sl_mf_entry *e,
+static int send_file(struct sl_ssh_chan *c, int appfd, const struct sl_manifest_entry *e,
 		     char *buf, size_t bufsize, uint64_t *sent,
 		     const struct sl_upload_progress *p, size_t files,
 		     int *local, struct sl_err *err)
@@ -181,7 +181,7 @@ static int upload(struct sl_ssh *s, const char *appdir, const char *const *what,
 			need[i] = rc > 0 && isdigit((unsigned char)*line.buf) ?
 				strtol(line.buf, &end, 10) : -1;
 			if (rc <= 0 || *end || need[i] <= prev || need[i] >= (long)m->n ||
-			    m->v[need[i]].type != SL_MF_FILE) {
+			    m->v[need[i]].type != SL_MANIFEST_FILE) {
 				if (rc >= 0)
 					sl_err_set(err, SL_EXIT_TEMP, "the node asked for an entry it cannot need");
 				free(need);
@@ -306,8 +306,8 @@ static long long word_number(const struct sl_buf *line, const char *word)
 	return *end ? -1 : v;
 }
 
-int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
-		 struct sl_tree *t, struct sl_err *err)
+int sl_upload_tree_open(struct sl_ssh *s, const char *location, const char *root,
+		 struct sl_upload_tree *t, struct sl_err *err)
 {
 	struct sl_buf cmd = SL_BUF_INIT, line = SL_BUF_INIT, wire = SL_BUF_INIT;
 	long long size;
@@ -356,14 +356,14 @@ int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
 			sl_err_set(err, SL_EXIT_TEMP, "the node sent no manifest");
 		goto out;
 	}
-	if ((uint64_t)size > SL_MF_MAX_WIRE) {
+	if ((uint64_t)size > SL_MANIFEST_MAX_WIRE) {
 		sl_err_set(err, SL_EXIT_TEMP,
 			   "the node announced a manifest of %lld bytes, more than the %zu MiB allowed: refused",
-			   size, SL_MF_MAX_WIRE >> 20);
+			   size, SL_MANIFEST_MAX_WIRE >> 20);
 		goto out;
 	}
 	if (chan_bytes(t->r, (size_t)size, &wire, err) < 0 ||
-	    sl_manifest_decode(&t->m, wire.buf, wire.len, &sl_mf_default_limits, err) < 0)
+	    sl_manifest_decode(&t->m, wire.buf, wire.len, &sl_manifest_default_limits, err) < 0)
 		goto out;
 	ret = 1;
 out:
@@ -373,7 +373,7 @@ out:
 	return ret;
 }
 
-int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
+int sl_upload_tree_fetch(struct sl_upload_tree *t, const struct sl_strv *paths,
 		  uint64_t max_size, struct sl_buf *contents, int *present,
 		  struct sl_err *err)
 {
@@ -402,7 +402,7 @@ int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
 			goto out;
 		}
 		k = sl_manifest_find(&t->m, paths->v[i]);
-		if (k < 0 || t->m.v[k].type != SL_MF_FILE ||
+		if (k < 0 || t->m.v[k].type != SL_MANIFEST_FILE ||
 		    (uint64_t)size != t->m.v[k].size || (uint64_t)size > max_size) {
 			sl_err_set(err, SL_EXIT_TEMP,
 				   "the node announced %lld bytes for %s, not the %llu of its manifest "
@@ -422,7 +422,7 @@ out:
 	return ret;
 }
 
-int sl_tree_close(struct sl_tree *t, struct sl_err *err)
+int sl_upload_tree_close(struct sl_upload_tree *t, struct sl_err *err)
 {
 	int code = 0;
 
