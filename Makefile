@@ -19,12 +19,13 @@ LDLIBS_SSH := -lssh2 -lcrypto
 LDLIBS_DB :=
 
 # A new tool is one word in one of these lists.
-TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config sl-route sl-activate
+TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config sl-route sl-remote-run \
+	sl-remote-backup sl-activate
 SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-query sl-backup sl-init sl-serve sl-run
-LIBSL := buf mem err msg strv run quote ini app devconf file appenv \
-	manifest ssh instance instance-names upload appuser node location route render
-SVCLIB := service db area pg my
+LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \
+	manifest ssh instance instance-names upload appuser node render location route \
+	template diff service service-db service-area service-pg service-my
 # the verbs of silver, each with its page silver-VERB(1)
 VERBS := env init serve setup-node create-node destroy-node list-nodes update \
 	activate deactivate query clean-node disable enable logs backup restore \
@@ -37,7 +38,6 @@ MAN7 := silver
 B := build
 BIN := bin
 LIB := $(B)/libsl.a
-SVCA := $(B)/libsvc.a
 BINS := $(TOOLS:%=$(BIN)/%) $(SERVICES:%=$(BIN)/sl-service-%) $(SCRIPTS:%=$(BIN)/%)
 ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo unknown)
 DEB := build/silverlining_$(VERSION)_$(ARCH).deb
@@ -45,7 +45,7 @@ TESTBINS := $(B)/tests/libsl-test $(B)/tests/render-test
 
 all: $(BINS) $(TESTBINS)
 
-$(B)/%.o: %.c $(wildcard libsl/*.h services/*.h)
+$(B)/%.o: %.c $(wildcard libsl/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -53,15 +53,11 @@ $(LIB): $(LIBSL:%=$(B)/libsl/%.o)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(SVCA): $(SVCLIB:%=$(B)/services/%.o)
-	@rm -f $@
-	$(AR) rcs $@ $^
-
 $(BIN)/sl-%: $(B)/cmd/sl-%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS)
 
-$(BIN)/sl-service-%: $(B)/services/sl-service-%.o $(SVCA) $(LIB)
+$(BIN)/sl-service-%: $(B)/services/sl-service-%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS_DB) $(LDLIBS)
 
@@ -101,7 +97,7 @@ fuzz-harnesses: $(FUZZERS:%=$(B)/bin/%)
 
 $(FUZZERS:%=$(B)/fuzz/%.o) $(B)/fuzz/fuzz.o: fuzz/fuzz.h
 
-$(B)/bin/%: $(B)/fuzz/%.o $(B)/fuzz/fuzz.o $(SVCA) $(LIB)
+$(B)/bin/%: $(B)/fuzz/%.o $(B)/fuzz/fuzz.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS_INI) $(LDLIBS_SSH) $(LDLIBS)
 
@@ -135,6 +131,11 @@ bench: all
 	bench/sync
 	bench/deploy
 
+# The link graph of libsl has no cycle: each module depends only on the
+# modules below it (tests/lib/link-cycles, with nm, names any cycle).
+check-links: $(LIB)
+	tests/lib/link-cycles $(LIB)
+
 lint-man:
 	@mandoc -Tlint -W warning $(MAN1:%=man/%.1) $(MAN7:%=man/%.7)
 
@@ -165,6 +166,6 @@ deb:
 clean:
 	rm -rf build bin bin-asan
 
-.PHONY: all check check-suites check-unit bench deb demo install clean lint-man \
+.PHONY: all check check-suites check-unit bench deb demo install clean lint-man check-links \
 	asan fuzz fuzzers fuzz-harnesses
 .SECONDARY:

@@ -22,10 +22,10 @@ clean-node	sl-remote	[-n] [--keep N] [--node NODE | NODE]	remove instances nothi
 disable	sl-remote	[--node NODE] LOCATION	take the app at LOCATION offline (503)
 enable	sl-remote	[--node NODE] LOCATION	bring it back
 logs	sl-remote	[--node NODE] [-f] LOCATION	the log of the app at LOCATION (-f follows)
-backup	sl-remote	[--node NODE] LOCATION DEST	back up the services of the app at LOCATION into DEST (dir or .tar.gz)
-restore	sl-remote	[--node NODE] BACKUP LOCATION	load a backup into the app at LOCATION
+backup	sl-remote-backup	[--node NODE] LOCATION DEST	back up the services of the app at LOCATION into DEST (dir or .tar.gz)
+restore	sl-remote-backup	[--node NODE] BACKUP LOCATION	load a backup into the app at LOCATION
 clear	sl-remote	[--node NODE] LOCATION	wipe the data of the services of the app at LOCATION, then update_fetch
-run	sl-remote	[--node NODE] [--user app|root] [-i] LOCATION SCRIPT [ARG...]	run a script of the app at LOCATION on its node, in its environment
+run	sl-remote-run	[--node NODE] [--user app|root] [-i] LOCATION SCRIPT [ARG...]	run a script of the app at LOCATION on its node, in its environment
 create-config	sl-config	DIR OUT [VAR=VALUE...] | silver create-config --info DIR	fill the app'"'"'s config.template into a deployment config
 diff	sl-sync	[--node NODE] DIR [LOCATION]	what an update of DIR would change at LOCATION (nothing is sent)'
 
@@ -125,15 +125,17 @@ update|activate|deactivate|query|clean-node|disable|enable|logs|backup|restore|c
 	done ;;
 esac
 
-# node_of LOCATION: the node is the location's host, unless --node named it
+# node_of [--deploy] LOCATION: the node is the location's host, unless --node
+# named it. sl-route parses it (a place to deploy to is neither prev.* nor
+# https://), so a bad location is refused here, before anything is sent.
 node_of() {
-	local host=${1#http://}
-	host=${host#https://}
-	host=${host%%/*}
+	local flags=(--prev --https) host
+	[ "$1" = --deploy ] && { flags=(); shift; }
+	host=$(PATH=$here:$PATH sl-route --parse "${flags[@]}" "$1") || exit
+	host=${host% *}
 	[ -n "$node" ] && { printf '%s\n' "$node"; return; }
 	case $host in
-	''|\*|.*|prev.*|not-found|disabled)
-		die 100 "the location '$1' names no node: give --node NODE" ;;
+	\*|.*|prev.*|not-found) die 100 "the location '$1' names no node: give --node NODE" ;;
 	esac
 	printf 'root@%s\n' "$host"
 }
@@ -159,50 +161,16 @@ update|diff)
 		loc=$(sed -n 's/^default_location=//p' <<<"$app")
 		[ -n "$loc" ] || die 100 "no LOCATION given and $dir/app.ini has no default_location"
 	fi
-	n=$(node_of "$loc") || exit
+	n=$(node_of --deploy "$loc") || exit
 	if [ "$verb" = diff ]; then
 		set -- "${ssh[@]}" --diff "$loc" "$dir" "$n"
 	else
 		set -- "${ssh[@]}" "${SL_CLEAR[@]}" "${upd[@]}" --activate "$loc" "$dir" "$n"
 	fi ;;
-run)
+run)	# sl-remote-run sends the local files the arguments name
 	need $# 2
 	n=$(node_of "$1") || exit
-	loc=$1 script=$2
-	shift 2
-	# local files and directories named in ARGS (or as opt=PATH) go along;
-	# each argument then names the node's copy
-	args=() sent=() pack=() names=() fulls=()
-	for a in "$@"; do
-		p= pre=
-		if [ -e "$a" ]; then p=$a
-		elif [[ $a == *=* ]] && [ -e "${a#*=}" ]; then pre=${a%%=*}= p=${a#*=}
-		fi
-		if [ -z "$p" ]; then args+=("$a") sent+=(""); continue; fi
-		full=$(realpath -s -- "$p") || die 100 "unable to read $p"
-		base=${full##*/}
-		[ -n "$base" ] || die 100 "$p: cannot send the root directory"
-		args+=("$pre") sent+=("$base")
-		# the same file twice goes once; two files of one name cannot
-		for i in "${!names[@]}"; do
-			[ "${names[i]}" = "$base" ] || continue
-			[ "${fulls[i]}" = "$full" ] && continue 2
-			die 100 "two arguments are named $base: rename one"
-		done
-		names+=("$base") fulls+=("$full")
-		pack+=(-C "${full%/*}/" "$base")
-	done
-	files=()
-	if [ ${#pack[@]} -gt 0 ]; then
-		set -o pipefail
-		remote=$(tar -cf - "${pack[@]}" | PATH=$here:$PATH sl-remote "${ssh[@]}" "$n" sl-run "${as[@]}" --receive "$loc") || exit
-		set +o pipefail
-		files=(--files "$remote")
-		for i in "${!args[@]}"; do
-			[ -n "${sent[i]}" ] && args[i]=${args[i]}$remote/${sent[i]}
-		done
-	fi
-	set -- "${tty[@]}" "${ssh[@]}" "$n" sl-run "${as[@]}" "${files[@]}" "$loc" "$script" "${args[@]}" ;;
+	set -- "${tty[@]}" "${ssh[@]}" "${as[@]}" "$n" "$@" ;;
 activate)
 	need $# 2 2
 	n=$(node_of "$1") || exit
@@ -237,49 +205,14 @@ logs)
 	need $# 1 1
 	n=$(node_of "$1") || exit
 	set -- "${ssh[@]}" "$n" sl-query --logs "${follow[@]}" "$1" ;;
-backup)
+backup)	# into DEST.tar.gz, or unpacked into the directory DEST (sl-remote-backup)
 	need $# 2 2
 	n=$(node_of "$1") || exit
-	case $2 in
-	*.tar.gz|*.tgz)
-		[ -e "$2" ] && die 100 "$2 exists: give a new name"
-		( : > "$2.part" ) 2>/dev/null || die 111 "unable to write $2.part"
-		PATH=$here:$PATH sl-remote "${ssh[@]}" "$n" sl-backup --backup "$1" > "$2.part" ||
-			{ code=$?; rm -f "$2.part"; exit "$code"; }
-		mv "$2.part" "$2" || die 111 "unable to write $2"
-		printf '%s\n' "$2" ;;
-	*)
-		[ -e "$2" ] && [ -n "$(ls -A "$2" 2>/dev/null)" ] && die 100 "$2 is not empty: give a new directory"
-		made=
-		[ -e "$2" ] || made=1
-		mkdir -p "$2" || die 111 "unable to make $2"
-		part=$(mktemp "${TMPDIR:-/tmp}/silver-backup.XXXXXX") || die 111 "unable to make a temporary file"
-		trap 'rm -f "$part"' EXIT
-		trap 'exit 130' INT TERM HUP
-		# a backup that did not come whole leaves no directory silver made
-		PATH=$here:$PATH sl-remote "${ssh[@]}" "$n" sl-backup --backup "$1" > "$part" || {
-			code=$?
-			[ -n "$made" ] && rmdir "$2"
-			exit "$code"
-		}
-		tar -C "$2" -xzf "$part" || {
-			[ -n "$made" ] && rm -rf -- "$2"
-			die 111 "the backup did not unpack into $2"
-		}
-		printf '%s\n' "$2" ;;
-	esac
-	exit 0 ;;
+	set -- "${ssh[@]}" "$n" "$1" "$2" ;;
 restore)
 	need $# 2 2
 	n=$(node_of "$2") || exit
-	if [ -d "$1" ]; then
-		[ -f "$1/backup.ini" ] || die 100 "$1 is not a backup (no backup.ini)"
-		set -o pipefail
-		tar -C "$1" -czf - . | PATH=$here:$PATH sl-remote "${ssh[@]}" "$n" sl-backup --restore "$2"
-		exit
-	fi
-	[ -r "$1" ] || die 100 "unable to read $1"
-	PATH=$here:$PATH exec sl-remote "${ssh[@]}" "$n" sl-backup --restore "$2" < "$1" ;;
+	set -- --restore "${ssh[@]}" "$n" "$1" "$2" ;;
 clear)
 	need $# 1 1
 	if [ -z "${SL_YES:-}" ]; then

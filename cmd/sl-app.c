@@ -7,7 +7,7 @@
 #include "../libsl/msg.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-app APPDIR | sl-app --user APP"
+#define USAGE "sl-app APPDIR | sl-app --user APP | sl-app --name APP"
 
 static void kv(const char *key, const char *value)
 {
@@ -25,6 +25,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "user", required_argument, NULL, 'u' },
+		{ "name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -42,6 +43,10 @@ int main(int argc, char **argv)
 			if (sl_appuser_get(optarg, &user, NULL, NULL, &err) < 0)
 				sl_die_err(&err);
 			printf("%s\n", user.buf);
+			sl_exit_flush();
+		case 'n':
+			if (!sl_app_name_valid(optarg))
+				sl_die(SL_EXIT_USAGE, "invalid app name '%s'", optarg);
 			sl_exit_flush();
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-app %s\n", SL_VERSION); sl_exit_flush();

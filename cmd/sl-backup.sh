@@ -22,7 +22,7 @@ ROOT=${SL_ROOT:-/var/lib/silverlining}
 
 # LOCATION -> the instance serving it, in INST, its app in APP, its services in SERVICES
 resolve() {
-	INST=$(sl-query --instance "$1" 2>/dev/null) || die 100 "nothing is deployed at $1"
+	INST=$(sl-route -q "$1") || { rc=$?; [ $rc = 1 ] && die 100 "nothing is deployed at $1"; exit $rc; }
 	APP=${INST%.*}
 	SERVICES=$(sl-app "$ROOT/instances/$INST") || die 100 "unable to read the app.ini of $INST"
 	SERVICES=$(sed -n 's/^service=//p' <<<"$SERVICES")
@@ -98,7 +98,7 @@ unpack() {
 	[ -z "$bad" ] || die 100 "the backup holds a link or a special file: refused, nothing was changed"
 	[ -f "$WORK/in/backup.ini" ] || die 100 "the backup has no backup.ini: not one sl-backup made, nothing was changed"
 	from=$(sed -n 's/^app=//p' "$WORK/in/backup.ini")
-	[[ $from =~ ^[a-z][a-z0-9-]{0,30}$ ]] && grep -q '^services=' "$WORK/in/backup.ini" ||
+	sl-app --name "$from" 2>/dev/null && grep -q '^services=' "$WORK/in/backup.ini" ||
 		die 100 "the backup's backup.ini names no app or services: nothing was changed"
 	[ "$from" = "$APP" ] || printf '%s: warning: a backup of %s goes into %s\n' "$prog" "$from" "$APP" >&2
 	for s in $SERVICES; do

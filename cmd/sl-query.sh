@@ -8,8 +8,10 @@
 #   sl-query --logs [-f] LOCATION
 #                              the log of the app serving LOCATION
 #   sl-query --instance LOCATION
-#                              the instance serving LOCATION (exit 1: none);
-#                              what sl-backup, sl-run and silver diff use
+#                              sl-route LOCATION, kept for scripts that used it
+#
+# Names and routes are sl-route's: it parses locations, reads the route
+# table and lists the instances; this script only composes its answers.
 set -u
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 export LC_ALL=C
@@ -22,12 +24,14 @@ ROOT=${SL_ROOT:-/var/lib/silverlining}
 LOGS=${SL_LOG_ROOT:-/var/log/silverlining}
 
 
-instances() { # [APP]: instance names, oldest first
-	ls "$ROOT/instances" 2>/dev/null | grep -E "^${1:-[a-z][a-z0-9-]*}\.[0-9]{4}-[0-9]{2}-[0-9]{2}_[0-9]{3}$"
-}
+instances() { sl-route --instances "$@"; } # [APP...]: by app, oldest first
 
-mapped() { # INSTANCE: the locations that point at it
-	awk -v i="$1" '$3 == i {print ($2 == "/" ? $1 : $1 $2)}' "$ROOT/routes" 2>/dev/null
+# mapped INSTANCE: the locations that point at it; a table sl-route cannot
+# read is an error, never "nothing is mapped"
+mapped() {
+	local routes
+	routes=$(sl-route --list) || exit
+	awk -v i="$1" '$3 == i {print ($2 == "/" ? $1 : $1 $2)}' <<<"$routes"
 }
 
 # STATE of INSTANCE: running, stopped, or failing: it stopped on its own
@@ -49,15 +53,13 @@ state() {
 # One line per instance: APP INSTANCE running|stopped|failing LOCATIONS...;
 # then the disabled apps.
 query() {
-	local app inst state
-	for app in $( (instances | sed 's/\..*//'; printf '%s\n' "$@") | sort -u); do
-		[ $# -eq 0 ] || printf '%s\n' "$@" | grep -qx "$app" || continue
-		for inst in $(instances "$app"); do
-			state=$(state "$inst")
-			printf '%s %s %s' "$app" "$inst" "$state"
-			mapped "$inst" | sed 's/^/ /' | tr -d '\n'
-			printf '\n'
-		done
+	local apps=() all inst state where
+	[ $# -eq 0 ] || mapfile -t apps < <(printf '%s\n' "$@" | sort -u)
+	all=$(instances "${apps[@]}") || exit
+	for inst in $all; do
+		state=$(state "$inst")
+		where=$(mapped "$inst") || exit
+		printf '%s %s %s%s\n' "${inst%.*}" "$inst" "$state" "${where:+ ${where//$'\n'/ }}"
 	done
 	if [ -s "$ROOT/disabled" ]; then
 		local d
@@ -70,7 +72,7 @@ query() {
 }
 
 clean() {
-	local dry=0 keep=5 app inst n
+	local dry=0 keep=5 all app mine inst n where
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-n) dry=1; shift ;;
@@ -80,13 +82,16 @@ clean() {
 	done
 	exec 9>"$ROOT/deploy.lock"
 	flock -w 600 9 || die 99 "another deploy held the node's lock for 10 minutes"
-	for app in $(instances | sed 's/\..*//' | sort -u); do
+	all=$(instances) || exit
+	for app in $(printf '%s\n' $all | sed 's/\.[^.]*$//' | sort -u); do
 		# an instance of an app being deployed is not mapped yet: wait for it
 		install -d -m 700 "$ROOT/locks" && exec 8>"$ROOT/locks/$app" && flock -w 720 8 ||
 			die 99 "a deploy of $app held its lock for 12 minutes"
-		n=$(instances "$app" | wc -l)
-		for inst in $(instances "$app" | head -n "$(( n > keep ? n - keep : 0 ))"); do
-			[ -n "$(mapped "$inst")" ] && continue	# a location or a rollback needs it
+		mine=$(instances "$app") || exit
+		n=$(wc -l <<<"$mine")
+		for inst in $(head -n "$(( n > keep ? n - keep : 0 ))" <<<"$mine"); do
+			where=$(mapped "$inst") || exit
+			[ -n "$where" ] && continue	# a location or a rollback needs it
 			echo "$inst"
 			[ $dry = 1 ] && continue
 			systemctl disable -q --now "silverlining-instance@$inst.service" 2>/dev/null
@@ -99,29 +104,11 @@ clean() {
 	done
 }
 
-# LOCATION -> the instance mapped there, or exit 1. The location is read as
-# sl-activate writes routes: no scheme, host lowercased, path without its
-# trailing slash.
-instance() {
-	local loc host path inst
-	[ $# -eq 1 ] || usage
-	loc=${1#http://}
-	loc=${loc#https://}
-	host=$(printf '%s' "${loc%%/*}" | tr 'A-Z' 'a-z')
-	path=/${loc#"${loc%%/*}"}
-	path=${path#/}
-	while [ "${path%/}" != "$path" ]; do path=${path%/}; done
-	[ -n "$path" ] || path=/
-	inst=$(awk -v h="$host" -v p="$path" '$1 == h && $2 == p {print $3}' "$ROOT/routes" 2>/dev/null)
-	[ -n "$inst" ] || die 1 "nothing is deployed at $1"
-	printf '%s\n' "$inst"
-}
-
 logs() {
-	local follow= inst user
+	local follow= inst user rc
 	[ "${1:-}" = -f ] && { follow=-f; shift; }
 	[ $# -eq 1 ] || usage
-	inst=$(instance "$1") || exit
+	inst=$(sl-route -q "$1") || { rc=$?; [ $rc = 1 ] && die 1 "nothing is deployed at $1"; exit $rc; }
 	[ -f "$LOGS/apps/${inst%.*}/app.log" ] || die 1 "${inst%.*} has no log yet"
 	# read with the app's own rights: whatever its log directory holds,
 	# root opens nothing through it
@@ -134,7 +121,7 @@ case ${1:-} in
 --version) printf 'sl-query %s\n' "$VERSION" || exit 111; exit 0 ;;
 --clean) shift; clean "$@" ;;
 --logs) shift; logs "$@" ;;
---instance) shift; instance "$@" ;;
+--instance) shift; [ $# -eq 1 ] || usage; exec sl-route "$1" ;;
 -*) usage ;;
 *) query "$@" ;;
 esac

@@ -13,7 +13,7 @@
 #include "../libsl/version.h"
 
 #define USAGE "sl-route [-q] LOCATION | sl-route --parse [--prev] [--https] LOCATION ..." \
-	" | sl-route --match HOST PATH | sl-route --list | sl-route --instances [APP]"
+	" | sl-route --match HOST PATH | sl-route --list | sl-route --instances [APP ...]"
 
 /* "HOST PATH" for each location, printed only once all are good. */
 static void parse(char **locs, int flags)
@@ -51,14 +51,16 @@ static void table(const char *host, const char *path)
 		printf("%s %s %s\n", m->host, m->path, m->instance);
 }
 
-/* The instances in ROOT/instances, of APP when not NULL. */
-static void instances(const char *app)
+/* The instances in ROOT/instances, of the APPS when there are some. */
+static void instances(char **apps)
 {
 	struct sl_strv names = SL_STRV_INIT;
 	struct sl_err err = SL_ERR_INIT;
 
-	if (sl_instance_list(app, &names, &err) < 0)
-		sl_die_err(&err);
+	do {
+		if (sl_instance_list(*apps, &names, &err) < 0)
+			sl_die_err(&err);
+	} while (*apps && *++apps);
 	for (size_t i = 0; i < names.n; i++)
 		puts(names.v[i]);
 	sl_strv_clear(&names);
@@ -116,13 +118,13 @@ int main(int argc, char **argv)
 	n = argc - optind;
 	if ((flags && mode != 'p') || (quiet && mode) ||
 	    (mode == 'p' ? n < 1 : mode == 'm' ? n != 2 : mode == 'l' ? n != 0 :
-	     mode == 'i' ? n > 1 : n != 1))
+	     mode == 'i' ? 0 : n != 1))
 		sl_die_usage(USAGE);
 	switch (mode) {
 	case 'p': parse(argv + optind, flags); break;
 	case 'm': table(argv[optind], argv[optind + 1]); break;
 	case 'l': table(NULL, NULL); break;
-	case 'i': instances(argv[optind]); break;
+	case 'i': instances(argv + optind); break;
 	default: at(argv[optind], quiet);
 	}
 	sl_exit_flush();

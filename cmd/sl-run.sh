@@ -40,7 +40,7 @@ else
 	[ $# -ge 2 ] || usage
 fi
 
-inst=$(sl-query --instance "$1" 2>/dev/null) || die 100 "nothing is deployed at $1"
+inst=$(sl-route -q "$1") || { rc=$?; [ $rc = 1 ] && die 100 "nothing is deployed at $1"; exit $rc; }
 dir=$ROOT/instances/$inst
 app=${inst%.*}
 user=root

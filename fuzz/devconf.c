@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../libsl/devconf.h"
-#include "../services/db.h"
+#include "../libsl/service-db.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -28,9 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fuzz_write(fuzz_dir(), "silverlining.conf", data, size);
 	if (sl_devconf_load(&dc, "my-blog", "my_blog", "mysql",
-			    sl_db_devel_keys, &err) == 0)
-		for (size_t i = 0; sl_db_devel_keys[i]; i++) {
-			const char *v = sl_devconf_get(&dc, sl_db_devel_keys[i]);
+			    sl_service_db_devel_keys, &err) == 0)
+		for (size_t i = 0; sl_service_db_devel_keys[i]; i++) {
+			const char *v = sl_devconf_get(&dc, sl_service_db_devel_keys[i]);
 
 			if (v && strstr(v, "APP_NAME"))
 				abort();

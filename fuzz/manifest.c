@@ -15,7 +15,7 @@ static void decode_again(const struct sl_manifest *m)
 	struct sl_buf wire = SL_BUF_INIT, wire2 = SL_BUF_INIT;
 
 	sl_manifest_encode(m, &wire);
-	if (sl_manifest_decode(&m2, wire.buf, wire.len, &sl_mf_default_limits, NULL) < 0)
+	if (sl_manifest_decode(&m2, wire.buf, wire.len, &sl_manifest_default_limits, NULL) < 0)
 		abort();	/* what it accepted, encoded, is refused */
 	sl_manifest_encode(&m2, &wire2);
 	if (m2.n != m->n || m2.files != m->files || m2.file_bytes != m->file_bytes ||
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sl_manifest m = SL_MANIFEST_INIT;
 	struct sl_err err = SL_ERR_INIT;
 
-	if (sl_manifest_decode(&m, (const char *)data, size, &sl_mf_default_limits, &err) == 0)
+	if (sl_manifest_decode(&m, (const char *)data, size, &sl_manifest_default_limits, &err) == 0)
 		decode_again(&m);
 	sl_manifest_release(&m);
 	sl_err_release(&err);

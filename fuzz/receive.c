@@ -49,11 +49,11 @@ static void die(const char *what, const struct sl_err *err)
 }
 
 /* Whether the node has a file with E's content and mode: it is linked. */
-static int node_has(const struct sl_mf_entry *e)
+static int node_has(const struct sl_manifest_entry *e)
 {
 	for (size_t i = 0; i < have.n; i++)
-		if (have.v[i].type == SL_MF_FILE && have.v[i].mode == e->mode &&
-		    !memcmp(have.v[i].hash, e->hash, SL_MF_HASH_LEN))
+		if (have.v[i].type == SL_MANIFEST_FILE && have.v[i].mode == e->mode &&
+		    !memcmp(have.v[i].hash, e->hash, SL_MANIFEST_HASH_LEN))
 			return 1;
 	return 0;
 }
@@ -74,7 +74,7 @@ static void upload_stream(const char *dir, struct sl_buf *out)
 	sl_buf_addf(out, "manifest %zu\n", wire.len);
 	sl_buf_add(out, wire.buf, wire.len);
 	for (size_t i = 0; i < m.n; i++) {
-		if (m.v[i].type != SL_MF_FILE || node_has(&m.v[i]))
+		if (m.v[i].type != SL_MANIFEST_FILE || node_has(&m.v[i]))
 			continue;
 		sl_buf_reset(&path);
 		sl_buf_addf(&path, "%s/%s", dir, m.v[i].path);

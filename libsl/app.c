@@ -10,9 +10,10 @@
 #include "buf.h"
 #include "exit.h"
 #include "ini.h"
+#include "location.h"
 #include "mem.h"
 
-enum kind { K_STRING, K_LIST, K_BOOL, K_INT, K_PLATFORM };
+enum kind { K_STRING, K_LIST, K_BOOL, K_INT, K_PLATFORM, K_LOCATION };
 
 struct key;
 typedef int (*check_fn)(const char *value, const struct key *k);
@@ -126,15 +127,6 @@ static int valid_fetch(const char *v, const struct key *k)
 	return url_path(v);
 }
 
-static int valid_location(const char *v, const struct key *k)
-{
-	(void)k;
-	for (; *v; v++)
-		if (isspace((unsigned char)*v) || iscntrl((unsigned char)*v))
-			return 0;
-	return 1;
-}
-
 /* Debian policy 5.6.1: lowercase letters, digits, + - . ; two or more, alnum first. */
 static int valid_package(const char *v, const struct key *k)
 {
@@ -173,8 +165,8 @@ static const struct key keys[] = {
 	  "a URL path starting with / or script:COMMAND" },
 	{ "health_check", K_STRING, F(health_check), valid_url_path, 0, 0,
 	  "a URL path starting with /" },
-	{ "default_location", K_STRING, F(default_location), valid_location, 0, 0,
-	  "a location: host[/path], without spaces" },
+	{ "default_location", K_LOCATION, F(default_location), NULL, 0, 0,
+	  "a location: [http://]host[/path]" },
 	{ "packages", K_LIST, F(packages), valid_package, 0, 0,
 	  "Debian package names, one per line" },
 	{ "config.required", K_BOOL, F(config_required), NULL, 0, 0,
@@ -300,6 +292,7 @@ static int set_value(struct parse *ps, const struct key *k, const char *value,
 		     unsigned line, struct sl_err *err)
 {
 	struct sl_app *app = ps->app;
+	struct sl_location loc = SL_LOCATION_INIT;
 	char *base = (char *)app;
 	char range[64];
 
@@ -323,6 +316,15 @@ static int set_value(struct parse *ps, const struct key *k, const char *value,
 		app->platform = strcmp(value, "php") ?
 			SL_PLATFORM_PYTHON : SL_PLATFORM_PHP;
 		break;
+	case K_LOCATION:
+		/* the parser's own words, as silver update gives them */
+		if (sl_location_parse(value, SL_LOC_HTTPS, &loc, err) < 0) {
+			sl_err_prefix(err, "%s:%u", app->ini, line);
+			return -1;
+		}
+		sl_location_release(&loc);
+		/* kept as written */
+		/* fall through */
 	case K_STRING:
 		free(*(char **)(base + k->off));
 		*(char **)(base + k->off) = sl_xstrdup(value);

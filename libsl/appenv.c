@@ -408,3 +408,60 @@ void sl_appenv_merge(struct sl_strv *out, char *const *base,
 	for (size_t i = 0; i < vars->n; i++)
 		sl_strv_push(out, vars->v[i]);
 }
+
+int sl_appenv_check_config(const struct sl_app *app, const char *dir,
+			   char *const *base, struct sl_err *err)
+{
+	static const char py[] =
+		"import importlib, sys\n"
+		"top, mod, attrs, cfg = sys.argv[1:5]\n"
+		"sys.path[:0] = [top + '/lib/python', top]\n"
+		"f = importlib.import_module(mod)\n"
+		"for a in attrs.split('.'):\n"
+		"    f = getattr(f, a)\n"
+		"sys.exit(1 if f(cfg) is False else 0)\n";
+	struct sl_appenv_opts o = SL_APPENV_OPTS_INIT;
+	struct sl_strv vars = SL_STRV_INIT, env = SL_STRV_INIT, argv = SL_STRV_INIT;
+	struct sl_buf top = SL_BUF_INIT, cfg = SL_BUF_INIT, self = SL_BUF_INIT;
+	struct sl_child c = SL_CHILD_INIT;
+	const char *colon = strchr(app->config_checker, ':');
+
+	int code = -1;
+
+	if (sl_file_realpath(&top, app->dir, err) < 0 ||
+	    sl_file_realpath(&cfg, dir, err) < 0)
+		goto out;
+	o.config_dir = cfg.buf;
+	if (sl_run_exe_dir(&self) == 0)
+		o.service_dir = self.buf;
+	if (sl_appenv_compute(app, &o, &vars, err) < 0)
+		goto out;
+	sl_appenv_merge(&env, base, &vars);
+	if (colon && !strchr(app->config_checker, '/')) {
+		sl_strv_push(&argv, "python3");
+		sl_strv_push(&argv, "-c");
+		sl_strv_push(&argv, py);
+		sl_strv_push(&argv, top.buf);
+		sl_strv_pushf(&argv, "%.*s", (int)(colon - app->config_checker),
+			      app->config_checker);
+		sl_strv_push(&argv, colon + 1);
+	} else {
+		sl_strv_pushf(&argv, "%s/%s", top.buf, app->config_checker);
+	}
+	sl_strv_push(&argv, cfg.buf);
+	c.argv = argv.v;
+	c.env = env.v;
+	c.dir = top.buf;
+	c.out = 2;	/* stdout is data (the instance's name): the checker talks on stderr */
+	code = sl_run(&c, err);
+	if (code < 0)
+		sl_err_prefix(err, "config.checker %s", app->config_checker);
+out:
+	sl_strv_clear(&vars);
+	sl_strv_clear(&env);
+	sl_strv_clear(&argv);
+	sl_buf_release(&top);
+	sl_buf_release(&cfg);
+	sl_buf_release(&self);
+	return code;
+}

@@ -48,6 +48,19 @@ int sl_appenv_compute(const struct sl_app *app, const struct sl_appenv_opts *o,
 void sl_appenv_merge(struct sl_strv *out, char *const *base,
 		     const struct sl_strv *vars);
 
+/*
+ * Runs APP's config.checker on the deployment config in DIR, in the
+ * app's laptop environment (BASE, usually environ, merged as
+ * sl_appenv_merge() does) with SILVER_APP_CONFIG=DIR: a command of the
+ * app given DIR as its argument, or module:function, a Python callable
+ * of the app (lib/python and the app on its path) called with DIR and
+ * failing by returning False or raising. The checker's stdout goes to
+ * stderr (a tool's stdout is its data). Returns the checker's exit code
+ * (0: the config passes), or -1 with ERR set when it could not be run.
+ */
+int sl_appenv_check_config(const struct sl_app *app, const char *dir,
+			   char *const *base, struct sl_err *err);
+
 /* Whether NAME=... from a service is acceptable: CONFIG_[A-Z0-9_]+. */
 int sl_appenv_config_name_valid(const char *name, size_t len);
 

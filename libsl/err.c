@@ -57,15 +57,3 @@ void sl_err_release(struct sl_err *err)
 	sl_buf_release(&err->msg);
 	err->code = 0;
 }
-
-int sl_exit_from_errno(int err)
-{
-	switch (err) {
-	case ENOENT: case ENOTDIR: case EACCES: case EPERM: case EISDIR:
-	case ELOOP: case ENAMETOOLONG: case EINVAL: case EEXIST:
-	case ENOTEMPTY: case EROFS: case EXDEV:
-		return SL_EXIT_USAGE;
-	default:
-		return SL_EXIT_TEMP;
-	}
-}

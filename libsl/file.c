@@ -173,3 +173,36 @@ int sl_file_remove_tree(int at, const char *name, struct sl_err *err)
 		ret = sl_err_errno(err, "unable to remove %s", name);
 	return ret;
 }
+
+int sl_file_abspath(struct sl_buf *out, const char *path, struct sl_err *err)
+{
+	size_t start = out->len;
+	char *cwd;
+
+	if (*path != '/') {
+		cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return sl_err_errno(err, "unable to find the working directory");
+		if (strcmp(cwd, "/"))
+			sl_buf_adds(out, cwd);
+		free(cwd);
+	}
+	while (*path) {
+		size_t len = strcspn(path, "/");
+
+		if (len == 2 && !strncmp(path, "..", 2)) {
+			size_t n = out->len;
+
+			while (n > start && out->buf[n - 1] != '/')
+				n--;
+			sl_buf_setlen(out, n > start ? n - 1 : n);
+		} else if (len && !(len == 1 && *path == '.')) {
+			sl_buf_addch(out, '/');
+			sl_buf_add(out, path, len);
+		}
+		path += len + (path[len] == '/');
+	}
+	if (out->len == start)
+		sl_buf_addch(out, '/');
+	return 0;
+}

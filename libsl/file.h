@@ -35,6 +35,13 @@ int sl_file_write(const char *path, const void *data, size_t len, mode_t mode,
  */
 int sl_file_write_all(int fd, const void *data, size_t len);
 
+/*
+ * Appends to OUT the absolute form of PATH (from the working directory
+ * when relative) with ".", ".." and repeated slashes taken out by their
+ * text alone, symlinks left as named (realpath -s). -1 with ERR.
+ */
+int sl_file_abspath(struct sl_buf *out, const char *path, struct sl_err *err);
+
 /* Appends to OUT the absolute, symlink-free form of PATH. -1 with ERR. */
 int sl_file_realpath(struct sl_buf *out, const char *path, struct sl_err *err);
 

@@ -42,9 +42,16 @@ int sl_instance_name_valid(const char *name)
 }
 
 
+/* By app, then by the rest: "a.2024..." comes before "a-b.2024...". */
 static int by_name(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t nx = (size_t)(strrchr(x, '.') - x), ny = (size_t)(strrchr(y, '.') - y);
+	int c = strncmp(x, y, nx < ny ? nx : ny);
+
+	if (c || nx != ny)
+		return c ? c : nx < ny ? -1 : 1;
+	return strcmp(x + nx, y + ny);
 }
 
 int sl_instance_list(const char *app, struct sl_strv *out, struct sl_err *err)

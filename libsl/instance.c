@@ -179,15 +179,15 @@ static DIR *list_dir(int dirfd)
 struct previous {
 	int fd;
 	struct sl_manifest m;
-	struct sl_mf_entry **files;
+	struct sl_manifest_entry **files;
 	size_t n;
 };
 
 static int cmp_file(const void *a, const void *b)
 {
-	const struct sl_mf_entry *x = *(struct sl_mf_entry *const *)a;
-	const struct sl_mf_entry *y = *(struct sl_mf_entry *const *)b;
-	int c = memcmp(x->hash, y->hash, SL_MF_HASH_LEN);
+	const struct sl_manifest_entry *x = *(struct sl_manifest_entry *const *)a;
+	const struct sl_manifest_entry *y = *(struct sl_manifest_entry *const *)b;
+	int c = memcmp(x->hash, y->hash, SL_MANIFEST_HASH_LEN);
 
 	return c ? c : (int)x->mode - (int)y->mode;
 }
@@ -217,7 +217,7 @@ static void load_previous(struct previous *p, int instances, const char *app)
 	sl_buf_add(&path, text.buf + 9, (size_t)(nl - text.buf - 9));
 	if (!sl_instance_name_valid(path.buf) ||
 	    sl_manifest_decode(&p->m, nl + 1, text.len - (size_t)(nl + 1 - text.buf),
-			       &sl_mf_default_limits, NULL) < 0) {
+			       &sl_manifest_default_limits, NULL) < 0) {
 		sl_manifest_release(&p->m);
 		goto out;
 	}
@@ -228,7 +228,7 @@ static void load_previous(struct previous *p, int instances, const char *app)
 	}
 	p->files = sl_xcalloc(p->m.files + 1, sizeof(*p->files));
 	for (size_t i = 0; i < p->m.n; i++)
-		if (p->m.v[i].type == SL_MF_FILE)
+		if (p->m.v[i].type == SL_MANIFEST_FILE)
 			p->files[p->n++] = &p->m.v[i];
 	qsort(p->files, p->n, sizeof(*p->files), cmp_file);
 out:
@@ -258,11 +258,11 @@ static int write_index(const char *dir, const char *app, const char *name,
 	return ret;
 }
 
-static const struct sl_mf_entry *find_previous(const struct previous *p,
-					       const struct sl_mf_entry *e)
+static const struct sl_manifest_entry *find_previous(const struct previous *p,
+						     const struct sl_manifest_entry *e)
 {
-	const struct sl_mf_entry *key = e;
-	struct sl_mf_entry **hit;
+	const struct sl_manifest_entry *key = e;
+	struct sl_manifest_entry **hit;
 
 	if (!p->n)
 		return NULL;
@@ -284,22 +284,22 @@ static int lay_out(struct builder *b, const struct sl_manifest *m,
 		   size_t *nneed, struct sl_err *err)
 {
 	for (size_t i = 0; i < m->n; i++) {
-		const struct sl_mf_entry *e = &m->v[i], *old;
+		const struct sl_manifest_entry *e = &m->v[i], *old;
 		const char *name;
 		int pfd = parent_of(b, e->path, &name, err);
 
 		if (pfd < 0)
 			return -1;
 		switch (e->type) {
-		case SL_MF_DIR:
+		case SL_MANIFEST_DIR:
 			if (mkdirat(pfd, name, 0755) < 0)
 				return sl_err_errno(err, "upload: unable to create %s", e->path);
 			break;
-		case SL_MF_LINK:
+		case SL_MANIFEST_LINK:
 			if (symlinkat(e->target, pfd, name) < 0)
 				return sl_err_errno(err, "upload: unable to create %s", e->path);
 			break;
-		case SL_MF_FILE:
+		case SL_MANIFEST_FILE:
 			old = find_previous(prev, e);
 			if (old && linkat(prev->fd, old->path, pfd, name, 0) == 0)
 				break;
@@ -312,9 +312,9 @@ static int lay_out(struct builder *b, const struct sl_manifest *m,
 }
 
 static int receive_file(struct builder *b, struct reader *r,
-			const struct sl_mf_entry *e, struct sl_err *err)
+			const struct sl_manifest_entry *e, struct sl_err *err)
 {
-	unsigned char hash[SL_MF_HASH_LEN];
+	unsigned char hash[SL_MANIFEST_HASH_LEN];
 	struct sink s = { -1, EVP_MD_CTX_new() };
 	const char *name;
 	int pfd = parent_of(b, e->path, &name, err), ret = -1;
@@ -330,7 +330,7 @@ static int receive_file(struct builder *b, struct reader *r,
 	if (read_exact(r, e->size, to_file, &s, err) < 0)
 		goto out;
 	EVP_DigestFinal_ex(s.md, hash, NULL);
-	if (memcmp(hash, e->hash, SL_MF_HASH_LEN)) {
+	if (memcmp(hash, e->hash, SL_MANIFEST_HASH_LEN)) {
 		sl_err_set(err, SL_EXIT_TEMP,
 			   "upload: %s does not match its hash (did it change during the upload?)",
 			   e->path);
@@ -527,7 +527,7 @@ static int receive(const char *root, const struct store *st, const char *app,
 		goto out;
 	}
 	if (read_exact(r, size, add_to_buf, &text, err) < 0 ||
-	    sl_manifest_decode(&m, text.buf, text.len, &sl_mf_default_limits, err) < 0)
+	    sl_manifest_decode(&m, text.buf, text.len, &sl_manifest_default_limits, err) < 0)
 		goto out;
 
 	load_previous(&prev, instances, app);
@@ -680,7 +680,7 @@ int sl_instance_show(const char *root, const char *instance, int in_fd,
 
 		sl_buf_reset(&data);
 		sl_buf_reset(&line);
-		fd = k >= 0 && m.v[k].type == SL_MF_FILE ?
+		fd = k >= 0 && m.v[k].type == SL_MANIFEST_FILE ?
 			openat(dfd, want.v[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
 		if (fd < 0 || sl_buf_read_fd(&data, fd) < 0) {
 			sl_buf_adds(&line, "none\n");

@@ -27,7 +27,7 @@ int sl_instance_name_valid(const char *name);
 
 /*
  * Pushes onto OUT the instances in ROOT/instances (of APP, when APP is not
- * NULL), sorted by name: for each app, oldest first. Entries that are not
+ * NULL), sorted by app, then each app's oldest first. Entries that are not
  * instance names (an upload being built, the index) are left out; no
  * directory is an empty list. 0, or -1 with ERR: 100 for an invalid APP,
  * 111 when the directory cannot be read.

@@ -15,7 +15,7 @@
 #include "manifest.h"
 #include "mem.h"
 
-const struct sl_mf_limits sl_mf_default_limits = {
+const struct sl_manifest_limits sl_manifest_default_limits = {
 	.max_entries = 200000,
 	.max_file = (uint64_t)4 << 30,
 	.max_total = (uint64_t)16 << 30,
@@ -152,9 +152,9 @@ int sl_manifest_link_inside(const char *path, const char *target)
 	return 1;
 }
 
-static struct sl_mf_entry *add(struct sl_manifest *m)
+static struct sl_manifest_entry *add(struct sl_manifest *m)
 {
-	struct sl_mf_entry *e;
+	struct sl_manifest_entry *e;
 
 	if (m->n == m->alloc) {
 		m->alloc = sl_alloc_nr(m->alloc, m->n + 1);
@@ -231,7 +231,7 @@ static int scan_dir(struct sl_manifest *m, int fd, struct sl_buf *path,
 	qsort(names.v, names.n, sizeof(*names.v), cmp_names);
 	for (size_t i = 0; i < names.n && !ret; i++) {
 		const char *name = names.v[i];
-		struct sl_mf_entry *e;
+		struct sl_manifest_entry *e;
 		struct stat st;
 		char *rel;
 
@@ -266,7 +266,7 @@ static int scan_dir(struct sl_manifest *m, int fd, struct sl_buf *path,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			e = add(m);
-			e->type = SL_MF_DIR;
+			e->type = SL_MANIFEST_DIR;
 			e->mode = 0755;
 			e->path = sl_xstrdup(rel);
 			if (sub < 0)
@@ -275,7 +275,7 @@ static int scan_dir(struct sl_manifest *m, int fd, struct sl_buf *path,
 				ret = scan_dir(m, sub, path, ign, skipped, err);
 		} else if (S_ISREG(st.st_mode)) {
 			e = add(m);
-			e->type = SL_MF_FILE;
+			e->type = SL_MANIFEST_FILE;
 			e->mode = st.st_mode & 0111 ? 0755 : 0644;
 			e->size = (uint64_t)st.st_size;
 			e->path = sl_xstrdup(rel);
@@ -302,7 +302,7 @@ static int scan_dir(struct sl_manifest *m, int fd, struct sl_buf *path,
 				break;
 			}
 			e = add(m);
-			e->type = SL_MF_LINK;
+			e->type = SL_MANIFEST_LINK;
 			e->mode = 0777;
 			e->size = t.len;
 			e->path = sl_xstrdup(rel);
@@ -341,21 +341,21 @@ int sl_manifest_scan(struct sl_manifest *m, const char *dir,
 
 void sl_manifest_hex(const unsigned char *hash, char *out)
 {
-	for (size_t i = 0; i < SL_MF_HASH_LEN; i++) {
+	for (size_t i = 0; i < SL_MANIFEST_HASH_LEN; i++) {
 		out[2 * i] = "0123456789abcdef"[hash[i] >> 4];
 		out[2 * i + 1] = "0123456789abcdef"[hash[i] & 15];
 	}
-	out[2 * SL_MF_HASH_LEN] = '\0';
+	out[2 * SL_MANIFEST_HASH_LEN] = '\0';
 }
 
 void sl_manifest_encode(const struct sl_manifest *m, struct sl_buf *out)
 {
-	char hex[2 * SL_MF_HASH_LEN + 1];
+	char hex[2 * SL_MANIFEST_HASH_LEN + 1];
 
 	for (size_t i = 0; i < m->n; i++) {
-		const struct sl_mf_entry *e = &m->v[i];
+		const struct sl_manifest_entry *e = &m->v[i];
 
-		if (e->type == SL_MF_FILE)
+		if (e->type == SL_MANIFEST_FILE)
 			sl_manifest_hex(e->hash, hex);
 		else
 			hex[0] = '\0';
@@ -370,9 +370,9 @@ void sl_manifest_encode(const struct sl_manifest *m, struct sl_buf *out)
 
 static int unhex(const char *s, unsigned char *out)
 {
-	if (strlen(s) != 2 * SL_MF_HASH_LEN)
+	if (strlen(s) != 2 * SL_MANIFEST_HASH_LEN)
 		return -1;
-	for (size_t i = 0; i < SL_MF_HASH_LEN; i++) {
+	for (size_t i = 0; i < SL_MANIFEST_HASH_LEN; i++) {
 		int v = 0;
 
 		for (int j = 0; j < 2; j++) {
@@ -436,7 +436,7 @@ static int check_tree(const struct sl_manifest *m, struct sl_err *err)
 		dir = sl_xstrndup(path, (size_t)(slash - path));
 		key.path = dir;
 		parent = bsearch(&key, s, m->n, sizeof(*s), cmp_seen);
-		if (!parent || parent->type != SL_MF_DIR || parent->index > i)
+		if (!parent || parent->type != SL_MANIFEST_DIR || parent->index > i)
 			ret = sl_err_set(err, SL_EXIT_USAGE,
 					 "manifest: the parent of '%s' is not a directory listed before it",
 					 path);
@@ -447,7 +447,7 @@ static int check_tree(const struct sl_manifest *m, struct sl_err *err)
 }
 
 int sl_manifest_decode(struct sl_manifest *m, const char *data, size_t len,
-		       const struct sl_mf_limits *lim, struct sl_err *err)
+		       const struct sl_manifest_limits *lim, struct sl_err *err)
 {
 	const char *p = data, *end = data + len;
 	uint64_t total = 0;
@@ -456,7 +456,7 @@ int sl_manifest_decode(struct sl_manifest *m, const char *data, size_t len,
 		return sl_err_set(err, SL_EXIT_USAGE, "manifest: truncated");
 	while (p < end) {
 		const char *f[6];
-		struct sl_mf_entry *e;
+		struct sl_manifest_entry *e;
 		char *stop;
 		unsigned long long size;
 		unsigned long mode;
@@ -491,11 +491,11 @@ int sl_manifest_decode(struct sl_manifest *m, const char *data, size_t len,
 		e->mode = (unsigned)mode;
 		e->size = size;
 		switch (e->type) {
-		case SL_MF_DIR:
+		case SL_MANIFEST_DIR:
 			if (mode != 0755 || size || *f[3] || *f[5])
 				return sl_err_set(err, SL_EXIT_USAGE, "manifest: bad directory record '%s'", f[4]);
 			break;
-		case SL_MF_FILE:
+		case SL_MANIFEST_FILE:
 			if ((mode != 0644 && mode != 0755) || *f[5] || unhex(f[3], e->hash) < 0)
 				return sl_err_set(err, SL_EXIT_USAGE, "manifest: bad file record '%s'", f[4]);
 			if (size > lim->max_file)
@@ -504,7 +504,7 @@ int sl_manifest_decode(struct sl_manifest *m, const char *data, size_t len,
 			total += size;
 			m->files++;
 			break;
-		case SL_MF_LINK:
+		case SL_MANIFEST_LINK:
 			if (mode != 0777 || *f[3] || size != strlen(f[5]))
 				return sl_err_set(err, SL_EXIT_USAGE, "manifest: bad symlink record '%s'", f[4]);
 			if (!sl_manifest_link_inside(f[4], f[5]))
@@ -539,7 +539,7 @@ static int resolve_beneath(int dirfd, const char *path, int flags)
 	return 0;
 }
 
-static int link_refused(const struct sl_mf_entry *e, struct sl_err *err)
+static int link_refused(const struct sl_manifest_entry *e, struct sl_err *err)
 {
 	if (errno == EXDEV)
 		return sl_err_set(err, SL_EXIT_USAGE,
@@ -558,7 +558,7 @@ static int link_refused(const struct sl_mf_entry *e, struct sl_err *err)
  * anywhere (a -> b/../../../etc). A link that leads to a missing name
  * is allowed; one that goes through a missing name and then up is not.
  */
-static int check_dotdots(const struct sl_mf_entry *e, int dirfd, struct sl_err *err)
+static int check_dotdots(const struct sl_manifest_entry *e, int dirfd, struct sl_err *err)
 {
 	const char *slash = strrchr(e->path, '/');
 	struct sl_buf prefix = SL_BUF_INIT;
@@ -594,9 +594,9 @@ int sl_manifest_check_links(const struct sl_manifest *m, int dirfd,
 			    struct sl_err *err)
 {
 	for (size_t i = 0; i < m->n; i++) {
-		const struct sl_mf_entry *e = &m->v[i];
+		const struct sl_manifest_entry *e = &m->v[i];
 
-		if (e->type != SL_MF_LINK)
+		if (e->type != SL_MANIFEST_LINK)
 			continue;
 		if (check_dotdots(e, dirfd, err) < 0)
 			return -1;

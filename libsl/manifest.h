@@ -23,25 +23,25 @@
  * characters (newlines included) are refused on both sides.
  */
 
-enum sl_mf_type {
-	SL_MF_DIR = 'd',
-	SL_MF_FILE = 'f',
-	SL_MF_LINK = 'l',
+enum sl_manifest_type {
+	SL_MANIFEST_DIR = 'd',
+	SL_MANIFEST_FILE = 'f',
+	SL_MANIFEST_LINK = 'l',
 };
 
-#define SL_MF_HASH_LEN 32
+#define SL_MANIFEST_HASH_LEN 32
 
-struct sl_mf_entry {
+struct sl_manifest_entry {
 	char *path;
 	char *target;		/* symlinks: the link's text; else NULL */
 	uint64_t size;		/* files: bytes; symlinks: target length; dirs: 0 */
 	unsigned mode;		/* dirs 0755, files 0644 or 0755, symlinks 0777 */
-	char type;		/* enum sl_mf_type */
-	unsigned char hash[SL_MF_HASH_LEN];
+	char type;		/* enum sl_manifest_type */
+	unsigned char hash[SL_MANIFEST_HASH_LEN];
 };
 
 struct sl_manifest {
-	struct sl_mf_entry *v;
+	struct sl_manifest_entry *v;
 	size_t n, alloc;
 	uint64_t file_bytes;	/* sum of the files' sizes */
 	size_t files;
@@ -49,21 +49,21 @@ struct sl_manifest {
 #define SL_MANIFEST_INIT { NULL, 0, 0, 0, 0 }
 
 /* What a receiver accepts; a manifest beyond these is refused. */
-struct sl_mf_limits {
+struct sl_manifest_limits {
 	size_t max_entries;
 	uint64_t max_file;
 	uint64_t max_total;
 	size_t max_path;
 	size_t max_depth;
 };
-extern const struct sl_mf_limits sl_mf_default_limits;
+extern const struct sl_manifest_limits sl_manifest_default_limits;
 
 /*
  * The largest wire form read from the other side: what the node reads
  * from the laptop, and silver diff from the node. Larger is refused
  * before any of it is read.
  */
-#define SL_MF_MAX_WIRE ((size_t)64 << 20)
+#define SL_MANIFEST_MAX_WIRE ((size_t)64 << 20)
 
 /*
  * What is left out of an upload: version-control directories, Python
@@ -106,7 +106,7 @@ void sl_manifest_encode(const struct sl_manifest *m, struct sl_buf *out);
  * modes and sizes sane, LIMITS respected. -1 with ERR (code 100).
  */
 int sl_manifest_decode(struct sl_manifest *m, const char *data, size_t len,
-		       const struct sl_mf_limits *limits, struct sl_err *err);
+		       const struct sl_manifest_limits *limits, struct sl_err *err);
 
 /*
  * Whether PATH is a safe relative name: not empty, no leading or trailing

@@ -54,7 +54,7 @@ static int chan_line(struct chan_reader *r, struct sl_buf *out, struct sl_err *e
 }
 
 /* Sends one file; *LOCAL is set when the failure is on this side. */
-static int send_file(struct sl_ssh_chan *c, int appfd, const struct sl_mf_entry *e,
+static int send_file(struct sl_ssh_chan *c, int appfd, const struct sl_manifest_entry *e,
 		     char *buf, size_t bufsize, uint64_t *sent,
 		     const struct sl_upload_progress *p, size_t files,
 		     int *local, struct sl_err *err)
@@ -113,6 +113,22 @@ static int node_failed(struct sl_ssh_chan *c, const char *what, struct sl_err *e
 			  what, code);
 }
 
+/* Appends [SL_ROOT=ROOT ]COMMAND WORD... to CMD, each word quoted. */
+static void node_command(struct sl_buf *cmd, const char *root, const char *command,
+			 const char *const *words)
+{
+	if (root) {
+		sl_buf_adds(cmd, "SL_ROOT=");
+		sl_quote_sh(cmd, root);
+		sl_buf_addch(cmd, ' ');
+	}
+	sl_buf_adds(cmd, command);
+	for (; *words; words++) {
+		sl_buf_addch(cmd, ' ');
+		sl_quote_sh(cmd, *words);
+	}
+}
+
 /* Sends DIR, whose manifest is M, to `sl-sync --server WHAT...` on the node. */
 static int upload(struct sl_ssh *s, const char *appdir, const char *const *what,
 		  const struct sl_manifest *m, const char *root,
@@ -133,16 +149,7 @@ static int upload(struct sl_ssh *s, const char *appdir, const char *const *what,
 		sl_err_errno(err, "unable to read %s", appdir);
 		goto out;
 	}
-	if (root) {
-		sl_buf_adds(&cmd, "SL_ROOT=");
-		sl_quote_sh(&cmd, root);
-		sl_buf_addch(&cmd, ' ');
-	}
-	sl_buf_adds(&cmd, "sl-sync --server");
-	for (; *what; what++) {
-		sl_buf_addch(&cmd, ' ');
-		sl_quote_sh(&cmd, *what);
-	}
+	node_command(&cmd, root, "sl-sync --server", what);
 	c = sl_ssh_exec(s, cmd.buf, err);
 	if (!c)
 		goto out;
@@ -174,7 +181,7 @@ static int upload(struct sl_ssh *s, const char *appdir, const char *const *what,
 			need[i] = rc > 0 && isdigit((unsigned char)*line.buf) ?
 				strtol(line.buf, &end, 10) : -1;
 			if (rc <= 0 || *end || need[i] <= prev || need[i] >= (long)m->n ||
-			    m->v[need[i]].type != SL_MF_FILE) {
+			    m->v[need[i]].type != SL_MANIFEST_FILE) {
 				if (rc >= 0)
 					sl_err_set(err, SL_EXIT_TEMP, "the node asked for an entry it cannot need");
 				free(need);
@@ -299,8 +306,8 @@ static long long word_number(const struct sl_buf *line, const char *word)
 	return *end ? -1 : v;
 }
 
-int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
-		 struct sl_tree *t, struct sl_err *err)
+int sl_upload_tree_open(struct sl_ssh *s, const char *location, const char *root,
+		 struct sl_upload_tree *t, struct sl_err *err)
 {
 	struct sl_buf cmd = SL_BUF_INIT, line = SL_BUF_INIT, wire = SL_BUF_INIT;
 	long long size;
@@ -310,13 +317,11 @@ int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
 	if (root) {
 		sl_buf_adds(&cmd, "SL_ROOT=");
 		sl_quote_sh(&cmd, root);
-		sl_buf_adds(&cmd, "; export SL_ROOT; ");
+		sl_buf_addch(&cmd, ' ');
 	}
-	/* sl-query's exit status 1 is "nothing is deployed there": said here */
-	sl_buf_adds(&cmd, "i=$(sl-query --instance ");
+	/* its exit status 1, silent, is "nothing is deployed there": said here */
+	sl_buf_adds(&cmd, "sl-sync --server --show-at ");
 	sl_quote_sh(&cmd, location);
-	sl_buf_adds(&cmd, " 2>&1); s=$?; case $s in 0) ;; 1) exit 1 ;; *) echo \"$i\" >&2; exit $s ;; esac; "
-		    "exec sl-sync --server --show \"$i\"");
 	t->c = sl_ssh_exec(s, cmd.buf, err);
 	if (!t->c)
 		goto out;
@@ -351,14 +356,14 @@ int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
 			sl_err_set(err, SL_EXIT_TEMP, "the node sent no manifest");
 		goto out;
 	}
-	if ((uint64_t)size > SL_MF_MAX_WIRE) {
+	if ((uint64_t)size > SL_MANIFEST_MAX_WIRE) {
 		sl_err_set(err, SL_EXIT_TEMP,
 			   "the node announced a manifest of %lld bytes, more than the %zu MiB allowed: refused",
-			   size, SL_MF_MAX_WIRE >> 20);
+			   size, SL_MANIFEST_MAX_WIRE >> 20);
 		goto out;
 	}
 	if (chan_bytes(t->r, (size_t)size, &wire, err) < 0 ||
-	    sl_manifest_decode(&t->m, wire.buf, wire.len, &sl_mf_default_limits, err) < 0)
+	    sl_manifest_decode(&t->m, wire.buf, wire.len, &sl_manifest_default_limits, err) < 0)
 		goto out;
 	ret = 1;
 out:
@@ -368,7 +373,7 @@ out:
 	return ret;
 }
 
-int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
+int sl_upload_tree_fetch(struct sl_upload_tree *t, const struct sl_strv *paths,
 		  uint64_t max_size, struct sl_buf *contents, int *present,
 		  struct sl_err *err)
 {
@@ -397,7 +402,7 @@ int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
 			goto out;
 		}
 		k = sl_manifest_find(&t->m, paths->v[i]);
-		if (k < 0 || t->m.v[k].type != SL_MF_FILE ||
+		if (k < 0 || t->m.v[k].type != SL_MANIFEST_FILE ||
 		    (uint64_t)size != t->m.v[k].size || (uint64_t)size > max_size) {
 			sl_err_set(err, SL_EXIT_TEMP,
 				   "the node announced %lld bytes for %s, not the %llu of its manifest "
@@ -417,7 +422,7 @@ out:
 	return ret;
 }
 
-int sl_tree_close(struct sl_tree *t, struct sl_err *err)
+int sl_upload_tree_close(struct sl_upload_tree *t, struct sl_err *err)
 {
 	int code = 0;
 
@@ -429,5 +434,23 @@ int sl_tree_close(struct sl_tree *t, struct sl_err *err)
 	free(t->instance);
 	t->instance = NULL;
 	sl_manifest_release(&t->m);
+	return code;
+}
+
+int sl_upload_activate(struct sl_ssh *s, const char *instance,
+		       char *const *locations, int clear, const char *root,
+		       struct sl_err *err)
+{
+	struct sl_buf cmd = SL_BUF_INIT;
+	struct sl_ssh_chan *ch;
+	int code = -1;
+
+	node_command(&cmd, root, clear ? "sl-activate --clear" : "sl-activate",
+		     (const char *const[]){ instance, NULL });
+	node_command(&cmd, NULL, "", (const char *const *)locations);
+	ch = sl_ssh_exec(s, cmd.buf, err);
+	if (ch)
+		code = sl_ssh_pump(ch, -1, 1, 2, err);
+	sl_buf_release(&cmd);
 	return code;
 }

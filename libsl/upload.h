@@ -37,27 +37,39 @@ int sl_upload_config(struct sl_ssh *s, const char *dir, const char *instance,
 		     struct sl_err *err);
 
 /*
+ * Switches LOCATIONS (a NULL-terminated list) to INSTANCE over S, the
+ * session that uploaded it, so the switch costs no second connection:
+ * runs `sl-activate [--clear] INSTANCE LOCATION...` on the node (with
+ * SL_ROOT=ROOT before it when ROOT is not NULL), its stdout and stderr
+ * copied to ours. Returns its exit status, or -1 with ERR set.
+ */
+int sl_upload_activate(struct sl_ssh *s, const char *instance,
+		       char *const *locations, int clear, const char *root,
+		       struct sl_err *err);
+
+/*
  * The deployed side of silver diff: the instance serving a location, and
  * the old content of some of its files.
  */
-struct sl_tree {
+struct sl_upload_tree {
 	struct sl_ssh_chan *c;
 	struct chan_reader *r;
 	char *instance;			/* the instance serving the location */
 	struct sl_manifest m;		/* its manifest */
 };
-#define SL_TREE_INIT { NULL, NULL, NULL, SL_MANIFEST_INIT }
+#define SL_UPLOAD_TREE_INIT { NULL, NULL, NULL, SL_MANIFEST_INIT }
 
 /*
  * Asks the node for the instance at LOCATION and its manifest (runs
- * sl-query --instance, then `sl-sync --server --show INSTANCE`). Lines
- * longer than 4096 bytes and a manifest over SL_MF_MAX_WIRE are refused
+ * `sl-sync --server --show-at LOCATION`: one process, which looks the
+ * location up in the node's routes, sl_routes_instance_at). Lines
+ * longer than 4096 bytes and a manifest over SL_MANIFEST_MAX_WIRE are refused
  * before they are read, and the manifest is checked as a receiver checks
  * one (sl_manifest_decode). 1 with T filled, 0 when nothing is deployed
  * there, -1 with ERR set (111 for a node that answers out of bounds).
  */
-int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
-		 struct sl_tree *t, struct sl_err *err);
+int sl_upload_tree_open(struct sl_ssh *s, const char *location, const char *root,
+		 struct sl_upload_tree *t, struct sl_err *err);
 
 /*
  * Fetches the content of each of PATHS (files of T's manifest) into
@@ -66,11 +78,11 @@ int sl_tree_open(struct sl_ssh *s, const char *location, const char *root,
  * over MAX_SIZE, is refused before any of the content is read. 0, or -1
  * with ERR (111 for a node that answers out of bounds or out of turn).
  */
-int sl_tree_fetch(struct sl_tree *t, const struct sl_strv *paths,
+int sl_upload_tree_fetch(struct sl_upload_tree *t, const struct sl_strv *paths,
 		  uint64_t max_size, struct sl_buf *contents, int *present,
 		  struct sl_err *err);
 
 /* Ends the node's side and frees T: its exit status, or -1 with ERR. */
-int sl_tree_close(struct sl_tree *t, struct sl_err *err);
+int sl_upload_tree_close(struct sl_upload_tree *t, struct sl_err *err);
 
 #endif

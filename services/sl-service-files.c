@@ -1,9 +1,9 @@
 /* silverlining — sl-service-files: a directory the app may write, kept across instances. */
-#include "area.h"
+#include "../libsl/service-area.h"
 
-static const struct sl_area files = { "files", "CONFIG_FILES", 0700 };
+static const struct sl_service_area files = { "files", "CONFIG_FILES", 0700 };
 
 int main(int argc, char **argv)
 {
-	return sl_area_main(argc, argv, "files", &files);
+	return sl_service_area_main(argc, argv, "files", &files);
 }

@@ -1,39 +1,39 @@
 /* silverlining — sl-service-postgresql: PostgreSQL for apps (doc/SPEC.md "Services"). */
-#include "db.h"
-#include "pg.h"
+#include "../libsl/service-db.h"
+#include "../libsl/service-pg.h"
 
 static int devel_env(const char *app, const struct sl_devconf *dc,
 		     struct sl_strv *vars, struct sl_err *err)
 {
-	return sl_db_devel_env(&sl_db_postgresql, app, dc, vars, err);
+	return sl_service_db_devel_env(&sl_service_db_postgresql, app, dc, vars, err);
 }
 
-static int install(struct sl_err *err) { return sl_pg_install(0, err); }
+static int install(struct sl_err *err) { return sl_service_pg_install(0, err); }
 
-static int setup(const struct sl_svc_app *a, struct sl_err *err)
+static int setup(const struct sl_service_app *a, struct sl_err *err)
 {
-	return sl_pg_setup(a, 0, err);
+	return sl_service_pg_setup(a, 0, err);
 }
 
-static int backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+static int backup(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
-	return sl_pg_backup(a, 0, dir, err);
+	return sl_service_pg_backup(a, 0, dir, err);
 }
 
-static int restore(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+static int restore(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
-	return sl_pg_restore(a, 0, dir, err);
+	return sl_service_pg_restore(a, 0, dir, err);
 }
 
-static int clear(const struct sl_svc_app *a, struct sl_err *err)
+static int clear(const struct sl_service_app *a, struct sl_err *err)
 {
-	return sl_pg_clear(a, 0, err);
+	return sl_service_pg_clear(a, 0, err);
 }
 
 static const struct sl_service postgresql = {
-	.name = "postgresql", .devel_prefix = "postgresql", .devel_keys = sl_db_devel_keys, .db_names = 1,
-	.devel_env = devel_env, .install = install, .setup = setup, .env = sl_pg_env,
-	.backup = backup, .restore = restore, .check = sl_pg_check, .clear = clear,
+	.name = "postgresql", .devel_prefix = "postgresql", .devel_keys = sl_service_db_devel_keys, .db_names = 1,
+	.devel_env = devel_env, .install = install, .setup = setup, .env = sl_service_pg_env,
+	.backup = backup, .restore = restore, .check = sl_service_pg_check, .clear = clear,
 };
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
 #include "../libsl/app.h"
 #include "../libsl/appuser.h"
 #include "../libsl/buf.h"
+#include "../libsl/diff.h"
 #include "../libsl/file.h"
 #include "../libsl/location.h"
 #include "../libsl/msg.h"
@@ -14,13 +15,15 @@
 #include "../libsl/route.h"
 #include "../libsl/run.h"
 #include "../libsl/strv.h"
+#include "../libsl/template.h"
 
 #define USAGE "libsl-test buf | strv | quote sh|word|url STRING | run ARGV... | " \
 	"capture ARGV... | write PATH MODE replace|excl DATA | mkdirs PATH | " \
 	"dbname NAME | which NAME PATH | appuser < NAMES | " \
 	"appuser-check APP USER GECOS | location [--prev] [--https] LOC... | " \
 	"location-url HOST PATH NODE | routes FILE [set HOST PATH INST|-]... | " \
-	"routes-match FILE HOST PATH | links"
+	"routes-match FILE HOST PATH | template DIR OUT [VAR=VALUE...] | " \
+	"diff OLDDIR|- NEWDIR | links"
 
 static int check(int ok, const char *what)
 {
@@ -229,6 +232,55 @@ static int test_run(char **argv, int capture)
 	return 0;
 }
 
+/* Lists DIR's variables, sets the assignments, writes OUT. */
+static void test_template(const char *dir, const char *out, char **assign)
+{
+	struct sl_template t = SL_TEMPLATE_INIT;
+	struct sl_strv skipped = SL_STRV_INIT;
+	struct sl_err err = SL_ERR_INIT;
+
+	if (sl_template_load(&t, dir, &skipped, &err) < 0)
+		sl_die_err(&err);
+	for (size_t i = 0; i < t.n; i++)
+		printf("var %s listed=%d secret=%d desc=%s value=%s\n", t.v[i].name,
+		       i < t.listed, sl_template_is_secret(t.v[i].name),
+		       t.v[i].desc ? t.v[i].desc : "-", t.v[i].value ? t.v[i].value : "-");
+	for (; *assign; assign++)
+		if (sl_template_set(&t, *assign, &err) < 0)
+			sl_die_err(&err);
+	if (sl_template_write(&t, out, &err) < 0)
+		sl_die_err(&err);
+	puts("written");
+	sl_template_release(&t);
+	sl_strv_clear(&skipped);
+}
+
+/* The changes from OLD's manifest (or none: "-") to NEW's, a line each. */
+static void test_diff(const char *old, const char *new)
+{
+	struct sl_manifest mo = SL_MANIFEST_INIT, mn = SL_MANIFEST_INIT;
+	struct sl_ignore ign = SL_IGNORE_INIT;
+	struct sl_strv skipped = SL_STRV_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_diff d = SL_DIFF_INIT;
+	struct sl_buf line = SL_BUF_INIT;
+
+	if ((strcmp(old, "-") && sl_manifest_scan(&mo, old, &ign, &skipped, &err) < 0) ||
+	    sl_manifest_scan(&mn, new, &ign, &skipped, &err) < 0)
+		sl_die_err(&err);
+	sl_diff_manifests(&d, strcmp(old, "-") ? &mo : NULL, &mn);
+	for (size_t i = 0; i < d.n; i++) {
+		sl_buf_reset(&line);
+		sl_diff_line(&line, &d.v[i]);
+		printf("%s%s\n", line.buf, sl_diff_has_text(&d.v[i]) ? " [text]" : "");
+	}
+	sl_diff_release(&d);
+	sl_buf_release(&line);
+	sl_manifest_release(&mo);
+	sl_manifest_release(&mn);
+	sl_strv_clear(&skipped);
+}
+
 int main(int argc, char **argv)
 {
 	struct sl_err err = SL_ERR_INIT;
@@ -278,6 +330,10 @@ int main(int argc, char **argv)
 		test_links();
 	} else if (!strcmp(argv[1], "routes-match") && argc == 5) {
 		test_routes_match(argv[2], argv[3], argv[4]);
+	} else if (!strcmp(argv[1], "diff") && argc == 4) {
+		test_diff(argv[2], argv[3]);
+	} else if (!strcmp(argv[1], "template") && argc >= 4) {
+		test_template(argv[2], argv[3], argv + 4);
 	} else if (!strcmp(argv[1], "which") && argc == 4) {
 		char *s = sl_run_which(argv[2], argv[3]);
 

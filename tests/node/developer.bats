@@ -115,7 +115,7 @@ arg b"
 	assert_output 0
 	mkdir other && echo x > other/notes.txt
 	run -100 silver run --node "$NODE" cfg.test report notes.txt other/notes.txt
-	assert_output "silver: fatal: two arguments are named notes.txt: rename one"
+	assert_output "sl-remote-run: fatal: two arguments are named notes.txt: rename one"
 }
 
 @test "silver run -i gives the script a terminal" {

@@ -68,9 +68,18 @@ memory_limit=256"
 	assert_output "sl-app: fatal: invalid app name 'x;y'"
 }
 
+@test "sl-app --name: the app_name rule for scripts" {
+	run -0 sl-app --name my-blog-2
+	assert_output ""
+	for bad in Blog 1blog blog_x "" "a b" 'x;y' "$(printf 'a%.0s' {1..32})"; do
+		run -100 sl-app --name "$bad"
+		assert_output "sl-app: fatal: invalid app name '$bad'"
+	done
+}
+
 @test "usage" {
 	run -100 sl-app
-	assert_output "sl-app: usage: sl-app APPDIR | sl-app --user APP"
+	assert_output "sl-app: usage: sl-app APPDIR | sl-app --user APP | sl-app --name APP"
 	run -0 sl-app --help
-	assert_output "usage: sl-app APPDIR | sl-app --user APP"
+	assert_output "usage: sl-app APPDIR | sl-app --user APP | sl-app --name APP"
 }

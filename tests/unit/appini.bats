@@ -437,8 +437,25 @@ sl-env: fatal: $A/app.ini: app_name is missing from [production]"
 	refused 'health_check =' "invalid health_check '': $want"
 }
 
-@test "default_location: a value with spaces is refused" {
-	refused 'default_location = a.com b.com' "invalid default_location 'a.com b.com': want a location: host[/path], without spaces"
+@test "default_location: a value with spaces is refused, in the location parser's words" {
+	refused 'default_location = a.com b.com' "invalid location 'a.com b.com': want [http://]host[/path]"
+}
+
+@test "default_location: sl-app and silver update refuse a bad one with the same words" {
+	for v in my_site.com a.com/../x prev.a.com disabled; do
+		ini '[production]' 'app_name = x' "default_location = $v"
+		run -100 sl-app "$A"
+		app_says=${output#"sl-app: fatal: $A/app.ini:3: "}
+		[ "$app_says" != "$output" ] || fail "$output"
+		run -100 silver update "$A" "$v"
+		[ "${output#*: fatal: }" = "$app_says" ] || fail "silver: $output; sl-app: $app_says"
+	done
+	# https:// is kept in app.ini (a later release may serve it) and
+	# refused by silver update, before anything is sent
+	ini '[production]' 'app_name = x' 'default_location = https://a.com/x'
+	run -0 sl-app "$A"
+	run -100 silver update "$A"
+	assert_output "sl-route: fatal: https://a.com/x: this release serves plain HTTP only (no TLS yet): give http://a.com/x to serve it unencrypted"
 }
 
 @test "packages: option-like, uppercase, several on a line, one character: refused" {

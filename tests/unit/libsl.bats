@@ -350,6 +350,70 @@ dangling_attack() {
 	run -0 "$T" routes-match "$f" any.host /z
 	assert_output "not-found / n.2024-01-01_001"
 }
+# a template: template.ini, a .tmpl file, a +NAME+ in a directory's name
+make_template() {
+	cd "$BATS_TEST_TMPDIR"
+	mkdir -p "$1/+site+" "$1/static"
+	printf '[variables]\ngreeting = what the page says\napi_token = the token\n[defaults]\ngreeting = hello\n' > "$1/template.ini"
+	printf 'say = {{greeting}}\ntoken = {{ api_token }}\nport = {{port}}\nnot = {{ two words }} {x}\n' > "$1/+site+/app.conf.tmpl"
+	printf 'as it is {{greeting}}\n' > "$1/static/plain.txt"
+	chmod 755 "$1/static/plain.txt"
+}
+
+@test "sl_template: variables from template.ini first, then as used; secrets spotted" {
+	make_template tpl
+	run -0 "$T" template tpl out greeting=hi api_token=t0k port=8080 site=main
+	assert_output "$(printf '%s\n' \
+		'var greeting listed=1 secret=0 desc=what the page says value=hello' \
+		'var api_token listed=1 secret=1 desc=the token value=-' \
+		'var site listed=0 secret=0 desc=- value=-' \
+		'var port listed=0 secret=0 desc=- value=-' \
+		'written')"
+	run -0 cat out/main/app.conf
+	assert_output "$(printf 'say = hi\ntoken = t0k\nport = 8080\nnot = {{ two words }} {x}')"
+	# other files are copied as they are; template.ini is not; all owner-only
+	run -0 cat out/static/plain.txt
+	assert_output "as it is {{greeting}}"
+	[ ! -e out/template.ini ]
+	[ "$(stat -c %a out out/main out/main/app.conf out/static/plain.txt)" = "$(printf '700\n700\n600\n700')" ]
+}
+
+@test "sl_template: a bad value, a missing value or an unknown variable writes nothing" {
+	make_template tpl
+	run -100 "$T" template tpl out api_token=t port=1 site=a/b
+	assert_line "libsl-test: fatal: site='a/b' makes the name +site+ hold a '/'"
+	run -100 "$T" template tpl out api_token=t port=1 site=..
+	assert_line "libsl-test: fatal: the variables make the name +site+ '..'"
+	run -100 "$T" template tpl out api_token=t site=a
+	assert_line "libsl-test: fatal: no value for port"
+	run -100 "$T" template tpl out nosuch=1
+	assert_line "libsl-test: fatal: nosuch is not a variable of the template (--info lists them)"
+	run -100 "$T" template tpl out novalue
+	assert_line "libsl-test: fatal: 'novalue' is not VAR=VALUE"
+	run -0 ls -A
+	refute_line --regexp '^out'
+}
+
+@test "sl_diff: added, deleted, modified, mode and type changes, sorted by path" {
+	cd "$BATS_TEST_TMPDIR"
+	mkdir -p old/keep old/gone new/keep new/added
+	echo same > old/keep/same; echo same > new/keep/same
+	echo one > old/edit; echo two > new/edit
+	echo x > old/mode; echo x > new/mode; chmod 755 new/mode
+	echo f > old/kind; mkdir new/kind
+	ln -s same old/keep/link; ln -s other new/keep/link
+	echo bye > old/gone/file
+	echo hi > new/added/file
+	run -0 "$T" diff old new
+	assert_output "$(printf '%s\n' \
+		'A added/' 'A added/file [text]' 'M edit [text]' 'D gone/' 'D gone/file [text]' \
+		'M keep/link -> other' 'T kind/ (directory, was a file) [text]' \
+		'M mode (mode 644 -> 755)')"
+	# nothing deployed: everything is new; the same tree: nothing changes
+	run -0 "$T" diff - new/keep
+	assert_output "$(printf '%s\n' 'A link -> other' 'A same [text]')"
+	run -0 "$T" diff new new
+	assert_output ""
 
 @test "the stable links: one per location, renamed onto its instance, the rest pruned" {
 	export SL_ROOT=$BATS_TEST_TMPDIR/root

@@ -85,9 +85,11 @@ routes() { printf '%s\n' "$@" > "$SL_ROOT/routes"; }
 }
 
 @test "sl-route --instances: instance names only, each app's oldest first" {
-	mkdir "$SL_ROOT/instances/"{b.2024-01-02_001,a.2024-01-02_001,a.2024-01-01_002,.incoming-a-12,.index-a,ab.2024-01-01_001}
+	mkdir "$SL_ROOT/instances/"{b.2024-01-02_001,a.2024-01-02_001,a.2024-01-01_002,.incoming-a-12,.index-a,a-b.2024-01-01_001}
 	run -0 sl-route --instances
-	assert_output "$(printf '%s\n' a.2024-01-01_002 a.2024-01-02_001 ab.2024-01-01_001 b.2024-01-02_001)"
+	assert_output "$(printf '%s\n' a.2024-01-01_002 a.2024-01-02_001 a-b.2024-01-01_001 b.2024-01-02_001)"
+	run -0 sl-route --instances b a
+	assert_output "$(printf '%s\n' b.2024-01-02_001 a.2024-01-01_002 a.2024-01-02_001)"
 	run -0 sl-route --instances a
 	assert_output "$(printf '%s\n' a.2024-01-01_002 a.2024-01-02_001)"
 	run -0 sl-route --instances c
@@ -98,7 +100,7 @@ routes() { printf '%s\n' "$@" > "$SL_ROOT/routes"; }
 
 @test "sl-route: usage errors exit 100" {
 	for args in "" "a.com b.com" "--parse" "--match a.com" "--list x" "--prev a.com" \
-		"-q --list" "--parse --list a.com" "--instances a b"; do
+		"-q --list" "--parse --list a.com"; do
 		run -100 sl-route $args
 		assert_output --regexp '^sl-route: usage: '
 	done

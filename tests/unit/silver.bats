@@ -215,3 +215,34 @@ silver: usage: silver diff [--node NODE] DIR [LOCATION]"
 	PATH=/usr/bin:/bin run -127 "$BATS_TEST_TMPDIR/alone/silver" env "$A"
 	assert_output "silver: fatal: sl-env not found beside $BATS_TEST_TMPDIR/alone/silver or on PATH"
 }
+
+# These are refused before any connection: the node 127.0.0.1:1 is never reached.
+@test "backup and restore: DEST and BACKUP are checked before the node is asked" {
+	cd "$BATS_TEST_TMPDIR"
+	touch have.tar.gz
+	mkdir full empty notbackup && touch full/x
+	run -100 silver backup --node 127.0.0.1:1 a.test have.tar.gz
+	assert_output "sl-remote-backup: fatal: have.tar.gz exists: give a new name"
+	run -100 silver backup --node 127.0.0.1:1 a.test full
+	assert_output "sl-remote-backup: fatal: full is not empty: give a new directory"
+	run -100 silver restore --node 127.0.0.1:1 notbackup a.test
+	assert_output "sl-remote-backup: fatal: notbackup is not a backup (no backup.ini)"
+	run -100 silver restore --node 127.0.0.1:1 missing.tar.gz a.test
+	assert_output "sl-remote-backup: fatal: unable to read missing.tar.gz"
+	# a backup that did not come leaves no DEST, no .part, no directory made
+	run -111 silver backup --node 127.0.0.1:1 --timeout 2 a.test new.tar.gz
+	run -111 silver backup --node 127.0.0.1:1 --timeout 2 a.test newdir
+	run -111 silver backup --node 127.0.0.1:1 --timeout 2 a.test empty
+	[ ! -e new.tar.gz ] && [ ! -e new.tar.gz.part ] && [ ! -e newdir ] && [ -d empty ]
+}
+
+@test "run: two local files of one name are refused before anything is sent" {
+	cd "$BATS_TEST_TMPDIR"
+	mkdir other && echo a > notes.txt && echo b > other/notes.txt
+	run -100 silver run --node 127.0.0.1:1 a.test report notes.txt other/notes.txt
+	assert_output "sl-remote-run: fatal: two arguments are named notes.txt: rename one"
+	run -100 silver run --node 127.0.0.1:1 a.test report /
+	assert_output "sl-remote-run: fatal: /: cannot send the root directory"
+	run -100 silver run --node 127.0.0.1:1 a.test report --f=/
+	assert_output "sl-remote-run: fatal: /: cannot send the root directory"
+}

@@ -10,16 +10,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../libsl/buf.h"
-#include "../libsl/exit.h"
-#include "../libsl/file.h"
-#include "../libsl/run.h"
-#include "db.h"
-#include "my.h"
+#include "buf.h"
+#include "exit.h"
+#include "file.h"
+#include "run.h"
+#include "service-db.h"
+#include "service-my.h"
 
 #define SOCKET "/run/mysqld/mysqld.sock"
 
-/* libmariadb is loaded when a node verb first needs it (see pg.c). */
+/* libmariadb is loaded when a node verb first needs it (see service-pg.c). */
 static struct {
 	MYSQL *(*init)(MYSQL *);
 	MYSQL *(*real_connect)(MYSQL *, const char *, const char *, const char *,
@@ -68,13 +68,13 @@ static int load_libmariadb(struct sl_err *err)
 #define mysql_num_fields my.num_fields
 #define mysql_select_db my.select_db
 
-int sl_my_install(struct sl_err *err)
+int sl_service_my_install(struct sl_err *err)
 {
 	static const char *const pkgs[] = { "mariadb-server", NULL };
 
-	if (sl_svc_apt(pkgs, err) < 0)
+	if (sl_service_apt(pkgs, err) < 0)
 		return -1;
-	return sl_svc_start("mariadb", err);
+	return sl_service_start("mariadb", err);
 }
 
 /*
@@ -206,13 +206,13 @@ static void native_hash(const char *pass, char out[42])
 		snprintf(out + 1 + 2 * i, 3, "%02X", b[i]);
 }
 
-static void password_path(const struct sl_svc_app *a, struct sl_buf *b)
+static void password_path(const struct sl_service_app *a, struct sl_buf *b)
 {
 	sl_buf_addf(b, "%s/mysql.password", a->data);
 }
 
 /* GRANT (or REVOKE) everything on DB alone to (from) APP's user. */
-static int grant(MYSQL *m, const struct sl_svc_app *a, const char *db, int give,
+static int grant(MYSQL *m, const struct sl_service_app *a, const char *db, int give,
 		 struct sl_err *err)
 {
 	struct sl_buf q = SL_BUF_INIT;
@@ -229,7 +229,7 @@ static int grant(MYSQL *m, const struct sl_svc_app *a, const char *db, int give,
  * The database and its grant. Grants made before the name was escaped
  * (ON `pay_ents`.*, which matched `payments` too) are revoked.
  */
-static int make_database(MYSQL *m, const struct sl_svc_app *a, struct sl_err *err)
+static int make_database(MYSQL *m, const struct sl_service_app *a, struct sl_err *err)
 {
 	struct sl_strv old = SL_STRV_INIT;
 	int ret;
@@ -279,14 +279,14 @@ static int user_exists(MYSQL *m, const char *name, struct sl_err *err)
 	return n;
 }
 
-static int check_name(const struct sl_svc_app *a, struct sl_err *err)
+static int check_name(const struct sl_service_app *a, struct sl_err *err)
 {
 	if (!plain_ident(a->dbname))
 		return sl_err_set(err, SL_EXIT_USAGE, "invalid database name '%s'", a->dbname);
 	return 0;
 }
 
-int sl_my_setup(const struct sl_svc_app *a, struct sl_err *err)
+int sl_service_my_setup(const struct sl_service_app *a, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, sql = SL_BUF_INIT;
 	MYSQL *m;
@@ -313,7 +313,7 @@ int sl_my_setup(const struct sl_svc_app *a, struct sl_err *err)
 			   a->dbname, path.buf);
 		goto out;
 	}
-	made = sl_svc_secret(a, path.buf, &pass, err);
+	made = sl_service_secret(a, path.buf, &pass, err);
 	if (made < 0)
 		goto out;
 	/* the server gets the hash: the password is in no statement, no log */
@@ -337,19 +337,19 @@ out:
 	return ret;
 }
 
-int sl_my_env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err)
+int sl_service_my_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	int ret;
 
 	password_path(a, &path);
-	ret = sl_svc_db_env(&sl_db_mysql, a, path.buf, "localhost", "3306", vars, err);
+	ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, "localhost", "3306", vars, err);
 	sl_buf_release(&path);
 	return ret;
 }
 
 /* APP's password, from its record (never made here: setup makes it). */
-static int read_password(const struct sl_svc_app *a, struct sl_buf *pass, struct sl_err *err)
+static int read_password(const struct sl_service_app *a, struct sl_buf *pass, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	int ret = 0;
@@ -366,7 +366,7 @@ static int read_password(const struct sl_svc_app *a, struct sl_buf *pass, struct
  * The clients (mariadb-dump, mariadb) run as APP's Unix user, logged in as
  * its MariaDB user: its password in an option file only that user reads.
  */
-static int client_file(const struct sl_svc_app *a, struct sl_buf *path, struct sl_err *err)
+static int client_file(const struct sl_service_app *a, struct sl_buf *path, struct sl_err *err)
 {
 	struct sl_buf pass = SL_BUF_INIT, text = SL_BUF_INIT;
 	int ret = -1;
@@ -374,14 +374,14 @@ static int client_file(const struct sl_svc_app *a, struct sl_buf *path, struct s
 	if (read_password(a, &pass, err) == 0) {
 		sl_buf_addf(&text, "[client]\nuser=%s\npassword=%s\nsocket=%s\n",
 			    a->dbname, pass.buf, SOCKET);
-		ret = sl_svc_private_file(a, text.buf, path, err);
+		ret = sl_service_private_file(a, text.buf, path, err);
 	}
 	sl_buf_release(&pass);
 	sl_buf_release(&text);
 	return ret;
 }
 
-int sl_my_backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+int sl_service_my_backup(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	struct sl_buf cnf = SL_BUF_INIT, opt = SL_BUF_INIT;
 	int ret;
@@ -393,15 +393,15 @@ int sl_my_backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err
 		char *argv[] = { "mariadb-dump", opt.buf, "--single-transaction", "--routines",
 			"--triggers", a->dbname, NULL };
 
-		ret = sl_svc_dump(argv, a->user, dir, "database.sql", err);
+		ret = sl_service_dump(argv, a->user, dir, "database.sql", err);
 	}
-	sl_svc_private_file_remove(cnf.buf);
+	sl_service_private_file_remove(cnf.buf);
 	sl_buf_release(&cnf);
 	sl_buf_release(&opt);
 	return ret;
 }
 
-int sl_my_clear(const struct sl_svc_app *a, struct sl_err *err)
+int sl_service_my_clear(const struct sl_service_app *a, struct sl_err *err)
 {
 	MYSQL *m;
 	int ret;
@@ -701,7 +701,7 @@ out:
 	return ret;
 }
 
-int sl_my_check(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+int sl_service_my_check(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	int ret;
@@ -717,7 +717,7 @@ int sl_my_check(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
  * user, the client in sandbox mode) into a database of its own, and only
  * then swapped in: any failure leaves the app's data as it was.
  */
-int sl_my_restore(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+int sl_service_my_restore(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, tmp = SL_BUF_INIT, old = SL_BUF_INIT;
 	struct sl_buf cnf = SL_BUF_INIT, opt = SL_BUF_INIT, pass = SL_BUF_INIT;
@@ -748,9 +748,9 @@ int sl_my_restore(const struct sl_svc_app *a, const char *dir, struct sl_err *er
 		char *argv[] = { "mariadb", opt.buf, "--sandbox", "--local-infile=0",
 			tmp.buf, NULL };
 
-		ret = sl_svc_load(argv, a->user, dir, "database.sql", err);
+		ret = sl_service_load(argv, a->user, dir, "database.sql", err);
 	}
-	sl_svc_private_file_remove(cnf.buf);
+	sl_service_private_file_remove(cnf.buf);
 	if (ret < 0) {
 		sl_err_prefix(err, "the backup does not load (nothing was changed)");
 		err->code = SL_EXIT_USAGE;

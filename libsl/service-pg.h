@@ -17,20 +17,20 @@
  * unnamed passfile. The superuser's connection only makes, renames and
  * drops databases, the role and the extension.
  *
- * sl_pg_restore() is all or nothing: the archive is read whole (100 if it
+ * sl_service_pg_restore() is all or nothing: the archive is read whole (100 if it
  * is not), loaded into APP.restore, and renamed into place only when the
  * load succeeded; a failed load (111) leaves the app's database as it was.
  */
-int sl_pg_install(int postgis, struct sl_err *err);
-int sl_pg_setup(const struct sl_svc_app *a, int postgis, struct sl_err *err);
-int sl_pg_env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err);
-int sl_pg_backup(const struct sl_svc_app *a, int postgis, const char *dir, struct sl_err *err);
+int sl_service_pg_install(int postgis, struct sl_err *err);
+int sl_service_pg_setup(const struct sl_service_app *a, int postgis, struct sl_err *err);
+int sl_service_pg_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err);
+int sl_service_pg_backup(const struct sl_service_app *a, int postgis, const char *dir, struct sl_err *err);
 /*
  * DIR/database.pgdump reads whole (pg_restore writing its script to
  * /dev/null, as the app's user): 0, or -1 with ERR set, 100 when it is not.
  */
-int sl_pg_check(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
-int sl_pg_restore(const struct sl_svc_app *a, int postgis, const char *dir, struct sl_err *err);
-int sl_pg_clear(const struct sl_svc_app *a, int postgis, struct sl_err *err);
+int sl_service_pg_check(const struct sl_service_app *a, const char *dir, struct sl_err *err);
+int sl_service_pg_restore(const struct sl_service_app *a, int postgis, const char *dir, struct sl_err *err);
+int sl_service_pg_clear(const struct sl_service_app *a, int postgis, struct sl_err *err);
 
 #endif

@@ -8,12 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../libsl/buf.h"
-#include "../libsl/exit.h"
-#include "../libsl/file.h"
-#include "../libsl/run.h"
-#include "db.h"
-#include "pg.h"
+#include "buf.h"
+#include "exit.h"
+#include "file.h"
+#include "run.h"
+#include "service-db.h"
+#include "service-pg.h"
 
 #define PG_VERSION "15"
 #define PG_PORT "5432"
@@ -77,15 +77,15 @@ static int load_libpq(struct sl_err *err)
 #define PQencryptPasswordConn pq.encryptPasswordConn
 #define PQfreemem pq.freemem
 
-int sl_pg_install(int postgis, struct sl_err *err)
+int sl_service_pg_install(int postgis, struct sl_err *err)
 {
 	static const char *const plain[] = { "postgresql-" PG_VERSION, NULL };
 	static const char *const gis[] = { "postgresql-" PG_VERSION,
 		"postgresql-" PG_VERSION "-postgis-3", NULL };
 
-	if (sl_svc_apt(postgis ? gis : plain, err) < 0)
+	if (sl_service_apt(postgis ? gis : plain, err) < 0)
 		return -1;
-	return sl_svc_start("postgresql@" PG_VERSION "-main", err);
+	return sl_service_start("postgresql@" PG_VERSION "-main", err);
 }
 
 /*
@@ -160,7 +160,7 @@ static int exists(PGconn *c, const char *query, const char *arg, struct sl_err *
 	return n;
 }
 
-static void password_path(const struct sl_svc_app *a, struct sl_buf *b)
+static void password_path(const struct sl_service_app *a, struct sl_buf *b)
 {
 	sl_buf_addf(b, "%s/pg.password", a->data);
 }
@@ -201,7 +201,7 @@ static int exec_on(PGconn *c, const char *fmt, const char *datname, struct sl_er
  * was). The extension is the one thing made by the superuser in a
  * database an app can write to, and it is made before the app can.
  */
-static int make_database(PGconn *c, const struct sl_svc_app *a, const char *datname,
+static int make_database(PGconn *c, const struct sl_service_app *a, const char *datname,
 			 int postgis, struct sl_err *err)
 {
 	struct sl_buf sql = SL_BUF_INIT;
@@ -248,7 +248,7 @@ static int reserved(const char *name)
 	return !strncmp(name, "pg_", 3);
 }
 
-int sl_pg_setup(const struct sl_svc_app *a, int postgis, struct sl_err *err)
+int sl_service_pg_setup(const struct sl_service_app *a, int postgis, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, sql = SL_BUF_INIT;
 	PGconn *c;
@@ -273,7 +273,7 @@ int sl_pg_setup(const struct sl_svc_app *a, int postgis, struct sl_err *err)
 			   a->dbname, path.buf);
 		goto out;
 	}
-	made = sl_svc_secret(a, path.buf, &pass, err);
+	made = sl_service_secret(a, path.buf, &pass, err);
 	if (made < 0)
 		goto out;
 	ident = PQescapeIdentifier(c, a->dbname, strlen(a->dbname));
@@ -303,14 +303,14 @@ out:
 	return ret;
 }
 
-int sl_pg_env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err)
+int sl_service_pg_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	int ret;
 
 	password_path(a, &path);
 	/* TCP on loopback: Debian's pg_hba asks a password there */
-	ret = sl_svc_db_env(&sl_db_postgresql, a, path.buf, "127.0.0.1", PG_PORT, vars, err);
+	ret = sl_service_db_env(&sl_service_db_postgresql, a, path.buf, "127.0.0.1", PG_PORT, vars, err);
 	sl_buf_release(&path);
 	return ret;
 }
@@ -324,7 +324,7 @@ int sl_pg_env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *e
  * it ends. Appends the connection string for DATNAME to CONN; returns the
  * fd (inherited by the children; the caller closes it), or -1 with ERR.
  */
-static int app_login(const struct sl_svc_app *a, const char *datname,
+static int app_login(const struct sl_service_app *a, const char *datname,
 		     struct sl_buf *conn, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, line = SL_BUF_INIT;
@@ -358,7 +358,7 @@ out:
 	return fd;
 }
 
-int sl_pg_backup(const struct sl_svc_app *a, int postgis, const char *dir, struct sl_err *err)
+int sl_service_pg_backup(const struct sl_service_app *a, int postgis, const char *dir, struct sl_err *err)
 {
 	struct sl_buf conn = SL_BUF_INIT;
 	int fd = app_login(a, a->dbname, &conn, err), ret;
@@ -371,13 +371,13 @@ int sl_pg_backup(const struct sl_svc_app *a, int postgis, const char *dir, struc
 
 	if (fd < 0)
 		return -1;
-	ret = sl_svc_dump(argv, a->user, dir, "database.pgdump", err);
+	ret = sl_service_dump(argv, a->user, dir, "database.pgdump", err);
 	close(fd);
 	sl_buf_release(&conn);
 	return ret;
 }
 
-int sl_pg_clear(const struct sl_svc_app *a, int postgis, struct sl_err *err)
+int sl_service_pg_clear(const struct sl_service_app *a, int postgis, struct sl_err *err)
 {
 	PGconn *c = connect_admin("postgres", err);
 	int ret;
@@ -397,7 +397,7 @@ int sl_pg_clear(const struct sl_svc_app *a, int postgis, struct sl_err *err)
  * the app's are ended first, and a session that comes back in between
  * makes the transaction fail as a whole, so it is tried again, 3 times.
  */
-static int swap(PGconn *c, const struct sl_svc_app *a, const char *tmp,
+static int swap(PGconn *c, const struct sl_service_app *a, const char *tmp,
 		const char *old, struct sl_err *err)
 {
 	const char *params[2] = { a->dbname, tmp };
@@ -434,7 +434,7 @@ out:
 	return ret;
 }
 
-int sl_pg_check(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+int sl_service_pg_check(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	char *argv[] = { "pg_restore", "--file=/dev/null", NULL };
 	struct sl_buf path = SL_BUF_INIT;
@@ -443,7 +443,7 @@ int sl_pg_check(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
 	sl_buf_addf(&path, "%s/database.pgdump", dir);
 	if (access(path.buf, R_OK) < 0) {
 		ret = sl_err_errno(err, "unable to read %s", path.buf);
-	} else if (sl_svc_load(argv, a->user, dir, "database.pgdump", err) < 0) {
+	} else if (sl_service_load(argv, a->user, dir, "database.pgdump", err) < 0) {
 		if (err->code == SL_EXIT_TEMP)
 			sl_err_set(err, SL_EXIT_USAGE, "%s is not a whole pg_dump archive: nothing was changed",
 				   path.buf);
@@ -460,7 +460,7 @@ int sl_pg_check(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
  * the app's role; only a load that succeeded takes the app's database's
  * place. The left-overs of a restore that crashed are dropped first.
  */
-int sl_pg_restore(const struct sl_svc_app *a, int postgis, const char *dir, struct sl_err *err)
+int sl_service_pg_restore(const struct sl_service_app *a, int postgis, const char *dir, struct sl_err *err)
 {
 	struct sl_buf tmp = SL_BUF_INIT, old = SL_BUF_INIT, conn = SL_BUF_INIT;
 	/* the app's role owns what comes back; the extension is the server's */
@@ -471,7 +471,7 @@ int sl_pg_restore(const struct sl_svc_app *a, int postgis, const char *dir, stru
 
 	sl_buf_addf(&tmp, "%s.restore", a->dbname);
 	sl_buf_addf(&old, "%s.old", a->dbname);
-	if (sl_pg_check(a, dir, err) < 0)
+	if (sl_service_pg_check(a, dir, err) < 0)
 		goto out;
 	if ((fd = app_login(a, tmp.buf, &conn, err)) < 0 || !(c = connect_admin("postgres", err)))
 		goto out;
@@ -482,7 +482,7 @@ int sl_pg_restore(const struct sl_svc_app *a, int postgis, const char *dir, stru
 	if (make_database(c, a, tmp.buf, postgis, err) < 0)
 		goto out;
 	load[6] = conn.buf;
-	if (sl_svc_load(load, a->user, dir, "database.pgdump", err) < 0) {
+	if (sl_service_load(load, a->user, dir, "database.pgdump", err) < 0) {
 		sl_err_prefix(err, "the backup did not load");
 		sl_buf_adds(&err->msg, "; the database is as it was");
 		goto out;

@@ -3,22 +3,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../libsl/app.h"
-#include "../libsl/buf.h"
-#include "../libsl/exit.h"
-#include "../libsl/mem.h"
-#include "../libsl/quote.h"
-#include "db.h"
+#include "app.h"
+#include "buf.h"
+#include "exit.h"
+#include "mem.h"
+#include "quote.h"
+#include "service-db.h"
 
-const struct sl_db_kind sl_db_postgresql = {
+const struct sl_service_db_kind sl_service_db_postgresql = {
 	"PG", "postgresql", "postgresql+psycopg2", "", "",
 };
 
-const struct sl_db_kind sl_db_mysql = {
+const struct sl_service_db_kind sl_service_db_mysql = {
 	"MYSQL", "mysql", "mysql+mysqldb", "localhost", "?charset=utf8mb4",
 };
 
-const char *const sl_db_devel_keys[] = {
+const char *const sl_service_db_devel_keys[] = {
 	"dbname", "user", "password", "host", "port", NULL,
 };
 
@@ -72,7 +72,7 @@ static int split_host(const char *in, char **host, char **port)
 }
 
 static void add_url(struct sl_buf *u, const char *scheme,
-		    const struct sl_db_kind *k, const char *user,
+		    const struct sl_service_db_kind *k, const char *user,
 		    const char *password, const char *host, const char *port,
 		    const char *dbname, const char *query)
 {
@@ -96,9 +96,9 @@ static void add_url(struct sl_buf *u, const char *scheme,
 	sl_buf_adds(u, query);
 }
 
-void sl_db_push_vars(const struct sl_db_kind *k, const char *dbname,
-		     const char *user, const char *password, const char *host,
-		     const char *port, struct sl_strv *vars)
+void sl_service_db_push_vars(const struct sl_service_db_kind *k, const char *dbname,
+			     const char *user, const char *password, const char *host,
+			     const char *port, struct sl_strv *vars)
 {
 	struct sl_buf u = SL_BUF_INIT;
 
@@ -117,9 +117,9 @@ void sl_db_push_vars(const struct sl_db_kind *k, const char *dbname,
 	sl_buf_release(&u);
 }
 
-int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
-		    const struct sl_devconf *dc, struct sl_strv *vars,
-		    struct sl_err *err)
+int sl_service_db_devel_env(const struct sl_service_db_kind *k, const char *app,
+			    const struct sl_devconf *dc, struct sl_strv *vars,
+			    struct sl_err *err)
 {
 	const char *set_db = sl_devconf_get(dc, "dbname");
 	const char *set_user = sl_devconf_get(dc, "user");
@@ -154,9 +154,25 @@ int sl_db_devel_env(const struct sl_db_kind *k, const char *app,
 		port = sl_xstrdup("");
 	if (!password)
 		password = "";
-	sl_db_push_vars(k, dbname, user, password, host, port, vars);
+	sl_service_db_push_vars(k, dbname, user, password, host, port, vars);
 	free(dbname);
 	free(host);
 	free(port);
+	return 0;
+}
+
+int sl_service_db_env(const struct sl_service_db_kind *k, const struct sl_service_app *a,
+		      const char *path, const char *host, const char *port,
+		      struct sl_strv *vars, struct sl_err *err)
+{
+	struct sl_buf pass = SL_BUF_INIT;
+
+	if (sl_buf_read_file(&pass, path) < 0) {
+		sl_buf_release(&pass);
+		return sl_err_errno(err, "unable to read %s (set the app up first)", path);
+	}
+	sl_buf_rtrim(&pass);
+	sl_service_db_push_vars(k, a->dbname, a->dbname, pass.buf, host, port, vars);
+	sl_buf_release(&pass);
 	return 0;
 }

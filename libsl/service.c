@@ -10,16 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../libsl/app.h"
-#include "../libsl/appuser.h"
-#include "../libsl/buf.h"
-#include "../libsl/file.h"
-#include "../libsl/instance.h"
-#include "../libsl/run.h"
-#include "../libsl/mem.h"
-#include "../libsl/msg.h"
-#include "../libsl/version.h"
-#include "db.h"
+#include "app.h"
+#include "appuser.h"
+#include "buf.h"
+#include "file.h"
+#include "instance.h"
+#include "run.h"
+#include "mem.h"
+#include "msg.h"
+#include "version.h"
 #include "service.h"
 
 static void usage(FILE *f, const char *prog)
@@ -76,9 +75,9 @@ static int node_verb(const struct sl_service *svc, const char *verb,
 {
 	struct sl_err err = SL_ERR_INIT;
 	struct sl_strv vars = SL_STRV_INIT;
-	struct sl_svc_app a = { 0 };
+	struct sl_service_app a = { 0 };
 	struct sl_buf data = SL_BUF_INIT;
-	int (*fn)(const struct sl_svc_app *, const char *, struct sl_err *) = NULL;
+	int (*fn)(const struct sl_service_app *, const char *, struct sl_err *) = NULL;
 	int ret;
 
 	umask(022);	/* what the node's records are made with, whatever the shell's */
@@ -110,7 +109,7 @@ static int node_verb(const struct sl_service *svc, const char *verb,
 	if (geteuid())
 		sl_die(SL_EXIT_USAGE, "%s runs as root on a node", verb);
 	if (!strcmp(verb, "setup") || !strcmp(verb, "clear")) {
-		int (*fn1)(const struct sl_svc_app *, struct sl_err *) =
+		int (*fn1)(const struct sl_service_app *, struct sl_err *) =
 			!strcmp(verb, "setup") ? svc->setup : svc->clear;
 
 		if (!fn1)
@@ -228,8 +227,8 @@ out:
 	return ret;
 }
 
-int sl_svc_run(char *const *argv, const char *as, int in, int out,
-	       const char *what, struct sl_err *err)
+int sl_service_run(char *const *argv, const char *as, int in, int out,
+		   const char *what, struct sl_err *err)
 {
 	struct sl_strv v = SL_STRV_INIT;
 	struct sl_child c = SL_CHILD_INIT;
@@ -256,7 +255,7 @@ int sl_svc_run(char *const *argv, const char *as, int in, int out,
 	return 0;
 }
 
-int sl_svc_apt(const char *const *pkgs, struct sl_err *err)
+int sl_service_apt(const char *const *pkgs, struct sl_err *err)
 {
 	struct sl_strv argv = SL_STRV_INIT;
 	int missing = 0, ret;
@@ -287,15 +286,15 @@ int sl_svc_apt(const char *const *pkgs, struct sl_err *err)
 	{
 		char *update[] = { "apt-get", "update", "-q", NULL };
 
-		ret = sl_svc_run(update, NULL, SL_RUN_NULL, 2, "apt-get update", err);
+		ret = sl_service_run(update, NULL, SL_RUN_NULL, 2, "apt-get update", err);
 	}
 	if (!ret)
-		ret = sl_svc_run(argv.v, NULL, SL_RUN_NULL, 2, "apt-get install", err);
+		ret = sl_service_run(argv.v, NULL, SL_RUN_NULL, 2, "apt-get install", err);
 	sl_strv_clear(&argv);
 	return ret;
 }
 
-int sl_svc_start(const char *unit, struct sl_err *err)
+int sl_service_start(const char *unit, struct sl_err *err)
 {
 	char *active[] = { "systemctl", "is-active", "-q", (char *)unit, NULL };
 	char *start[] = { "systemctl", "start", (char *)unit, NULL };
@@ -304,7 +303,7 @@ int sl_svc_start(const char *unit, struct sl_err *err)
 	c.argv = active;
 	if (sl_run(&c, NULL) == 0)
 		return 0;
-	if (sl_svc_run(start, NULL, SL_RUN_NULL, 2, unit, err) < 0) {
+	if (sl_service_run(start, NULL, SL_RUN_NULL, 2, unit, err) < 0) {
 		sl_err_prefix(err, "the server did not start");
 		err->code = SL_EXIT_TEMP;
 		return -1;
@@ -312,8 +311,8 @@ int sl_svc_start(const char *unit, struct sl_err *err)
 	return 0;
 }
 
-int sl_svc_secret(const struct sl_svc_app *a, const char *path,
-		  struct sl_buf *out, struct sl_err *err)
+int sl_service_secret(const struct sl_service_app *a, const char *path,
+		      struct sl_buf *out, struct sl_err *err)
 {
 	unsigned char raw[32];
 	char hex[65];
@@ -340,8 +339,8 @@ int sl_svc_secret(const struct sl_svc_app *a, const char *path,
 	return made;
 }
 
-int sl_svc_dump(char *const *argv, const char *as, const char *dir,
-		const char *file, struct sl_err *err)
+int sl_service_dump(char *const *argv, const char *as, const char *dir,
+		    const char *file, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	int fd, ret = -1;
@@ -354,7 +353,7 @@ int sl_svc_dump(char *const *argv, const char *as, const char *dir,
 		sl_err_errno(err, "unable to write %s", path.buf);
 		goto out;
 	}
-	ret = sl_svc_run(argv, as, SL_RUN_NULL, fd, argv[0], err);
+	ret = sl_service_run(argv, as, SL_RUN_NULL, fd, argv[0], err);
 	if (close(fd) < 0 && !ret)
 		ret = sl_err_errno(err, "unable to write %s", path.buf);
 out:
@@ -362,8 +361,8 @@ out:
 	return ret;
 }
 
-int sl_svc_load(char *const *argv, const char *as, const char *dir,
-		const char *file, struct sl_err *err)
+int sl_service_load(char *const *argv, const char *as, const char *dir,
+		    const char *file, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT;
 	int fd, ret = -1;
@@ -373,31 +372,15 @@ int sl_svc_load(char *const *argv, const char *as, const char *dir,
 	if (fd < 0) {
 		sl_err_errno(err, "unable to read %s", path.buf);
 	} else {
-		ret = sl_svc_run(argv, as, fd, SL_RUN_INHERIT, argv[0], err);
+		ret = sl_service_run(argv, as, fd, SL_RUN_INHERIT, argv[0], err);
 		close(fd);
 	}
 	sl_buf_release(&path);
 	return ret;
 }
 
-int sl_svc_db_env(const struct sl_db_kind *k, const struct sl_svc_app *a,
-		  const char *path, const char *host, const char *port,
-		  struct sl_strv *vars, struct sl_err *err)
-{
-	struct sl_buf pass = SL_BUF_INIT;
-
-	if (sl_buf_read_file(&pass, path) < 0) {
-		sl_buf_release(&pass);
-		return sl_err_errno(err, "unable to read %s (set the app up first)", path);
-	}
-	sl_buf_rtrim(&pass);
-	sl_db_push_vars(k, a->dbname, a->dbname, pass.buf, host, port, vars);
-	sl_buf_release(&pass);
-	return 0;
-}
-
-int sl_svc_private_file(const struct sl_svc_app *a, const char *text,
-			struct sl_buf *path, struct sl_err *err)
+int sl_service_private_file(const struct sl_service_app *a, const char *text,
+			    struct sl_buf *path, struct sl_err *err)
 {
 	char dir[] = "/run/sl-client.XXXXXX";
 	size_t len = path->len;
@@ -421,7 +404,7 @@ int sl_svc_private_file(const struct sl_svc_app *a, const char *text,
 	return 0;
 }
 
-void sl_svc_private_file_remove(const char *path)
+void sl_service_private_file_remove(const char *path)
 {
 	char *dir = sl_xstrdup(path), *slash = strrchr(dir, '/');
 

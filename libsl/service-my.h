@@ -18,13 +18,13 @@
  * one RENAME TABLE and makes the views, triggers and routines again as the
  * app: on any failure the app's data is as it was (sl-service-mysql(1)).
  */
-int sl_my_install(struct sl_err *err);
-int sl_my_setup(const struct sl_svc_app *a, struct sl_err *err);
-int sl_my_env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err);
-int sl_my_backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
+int sl_service_my_install(struct sl_err *err);
+int sl_service_my_setup(const struct sl_service_app *a, struct sl_err *err);
+int sl_service_my_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err);
+int sl_service_my_backup(const struct sl_service_app *a, const char *dir, struct sl_err *err);
 /* DIR/database.sql is a whole dump: 0, or -1 with ERR set (100). */
-int sl_my_check(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
-int sl_my_restore(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
-int sl_my_clear(const struct sl_svc_app *a, struct sl_err *err);
+int sl_service_my_check(const struct sl_service_app *a, const char *dir, struct sl_err *err);
+int sl_service_my_restore(const struct sl_service_app *a, const char *dir, struct sl_err *err);
+int sl_service_my_clear(const struct sl_service_app *a, struct sl_err *err);
 
 #endif

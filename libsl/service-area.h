@@ -11,7 +11,7 @@
  * it, as the app's user, beside the area (ROOT/apps/APP/.SUB.restore) and
  * swaps it in by one rename: on any failure the area is as it was.
  */
-struct sl_area {
+struct sl_service_area {
 	const char *sub;	/* "files" */
 	const char *var;	/* "CONFIG_FILES" */
 	mode_t mode;
@@ -20,8 +20,8 @@ struct sl_area {
 /*
  * The whole service for area K, named NAME: its devel side
  * (~/.silverlining/SUB/APP, or NAME.dir) and its node side. An area
- * executable is its struct sl_area and a main calling this.
+ * executable is its struct sl_service_area and a main calling this.
  */
-int sl_area_main(int argc, char **argv, const char *name, const struct sl_area *k);
+int sl_service_area_main(int argc, char **argv, const char *name, const struct sl_service_area *k);
 
 #endif

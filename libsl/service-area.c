@@ -7,18 +7,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../libsl/buf.h"
-#include "../libsl/exit.h"
-#include "../libsl/file.h"
-#include "../libsl/run.h"
-#include "area.h"
+#include "buf.h"
+#include "exit.h"
+#include "file.h"
+#include "run.h"
+#include "service-area.h"
 
-static void area_path(const struct sl_area *k, const struct sl_svc_app *a, struct sl_buf *b)
+static void area_path(const struct sl_service_area *k, const struct sl_service_app *a, struct sl_buf *b)
 {
 	sl_buf_addf(b, "%s/%s", a->data, k->sub);
 }
 
-static int sl_area_setup(const struct sl_area *k, const struct sl_svc_app *a, struct sl_err *err)
+static int sl_service_area_setup(const struct sl_service_area *k, const struct sl_service_app *a, struct sl_err *err)
 {
 	struct sl_buf p = SL_BUF_INIT;
 	int ret = -1;
@@ -40,7 +40,7 @@ out:
 	return ret;
 }
 
-static int sl_area_env(const struct sl_area *k, const struct sl_svc_app *a,
+static int sl_service_area_env(const struct sl_service_area *k, const struct sl_service_app *a,
 		struct sl_strv *vars, struct sl_err *err)
 {
 	struct sl_buf p = SL_BUF_INIT;
@@ -57,7 +57,7 @@ static int sl_area_env(const struct sl_area *k, const struct sl_svc_app *a,
  * that user may: a symlink the app planted, or one an archive holds, never
  * takes root anywhere. Root only opens DIR/area.tar, in its own directory.
  */
-static int sl_area_backup(const struct sl_area *k, const struct sl_svc_app *a,
+static int sl_service_area_backup(const struct sl_service_area *k, const struct sl_service_app *a,
 		   const char *dir, struct sl_err *err)
 {
 	struct sl_buf p = SL_BUF_INIT;
@@ -67,13 +67,13 @@ static int sl_area_backup(const struct sl_area *k, const struct sl_svc_app *a,
 	{
 		char *argv[] = { "tar", "-C", p.buf, "-cf", "-", ".", NULL };
 
-		ret = sl_svc_dump(argv, a->user, dir, "area.tar", err);
+		ret = sl_service_dump(argv, a->user, dir, "area.tar", err);
 	}
 	sl_buf_release(&p);
 	return ret;
 }
 
-static int sl_area_clear(const struct sl_area *k, const struct sl_svc_app *a, struct sl_err *err)
+static int sl_service_area_clear(const struct sl_service_area *k, const struct sl_service_app *a, struct sl_err *err)
 {
 	struct sl_buf p = SL_BUF_INIT;
 	struct dirent *de;
@@ -86,7 +86,7 @@ static int sl_area_clear(const struct sl_area *k, const struct sl_svc_app *a, st
 	if (!d) {
 		if (fd >= 0)
 			close(fd);
-		ret = errno == ENOENT ? sl_area_setup(k, a, err) :
+		ret = errno == ENOENT ? sl_service_area_setup(k, a, err) :
 			sl_err_errno(err, "unable to open %s", p.buf);
 		sl_buf_release(&p);
 		return ret;
@@ -105,7 +105,7 @@ static int sl_area_clear(const struct sl_area *k, const struct sl_svc_app *a, st
  * a short, corrupt or hostile archive, or a full disk, leaves the area as
  * it was.
  */
-static int unpack(const struct sl_area *k, const struct sl_svc_app *a,
+static int unpack(const struct sl_service_area *k, const struct sl_service_app *a,
 		  int in, const char *into, struct sl_err *err)
 {
 	char *argv[] = { "tar", "-C", (char *)into, "-xf", "-", "--no-same-owner",
@@ -115,7 +115,7 @@ static int unpack(const struct sl_area *k, const struct sl_svc_app *a,
 		return -1;
 	if (mkdir(into, 0700) < 0 || chown(into, a->uid, a->gid) < 0)
 		return sl_err_errno(err, "unable to make %s", into);
-	if (sl_svc_run(argv, a->user, in, SL_RUN_INHERIT, "tar", err) < 0)
+	if (sl_service_run(argv, a->user, in, SL_RUN_INHERIT, "tar", err) < 0)
 		return -1;
 	if (chmod(into, k->mode) < 0)
 		return sl_err_errno(err, "unable to give %s its mode", into);
@@ -153,7 +153,7 @@ static int open_archive(const char *dir, struct sl_buf *tar, struct sl_err *err)
 }
 
 /* The archive reads whole: tar lists it, as the app's user. */
-static int sl_area_check(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+static int sl_service_area_check(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	char *argv[] = { "tar", "-tf", "-", NULL };
 	struct sl_buf tar = SL_BUF_INIT;
@@ -161,7 +161,7 @@ static int sl_area_check(const struct sl_svc_app *a, const char *dir, struct sl_
 
 	if (in >= 0 && (out = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
 		sl_err_errno(err, "unable to open /dev/null");
-	if (out >= 0 && sl_svc_run(argv, a->user, in, out, "tar", err) == 0)
+	if (out >= 0 && sl_service_run(argv, a->user, in, out, "tar", err) == 0)
 		ret = 0;
 	else if (out >= 0 && err->code == SL_EXIT_TEMP)
 		sl_err_set(err, SL_EXIT_USAGE, "%s is not a whole tar archive: nothing was changed",
@@ -174,7 +174,7 @@ static int sl_area_check(const struct sl_svc_app *a, const char *dir, struct sl_
 	return ret;
 }
 
-static int sl_area_restore(const struct sl_area *k, const struct sl_svc_app *a,
+static int sl_service_area_restore(const struct sl_service_area *k, const struct sl_service_app *a,
 		    const char *dir, struct sl_err *err)
 {
 	struct sl_buf p = SL_BUF_INIT, tar = SL_BUF_INIT, nw = SL_BUF_INIT;
@@ -209,8 +209,8 @@ out:
 	return ret;
 }
 
-/* The area of the running executable: set by sl_area_main. */
-static const struct sl_area *self;
+/* The area of the running executable: set by sl_service_area_main. */
+static const struct sl_service_area *self;
 
 static int devel_env(const char *app, const struct sl_devconf *dc,
 		     struct sl_strv *vars, struct sl_err *err)
@@ -224,38 +224,38 @@ static int install(struct sl_err *err)
 	return 0;
 }
 
-static int setup(const struct sl_svc_app *a, struct sl_err *err)
+static int setup(const struct sl_service_app *a, struct sl_err *err)
 {
-	return sl_area_setup(self, a, err);
+	return sl_service_area_setup(self, a, err);
 }
 
-static int env(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err)
+static int env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
 {
-	return sl_area_env(self, a, vars, err);
+	return sl_service_area_env(self, a, vars, err);
 }
 
-static int backup(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+static int backup(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
-	return sl_area_backup(self, a, dir, err);
+	return sl_service_area_backup(self, a, dir, err);
 }
 
-static int restore(const struct sl_svc_app *a, const char *dir, struct sl_err *err)
+static int restore(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
-	return sl_area_restore(self, a, dir, err);
+	return sl_service_area_restore(self, a, dir, err);
 }
 
-static int clear(const struct sl_svc_app *a, struct sl_err *err)
+static int clear(const struct sl_service_app *a, struct sl_err *err)
 {
-	return sl_area_clear(self, a, err);
+	return sl_service_area_clear(self, a, err);
 }
 
-int sl_area_main(int argc, char **argv, const char *name, const struct sl_area *k)
+int sl_service_area_main(int argc, char **argv, const char *name, const struct sl_service_area *k)
 {
 	static const char *const keys[] = { "dir", NULL };
 	struct sl_service svc = {
 		.name = name, .devel_prefix = name, .devel_keys = keys, .db_names = 0,
 		.devel_env = devel_env, .install = install, .setup = setup, .env = env,
-		.backup = backup, .restore = restore, .check = sl_area_check, .clear = clear,
+		.backup = backup, .restore = restore, .check = sl_service_area_check, .clear = clear,
 	};
 
 	self = k;

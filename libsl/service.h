@@ -4,9 +4,9 @@
 
 #include <sys/types.h>
 
-#include "../libsl/devconf.h"
-#include "../libsl/err.h"
-#include "../libsl/strv.h"
+#include "devconf.h"
+#include "err.h"
+#include "strv.h"
 
 /*
  * A service executable is a table and one call:
@@ -23,7 +23,7 @@
  */
 
 /* An app on the node, as the node-side verbs see it. */
-struct sl_svc_app {
+struct sl_service_app {
 	const char *name;	/* app_name */
 	char *dbname;		/* its database form: my-blog -> my_blog */
 	char *user;		/* its Unix user (sl_appuser_get) */
@@ -51,21 +51,21 @@ struct sl_service {
 	/* node: install and start the server side, idempotent */
 	int (*install)(struct sl_err *err);
 	/* node: APP's database or area and credentials, idempotent */
-	int (*setup)(const struct sl_svc_app *a, struct sl_err *err);
+	int (*setup)(const struct sl_service_app *a, struct sl_err *err);
 	/* node: APP's variables from the node's records */
-	int (*env)(const struct sl_svc_app *a, struct sl_strv *vars, struct sl_err *err);
+	int (*env)(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err);
 	/* node: APP's data into the directory DIR (made), and back */
-	int (*backup)(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
-	int (*restore)(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
+	int (*backup)(const struct sl_service_app *a, const char *dir, struct sl_err *err);
+	int (*restore)(const struct sl_service_app *a, const char *dir, struct sl_err *err);
 	/*
 	 * node: DIR, a backup's part for this service, reads whole, as the
 	 * service's restore reads it, with the app's rights; nothing changes.
 	 * The one owner of what a part must be: sl-backup asks every service
 	 * before a restore touches any.
 	 */
-	int (*check)(const struct sl_svc_app *a, const char *dir, struct sl_err *err);
+	int (*check)(const struct sl_service_app *a, const char *dir, struct sl_err *err);
 	/* node: APP's data dropped and made again, empty */
-	int (*clear)(const struct sl_svc_app *a, struct sl_err *err);
+	int (*clear)(const struct sl_service_app *a, struct sl_err *err);
 };
 
 int sl_service_main(int argc, char **argv, const struct sl_service *svc);
@@ -75,41 +75,32 @@ int sl_service_main(int argc, char **argv, const struct sl_service *svc);
  * not NULL (through runuser). A non-zero exit is an error naming WHAT,
  * with code 111 (100 and above pass through).
  */
-int sl_svc_run(char *const *argv, const char *as, int in, int out,
-	       const char *what, struct sl_err *err);
+int sl_service_run(char *const *argv, const char *as, int in, int out,
+		   const char *what, struct sl_err *err);
 
 /*
  * A dump: runs ARGV (as AS when not NULL) with its output into DIR/FILE
  * (DIR made 0700, the file 0600). A load: runs ARGV with DIR/FILE as its
  * input. 0, or -1 with ERR set.
  */
-int sl_svc_dump(char *const *argv, const char *as, const char *dir,
-		const char *file, struct sl_err *err);
-int sl_svc_load(char *const *argv, const char *as, const char *dir,
-		const char *file, struct sl_err *err);
-
-/*
- * Reads a password record PATH into OUT and pushes the database's
- * variables (db.h) for HOST and PORT. 0, or -1 with ERR set.
- */
-struct sl_db_kind;
-int sl_svc_db_env(const struct sl_db_kind *k, const struct sl_svc_app *a,
-		  const char *path, const char *host, const char *port,
-		  struct sl_strv *vars, struct sl_err *err);
+int sl_service_dump(char *const *argv, const char *as, const char *dir,
+		    const char *file, struct sl_err *err);
+int sl_service_load(char *const *argv, const char *as, const char *dir,
+		    const char *file, struct sl_err *err);
 
 /* Installs Debian packages PKGS (NULL-terminated) unless all are there. */
-int sl_svc_apt(const char *const *pkgs, struct sl_err *err);
+int sl_service_apt(const char *const *pkgs, struct sl_err *err);
 
 /* Starts the systemd unit UNIT unless it runs; 111 if it will not. */
-int sl_svc_start(const char *unit, struct sl_err *err);
+int sl_service_start(const char *unit, struct sl_err *err);
 
 /*
  * Writes a secret for APP to PATH (mode 0640, root and the app's group)
  * if PATH holds none: 32 random bytes as hex, the same every later call.
  * Appends it to OUT. 1 if it was made now, 0 if it existed, -1 with ERR.
  */
-int sl_svc_secret(const struct sl_svc_app *a, const char *path,
-		  struct sl_buf *out, struct sl_err *err);
+int sl_service_secret(const struct sl_service_app *a, const char *path,
+		      struct sl_buf *out, struct sl_err *err);
 
 /* The login name of the user running the service (for local databases). */
 const char *sl_service_login(void);
@@ -130,10 +121,10 @@ int sl_service_devel_dir(const char *app, const struct sl_devconf *dc,
  * is made in a new directory under /run that root owns (0711: the user
  * reaches the file, cannot list or change the directory), the file 0600
  * and the user's. Its path is appended to PATH. 0, or -1 with ERR set;
- * sl_svc_private_file_remove() removes the file and its directory.
+ * sl_service_private_file_remove() removes the file and its directory.
  */
-int sl_svc_private_file(const struct sl_svc_app *a, const char *text,
-			struct sl_buf *path, struct sl_err *err);
-void sl_svc_private_file_remove(const char *path);
+int sl_service_private_file(const struct sl_service_app *a, const char *text,
+			    struct sl_buf *path, struct sl_err *err);
+void sl_service_private_file_remove(const char *path);
 
 #endif
