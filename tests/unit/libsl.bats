@@ -414,6 +414,7 @@ make_template() {
 	assert_output "$(printf '%s\n' 'A link -> other' 'A same [text]')"
 	run -0 "$T" diff new new
 	assert_output ""
+}
 
 @test "the stable links: one per location, renamed onto its instance, the rest pruned" {
 	export SL_ROOT=$BATS_TEST_TMPDIR/root
