@@ -17,6 +17,7 @@
 #include "file.h"
 #include "instance.h"
 #include "node.h"
+#include "strv.h"
 
 static const char *env_or(const char *name, const char *dflt)
 {
@@ -282,10 +283,16 @@ out:
 	return ret;
 }
 
-/* Removes the entries of ROOT/nginx/SUB that KEEP (called with R) does not keep. */
-static int prune_dir(const char *sub, const struct sl_routes *r,
-		     int (*keep)(const struct sl_routes *, const char *),
-		     struct sl_err *err)
+static int holds(const struct sl_strv *sv, const char *name)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (!strcmp(sv->v[i], name))
+			return 1;
+	return 0;
+}
+
+/* Removes the entries of ROOT/nginx/SUB whose names KEEP does not hold. */
+static int prune_dir(const char *sub, const struct sl_strv *keep, struct sl_err *err)
 {
 	struct sl_buf dir = SL_BUF_INIT;
 	struct dirent *e;
@@ -295,12 +302,14 @@ static int prune_dir(const char *sub, const struct sl_routes *r,
 	sl_node_path(&dir, sub);
 	d = opendir(dir.buf);
 	if (!d) {
+		ret = errno == ENOENT ? 0 : sl_err_errno(err, "unable to read %s", dir.buf);
 		sl_buf_release(&dir);
-		return errno == ENOENT ? 0 : sl_err_errno(err, "unable to read %s", dir.buf);
+		return ret;
 	}
 	fd = dirfd(d);
 	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !keep(r, e->d_name) &&
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    !holds(keep, e->d_name) &&
 		    sl_file_remove_tree(fd, e->d_name, err) < 0 && !ret)
 			ret = -1;
 	closedir(d);
@@ -308,35 +317,24 @@ static int prune_dir(const char *sub, const struct sl_routes *r,
 	return ret;
 }
 
-static int keeps_key(const struct sl_routes *r, const char *name)
-{
-	struct sl_buf link = SL_BUF_INIT;
-	int found = 0;
-
-	for (size_t i = 0; i < r->n && !found; i++) {
-		const char *slash;
-
-		sl_node_link_path(&link, r->v[i].host, r->v[i].path);
-		slash = strrchr(link.buf, '/');
-		found = !strcmp(slash + 1, name);
-	}
-	sl_buf_release(&link);
-	return found;
-}
-
-static int keeps_instance(const struct sl_routes *r, const char *name)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (!strcmp(r->v[i].instance, name))
-			return 1;
-	return 0;
-}
-
 int sl_node_links_prune(const struct sl_routes *r, struct sl_err *err)
 {
-	if (prune_dir("nginx/at", r, keeps_key, err) < 0)
-		return -1;
-	return prune_dir("nginx/inst", r, keeps_instance, err);
+	struct sl_strv keys = SL_STRV_INIT, insts = SL_STRV_INIT;
+	struct sl_buf link = SL_BUF_INIT;
+	int ret;
+
+	for (size_t i = 0; i < r->n; i++) {
+		sl_node_link_path(&link, r->v[i].host, r->v[i].path);
+		sl_strv_push(&keys, strrchr(link.buf, '/') + 1);
+		sl_strv_push(&insts, r->v[i].instance);
+	}
+	ret = prune_dir("nginx/at", &keys, err);
+	if (ret == 0)
+		ret = prune_dir("nginx/inst", &insts, err);
+	sl_strv_clear(&keys);
+	sl_strv_clear(&insts);
+	sl_buf_release(&link);
+	return ret;
 }
 
 int sl_node_app_secret(const char *app, uid_t uid, gid_t gid, struct sl_err *err)

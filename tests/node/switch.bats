@@ -119,3 +119,18 @@ answering() {
 	run -0 page prev.sw.test
 	assert_output --partial "<h1>Hello"
 }
+
+@test "routes nginx refuses switch nothing: the old text, the old links, the old state" {
+	on sh -c 'echo "this is not nginx;" > /etc/nginx/conf.d/sl-test-broken.conf'
+	conf=$(on cat $ROOT/nginx/routes.conf)
+	routes=$(on cat $ROOT/routes)
+	links=$(on sh -c "ls -l $ROOT/nginx/at | sort")
+	run -100 up "$HELLO" sw-refused.test
+	on rm -f /etc/nginx/conf.d/sl-test-broken.conf
+	assert_line "sl-activate: fatal: nginx refused the new routes; nothing switched"
+	[ "$(on cat $ROOT/nginx/routes.conf)" = "$conf" ] || fail "the routes' text changed"
+	[ "$(on cat $ROOT/routes)" = "$routes" ] || fail "the routing state changed"
+	[ "$(on sh -c "ls -l $ROOT/nginx/at | sort")" = "$links" ] || fail "the links changed"
+	run -0 page sw.test
+	assert_output --partial "<h1>Hello, version three</h1>"
+}
