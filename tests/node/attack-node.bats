@@ -194,11 +194,20 @@ upload() { sl-sync "$1" "$NODE" | tail -n 1; }
 
 @test "locations the node keeps, https:// and . or .. segments are refused" {
 	before=$(on cat $ROOT/routes)
+	uploaded=$(on ls $ROOT/instances)
+	inst=$(on ls $ROOT/instances | grep '^victim\.' | head -n 1)
+	[ -n "$inst" ] || fail "no instance of victim on the node"
 	for loc in https://secure.test http://hello.test/.. hello.test/a/./b prev.victim.test disabled; do
+		# refused on the laptop, by the one parser, before anything is sent
 		run -100 --separate-stderr silver update --node "$NODE" "$BATS_FILE_TMPDIR/victim" "$loc"
-		[[ $stderr == *"sl-activate: fatal: "* ]] || fail "$loc: $stderr"
+		[[ $stderr == *"sl-route: fatal: "* ]] || fail "$loc: $stderr"
+		# and by the node itself, for a caller that is not silver
+		run -100 --separate-stderr on sl-activate "$inst" "$loc"
+		[[ $stderr == *"sl-activate: fatal: "* ]] || fail "$loc on the node: $stderr"
 	done
 	[[ $stderr == *"the host name disabled is the node's own"* ]] || fail "$stderr"
+	run -0 on ls $ROOT/instances
+	assert_output "$uploaded"
 	run -0 on cat $ROOT/routes
 	assert_output "$before"
 }
