@@ -25,7 +25,8 @@ dir=${1%/}
 # app_name from the directory's name: lowercase, other characters as dashes
 name=$(basename -- "$(realpath -m -- "$dir")" |
 	tr 'A-Z_ .' 'a-z---' | tr -cd 'a-z0-9-' | sed 's/^[^a-z]*//' | cut -c1-31 | sed 's/-*$//')
-[[ $name =~ ^[a-z][a-z0-9-]{0,30}$ ]] ||
+# the rule for app names is libsl's (sl-app --name checks it)
+[ -n "$name" ] && sl-app --name "$name" 2>/dev/null ||
 	die 100 "no app name can be made from '$dir': give a directory named like an app (my-blog)"
 [ -e "$dir/app.ini" ] && die 100 "$dir/app.ini exists: init never overwrites it"
 if [ -z "$force" ]; then
