@@ -13,6 +13,7 @@
 
 #include "../libsl/app.h"
 #include "../libsl/appuser.h"
+#include "../libsl/failing.h"
 #include "../libsl/file.h"
 #include "../libsl/instance.h"
 #include "../libsl/location.h"
@@ -21,6 +22,7 @@
 #include "../libsl/render.h"
 #include "../libsl/route.h"
 #include "../libsl/run.h"
+#include "../libsl/say.h"
 #include "../libsl/version.h"
 
 #define USAGE "sl-activate [--clear] INSTANCE LOCATION... | prev LOCATION | " \
@@ -82,68 +84,23 @@ static const char *ms(long long a, long long b)
 
 /* --- children ---------------------------------------------------------- */
 
-/* Runs ARGV with its stdout on OUT and stderr on ERR; its exit code. */
-static int runv(int out, int errfd, char *const *argv)
+/* The tool's side of struct sl_say: lines in the message grammar, text as it is. */
+static void told(void *ctx, const char *text, int line)
 {
-	struct sl_child c = SL_CHILD_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	int code;
-
-	c.argv = argv;
-	c.in = SL_RUN_NULL;
-	c.out = out;
-	c.err = errfd;
-	code = sl_run(&c, &err);
-	if (code < 0) {
-		say("%s", err.msg.buf);
-		code = err.code ? err.code : SL_EXIT_TEMP;
-	}
-	sl_err_release(&err);
-	return code;
+	(void)ctx;
+	if (line)
+		say("%s", text);
+	else
+		fputs(text, stderr);
+	fflush(stderr);
 }
-#define RUN(out, errfd, ...) runv(out, errfd, (char *[]){ __VA_ARGS__, NULL })
+
+static const struct sl_say talk = { told, NULL };
+
+#define RUN(out, errfd, ...) SL_SAY_RUN(&talk, out, errfd, __VA_ARGS__)
 #define QUIET(...) RUN(SL_RUN_NULL, SL_RUN_NULL, __VA_ARGS__)
-
-/* Runs ARGV with stdout and stderr both into OUT; its exit code. */
-static int run_said(struct sl_buf *out, char *const *argv)
-{
-	struct sl_child c = SL_CHILD_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	int p[2], code;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		sl_die_errno("unable to make a pipe");
-	c.argv = argv;
-	c.in = SL_RUN_NULL;
-	c.out = p[1];
-	c.err = p[1];
-	code = sl_run_start(&c, &err);
-	close(p[1]);
-	if (code == 0) {
-		sl_buf_read_fd(out, p[0]);
-		code = sl_run_wait(&c, &err);
-	}
-	close(p[0]);
-	if (code < 0) {
-		sl_buf_addf(out, "%s\n", err.msg.buf);
-		code = err.code ? err.code : SL_EXIT_TEMP;
-	}
-	sl_err_release(&err);
-	return code;
-}
-
-/* Runs ARGV, its stdout into OUT (stderr discarded); its exit code. */
-static int capture(struct sl_buf *out, char *const *argv)
-{
-	struct sl_child c = SL_CHILD_INIT;
-	int code;
-
-	c.argv = argv;
-	c.in = SL_RUN_NULL;
-	c.err = SL_RUN_NULL;
-	code = sl_run_capture(&c, out, NULL);
-	return code < 0 ? SL_EXIT_TEMP : code;
-}
+#define run_said sl_say_merged
+#define capture sl_say_capture
 
 static void unit_of(struct sl_buf *out, const char *inst)
 {
@@ -1543,61 +1500,26 @@ static void routes_again(void)
 	sl_exit_flush();
 }
 
-/* --- an instance that keeps failing ------------------------------------- */
-
-/*
- * systemd restarts an instance that fails (Restart=on-failure) without a
- * start limit; these hooks of its unit space the restarts out: none for
- * the first, then 2, 4, 8, 16 and at most 30 seconds. A run of more than
- * a minute counts as recovered. SOCKETS/failing/INSTANCE holds "FAILURES
- * STARTED" while it fails; sl-query shows such an instance as failing.
- */
-static void failing_file(struct sl_buf *out, const char *inst)
-{
-	sl_buf_reset(out);
-	sl_buf_addf(out, "%s/failing", sl_node_sockets());
-	if (inst)
-		sl_buf_addf(out, "/%s", inst);
-}
-
-/* Reads "N SINCE" from F: 1 when both are numbers. */
-static int failing_read(const char *f, long *n, long *since)
-{
-	struct sl_buf t = SL_BUF_INIT;
-	int ok = sl_buf_read_file(&t, f) == 0 && sscanf(t.buf, "%ld %ld", n, since) == 2 &&
-		*n >= 0 && *since >= 0;
-
-	sl_buf_release(&t);
-	return ok;
-}
-
-static void failing_write(const char *f, long n, long since)
-{
-	struct sl_buf t = SL_BUF_INIT;
-
-	sl_buf_addf(&t, "%ld %ld\n", n, since);
-	sl_file_write(f, t.buf, t.len, 0644, SL_FILE_REPLACE, NULL);
-	sl_buf_release(&t);
-}
+/* --- an instance that keeps failing (failing.h) ------------------------- */
 
 static void unit_start(const char *inst)
 {
-	struct sl_buf f = SL_BUF_INIT;
-	long n = 0, since = 0;
+	struct sl_failing f = SL_FAILING_INIT;
+	long delay;
 
 	if (!sl_instance_name_valid(inst))
 		sl_die(SL_EXIT_USAGE, "invalid instance name '%s'", inst);
-	failing_file(&f, inst);
-	if (!failing_read(f.buf, &n, &since))
-		n = 0;
-	if (n >= 2) {
-		long delay = n > 5 ? 30 : 1L << (n - 1);
-
-		say("%s failed %ld times in a row: starting it again in %lds", inst, n, delay);
+	if (!sl_failing_read(inst, &f))
+		f.n = 0;
+	delay = sl_failing_delay(f.n);
+	if (delay) {
+		say("%s failed %ld times in a row: starting it again in %lds", inst, f.n, delay);
 		sleep((unsigned)delay);
 	}
-	if (n >= 1)
-		failing_write(f.buf, n, (long)time(NULL));
+	if (f.n >= 1) {
+		f.since = (long)time(NULL);
+		sl_failing_write(inst, &f, NULL);
+	}
 	sl_exit_flush();
 }
 
@@ -1605,30 +1527,26 @@ static void unit_stop(const char *inst)
 {
 	const char *result = getenv("SERVICE_RESULT");
 	const char *code = getenv("EXIT_CODE"), *status = getenv("EXIT_STATUS");
-	struct sl_buf f = SL_BUF_INIT;
-	long n = 0, since = 0, now = (long)time(NULL);
+	struct sl_failing f = SL_FAILING_INIT;
+	struct sl_buf p = SL_BUF_INIT;
+	time_t now = time(NULL);
 
 	if (!sl_instance_name_valid(inst))
 		sl_die(SL_EXIT_USAGE, "invalid instance name '%s'", inst);
-	failing_file(&f, inst);
+	sl_failing_path(&p, inst);
 	if (!result || !*result || !strcmp(result, "success")) {
-		unlink(f.buf);
+		unlink(p.buf);
 		sl_exit_flush();
 	}
-	failing_file(&f, NULL);
-	if (sl_file_mkdirs(f.buf, 0755, NULL) < 0 || chmod(f.buf, 0755) < 0)
+	sl_failing_path(&p, NULL);
+	if (sl_file_mkdirs(p.buf, 0755, NULL) < 0 || chmod(p.buf, 0755) < 0)
 		sl_exit_flush();
-	failing_file(&f, inst);
-	if (!failing_read(f.buf, &n, &since)) {
-		n = 0;
-		since = now;
-	}
-	/* up for more than a minute: a new failure, not the same one again */
-	if (now - since > 60)
-		n = 0;
-	failing_write(f.buf, n + 1, since);
+	if (!sl_failing_read(inst, &f))
+		f = (struct sl_failing){ 0, (long)now };
+	sl_failing_count(&f, now);
+	sl_failing_write(inst, &f, NULL);
 	say("%s stopped (%s, %s %s): failure %ld", inst, result, code ? code : "",
-	    status ? status : "", n + 1);
+	    status ? status : "", f.n);
 	sl_exit_flush();
 }
 

@@ -14,6 +14,11 @@ setup() {
 	assert_output "buf ok"
 }
 
+@test "sl_failing: the record's one line, the back-off delays, a new series after a minute" {
+	run -0 "$T" failing
+	assert_output "failing ok"
+}
+
 @test "sl_strv: push, setenv replaces by exact key, remove keeps order" {
 	run -0 "$T" strv
 	assert_output "$(printf 'A=one\nAB=3\nC=3')"
