@@ -23,6 +23,8 @@
 #include "../libsl/route.h"
 #include "../libsl/run.h"
 #include "../libsl/say.h"
+#include "../libsl/switch.h"
+#include "../libsl/unit.h"
 #include "../libsl/version.h"
 
 #define USAGE "sl-activate [--clear] INSTANCE LOCATION... | prev LOCATION | " \
@@ -32,9 +34,7 @@
 #define NODE_LOCK_WAIT 600
 
 static long fetch_limit;	/* seconds an update_fetch script may run */
-static long drain;		/* seconds an instance that stopped serving keeps running */
 static int clear;		/* --clear: the services' data wiped before the start */
-static const char *locked_app;	/* the app whose lock this run holds */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -102,32 +102,6 @@ static const struct sl_say talk = { told, NULL };
 #define run_said sl_say_merged
 #define capture sl_say_capture
 
-static void unit_of(struct sl_buf *out, const char *inst)
-{
-	sl_buf_reset(out);
-	sl_buf_addf(out, "silverlining-instance@%s.service", inst);
-}
-
-static int unit_active(const char *inst)
-{
-	struct sl_buf u = SL_BUF_INIT;
-	int rc;
-
-	unit_of(&u, inst);
-	rc = QUIET("systemctl", "is-active", "-q", u.buf);
-	sl_buf_release(&u);
-	return rc == 0;
-}
-
-static void unit_disable_now(const char *inst)
-{
-	struct sl_buf u = SL_BUF_INIT;
-
-	unit_of(&u, inst);
-	RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "disable", "-q", "--now", u.buf);
-	sl_buf_release(&u);
-}
-
 static void app_of(const char *inst, struct sl_buf *out)
 {
 	sl_node_app_of(inst, out);
@@ -161,28 +135,12 @@ static void parse_location(const char *text, int flags, struct sl_location *loc)
 		sl_die_err(&err);
 }
 
-static void routes_file(struct sl_buf *out)
-{
-	sl_node_path(out, "routes");
-}
-
 static void routes_load(struct sl_routes *r)
 {
-	struct sl_buf f = SL_BUF_INIT;
 	struct sl_err err = SL_ERR_INIT;
 
-	routes_file(&f);
-	if (sl_routes_load(f.buf, r, &err) < 0)
+	if (sl_switch_load(r, &err) < 0)
 		sl_die_err(&err);
-	sl_buf_release(&f);
-}
-
-static int routes_serve(const struct sl_routes *r, const char *inst)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (!strcmp(r->v[i].instance, inst))
-			return 1;
-	return 0;
 }
 
 /* Whether INST serves a location in the state on disk now. */
@@ -192,7 +150,7 @@ static int routed_now(const char *inst)
 	int ret;
 
 	routes_load(&r);
-	ret = routes_serve(&r, inst);
+	ret = sl_switch_serves(&r, inst);
 	sl_routes_release(&r);
 	return ret;
 }
@@ -246,146 +204,32 @@ static void canonical(const struct sl_location *locs, size_t n, struct sl_buf *o
 	sl_buf_release(&one);
 }
 
-/* --- nginx ------------------------------------------------------------- */
+/* --- switching (switch.h) -------------------------------------------------- */
 
-/* What the routes need of an instance's app.ini. */
-struct served {
-	char *instance;
-	char *app;
-	char *writable_root;
-	int timeout;
-	int disabled;
-};
+static struct sl_switch sw = { { told, NULL }, 10, NULL };
 
-static void served_load(struct served *s, const char *inst)
+/* R becomes the node's routes: 0, or the exit code of a switch that did not happen (said). */
+static int commit_routes(const struct sl_routes *r)
 {
-	struct sl_app a = SL_APP_INIT;
-	struct sl_buf b = SL_BUF_INIT;
 	struct sl_err err = SL_ERR_INIT;
+	int rc = sl_switch_commit(&sw, r, &err);
 
-	s->instance = strdup(inst);
-	app_of(inst, &b);
-	s->app = sl_buf_detach(&b, NULL);
-	s->timeout = 30;
-	s->writable_root = NULL;
-	sl_node_instance_path(&b, "instances", inst);
-	/* a routed instance's app.ini was read at its activation: defaults
-	 * only for one that is gone (nginx then answers 502 until it is
-	 * deactivated) */
-	if (sl_app_load(&a, b.buf, &err) == 0) {
-		s->timeout = (int)a.timeout;
-		for (size_t i = 0; i < a.nservices; i++)
-			if (!strcmp(a.services[i].name, "writable_root")) {
-				sl_buf_reset(&b);
-				sl_buf_addf(&b, "%s/apps/%s/writable-root", sl_node_root(), s->app);
-				s->writable_root = sl_buf_detach(&b, NULL);
-			}
+	if (rc < 0)
+		sl_die_err(&err);
+	if (rc > 0) {
+		say("fatal: %s", err.msg.buf);
+		rc = err.code;
 	}
-	s->disabled = sl_node_disabled(s->app, &err) == 1;
-	sl_app_release(&a);
 	sl_err_release(&err);
-	sl_buf_release(&b);
-}
-
-/*
- * nginx's routes for R into TEXT. Each location reaches its instance
- * through its stable link (node.h), so the text names no instance.
- * 0, or -1 with ERR (100: the routes cannot be served together).
- */
-static int render_routes(const struct sl_routes *r, struct sl_buf *text,
-			 struct sl_err *err)
-{
-	struct sl_render_route *rr = calloc(r->n ? r->n : 1, sizeof(*rr));
-	struct served *sv = calloc(r->n ? r->n : 1, sizeof(*sv));
-	struct sl_buf *links = calloc(r->n ? r->n : 1, 2 * sizeof(*links));
-	struct sl_render_nginx in = { rr, r->n, SHARE "/pages" };
-	size_t nsv = 0;
-	int ret;
-
-	if (!rr || !sv || !links)
-		sl_die(SL_EXIT_TEMP, "out of memory");
-	for (size_t i = 0; i < r->n; i++) {
-		const struct sl_route *t = &r->v[i];
-		struct served *s = NULL;
-
-		for (size_t j = 0; j < nsv && !s; j++)
-			if (!strcmp(sv[j].instance, t->instance))
-				s = &sv[j];
-		if (!s) {
-			s = &sv[nsv++];
-			served_load(s, t->instance);
-		}
-		links[2 * i] = (struct sl_buf)SL_BUF_INIT;
-		links[2 * i + 1] = (struct sl_buf)SL_BUF_INIT;
-		sl_node_link_path(&links[2 * i], t->host, t->path);
-		sl_buf_adds(&links[2 * i], "/sock");
-		sl_node_link_path(&links[2 * i + 1], t->host, t->path);
-		sl_buf_adds(&links[2 * i + 1], "/static");
-		rr[i] = (struct sl_render_route){
-			.host = t->host, .path = t->path, .app = s->app,
-			.socket = links[2 * i].buf, .static_dir = links[2 * i + 1].buf,
-			.writable_root = s->writable_root, .timeout = s->timeout,
-			.disabled = s->disabled,
-		};
-	}
-	sl_buf_reset(text);
-	ret = sl_render_nginx(&in, text, err);
-	for (size_t i = 0; i < nsv; i++) {
-		free(sv[i].instance);
-		free(sv[i].app);
-		free(sv[i].writable_root);
-	}
-	for (size_t i = 0; i < 2 * r->n; i++)
-		sl_buf_release(&links[i]);
-	free(links);
-	free(sv);
-	free(rr);
-	return ret;
-}
-
-/* What nginx answers at /.silverlining/generation now, into OUT. */
-static void served_generation(struct sl_buf *out)
-{
-	sl_buf_reset(out);
-	capture(out, (char *[]){ "curl", "-s", "--max-time", "1",
-		"http://127.0.0.1/.silverlining/generation", NULL });
-	sl_buf_rtrim(out);
-}
-
-/* Returns once nginx answers with TEXT's generation (a reload is asynchronous). */
-static void wait_nginx(const char *text)
-{
-	struct sl_buf want = SL_BUF_INIT, got = SL_BUF_INIT;
-	struct timespec nap = { 0, 50 * 1000 * 1000 };
-
-	if (sl_render_generation(text, &want) < 0)
-		return;
-	for (int i = 0; i < 100; i++) {
-		served_generation(&got);
-		if (!strcmp(got.buf, want.buf))
-			goto out;
-		nanosleep(&nap, NULL);
-	}
-	say("warning: nginx did not show the new routes within 5 seconds");
-out:
-	sl_buf_release(&want);
-	sl_buf_release(&got);
-}
-
-static int nginx_check(void)
-{
-	struct sl_buf said = SL_BUF_INIT;
-	int rc = run_said(&said, (char *[]){ "nginx", "-t", "-q", NULL });
-
-	if (rc != 0)
-		fputs(said.buf, stderr);
-	sl_buf_release(&said);
 	return rc;
 }
 
-static void conf_file(struct sl_buf *out)
+static void retire_unused(void)
 {
-	sl_node_path(out, "nginx/routes.conf");
+	struct sl_err err = SL_ERR_INIT;
+
+	if (sl_switch_retire(&sw, &err) < 0)
+		sl_die_err(&err);
 }
 
 static void write_or_die(const char *path, const char *text, size_t len, mode_t mode)
@@ -394,155 +238,6 @@ static void write_or_die(const char *path, const char *text, size_t len, mode_t 
 
 	if (sl_file_write(path, text, len, mode, SL_FILE_REPLACE, &err) < 0)
 		sl_die_err(&err);
-}
-
-/* Points every route of R's stable link at its instance. */
-static void links_apply(const struct sl_routes *r)
-{
-	struct sl_err err = SL_ERR_INIT;
-
-	for (size_t i = 0; i < r->n; i++)
-		if (sl_node_link_set(r->v[i].host, r->v[i].path, r->v[i].instance, &err) < 0)
-			sl_die_err(&err);
-}
-
-static void links_prune(const struct sl_routes *r)
-{
-	struct sl_err err = SL_ERR_INIT;
-
-	if (sl_node_links_prune(r, &err) < 0) {
-		say("warning: %s", err.msg.buf);
-		sl_err_release(&err);
-	}
-}
-
-static void nginx_reload(const char *text)
-{
-	int rc = RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "reload", "nginx");
-
-	if (rc != 0)
-		sl_die(SL_EXIT_TEMP, "nginx did not reload (exit status %d)", rc);
-	wait_nginx(text);
-}
-
-/*
- * R becomes the node's routes. nginx's text is rendered again; only when
- * it changed is it written, checked with nginx -t (a refusal puts the old
- * text back: nothing switches) and reloaded. Then the state is written and
- * each location's link renamed onto its instance: that is the switch.
- * Returns 0, or the exit code of a failure before anything switched
- * (said on stderr).
- */
-static int commit_routes(const struct sl_routes *r)
-{
-	struct sl_buf text = SL_BUF_INIT, old = SL_BUF_INIT, conf = SL_BUF_INIT;
-	struct sl_buf state = SL_BUF_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	int had, changed, rc = 0;
-
-	if (render_routes(r, &text, &err) < 0) {
-		say("%s", err.msg.buf);
-		say("fatal: unable to write nginx's routes; nothing switched");
-		rc = err.code;
-		goto out;
-	}
-	conf_file(&conf);
-	had = sl_buf_read_file(&old, conf.buf) == 0;
-	changed = !had || old.len != text.len || memcmp(old.buf, text.buf, text.len);
-	if (changed) {
-		if (sl_file_mkdirs(sl_node_root(), 0755, &err) < 0)
-			sl_die_err(&err);
-		sl_node_path(&state, "nginx");
-		if (sl_file_mkdirs(state.buf, 0755, &err) < 0)
-			sl_die_err(&err);
-		write_or_die(conf.buf, text.buf, text.len, 0644);
-		if (nginx_check() != 0) {
-			if (had)
-				write_or_die(conf.buf, old.buf, old.len, 0644);
-			else
-				unlink(conf.buf);
-			say("fatal: nginx refused the new routes; nothing switched");
-			rc = SL_EXIT_USAGE;
-			goto out;
-		}
-	}
-	routes_file(&state);
-	if (sl_routes_commit(r, state.buf, &err) < 0)
-		sl_die_err(&err);
-	links_apply(r);
-	if (changed)
-		nginx_reload(text.buf);
-	links_prune(r);
-out:
-	sl_buf_release(&text);
-	sl_buf_release(&old);
-	sl_buf_release(&conf);
-	sl_buf_release(&state);
-	sl_err_release(&err);
-	return rc;
-}
-
-/* --- retiring ---------------------------------------------------------- */
-
-/*
- * Instances that serve nothing any more drain, then stop; prev.* keep
- * theirs. The drain unit also disables them: disabling reloads systemd,
- * which must not delay a switch or a rollback.
- */
-static void retire_unused(void)
-{
-	struct sl_buf list = SL_BUF_INIT, name = SL_BUF_INIT, app = SL_BUF_INIT;
-	struct sl_buf u = SL_BUF_INIT, arg = SL_BUF_INIT;
-	struct sl_routes r = SL_ROUTES_INIT;
-	static const char prefix[] = "silverlining-instance@";
-	char *line, *save = NULL;
-
-	routes_load(&r);
-	capture(&list, (char *[]){ "systemctl", "list-units", "--plain", "--no-legend",
-		"--state=active", "silverlining-instance@*", NULL });
-	for (line = strtok_r(list.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *end;
-
-		if (strncmp(line, prefix, sizeof(prefix) - 1))
-			continue;
-		line += sizeof(prefix) - 1;
-		end = strstr(line, ".service");
-		if (!end)
-			continue;
-		sl_buf_reset(&name);
-		sl_buf_add(&name, line, (size_t)(end - line));
-		if (!sl_instance_name_valid(name.buf) || routes_serve(&r, name.buf))
-			continue;
-		sl_buf_reset(&u);
-		sl_buf_addf(&u, "silverlining-drain-%s.timer", name.buf);
-		if (QUIET("systemctl", "is-active", "-q", u.buf) == 0)
-			continue;
-		/* an instance of an app being deployed now is being checked:
-		 * its deploy retires what it replaces itself */
-		app_of(name.buf, &app);
-		if ((!locked_app || strcmp(app.buf, locked_app)) && sl_node_app_busy(app.buf))
-			continue;
-		sl_buf_reset(&arg);
-		sl_buf_addf(&arg, "--on-active=%ld", drain);
-		{
-			struct sl_buf unit_arg = SL_BUF_INIT, svc = SL_BUF_INIT;
-
-			sl_buf_addf(&unit_arg, "--unit=silverlining-drain-%s", name.buf);
-			unit_of(&svc, name.buf);
-			if (RUN(SL_RUN_NULL, SL_RUN_NULL, "systemd-run", "--quiet", "--collect",
-				unit_arg.buf, arg.buf, "--timer-property=AccuracySec=1s",
-				"systemctl", "disable", "--now", svc.buf) == 0)
-				say("%s serves nothing now; it stops in %lds", name.buf, drain);
-			sl_buf_release(&unit_arg);
-			sl_buf_release(&svc);
-		}
-	}
-	sl_routes_release(&r);
-	sl_buf_release(&list);
-	sl_buf_release(&name);
-	sl_buf_release(&app);
-	sl_buf_release(&u);
-	sl_buf_release(&arg);
 }
 
 /* --- the instance ------------------------------------------------------ */
@@ -902,7 +597,7 @@ static int instance_temp(const char *inst, uid_t uid, gid_t gid)
 	int ret = -1;
 
 	sl_node_instance_path(&t, "tmp", inst);
-	if (!unit_active(inst) && sl_file_remove_tree(AT_FDCWD, t.buf, &err) < 0)
+	if (!sl_unit_active(&talk, inst) && sl_file_remove_tree(AT_FDCWD, t.buf, &err) < 0)
 		goto out;
 	if ((mkdir(t.buf, 0700) < 0 && errno != EEXIST) || lchown(t.buf, uid, gid) < 0 ||
 	    chmod(t.buf, 0700) < 0) {
@@ -961,7 +656,7 @@ static int write_runtime(const char *inst, const struct sl_app *a, const char *u
 	write_or_die(p.buf, text.buf, text.len, 0644);
 	/* the whole instance is capped; one worker recycled for memory is not the end of it */
 	sl_buf_addf(&prop, "MemoryMax=%ldM", a->processes * a->memory_limit * 2 + 64);
-	unit_of(&u, inst);
+	sl_unit_name(&u, inst);
 	QUIET("systemctl", "set-property", u.buf, prop.buf);
 	sl_buf_release(&p);
 	sl_buf_release(&text);
@@ -1068,7 +763,7 @@ static int start_instance(const char *inst)
 	struct stat st;
 	int rc = 0;
 
-	unit_of(&u, inst);
+	sl_unit_name(&u, inst);
 	sl_buf_addf(&timer, "silverlining-drain-%s.timer", inst);
 	QUIET("systemctl", "stop", timer.buf);	/* it serves again */
 	if (node_dir(sl_node_sockets(), 0755) < 0)
@@ -1081,7 +776,7 @@ static int start_instance(const char *inst)
 		goto out;
 	}
 	sl_buf_addf(&sock, "%s/%s.sock", sl_node_sockets(), inst);
-	if (unit_active(inst) && lstat(sock.buf, &st) == 0 && S_ISSOCK(st.st_mode))
+	if (sl_unit_active(&talk, inst) && lstat(sock.buf, &st) == 0 && S_ISSOCK(st.st_mode))
 		goto out;
 	unlink(sock.buf);	/* uWSGI may not remove it (the directory is root's) */
 	if (RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "start", u.buf) != 0) {
@@ -1091,7 +786,7 @@ static int start_instance(const char *inst)
 	for (int i = 0; i < 300; i++) {
 		if (lstat(sock.buf, &st) == 0 && S_ISSOCK(st.st_mode))
 			goto out;
-		if (!unit_active(inst))
+		if (!sl_unit_active(&talk, inst))
 			break;
 		nanosleep(&nap, NULL);
 	}
@@ -1284,7 +979,7 @@ static void activate(char **argv, int argc)
 	t0 = now_ns();
 	app_of(inst, &app);
 	lock_or_die(app.buf, (int)(fetch_limit + 120));
-	locked_app = app.buf;
+	sw.locked_app = app.buf;
 	rc = prepare_instance(inst, &a, where.buf, &locs[0]);
 	if (rc)
 		sl_die(rc, "%s was not started; nothing switched", inst);
@@ -1293,7 +988,7 @@ static void activate(char **argv, int argc)
 	t2 = now_ns();
 	if (rc || gate(inst, &a, where.buf)) {
 		if (!routed_now(inst))
-			unit_disable_now(inst);
+			sl_unit_disable_now(&talk, inst);
 		sl_die(SL_EXIT_USAGE, "%s failed its checks; nothing switched, "
 		       "the old instance keeps serving", inst);
 	}
@@ -1315,7 +1010,7 @@ static void activate(char **argv, int argc)
 	if (rc) {
 		/* a switch that fails must not leave the new instance running */
 		if (!routed_now(inst))
-			unit_disable_now(inst);
+			sl_unit_disable_now(&talk, inst);
 		exit(rc);
 	}
 	retire_unused();
@@ -1468,35 +1163,12 @@ static void set_disabled(int on, const char *text)
 static void routes_again(void)
 {
 	struct sl_routes r = SL_ROUTES_INIT;
-	struct sl_buf text = SL_BUF_INIT, old = SL_BUF_INIT, conf = SL_BUF_INIT;
-	struct sl_buf gen = SL_BUF_INIT, want = SL_BUF_INIT;
 	struct sl_err err = SL_ERR_INIT;
 
 	lock_or_die(NULL, NODE_LOCK_WAIT);
 	routes_load(&r);
-	if (render_routes(&r, &text, &err) < 0) {
-		say("%s", err.msg.buf);
-		sl_die(err.code, "unable to write nginx's routes");
-	}
-	sl_node_path(&conf, "nginx");
-	if (sl_file_mkdirs(conf.buf, 0755, &err) < 0)
+	if (sl_switch_again(&sw, &r, &err) < 0)
 		sl_die_err(&err);
-	conf_file(&conf);
-	if (sl_buf_read_file(&old, conf.buf) < 0 || old.len != text.len ||
-	    memcmp(old.buf, text.buf, text.len))
-		write_or_die(conf.buf, text.buf, text.len, 0644);
-	links_apply(&r);
-	if (QUIET("systemctl", "is-active", "-q", "nginx") == 0) {
-		served_generation(&gen);
-		sl_render_generation(text.buf, &want);
-		if (strcmp(gen.buf, want.buf)) {
-			if (nginx_check() != 0 ||
-			    RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "reload", "nginx") != 0)
-				sl_die(SL_EXIT_TEMP, "nginx did not take the routes");
-			wait_nginx(text.buf);
-		}
-	}
-	links_prune(&r);
 	sl_exit_flush();
 }
 
@@ -1584,7 +1256,7 @@ int main(int argc, char **argv)
 	if (geteuid() != 0)
 		sl_die(SL_EXIT_USAGE, "sl-activate runs as root on the node");
 	fetch_limit = env_long("SL_FETCH_LIMIT", 600);
-	drain = env_long("SL_DRAIN", 10);
+	sw.drain = env_long("SL_DRAIN", 10);
 	if (!strcmp(verb, "--routes")) {
 		if (argc != 2)
 			sl_die_usage(USAGE);

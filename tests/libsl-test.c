@@ -16,6 +16,7 @@
 #include "../libsl/route.h"
 #include "../libsl/run.h"
 #include "../libsl/strv.h"
+#include "../libsl/switch.h"
 #include "../libsl/template.h"
 
 #define USAGE "libsl-test buf | strv | quote sh|word|url STRING | run ARGV... | " \
@@ -24,7 +25,7 @@
 	"appuser-check APP USER GECOS | location [--prev] [--https] LOC... | " \
 	"location-url HOST PATH NODE | routes FILE [set HOST PATH INST|-]... | " \
 	"routes-match FILE HOST PATH | template DIR OUT [VAR=VALUE...] | " \
-	"diff OLDDIR|- NEWDIR | links | failing"
+	"diff OLDDIR|- NEWDIR | links | failing | switch-changed OLD|- NEW"
 
 static int check(int ok, const char *what)
 {
@@ -359,6 +360,15 @@ int main(int argc, char **argv)
 		test_routes(argv[2], argv + 3);
 	} else if (!strcmp(argv[1], "failing") && argc == 2) {
 		test_failing();
+	} else if (!strcmp(argv[1], "switch-changed") && argc == 4) {
+		struct sl_buf old = SL_BUF_INIT, text = SL_BUF_INIT;
+
+		sl_buf_add(&old, argv[2], strlen(argv[2]));
+		sl_buf_add(&text, argv[3], strlen(argv[3]));
+		puts(sl_switch_changed(strcmp(argv[2], "-") ? &old : NULL, &text) ?
+		     "changed" : "same");
+		sl_buf_release(&old);
+		sl_buf_release(&text);
 	} else if (!strcmp(argv[1], "links") && argc == 2) {
 		test_links();
 	} else if (!strcmp(argv[1], "routes-match") && argc == 5) {
