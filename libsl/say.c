@@ -18,14 +18,14 @@ void sl_say(const struct sl_say *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	sl_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	s->fn(s->ctx, b.buf, 1);
+	s->fn(s->ctx, b.buf, b.len, 1);
 	sl_buf_release(&b);
 }
 
-void sl_say_text(const struct sl_say *s, const char *text)
+void sl_say_text(const struct sl_say *s, const char *text, size_t len)
 {
 	if (s && s->fn)
-		s->fn(s->ctx, text, 0);
+		s->fn(s->ctx, text, len, 0);
 }
 
 int sl_say_run(const struct sl_say *s, int out, int errfd, char *const *argv)

@@ -10,12 +10,12 @@
  * Library code never prints. Where a long job (preparing an instance,
  * switching the routes) has progress or warnings to tell, it hands them
  * to the caller's FN: LINE is 1 for one message line (no "PROG: ", no
- * newline: the tool adds both), 0 for text to show as it is (a child's
- * output, a response body). A failure is an sl_err, never said here.
+ * newline: the tool adds both), 0 for LEN bytes to show as they are (a
+ * child's output, a response body). A failure is an sl_err, never said here.
  * FN may be NULL: nothing is told.
  */
 struct sl_say {
-	void (*fn)(void *ctx, const char *text, int line);
+	void (*fn)(void *ctx, const char *text, size_t len, int line);
 	void *ctx;
 };
 #define SL_SAY_INIT { NULL, NULL }
@@ -24,8 +24,8 @@ struct sl_say {
 void sl_say(const struct sl_say *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Tells TEXT through S as it is. */
-void sl_say_text(const struct sl_say *s, const char *text);
+/* Tells the LEN bytes of TEXT through S as they are. */
+void sl_say_text(const struct sl_say *s, const char *text, size_t len);
 
 /*
  * Children of the node's jobs. sl_say_run() runs ARGV with its stdout on

@@ -170,7 +170,7 @@ static int nginx_check(const struct sl_switch *sw)
 	int rc = sl_say_merged(&said, (char *[]){ "nginx", "-t", "-q", NULL });
 
 	if (rc != 0)
-		sl_say_text(&sw->say, said.buf);
+		sl_say_text(&sw->say, said.buf, said.len);
 	sl_buf_release(&said);
 	return rc;
 }
