@@ -13,14 +13,20 @@
 
 #include "../libsl/app.h"
 #include "../libsl/appuser.h"
+#include "../libsl/failing.h"
 #include "../libsl/file.h"
+#include "../libsl/gate.h"
 #include "../libsl/instance.h"
 #include "../libsl/location.h"
 #include "../libsl/msg.h"
 #include "../libsl/node.h"
+#include "../libsl/prepare.h"
 #include "../libsl/render.h"
 #include "../libsl/route.h"
 #include "../libsl/run.h"
+#include "../libsl/say.h"
+#include "../libsl/switch.h"
+#include "../libsl/unit.h"
 #include "../libsl/version.h"
 
 #define USAGE "sl-activate [--clear] INSTANCE LOCATION... | prev LOCATION | " \
@@ -29,10 +35,6 @@
 #define SHARE "/usr/share/silverlining"
 #define NODE_LOCK_WAIT 600
 
-static long fetch_limit;	/* seconds an update_fetch script may run */
-static long drain;		/* seconds an instance that stopped serving keeps running */
-static int clear;		/* --clear: the services' data wiped before the start */
-static const char *locked_app;	/* the app whose lock this run holds */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -82,116 +84,27 @@ static const char *ms(long long a, long long b)
 
 /* --- children ---------------------------------------------------------- */
 
-/* Runs ARGV with its stdout on OUT and stderr on ERR; its exit code. */
-static int runv(int out, int errfd, char *const *argv)
+/* The tool's side of struct sl_say: lines in the message grammar, text as it is. */
+static void told(void *ctx, const char *text, size_t len, int line)
 {
-	struct sl_child c = SL_CHILD_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	int code;
-
-	c.argv = argv;
-	c.in = SL_RUN_NULL;
-	c.out = out;
-	c.err = errfd;
-	code = sl_run(&c, &err);
-	if (code < 0) {
-		say("%s", err.msg.buf);
-		code = err.code ? err.code : SL_EXIT_TEMP;
-	}
-	sl_err_release(&err);
-	return code;
+	(void)ctx;
+	if (line)
+		say("%s", text);
+	else
+		fwrite(text, 1, len, stderr);
+	fflush(stderr);
 }
-#define RUN(out, errfd, ...) runv(out, errfd, (char *[]){ __VA_ARGS__, NULL })
+
+static const struct sl_say talk = { told, NULL };
+
+#define RUN(out, errfd, ...) SL_SAY_RUN(&talk, out, errfd, __VA_ARGS__)
 #define QUIET(...) RUN(SL_RUN_NULL, SL_RUN_NULL, __VA_ARGS__)
-
-/* Runs ARGV with stdout and stderr both into OUT; its exit code. */
-static int run_said(struct sl_buf *out, char *const *argv)
-{
-	struct sl_child c = SL_CHILD_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	int p[2], code;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		sl_die_errno("unable to make a pipe");
-	c.argv = argv;
-	c.in = SL_RUN_NULL;
-	c.out = p[1];
-	c.err = p[1];
-	code = sl_run_start(&c, &err);
-	close(p[1]);
-	if (code == 0) {
-		sl_buf_read_fd(out, p[0]);
-		code = sl_run_wait(&c, &err);
-	}
-	close(p[0]);
-	if (code < 0) {
-		sl_buf_addf(out, "%s\n", err.msg.buf);
-		code = err.code ? err.code : SL_EXIT_TEMP;
-	}
-	sl_err_release(&err);
-	return code;
-}
-
-/* Runs ARGV, its stdout into OUT (stderr discarded); its exit code. */
-static int capture(struct sl_buf *out, char *const *argv)
-{
-	struct sl_child c = SL_CHILD_INIT;
-	int code;
-
-	c.argv = argv;
-	c.in = SL_RUN_NULL;
-	c.err = SL_RUN_NULL;
-	code = sl_run_capture(&c, out, NULL);
-	return code < 0 ? SL_EXIT_TEMP : code;
-}
-
-static void unit_of(struct sl_buf *out, const char *inst)
-{
-	sl_buf_reset(out);
-	sl_buf_addf(out, "silverlining-instance@%s.service", inst);
-}
-
-static int unit_active(const char *inst)
-{
-	struct sl_buf u = SL_BUF_INIT;
-	int rc;
-
-	unit_of(&u, inst);
-	rc = QUIET("systemctl", "is-active", "-q", u.buf);
-	sl_buf_release(&u);
-	return rc == 0;
-}
-
-static void unit_disable_now(const char *inst)
-{
-	struct sl_buf u = SL_BUF_INIT;
-
-	unit_of(&u, inst);
-	RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "disable", "-q", "--now", u.buf);
-	sl_buf_release(&u);
-}
+#define run_said sl_say_merged
+#define capture sl_say_capture
 
 static void app_of(const char *inst, struct sl_buf *out)
 {
 	sl_node_app_of(inst, out);
-}
-
-/*
- * The app's user: its name into USER, its ids. 1 when it exists, 0 when
- * not yet; when it is another app's, or unreadable, minus the exit code
- * (said).
- */
-static int app_user(const char *app, struct sl_buf *user, uid_t *uid, gid_t *gid)
-{
-	struct sl_err err = SL_ERR_INIT;
-	int rc = sl_appuser_get(app, user, uid, gid, &err);
-
-	if (rc < 0) {
-		say("%s", err.msg.buf);
-		rc = -err.code;
-	}
-	sl_err_release(&err);
-	return rc;
 }
 
 /* --- locations and routes ---------------------------------------------- */
@@ -204,28 +117,12 @@ static void parse_location(const char *text, int flags, struct sl_location *loc)
 		sl_die_err(&err);
 }
 
-static void routes_file(struct sl_buf *out)
-{
-	sl_node_path(out, "routes");
-}
-
 static void routes_load(struct sl_routes *r)
 {
-	struct sl_buf f = SL_BUF_INIT;
 	struct sl_err err = SL_ERR_INIT;
 
-	routes_file(&f);
-	if (sl_routes_load(f.buf, r, &err) < 0)
+	if (sl_switch_load(r, &err) < 0)
 		sl_die_err(&err);
-	sl_buf_release(&f);
-}
-
-static int routes_serve(const struct sl_routes *r, const char *inst)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (!strcmp(r->v[i].instance, inst))
-			return 1;
-	return 0;
 }
 
 /* Whether INST serves a location in the state on disk now. */
@@ -235,7 +132,7 @@ static int routed_now(const char *inst)
 	int ret;
 
 	routes_load(&r);
-	ret = routes_serve(&r, inst);
+	ret = sl_switch_serves(&r, inst);
 	sl_routes_release(&r);
 	return ret;
 }
@@ -289,998 +186,38 @@ static void canonical(const struct sl_location *locs, size_t n, struct sl_buf *o
 	sl_buf_release(&one);
 }
 
-/* --- nginx ------------------------------------------------------------- */
+/* --- switching (switch.h) -------------------------------------------------- */
 
-/* What the routes need of an instance's app.ini. */
-struct served {
-	char *instance;
-	char *app;
-	char *writable_root;
-	int timeout;
-	int disabled;
-};
+static struct sl_switch sw = { { told, NULL }, 10, NULL };
 
-static void served_load(struct served *s, const char *inst)
-{
-	struct sl_app a = SL_APP_INIT;
-	struct sl_buf b = SL_BUF_INIT;
-	struct sl_err err = SL_ERR_INIT;
-
-	s->instance = strdup(inst);
-	app_of(inst, &b);
-	s->app = sl_buf_detach(&b, NULL);
-	s->timeout = 30;
-	s->writable_root = NULL;
-	sl_node_instance_path(&b, "instances", inst);
-	/* a routed instance's app.ini was read at its activation: defaults
-	 * only for one that is gone (nginx then answers 502 until it is
-	 * deactivated) */
-	if (sl_app_load(&a, b.buf, &err) == 0) {
-		s->timeout = (int)a.timeout;
-		for (size_t i = 0; i < a.nservices; i++)
-			if (!strcmp(a.services[i].name, "writable_root")) {
-				sl_buf_reset(&b);
-				sl_buf_addf(&b, "%s/apps/%s/writable-root", sl_node_root(), s->app);
-				s->writable_root = sl_buf_detach(&b, NULL);
-			}
-	}
-	s->disabled = sl_node_disabled(s->app, &err) == 1;
-	sl_app_release(&a);
-	sl_err_release(&err);
-	sl_buf_release(&b);
-}
-
-/*
- * nginx's routes for R into TEXT. Each location reaches its instance
- * through its stable link (node.h), so the text names no instance.
- * 0, or -1 with ERR (100: the routes cannot be served together).
- */
-static int render_routes(const struct sl_routes *r, struct sl_buf *text,
-			 struct sl_err *err)
-{
-	struct sl_render_route *rr = calloc(r->n ? r->n : 1, sizeof(*rr));
-	struct served *sv = calloc(r->n ? r->n : 1, sizeof(*sv));
-	struct sl_buf *links = calloc(r->n ? r->n : 1, 2 * sizeof(*links));
-	struct sl_render_nginx in = { rr, r->n, SHARE "/pages" };
-	size_t nsv = 0;
-	int ret;
-
-	if (!rr || !sv || !links)
-		sl_die(SL_EXIT_TEMP, "out of memory");
-	for (size_t i = 0; i < r->n; i++) {
-		const struct sl_route *t = &r->v[i];
-		struct served *s = NULL;
-
-		for (size_t j = 0; j < nsv && !s; j++)
-			if (!strcmp(sv[j].instance, t->instance))
-				s = &sv[j];
-		if (!s) {
-			s = &sv[nsv++];
-			served_load(s, t->instance);
-		}
-		links[2 * i] = (struct sl_buf)SL_BUF_INIT;
-		links[2 * i + 1] = (struct sl_buf)SL_BUF_INIT;
-		sl_node_link_path(&links[2 * i], t->host, t->path);
-		sl_buf_adds(&links[2 * i], "/sock");
-		sl_node_link_path(&links[2 * i + 1], t->host, t->path);
-		sl_buf_adds(&links[2 * i + 1], "/static");
-		rr[i] = (struct sl_render_route){
-			.host = t->host, .path = t->path, .app = s->app,
-			.socket = links[2 * i].buf, .static_dir = links[2 * i + 1].buf,
-			.writable_root = s->writable_root, .timeout = s->timeout,
-			.disabled = s->disabled,
-		};
-	}
-	sl_buf_reset(text);
-	ret = sl_render_nginx(&in, text, err);
-	for (size_t i = 0; i < nsv; i++) {
-		free(sv[i].instance);
-		free(sv[i].app);
-		free(sv[i].writable_root);
-	}
-	for (size_t i = 0; i < 2 * r->n; i++)
-		sl_buf_release(&links[i]);
-	free(links);
-	free(sv);
-	free(rr);
-	return ret;
-}
-
-/* What nginx answers at /.silverlining/generation now, into OUT. */
-static void served_generation(struct sl_buf *out)
-{
-	sl_buf_reset(out);
-	capture(out, (char *[]){ "curl", "-s", "--max-time", "1",
-		"http://127.0.0.1/.silverlining/generation", NULL });
-	sl_buf_rtrim(out);
-}
-
-/* Returns once nginx answers with TEXT's generation (a reload is asynchronous). */
-static void wait_nginx(const char *text)
-{
-	struct sl_buf want = SL_BUF_INIT, got = SL_BUF_INIT;
-	struct timespec nap = { 0, 50 * 1000 * 1000 };
-
-	if (sl_render_generation(text, &want) < 0)
-		return;
-	for (int i = 0; i < 100; i++) {
-		served_generation(&got);
-		if (!strcmp(got.buf, want.buf))
-			goto out;
-		nanosleep(&nap, NULL);
-	}
-	say("warning: nginx did not show the new routes within 5 seconds");
-out:
-	sl_buf_release(&want);
-	sl_buf_release(&got);
-}
-
-static int nginx_check(void)
-{
-	struct sl_buf said = SL_BUF_INIT;
-	int rc = run_said(&said, (char *[]){ "nginx", "-t", "-q", NULL });
-
-	if (rc != 0)
-		fputs(said.buf, stderr);
-	sl_buf_release(&said);
-	return rc;
-}
-
-static void conf_file(struct sl_buf *out)
-{
-	sl_node_path(out, "nginx/routes.conf");
-}
-
-static void write_or_die(const char *path, const char *text, size_t len, mode_t mode)
-{
-	struct sl_err err = SL_ERR_INIT;
-
-	if (sl_file_write(path, text, len, mode, SL_FILE_REPLACE, &err) < 0)
-		sl_die_err(&err);
-}
-
-/* Points every route of R's stable link at its instance. */
-static void links_apply(const struct sl_routes *r)
-{
-	struct sl_err err = SL_ERR_INIT;
-
-	for (size_t i = 0; i < r->n; i++)
-		if (sl_node_link_set(r->v[i].host, r->v[i].path, r->v[i].instance, &err) < 0)
-			sl_die_err(&err);
-}
-
-static void links_prune(const struct sl_routes *r)
-{
-	struct sl_err err = SL_ERR_INIT;
-
-	if (sl_node_links_prune(r, &err) < 0) {
-		say("warning: %s", err.msg.buf);
-		sl_err_release(&err);
-	}
-}
-
-static void nginx_reload(const char *text)
-{
-	int rc = RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "reload", "nginx");
-
-	if (rc != 0)
-		sl_die(SL_EXIT_TEMP, "nginx did not reload (exit status %d)", rc);
-	wait_nginx(text);
-}
-
-/*
- * R becomes the node's routes. nginx's text is rendered again; only when
- * it changed is it written, checked with nginx -t (a refusal puts the old
- * text back: nothing switches) and reloaded. Then the state is written and
- * each location's link renamed onto its instance: that is the switch.
- * Returns 0, or the exit code of a failure before anything switched
- * (said on stderr).
- */
+/* R becomes the node's routes: 0, or the exit code of a switch that did not happen (said). */
 static int commit_routes(const struct sl_routes *r)
 {
-	struct sl_buf text = SL_BUF_INIT, old = SL_BUF_INIT, conf = SL_BUF_INIT;
-	struct sl_buf state = SL_BUF_INIT;
 	struct sl_err err = SL_ERR_INIT;
-	int had, changed, rc = 0;
+	int rc = sl_switch_commit(&sw, r, &err);
 
-	if (render_routes(r, &text, &err) < 0) {
-		say("%s", err.msg.buf);
-		say("fatal: unable to write nginx's routes; nothing switched");
-		rc = err.code;
-		goto out;
-	}
-	conf_file(&conf);
-	had = sl_buf_read_file(&old, conf.buf) == 0;
-	changed = !had || old.len != text.len || memcmp(old.buf, text.buf, text.len);
-	if (changed) {
-		if (sl_file_mkdirs(sl_node_root(), 0755, &err) < 0)
-			sl_die_err(&err);
-		sl_node_path(&state, "nginx");
-		if (sl_file_mkdirs(state.buf, 0755, &err) < 0)
-			sl_die_err(&err);
-		write_or_die(conf.buf, text.buf, text.len, 0644);
-		if (nginx_check() != 0) {
-			if (had)
-				write_or_die(conf.buf, old.buf, old.len, 0644);
-			else
-				unlink(conf.buf);
-			say("fatal: nginx refused the new routes; nothing switched");
-			rc = SL_EXIT_USAGE;
-			goto out;
-		}
-	}
-	routes_file(&state);
-	if (sl_routes_commit(r, state.buf, &err) < 0)
+	if (rc < 0)
 		sl_die_err(&err);
-	links_apply(r);
-	if (changed)
-		nginx_reload(text.buf);
-	links_prune(r);
-out:
-	sl_buf_release(&text);
-	sl_buf_release(&old);
-	sl_buf_release(&conf);
-	sl_buf_release(&state);
+	if (rc > 0) {
+		say("fatal: %s", err.msg.buf);
+		rc = err.code;
+	}
 	sl_err_release(&err);
 	return rc;
 }
 
-/* --- retiring ---------------------------------------------------------- */
-
-/*
- * Instances that serve nothing any more drain, then stop; prev.* keep
- * theirs. The drain unit also disables them: disabling reloads systemd,
- * which must not delay a switch or a rollback.
- */
 static void retire_unused(void)
 {
-	struct sl_buf list = SL_BUF_INIT, name = SL_BUF_INIT, app = SL_BUF_INIT;
-	struct sl_buf u = SL_BUF_INIT, arg = SL_BUF_INIT;
-	struct sl_routes r = SL_ROUTES_INIT;
-	static const char prefix[] = "silverlining-instance@";
-	char *line, *save = NULL;
-
-	routes_load(&r);
-	capture(&list, (char *[]){ "systemctl", "list-units", "--plain", "--no-legend",
-		"--state=active", "silverlining-instance@*", NULL });
-	for (line = strtok_r(list.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *end;
-
-		if (strncmp(line, prefix, sizeof(prefix) - 1))
-			continue;
-		line += sizeof(prefix) - 1;
-		end = strstr(line, ".service");
-		if (!end)
-			continue;
-		sl_buf_reset(&name);
-		sl_buf_add(&name, line, (size_t)(end - line));
-		if (!sl_instance_name_valid(name.buf) || routes_serve(&r, name.buf))
-			continue;
-		sl_buf_reset(&u);
-		sl_buf_addf(&u, "silverlining-drain-%s.timer", name.buf);
-		if (QUIET("systemctl", "is-active", "-q", u.buf) == 0)
-			continue;
-		/* an instance of an app being deployed now is being checked:
-		 * its deploy retires what it replaces itself */
-		app_of(name.buf, &app);
-		if ((!locked_app || strcmp(app.buf, locked_app)) && sl_node_app_busy(app.buf))
-			continue;
-		sl_buf_reset(&arg);
-		sl_buf_addf(&arg, "--on-active=%ld", drain);
-		{
-			struct sl_buf unit_arg = SL_BUF_INIT, svc = SL_BUF_INIT;
-
-			sl_buf_addf(&unit_arg, "--unit=silverlining-drain-%s", name.buf);
-			unit_of(&svc, name.buf);
-			if (RUN(SL_RUN_NULL, SL_RUN_NULL, "systemd-run", "--quiet", "--collect",
-				unit_arg.buf, arg.buf, "--timer-property=AccuracySec=1s",
-				"systemctl", "disable", "--now", svc.buf) == 0)
-				say("%s serves nothing now; it stops in %lds", name.buf, drain);
-			sl_buf_release(&unit_arg);
-			sl_buf_release(&svc);
-		}
-	}
-	sl_routes_release(&r);
-	sl_buf_release(&list);
-	sl_buf_release(&name);
-	sl_buf_release(&app);
-	sl_buf_release(&u);
-	sl_buf_release(&arg);
-}
-
-/* --- the instance ------------------------------------------------------ */
-
-/* The owner and mode walk of instance_modes() and give_config(). */
-static uid_t walk_uid;
-static gid_t walk_gid;
-
-static int group_only(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	mode_t m;
-
-	(void)flag;
-	(void)f;
-	if (lchown(path, walk_uid, walk_gid) < 0)
-		return -1;
-	if (S_ISLNK(st->st_mode))
-		return 0;
-	/* g+rX,g-w,o-rwx */
-	m = (st->st_mode & 07777 & ~(mode_t)027) | 040;
-	if (S_ISDIR(st->st_mode) || (st->st_mode & 0111))
-		m |= 010;
-	return chmod(path, m);
-}
-
-static int public_read(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)flag;
-	(void)f;
-	if (S_ISLNK(st->st_mode))
-		return 0;
-	/* o+rX */
-	return chmod(path, (st->st_mode & 07777) | 04 |
-		     (S_ISDIR(st->st_mode) || (st->st_mode & 0111) ? 01 : 0));
-}
-
-/* DIR and all under it: UID (-1: kept) and the app's group GID, g+rX,g-w,o-rwx. */
-static int group_tree(const char *dir, uid_t uid, gid_t gid)
-{
-	walk_uid = uid;
-	walk_gid = gid;
-	if (nftw(dir, group_only, 16, FTW_PHYS) != 0) {
-		say("unable to give %s to its app: %s", dir, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * The instance is root's and its app's group's; other apps read none of
- * it. static/ is public (nginx serves it), so it and the way to it stay
- * open to all.
- */
-static int instance_modes(const char *dir, const char *run, gid_t gid)
-{
-	struct sl_buf st = SL_BUF_INIT;
-	struct stat s;
-	int ret = -1;
-
-	if (group_tree(dir, 0, gid) < 0 || group_tree(run, 0, gid) < 0)
-		goto out;
-	if (chmod(dir, 0751) < 0)
-		goto out;
-	sl_buf_addf(&st, "%s/static", dir);
-	if (lstat(st.buf, &s) == 0 && S_ISDIR(s.st_mode) &&
-	    nftw(st.buf, public_read, 16, FTW_PHYS) != 0)
-		goto out;
-	ret = 0;
-out:
-	sl_buf_release(&st);
-	return ret;
-}
-
-/*
- * LOGS/apps/APP, the app's SILVER_LOGS, and in it app.log, where uWSGI,
- * as root before it becomes the app's user, sends the app's log. The
- * directory is root's, sticky, and the app's group writes in it: the app
- * makes files of its own there, and cannot remove, rename or replace
- * root's app.log. An app.log that is not root's own regular file (an
- * older release's, a symlink the app made) is replaced by one made under
- * a name of its own and renamed over it.
- */
-static int app_log(const char *app, gid_t gid)
-{
-	struct sl_buf d = SL_BUF_INIT, f = SL_BUF_INIT, t = SL_BUF_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	struct stat st;
-	int fd = -1, ret = -1;
-
-	sl_buf_addf(&d, "%s/apps/%s", sl_node_logs(), app);
-	if (sl_file_mkdirs(d.buf, 0755, &err) < 0 || lchown(d.buf, 0, gid) < 0 ||
-	    chmod(d.buf, 01770) < 0)
-		goto out;
-	sl_buf_addf(&f, "%s/app.log", d.buf);
-	if (lstat(f.buf, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
-	    st.st_nlink != 1) {
-		if (lstat(f.buf, &st) == 0)
-			say("%s was not root's own file: replaced", f.buf);
-		sl_buf_addf(&t, "%s/.app.log.XXXXXX", d.buf);
-		fd = mkostemp(t.buf, O_CLOEXEC);
-		if (fd < 0)
-			goto out;
-		if (fchown(fd, 0, gid) < 0 || fchmod(fd, 0640) < 0 || rename(t.buf, f.buf) < 0) {
-			unlink(t.buf);
-			goto out;
-		}
-		close(fd);
-	}
-	fd = open(f.buf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fchown(fd, 0, gid) < 0 || fchmod(fd, 0640) < 0)
-		goto out;
-	ret = 0;
-out:
-	if (ret < 0)
-		say("unable to make the log %s: %s", f.len ? f.buf : d.buf,
-		    err.code ? err.msg.buf : strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	sl_err_release(&err);
-	sl_buf_release(&d);
-	sl_buf_release(&f);
-	sl_buf_release(&t);
-	return ret;
-}
-
-/* The end of APP's log, read with the app's own rights. */
-static void log_tail(const char *app)
-{
-	struct sl_buf user = SL_BUF_INIT, log = SL_BUF_INIT;
 	struct sl_err err = SL_ERR_INIT;
 
-	if (sl_appuser_get(app, &user, NULL, NULL, &err) == 1) {
-		sl_buf_addf(&log, "%s/apps/%s/app.log", sl_node_logs(), app);
-		RUN(STDERR_FILENO, SL_RUN_NULL, "runuser", "-u", user.buf, "--",
-		    "tail", "-n", "20", log.buf);
-	}
-	sl_err_release(&err);
-	sl_buf_release(&user);
-	sl_buf_release(&log);
+	if (sl_switch_retire(&sw, &err) < 0)
+		sl_die_err(&err);
 }
 
-/* The last 20 lines of TEXT on stderr. */
-static void tail_text(const struct sl_buf *text)
-{
-	const char *p = text->buf + text->len;
-	int lines = 0;
+/* --- the instance (prepare.h, gate.h) -------------------------------------- */
 
-	while (p > text->buf && lines <= 20)
-		if (*--p == '\n' && p + 1 < text->buf + text->len)
-			lines++;
-	if (lines > 20)
-		p++;
-	fputs(p, stderr);
-}
-
-/* The packages of A that are not installed, installed. */
-static int install_packages(const struct sl_app *a, const char *run)
-{
-	struct sl_strv missing = SL_STRV_INIT, argv = SL_STRV_INIT;
-	struct sl_buf out = SL_BUF_INIT, names = SL_BUF_INIT, log = SL_BUF_INIT;
-	int rc = 0;
-
-	for (size_t i = 0; i < a->packages.n; i++) {
-		sl_buf_reset(&out);
-		capture(&out, (char *[]){ "dpkg-query", "-W", "-f=${db:Status-Status}",
-			a->packages.v[i], NULL });
-		if (strcmp(out.buf, "installed")) {
-			sl_strv_push(&missing, a->packages.v[i]);
-			sl_buf_addf(&names, "%s%s", names.len ? " " : "", a->packages.v[i]);
-		}
-	}
-	if (!missing.n)
-		goto out;
-	say("installing %s", names.buf);
-	sl_buf_reset(&out);
-	rc = run_said(&out, (char *[]){ "apt-get", "update", "-q", NULL });
-	if (rc == 0) {
-		sl_strv_pushv(&argv, (char *[]){ "apt-get", "install", "-y", "-q",
-			"--no-install-recommends", NULL });
-		sl_strv_pushv(&argv, missing.v);
-		rc = run_said(&out, argv.v);
-	}
-	sl_buf_addf(&log, "%s/apt.log", run);
-	write_or_die(log.buf, out.buf, out.len, 0640);
-	if (rc != 0) {
-		tail_text(&out);
-		rc = SL_EXIT_TEMP;
-	}
-out:
-	sl_strv_clear(&missing);
-	sl_strv_clear(&argv);
-	sl_buf_release(&out);
-	sl_buf_release(&names);
-	sl_buf_release(&log);
-	return rc;
-}
-
-/* The services of A set up for APP (and cleared with --clear). */
-static int setup_services(const struct sl_app *a, const char *app)
-{
-	struct sl_buf exe = SL_BUF_INIT;
-	int rc = 0;
-
-	for (size_t i = 0; i < a->nservices && !rc; i++) {
-		const char *s = a->services[i].name;
-		char *found;
-
-		sl_buf_reset(&exe);
-		sl_buf_addf(&exe, "sl-service-%s", s);
-		found = sl_run_which(exe.buf, NULL);
-		if (!found) {
-			say("unknown service '%s'", s);
-			rc = SL_EXIT_USAGE;
-			break;
-		}
-		free(found);
-		rc = RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, exe.buf, "install");
-		if (rc == 0)
-			rc = RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, exe.buf, "setup", (char *)app);
-		if (rc) {
-			say("service.%s could not be set up for %s", s, app);
-			break;
-		}
-		if (clear) {
-			rc = RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, exe.buf, "clear", (char *)app);
-			if (rc == 0)
-				say("cleared service.%s of %s", s, app);
-		}
-	}
-	sl_buf_release(&exe);
-	return rc;
-}
-
-/*
- * The deployment config of INST, ROOT/configs/INST: its own (sl-sync
- * --config), else a linked copy of the one serving ROUTE now, else of the
- * app's newest. It is root's and the app's group's alone.
- */
-static int give_config(const char *inst, const char *app, gid_t gid,
-		       const struct sl_location *route)
-{
-	struct sl_buf cfg = SL_BUF_INIT, from = SL_BUF_INIT, dir = SL_BUF_INIT;
-	struct sl_buf copy = SL_BUF_INIT, cur_app = SL_BUF_INIT, newest = SL_BUF_INIT;
-	struct sl_routes r = SL_ROUTES_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	struct stat st;
-	int rc = SL_EXIT_TEMP;
-
-	sl_node_instance_path(&cfg, "configs", inst);
-	if (stat(cfg.buf, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		const char *cur;
-		DIR *d;
-
-		routes_load(&r);
-		cur = sl_routes_get(&r, route->host, route->path);
-		if (cur) {
-			app_of(cur, &cur_app);
-			sl_node_instance_path(&from, "configs", cur);
-			/* another app's config is never taken (update --name onto its location) */
-			if (strcmp(cur_app.buf, app) || stat(from.buf, &st) < 0 || !S_ISDIR(st.st_mode))
-				sl_buf_reset(&from);
-		}
-		sl_node_path(&dir, "configs");
-		if (!from.len && (d = opendir(dir.buf))) {
-			struct dirent *e;
-			size_t alen = strlen(app);
-
-			while ((e = readdir(d)))
-				if (!strncmp(e->d_name, app, alen) && e->d_name[alen] == '.' &&
-				    e->d_type == DT_DIR && strcmp(e->d_name, newest.buf) > 0) {
-					sl_buf_reset(&newest);
-					sl_buf_adds(&newest, e->d_name);
-				}
-			closedir(d);
-			if (newest.len)
-				sl_buf_addf(&from, "%s/%s", dir.buf, newest.buf);
-		}
-		if (!from.len) {
-			rc = 0;
-			goto out;
-		}
-		sl_buf_addf(&copy, "%s/.copy-%s", dir.buf, inst);
-		if (sl_file_remove_tree(AT_FDCWD, copy.buf, &err) < 0) {
-			say("%s", err.msg.buf);
-			goto out;
-		}
-		if (RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, "cp", "-al", "--", from.buf, copy.buf) != 0)
-			goto out;
-		if (rename(copy.buf, cfg.buf) < 0) {
-			say("unable to make %s: %s", cfg.buf, strerror(errno));
-			goto out;
-		}
-		say("%s uses the config of %s", inst, strrchr(from.buf, '/') + 1);
-	}
-	if (group_tree(cfg.buf, (uid_t)-1, gid) < 0)
-		goto out;
-	rc = 0;
-out:
-	sl_routes_release(&r);
-	sl_err_release(&err);
-	sl_buf_release(&cfg);
-	sl_buf_release(&from);
-	sl_buf_release(&dir);
-	sl_buf_release(&copy);
-	sl_buf_release(&cur_app);
-	sl_buf_release(&newest);
-	return rc;
-}
-
-/* The app's user, made when missing; its ids. */
-static int make_user(const char *app, struct sl_buf *user, uid_t *uid, gid_t *gid)
-{
-	struct sl_buf gecos = SL_BUF_INIT, home = SL_BUF_INIT;
-	int rc = app_user(app, user, uid, gid);
-
-	if (rc != 0)
-		return rc < 0 ? -rc : 0;
-	/* the user's GECOS records its app: sl_appuser_get refuses a user
-	 * that another app owns (a long name's hash is never trusted alone) */
-	sl_buf_addf(&gecos, SL_APPUSER_GECOS "%s", app);
-	sl_node_path(&home, "instances");
-	if (RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, "adduser", "--quiet", "--system", "--group",
-		"--no-create-home", "--home", home.buf, "--gecos", gecos.buf,
-		"--shell", "/usr/sbin/nologin", user->buf) != 0 ||
-	    app_user(app, user, uid, gid) != 1)
-		rc = SL_EXIT_TEMP;
-	sl_buf_release(&gecos);
-	sl_buf_release(&home);
-	return rc;
-}
-
-/* ROOT/NAME, made with MODE when missing, and given MODE. */
-static int node_dir(const char *name, mode_t mode)
-{
-	struct sl_buf p = SL_BUF_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	int ret = 0;
-
-	if (*name == '/')
-		sl_buf_adds(&p, name);
-	else
-		sl_node_path(&p, name);
-	if (sl_file_mkdirs(p.buf, mode, &err) < 0 || chmod(p.buf, mode) < 0) {
-		say("unable to make %s: %s", p.buf, err.code ? err.msg.buf : strerror(errno));
-		ret = -1;
-	}
-	sl_err_release(&err);
-	sl_buf_release(&p);
-	return ret;
-}
-
-/* Each instance its own TEMP, empty at its start; the serving one keeps its own. */
-static int instance_temp(const char *inst, uid_t uid, gid_t gid)
-{
-	struct sl_buf t = SL_BUF_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	int ret = -1;
-
-	sl_node_instance_path(&t, "tmp", inst);
-	if (!unit_active(inst) && sl_file_remove_tree(AT_FDCWD, t.buf, &err) < 0)
-		goto out;
-	if ((mkdir(t.buf, 0700) < 0 && errno != EEXIST) || lchown(t.buf, uid, gid) < 0 ||
-	    chmod(t.buf, 0700) < 0) {
-		sl_err_errno(&err, "unable to make %s", t.buf);
-		goto out;
-	}
-	ret = 0;
-out:
-	if (ret < 0)
-		say("%s", err.msg.buf);
-	sl_err_release(&err);
-	sl_buf_release(&t);
-	return ret;
-}
-
-/* The environment must come whole: said here, in sl-env's words, not by a unit that failed. */
-static int check_env(const char *user, const char *dir)
-{
-	struct sl_buf said = SL_BUF_INIT;
-	int rc = run_said(&said, (char *[]){ "runuser", "-u", (char *)user, "--",
-		"sl-env", "--node", (char *)dir, "true", NULL });
-
-	if (rc)
-		fputs(said.buf, stderr);
-	sl_buf_release(&said);
-	return rc;
-}
-
-/* run/INST: location, wsgi.py, uwsgi.ini; the unit's memory cap. */
-static int write_runtime(const char *inst, const struct sl_app *a, const char *user,
-			 const char *dir, const char *run, const char *where)
-{
-	struct sl_buf p = SL_BUF_INIT, text = SL_BUF_INIT, wsgi = SL_BUF_INIT;
-	struct sl_buf sock = SL_BUF_INIT, log = SL_BUF_INIT, prop = SL_BUF_INIT;
-	struct sl_buf u = SL_BUF_INIT, app = SL_BUF_INIT;
-
-	app_of(inst, &app);
-	sl_buf_addf(&p, "%s/location", run);
-	sl_buf_addf(&text, "%s\n", where);
-	write_or_die(p.buf, text.buf, text.len, 0644);
-	sl_buf_reset(&text);
-	sl_render_wsgi(dir, a->runner, &text);
-	sl_buf_addf(&wsgi, "%s/wsgi.py", run);
-	write_or_die(wsgi.buf, text.buf, text.len, 0644);
-	sl_buf_addf(&sock, "%s/%s.sock", sl_node_sockets(), inst);
-	sl_buf_addf(&log, "%s/apps/%s/app.log", sl_node_logs(), app.buf);
-	sl_buf_reset(&text);
-	sl_render_uwsgi(&(struct sl_render_uwsgi){
-		.instance = inst, .user = user, .dir = dir, .socket = sock.buf,
-		.pythonpath = SHARE "/python", .wsgi_file = wsgi.buf, .log = log.buf,
-		.processes = (int)a->processes, .threads = (int)a->threads,
-		.timeout = (int)a->timeout, .memory_limit = (int)a->memory_limit,
-	}, &text);
-	sl_buf_reset(&p);
-	sl_buf_addf(&p, "%s/uwsgi.ini", run);
-	write_or_die(p.buf, text.buf, text.len, 0644);
-	/* the whole instance is capped; one worker recycled for memory is not the end of it */
-	sl_buf_addf(&prop, "MemoryMax=%ldM", a->processes * a->memory_limit * 2 + 64);
-	unit_of(&u, inst);
-	QUIET("systemctl", "set-property", u.buf, prop.buf);
-	sl_buf_release(&p);
-	sl_buf_release(&text);
-	sl_buf_release(&wsgi);
-	sl_buf_release(&sock);
-	sl_buf_release(&log);
-	sl_buf_release(&prop);
-	sl_buf_release(&u);
-	sl_buf_release(&app);
-	return 0;
-}
-
-/* Loads INST's app.ini into A: 0, or 100 said on stderr. */
-static int load_app(const char *inst, const char *dir, struct sl_app *a)
-{
-	struct sl_err err = SL_ERR_INIT;
-	struct sl_buf runner = SL_BUF_INIT;
-	struct stat st;
-	int rc = 0;
-
-	if (sl_app_load(a, dir, &err) < 0) {
-		for (size_t i = 0; i < a->warnings.n; i++)
-			say("warning: %s", a->warnings.v[i]);
-		say("%s", err.msg.buf);
-		rc = SL_EXIT_USAGE;
-	} else if (a->platform != SL_PLATFORM_PYTHON) {
-		say("platform php: only python is served by this release");
-		rc = SL_EXIT_USAGE;
-	} else if (!a->runner) {
-		say("%s: app.ini names no runner", inst);
-		rc = SL_EXIT_USAGE;
-	} else {
-		sl_buf_addf(&runner, "%s/", dir);
-		sl_buf_add(&runner, a->runner, strcspn(a->runner, "#"));
-		if (stat(runner.buf, &st) < 0 || !S_ISREG(st.st_mode)) {
-			say("%s: the runner %s is missing", inst, runner.buf + strlen(dir) + 1);
-			rc = SL_EXIT_USAGE;
-		}
-	}
-	sl_err_release(&err);
-	sl_buf_release(&runner);
-	return rc;
-}
-
-/* Everything INST needs before it starts; 0 or the exit code (said). */
-static int prepare_instance(const char *inst, struct sl_app *a, const char *where,
-			    const struct sl_location *route)
-{
-	struct sl_buf app = SL_BUF_INIT, user = SL_BUF_INIT, dir = SL_BUF_INIT;
-	struct sl_buf run = SL_BUF_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	uid_t uid;
-	gid_t gid;
-	int rc;
-
-	app_of(inst, &app);
-	rc = app_user(app.buf, &user, NULL, NULL);
-	if (rc < 0) {
-		rc = -rc;
-		goto out;
-	}
-	sl_node_instance_path(&dir, "instances", inst);
-	sl_node_instance_path(&run, "run", inst);
-	if (sl_file_mkdirs(run.buf, 0755, &err) < 0) {
-		say("%s", err.msg.buf);
-		rc = SL_EXIT_TEMP;
-		goto out;
-	}
-	if ((rc = load_app(inst, dir.buf, a)) ||
-	    (rc = install_packages(a, run.buf)) ||
-	    (rc = make_user(app.buf, &user, &uid, &gid)) ||
-	    (rc = setup_services(a, app.buf)))
-		goto out;
-	rc = SL_EXIT_TEMP;
-	if (node_dir("secrets", 0755) < 0 || node_dir("tmp", 0755) < 0 ||
-	    node_dir(sl_node_sockets(), 0755) < 0 || app_log(app.buf, gid) < 0 ||
-	    instance_modes(dir.buf, run.buf, gid) < 0)
-		goto out;
-	if (sl_node_app_secret(app.buf, uid, gid, &err) < 0) {
-		say("%s", err.msg.buf);
-		goto out;
-	}
-	if ((rc = give_config(inst, app.buf, gid, route)) ||
-	    (rc = check_env(user.buf, dir.buf)))
-		goto out;
-	rc = SL_EXIT_TEMP;
-	if (instance_temp(inst, uid, gid) < 0)
-		goto out;
-	rc = write_runtime(inst, a, user.buf, dir.buf, run.buf, where);
-out:
-	sl_err_release(&err);
-	sl_buf_release(&app);
-	sl_buf_release(&user);
-	sl_buf_release(&dir);
-	sl_buf_release(&run);
-	return rc;
-}
-
-/* Starts INST and waits for its socket: 0, or the exit code (said). */
-static int start_instance(const char *inst)
-{
-	struct sl_buf u = SL_BUF_INIT, timer = SL_BUF_INIT, sock = SL_BUF_INIT, app = SL_BUF_INIT;
-	struct timespec nap = { 0, 100 * 1000 * 1000 };
-	struct stat st;
-	int rc = 0;
-
-	unit_of(&u, inst);
-	sl_buf_addf(&timer, "silverlining-drain-%s.timer", inst);
-	QUIET("systemctl", "stop", timer.buf);	/* it serves again */
-	if (node_dir(sl_node_sockets(), 0755) < 0)
-		return SL_EXIT_TEMP;
-	/* enabling reloads systemd's configuration: only when it is needed (a
-	 * rollback to a running instance must stay well under a second) */
-	if (QUIET("systemctl", "is-enabled", "-q", u.buf) != 0 &&
-	    RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "enable", "-q", u.buf) != 0) {
-		rc = SL_EXIT_TEMP;
-		goto out;
-	}
-	sl_buf_addf(&sock, "%s/%s.sock", sl_node_sockets(), inst);
-	if (unit_active(inst) && lstat(sock.buf, &st) == 0 && S_ISSOCK(st.st_mode))
-		goto out;
-	unlink(sock.buf);	/* uWSGI may not remove it (the directory is root's) */
-	if (RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "start", u.buf) != 0) {
-		rc = SL_EXIT_TEMP;
-		goto out;
-	}
-	for (int i = 0; i < 300; i++) {
-		if (lstat(sock.buf, &st) == 0 && S_ISSOCK(st.st_mode))
-			goto out;
-		if (!unit_active(inst))
-			break;
-		nanosleep(&nap, NULL);
-	}
-	say("%s did not start; its log says:", inst);
-	app_of(inst, &app);
-	log_tail(app.buf);
-	rc = SL_EXIT_USAGE;
-out:
-	sl_buf_release(&u);
-	sl_buf_release(&timer);
-	sl_buf_release(&sock);
-	sl_buf_release(&app);
-	return rc;
-}
-
-/*
- * An update_fetch script, as the app's user in its environment, in a
- * scope unit of its own that systemd stops after fetch_limit seconds,
- * every process it started with it. The script is this process's child:
- * its own exit status comes back, a signal's too. 124: stopped at the
- * limit.
- */
-static int fetch_script(const char *inst, const char *user, const char *cmd)
-{
-	struct sl_buf dir = SL_BUF_INIT, unit = SL_BUF_INIT, uid = SL_BUF_INIT;
-	struct sl_buf gid = SL_BUF_INIT, max = SL_BUF_INIT;
-	struct sl_child c = SL_CHILD_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	long long t0 = now_ns();
-	int rc;
-
-	sl_node_instance_path(&dir, "instances", inst);
-	sl_buf_addf(&unit, "--unit=silverlining-fetch-%s", inst);
-	sl_buf_addf(&uid, "--uid=%s", user);
-	sl_buf_addf(&gid, "--gid=%s", user);
-	sl_buf_addf(&max, "RuntimeMaxSec=%ld", fetch_limit);
-	c.argv = (char *[]){ "systemd-run", "--quiet", "--scope", "--collect", unit.buf,
-		uid.buf, gid.buf, "-p", max.buf, "sl-env", "--node", dir.buf, "--",
-		"sh", "-c", (char *)cmd, NULL };
-	c.dir = dir.buf;
-	c.in = SL_RUN_NULL;
-	c.out = STDERR_FILENO;
-	rc = sl_run(&c, &err);
-	if (rc < 0) {
-		say("%s", err.msg.buf);
-		rc = err.code;
-	} else if (rc && (now_ns() - t0) / 1000000000 >= fetch_limit) {
-		rc = 124;
-	}
-	sl_err_release(&err);
-	sl_buf_release(&dir);
-	sl_buf_release(&unit);
-	sl_buf_release(&uid);
-	sl_buf_release(&gid);
-	sl_buf_release(&max);
-	return rc;
-}
-
-/*
- * An internal request to INST at URL under the canonical location HOST
- * PATH: the body into BODY, the HTTP status ("000" for none) into STATUS.
- */
-static void internal(const char *inst, long timeout, const char *host, const char *path,
-		     const char *url, struct sl_buf *body, char status[4])
-{
-	struct sl_buf sock = SL_BUF_INIT, max = SL_BUF_INIT, h = SL_BUF_INIT;
-	struct sl_buf sn = SL_BUF_INIT, u = SL_BUF_INIT;
-	struct sl_child c = SL_CHILD_INIT;
-	const char *script = strcmp(path, "/") ? path : "";
-
-	sl_buf_addf(&sock, "%s/%s.sock", sl_node_sockets(), inst);
-	sl_buf_addf(&max, "%ld", timeout + 5);
-	sl_buf_addf(&h, "Host: %s", host);
-	sl_buf_addf(&sn, "X-Silverlining-Script-Name: %s", script);
-	sl_buf_addf(&u, "http://localhost%s%s", script, url);
-	c.argv = (char *[]){ "curl", "-sS", "--max-time", max.buf, "--unix-socket", sock.buf,
-		"-w", "%{http_code}", "-H", h.buf, "-H", "X-Silverlining-Update: 1",
-		"-H", sn.buf, u.buf, NULL };
-	c.in = SL_RUN_NULL;
-	sl_buf_reset(body);
-	sl_run_capture(&c, body, NULL);
-	snprintf(status, 4, "000");
-	if (body->len >= 3) {
-		memcpy(status, body->buf + body->len - 3, 3);
-		sl_buf_setlen(body, body->len - 3);
-	}
-	sl_buf_release(&sock);
-	sl_buf_release(&max);
-	sl_buf_release(&h);
-	sl_buf_release(&sn);
-	sl_buf_release(&u);
-}
-
-/* The gate: every update_fetch entry, then the health check. 0 or 100. */
-static int gate(const char *inst, const struct sl_app *a, const char *where)
-{
-	struct sl_buf app = SL_BUF_INIT, user = SL_BUF_INIT, body = SL_BUF_INIT;
-	char *host = strdup(where), *path = strchr(host, ' ');
-	char status[4] = "";
-	int rc = 0;
-
-	*path++ = 0;
-	app_of(inst, &app);
-	if (app_user(app.buf, &user, NULL, NULL) != 1)
-		rc = SL_EXIT_USAGE;
-	for (size_t i = 0; i < a->update_fetch.n && !rc; i++) {
-		const char *v = a->update_fetch.v[i];
-
-		if (!strncmp(v, "script:", 7)) {
-			say("update_fetch %s:", v);
-			fflush(stderr);
-			rc = fetch_script(inst, user.buf, v + 7);
-			if (rc == 124)
-				say("update_fetch %s ran longer than %ld seconds: stopped", v, fetch_limit);
-			else if (rc)
-				say("update_fetch %s failed with exit status %d", v, rc);
-			rc = rc ? SL_EXIT_USAGE : 0;
-		} else {
-			internal(inst, a->timeout, host, path, v, &body, status);
-			say("update_fetch %s: %s", v, status);
-			fwrite(body.buf, 1, body.len, stderr);
-			if (status[0] != '2')
-				rc = SL_EXIT_USAGE;
-		}
-	}
-	if (!rc) {
-		const char *hc = a->health_check ? a->health_check : "/";
-
-		internal(inst, a->timeout, host, path, hc, &body, status);
-		say("health check %s: %s", hc, status);
-		if (a->health_check ? status[0] != '2' : (status[0] < '1' || status[0] > '4')) {
-			fwrite(body.buf, 1, body.len, stderr);
-			rc = SL_EXIT_USAGE;
-		}
-	}
-	if (rc && !strcmp(status, "000")) {
-		say("%s is not answering; its log says:", inst);
-		fflush(stderr);
-		log_tail(app.buf);
-	}
-	free(host);
-	sl_buf_release(&app);
-	sl_buf_release(&user);
-	sl_buf_release(&body);
-	return rc;
-}
+static struct sl_prepare prep = { { told, NULL }, 0 };
+static struct sl_gate gatekeeper = { { told, NULL }, 600, STDERR_FILENO };
 
 static int lock_or_die(const char *app, int timeout)
 {
@@ -1303,13 +240,34 @@ static void print_url(const char *host, const char *path)
 	sl_buf_release(&url);
 }
 
+/* LOCS of R routed to INST; what served one before moves to its prev. */
+static void route_to(struct sl_routes *r, const struct sl_location *locs, size_t n,
+		     const char *inst)
+{
+	struct sl_buf prev = SL_BUF_INIT;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *old = sl_routes_get(r, locs[i].host, locs[i].path);
+		char *was = old ? strdup(old) : NULL;
+
+		sl_routes_set(r, locs[i].host, locs[i].path, inst);
+		if (was && strcmp(was, inst) && strncmp(locs[i].host, "prev.", 5)) {
+			sl_location_prev(locs[i].host, &prev);
+			sl_routes_set(r, prev.buf, locs[i].path, was);
+		}
+		free(was);
+	}
+	sl_buf_release(&prev);
+}
+
 static void activate(char **argv, int argc)
 {
 	const char *inst = argv[0];
 	struct sl_location *locs = calloc((size_t)argc, sizeof(*locs));
-	struct sl_buf app = SL_BUF_INIT, where = SL_BUF_INIT, dir = SL_BUF_INIT, prev = SL_BUF_INIT;
+	struct sl_buf app = SL_BUF_INIT, where = SL_BUF_INIT, dir = SL_BUF_INIT;
 	struct sl_routes r = SL_ROUTES_INIT;
 	struct sl_app a = SL_APP_INIT;
+	struct sl_err err = SL_ERR_INIT;
 	struct stat st;
 	long long t0, t1, t2, t3;
 	int n = argc - 1, rc;
@@ -1326,39 +284,28 @@ static void activate(char **argv, int argc)
 	canonical(locs, (size_t)n, &where);
 	t0 = now_ns();
 	app_of(inst, &app);
-	lock_or_die(app.buf, (int)(fetch_limit + 120));
-	locked_app = app.buf;
-	rc = prepare_instance(inst, &a, where.buf, &locs[0]);
-	if (rc)
-		sl_die(rc, "%s was not started; nothing switched", inst);
+	lock_or_die(app.buf, (int)(gatekeeper.fetch_limit + 120));
+	sw.locked_app = app.buf;
+	if (sl_prepare_instance(&prep, inst, &a, where.buf, &locs[0], &err) < 0)
+		sl_die_err(&err);
 	t1 = now_ns();
-	rc = start_instance(inst);
+	rc = sl_prepare_start(&talk, inst, &err);
 	t2 = now_ns();
-	if (rc || gate(inst, &a, where.buf)) {
+	if (rc || sl_gate_check(&gatekeeper, inst, &a, where.buf, &err)) {
 		if (!routed_now(inst))
-			unit_disable_now(inst);
+			sl_unit_disable_now(&talk, inst);
 		sl_die(SL_EXIT_USAGE, "%s failed its checks; nothing switched, "
 		       "the old instance keeps serving", inst);
 	}
 	lock_or_die(NULL, NODE_LOCK_WAIT);
 	routes_load(&r);
-	for (int i = 0; i < n; i++) {
-		const char *old = sl_routes_get(&r, locs[i].host, locs[i].path);
-		char *was = old ? strdup(old) : NULL;
-
-		sl_routes_set(&r, locs[i].host, locs[i].path, inst);
-		if (was && strcmp(was, inst) && strncmp(locs[i].host, "prev.", 5)) {
-			sl_location_prev(locs[i].host, &prev);
-			sl_routes_set(&r, prev.buf, locs[i].path, was);
-		}
-		free(was);
-	}
+	route_to(&r, locs, (size_t)n, inst);
 	t3 = now_ns();
 	rc = commit_routes(&r);
 	if (rc) {
 		/* a switch that fails must not leave the new instance running */
 		if (!routed_now(inst))
-			unit_disable_now(inst);
+			sl_unit_disable_now(&talk, inst);
 		exit(rc);
 	}
 	retire_unused();
@@ -1376,6 +323,7 @@ static void rollback(const char *text)
 	struct sl_routes r = SL_ROUTES_INIT;
 	struct sl_buf prevhost = SL_BUF_INIT, dir = SL_BUF_INIT, where = SL_BUF_INIT;
 	struct sl_buf p = SL_BUF_INIT;
+	struct sl_err err = SL_ERR_INIT;
 	long long t0, t1, t2, t3;
 	struct stat st;
 	char *cur, *prev;
@@ -1400,8 +348,9 @@ static void rollback(const char *text)
 	sl_buf_addch(&where, '\n');
 	sl_node_instance_path(&p, "run", prev);
 	sl_buf_adds(&p, "/location");
-	write_or_die(p.buf, where.buf, where.len, 0644);
-	if (start_instance(prev))
+	if (sl_file_write(p.buf, where.buf, where.len, 0644, SL_FILE_REPLACE, &err) < 0)
+		sl_die_err(&err);
+	if (sl_prepare_start(&talk, prev, NULL))
 		sl_die(SL_EXIT_USAGE, "%s did not start; nothing switched", prev);
 	t2 = now_ns();
 	sl_routes_set(&r, loc.host, loc.path, prev);
@@ -1511,93 +460,35 @@ static void set_disabled(int on, const char *text)
 static void routes_again(void)
 {
 	struct sl_routes r = SL_ROUTES_INIT;
-	struct sl_buf text = SL_BUF_INIT, old = SL_BUF_INIT, conf = SL_BUF_INIT;
-	struct sl_buf gen = SL_BUF_INIT, want = SL_BUF_INIT;
 	struct sl_err err = SL_ERR_INIT;
 
 	lock_or_die(NULL, NODE_LOCK_WAIT);
 	routes_load(&r);
-	if (render_routes(&r, &text, &err) < 0) {
-		say("%s", err.msg.buf);
-		sl_die(err.code, "unable to write nginx's routes");
-	}
-	sl_node_path(&conf, "nginx");
-	if (sl_file_mkdirs(conf.buf, 0755, &err) < 0)
+	if (sl_switch_again(&sw, &r, &err) < 0)
 		sl_die_err(&err);
-	conf_file(&conf);
-	if (sl_buf_read_file(&old, conf.buf) < 0 || old.len != text.len ||
-	    memcmp(old.buf, text.buf, text.len))
-		write_or_die(conf.buf, text.buf, text.len, 0644);
-	links_apply(&r);
-	if (QUIET("systemctl", "is-active", "-q", "nginx") == 0) {
-		served_generation(&gen);
-		sl_render_generation(text.buf, &want);
-		if (strcmp(gen.buf, want.buf)) {
-			if (nginx_check() != 0 ||
-			    RUN(SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "reload", "nginx") != 0)
-				sl_die(SL_EXIT_TEMP, "nginx did not take the routes");
-			wait_nginx(text.buf);
-		}
-	}
-	links_prune(&r);
 	sl_exit_flush();
 }
 
-/* --- an instance that keeps failing ------------------------------------- */
-
-/*
- * systemd restarts an instance that fails (Restart=on-failure) without a
- * start limit; these hooks of its unit space the restarts out: none for
- * the first, then 2, 4, 8, 16 and at most 30 seconds. A run of more than
- * a minute counts as recovered. SOCKETS/failing/INSTANCE holds "FAILURES
- * STARTED" while it fails; sl-query shows such an instance as failing.
- */
-static void failing_file(struct sl_buf *out, const char *inst)
-{
-	sl_buf_reset(out);
-	sl_buf_addf(out, "%s/failing", sl_node_sockets());
-	if (inst)
-		sl_buf_addf(out, "/%s", inst);
-}
-
-/* Reads "N SINCE" from F: 1 when both are numbers. */
-static int failing_read(const char *f, long *n, long *since)
-{
-	struct sl_buf t = SL_BUF_INIT;
-	int ok = sl_buf_read_file(&t, f) == 0 && sscanf(t.buf, "%ld %ld", n, since) == 2 &&
-		*n >= 0 && *since >= 0;
-
-	sl_buf_release(&t);
-	return ok;
-}
-
-static void failing_write(const char *f, long n, long since)
-{
-	struct sl_buf t = SL_BUF_INIT;
-
-	sl_buf_addf(&t, "%ld %ld\n", n, since);
-	sl_file_write(f, t.buf, t.len, 0644, SL_FILE_REPLACE, NULL);
-	sl_buf_release(&t);
-}
+/* --- an instance that keeps failing (failing.h) ------------------------- */
 
 static void unit_start(const char *inst)
 {
-	struct sl_buf f = SL_BUF_INIT;
-	long n = 0, since = 0;
+	struct sl_failing f = SL_FAILING_INIT;
+	long delay;
 
 	if (!sl_instance_name_valid(inst))
 		sl_die(SL_EXIT_USAGE, "invalid instance name '%s'", inst);
-	failing_file(&f, inst);
-	if (!failing_read(f.buf, &n, &since))
-		n = 0;
-	if (n >= 2) {
-		long delay = n > 5 ? 30 : 1L << (n - 1);
-
-		say("%s failed %ld times in a row: starting it again in %lds", inst, n, delay);
+	if (!sl_failing_read(inst, &f))
+		f.n = 0;
+	delay = sl_failing_delay(f.n);
+	if (delay) {
+		say("%s failed %ld times in a row: starting it again in %lds", inst, f.n, delay);
 		sleep((unsigned)delay);
 	}
-	if (n >= 1)
-		failing_write(f.buf, n, (long)time(NULL));
+	if (f.n >= 1) {
+		f.since = (long)time(NULL);
+		sl_failing_write(inst, &f, NULL);
+	}
 	sl_exit_flush();
 }
 
@@ -1605,30 +496,26 @@ static void unit_stop(const char *inst)
 {
 	const char *result = getenv("SERVICE_RESULT");
 	const char *code = getenv("EXIT_CODE"), *status = getenv("EXIT_STATUS");
-	struct sl_buf f = SL_BUF_INIT;
-	long n = 0, since = 0, now = (long)time(NULL);
+	struct sl_failing f = SL_FAILING_INIT;
+	struct sl_buf p = SL_BUF_INIT;
+	time_t now = time(NULL);
 
 	if (!sl_instance_name_valid(inst))
 		sl_die(SL_EXIT_USAGE, "invalid instance name '%s'", inst);
-	failing_file(&f, inst);
+	sl_failing_path(&p, inst);
 	if (!result || !*result || !strcmp(result, "success")) {
-		unlink(f.buf);
+		unlink(p.buf);
 		sl_exit_flush();
 	}
-	failing_file(&f, NULL);
-	if (sl_file_mkdirs(f.buf, 0755, NULL) < 0 || chmod(f.buf, 0755) < 0)
+	sl_failing_path(&p, NULL);
+	if (sl_file_mkdirs(p.buf, 0755, NULL) < 0 || chmod(p.buf, 0755) < 0)
 		sl_exit_flush();
-	failing_file(&f, inst);
-	if (!failing_read(f.buf, &n, &since)) {
-		n = 0;
-		since = now;
-	}
-	/* up for more than a minute: a new failure, not the same one again */
-	if (now - since > 60)
-		n = 0;
-	failing_write(f.buf, n + 1, since);
+	if (!sl_failing_read(inst, &f))
+		f = (struct sl_failing){ 0, (long)now };
+	sl_failing_count(&f, now);
+	sl_failing_write(inst, &f, NULL);
 	say("%s stopped (%s, %s %s): failure %ld", inst, result, code ? code : "",
-	    status ? status : "", n + 1);
+	    status ? status : "", f.n);
 	sl_exit_flush();
 }
 
@@ -1665,8 +552,8 @@ int main(int argc, char **argv)
 	}
 	if (geteuid() != 0)
 		sl_die(SL_EXIT_USAGE, "sl-activate runs as root on the node");
-	fetch_limit = env_long("SL_FETCH_LIMIT", 600);
-	drain = env_long("SL_DRAIN", 10);
+	gatekeeper.fetch_limit = env_long("SL_FETCH_LIMIT", 600);
+	sw.drain = env_long("SL_DRAIN", 10);
 	if (!strcmp(verb, "--routes")) {
 		if (argc != 2)
 			sl_die_usage(USAGE);
@@ -1675,7 +562,7 @@ int main(int argc, char **argv)
 	if (!strcmp(verb, "--deactivate"))
 		deactivate(argv + 2, argc - 2);
 	if (!strcmp(verb, "--clear")) {
-		clear = 1;
+		prep.clear = 1;
 		argv++;
 		argc--;
 		if (argc < 3)

@@ -7,6 +7,7 @@
 #include "../libsl/appuser.h"
 #include "../libsl/buf.h"
 #include "../libsl/diff.h"
+#include "../libsl/failing.h"
 #include "../libsl/file.h"
 #include "../libsl/location.h"
 #include "../libsl/msg.h"
@@ -15,6 +16,7 @@
 #include "../libsl/route.h"
 #include "../libsl/run.h"
 #include "../libsl/strv.h"
+#include "../libsl/switch.h"
 #include "../libsl/template.h"
 
 #define USAGE "libsl-test buf | strv | quote sh|word|url STRING | run ARGV... | " \
@@ -23,7 +25,7 @@
 	"appuser-check APP USER GECOS | location [--prev] [--https] LOC... | " \
 	"location-url HOST PATH NODE | routes FILE [set HOST PATH INST|-]... | " \
 	"routes-match FILE HOST PATH | template DIR OUT [VAR=VALUE...] | " \
-	"diff OLDDIR|- NEWDIR | links"
+	"diff OLDDIR|- NEWDIR | links | failing | switch-changed OLD|- NEW"
 
 static int check(int ok, const char *what)
 {
@@ -281,6 +283,36 @@ static void test_diff(const char *old, const char *new)
 	sl_strv_clear(&skipped);
 }
 
+/* The failing record: its one line, the back-off, the count of a series. */
+static void test_failing(void)
+{
+	struct sl_failing f = SL_FAILING_INIT;
+	static const long delays[] = { 0, 0, 2, 4, 8, 16, 30, 30, 30 };
+	struct sl_buf p = SL_BUF_INIT;
+
+	check(sl_failing_parse("3 1700000000\n", &f) == 0 && f.n == 3 && f.since == 1700000000,
+	      "a record reads back");
+	check(sl_failing_parse("3", &f) < 0 && sl_failing_parse("-1 5", &f) < 0 &&
+	      sl_failing_parse("x 5", &f) < 0 && sl_failing_parse("", &f) < 0 &&
+	      f.n == 3 && f.since == 1700000000, "a bad record is refused, F kept");
+	for (long n = 0; n < 9; n++)
+		check(sl_failing_delay(n) == delays[n], "the back-off: 0, 0, 2, 4, 8, 16, 30...");
+	f = (struct sl_failing){ 0, 1000 };
+	sl_failing_count(&f, 1000);
+	check(f.n == 1 && f.since == 1000, "a first failure counts one");
+	f = (struct sl_failing){ 4, 1000 };
+	sl_failing_count(&f, 1060);
+	check(f.n == 5, "a failure within a minute of the start adds one");
+	sl_failing_count(&f, 1061);
+	check(f.n == 1 && f.since == 1000, "a run of more than a minute starts a new series");
+	sl_failing_path(&p, "app.20240101_000000_1");
+	check(!strcmp(p.buf, "/run/silverlining/failing/app.20240101_000000_1"), "the path");
+	sl_failing_path(&p, NULL);
+	check(!strcmp(p.buf, "/run/silverlining/failing"), "the directory");
+	sl_buf_release(&p);
+	puts("failing ok");
+}
+
 int main(int argc, char **argv)
 {
 	struct sl_err err = SL_ERR_INIT;
@@ -326,6 +358,17 @@ int main(int argc, char **argv)
 		test_location_url(argv + 2);
 	} else if (!strcmp(argv[1], "routes") && argc >= 3) {
 		test_routes(argv[2], argv + 3);
+	} else if (!strcmp(argv[1], "failing") && argc == 2) {
+		test_failing();
+	} else if (!strcmp(argv[1], "switch-changed") && argc == 4) {
+		struct sl_buf old = SL_BUF_INIT, text = SL_BUF_INIT;
+
+		sl_buf_add(&old, argv[2], strlen(argv[2]));
+		sl_buf_add(&text, argv[3], strlen(argv[3]));
+		puts(sl_switch_changed(strcmp(argv[2], "-") ? &old : NULL, &text) ?
+		     "changed" : "same");
+		sl_buf_release(&old);
+		sl_buf_release(&text);
 	} else if (!strcmp(argv[1], "links") && argc == 2) {
 		test_links();
 	} else if (!strcmp(argv[1], "routes-match") && argc == 5) {

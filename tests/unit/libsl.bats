@@ -14,6 +14,24 @@ setup() {
 	assert_output "buf ok"
 }
 
+@test "sl_failing: the record's one line, the back-off delays, a new series after a minute" {
+	run -0 "$T" failing
+	assert_output "failing ok"
+}
+
+@test "sl_switch_changed: nginx is touched only when its text differs, or there is none" {
+	run -0 "$T" switch-changed 'server { }' 'server { }'
+	assert_output same
+	run -0 "$T" switch-changed 'server { }' 'server { } '
+	assert_output changed
+	run -0 "$T" switch-changed 'server { a }' 'server { b }'
+	assert_output changed
+	run -0 "$T" switch-changed - 'server { }'
+	assert_output changed
+	run -0 "$T" switch-changed '' ''
+	assert_output same
+}
+
 @test "sl_strv: push, setenv replaces by exact key, remove keeps order" {
 	run -0 "$T" strv
 	assert_output "$(printf 'A=one\nAB=3\nC=3')"

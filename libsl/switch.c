@@ -1,0 +1,390 @@
+/* silverlining — switching a node's routes: nginx's text, its links, retiring. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "exit.h"
+#include "file.h"
+#include "instance.h"
+#include "node.h"
+#include "render.h"
+#include "run.h"
+#include "switch.h"
+#include "unit.h"
+
+#define PAGES "/usr/share/silverlining/pages"
+
+int sl_switch_load(struct sl_routes *r, struct sl_err *err)
+{
+	struct sl_buf f = SL_BUF_INIT;
+	int ret;
+
+	sl_node_path(&f, "routes");
+	ret = sl_routes_load(f.buf, r, err);
+	sl_buf_release(&f);
+	return ret;
+}
+
+int sl_switch_serves(const struct sl_routes *r, const char *instance)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->v[i].instance, instance))
+			return 1;
+	return 0;
+}
+
+/* What the routes need of an instance's app.ini. */
+struct served {
+	char *instance;
+	char *app;
+	char *writable_root;
+	int timeout;
+	int disabled;
+};
+
+static void served_load(struct served *s, const char *inst)
+{
+	struct sl_app a = SL_APP_INIT;
+	struct sl_buf b = SL_BUF_INIT;
+	struct sl_err err = SL_ERR_INIT;
+
+	s->instance = strdup(inst);
+	sl_node_app_of(inst, &b);
+	s->app = sl_buf_detach(&b, NULL);
+	s->timeout = 30;
+	s->writable_root = NULL;
+	sl_node_instance_path(&b, "instances", inst);
+	/* a routed instance's app.ini was read at its activation: defaults
+	 * only for one that is gone */
+	if (sl_app_load(&a, b.buf, &err) == 0) {
+		s->timeout = (int)a.timeout;
+		for (size_t i = 0; i < a.nservices; i++)
+			if (!strcmp(a.services[i].name, "writable_root")) {
+				sl_buf_reset(&b);
+				sl_buf_addf(&b, "%s/apps/%s/writable-root", sl_node_root(), s->app);
+				s->writable_root = sl_buf_detach(&b, NULL);
+			}
+	}
+	s->disabled = sl_node_disabled(s->app, &err) == 1;
+	sl_app_release(&a);
+	sl_err_release(&err);
+	sl_buf_release(&b);
+}
+
+/* The served record of T's instance in SV (N so far), loaded when new. */
+static struct served *served_find(struct served *sv, size_t *n, const char *inst)
+{
+	for (size_t j = 0; j < *n; j++)
+		if (!strcmp(sv[j].instance, inst))
+			return &sv[j];
+	served_load(&sv[*n], inst);
+	return &sv[(*n)++];
+}
+
+int sl_switch_render(const struct sl_routes *r, struct sl_buf *text, struct sl_err *err)
+{
+	size_t m = r->n ? r->n : 1, nsv = 0;
+	struct sl_render_route *rr = calloc(m, sizeof(*rr));
+	struct served *sv = calloc(m, sizeof(*sv));
+	struct sl_buf *links = calloc(m, 2 * sizeof(*links));
+	struct sl_render_nginx in = { rr, r->n, PAGES };
+	int ret = -1;
+
+	if (!rr || !sv || !links) {
+		sl_err_set(err, SL_EXIT_TEMP, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		const struct sl_route *t = &r->v[i];
+		struct served *s = served_find(sv, &nsv, t->instance);
+
+		links[2 * i] = (struct sl_buf)SL_BUF_INIT;
+		links[2 * i + 1] = (struct sl_buf)SL_BUF_INIT;
+		sl_node_link_path(&links[2 * i], t->host, t->path);
+		sl_buf_adds(&links[2 * i], "/sock");
+		sl_node_link_path(&links[2 * i + 1], t->host, t->path);
+		sl_buf_adds(&links[2 * i + 1], "/static");
+		rr[i] = (struct sl_render_route){
+			.host = t->host, .path = t->path, .app = s->app,
+			.socket = links[2 * i].buf, .static_dir = links[2 * i + 1].buf,
+			.writable_root = s->writable_root, .timeout = s->timeout,
+			.disabled = s->disabled,
+		};
+	}
+	sl_buf_reset(text);
+	ret = sl_render_nginx(&in, text, err);
+	for (size_t i = 0; i < nsv; i++) {
+		free(sv[i].instance);
+		free(sv[i].app);
+		free(sv[i].writable_root);
+	}
+	for (size_t i = 0; links && i < 2 * r->n; i++)
+		sl_buf_release(&links[i]);
+out:
+	free(links);
+	free(sv);
+	free(rr);
+	return ret;
+}
+
+int sl_switch_changed(const struct sl_buf *old, const struct sl_buf *text)
+{
+	return !old || old->len != text->len || memcmp(old->buf, text->buf, text->len);
+}
+
+/* What nginx answers at /.silverlining/generation now, into OUT. */
+static void served_generation(struct sl_buf *out)
+{
+	sl_buf_reset(out);
+	sl_say_capture(out, (char *[]){ "curl", "-s", "--max-time", "1",
+		"http://127.0.0.1/.silverlining/generation", NULL });
+	sl_buf_rtrim(out);
+}
+
+/* Returns once nginx answers with TEXT's generation (a reload is asynchronous). */
+static void wait_nginx(const struct sl_switch *sw, const char *text)
+{
+	struct sl_buf want = SL_BUF_INIT, got = SL_BUF_INIT;
+	struct timespec nap = { 0, 50 * 1000 * 1000 };
+
+	if (sl_render_generation(text, &want) < 0)
+		return;
+	for (int i = 0; i < 100; i++) {
+		served_generation(&got);
+		if (!strcmp(got.buf, want.buf))
+			goto out;
+		nanosleep(&nap, NULL);
+	}
+	sl_say(&sw->say, "warning: nginx did not show the new routes within 5 seconds");
+out:
+	sl_buf_release(&want);
+	sl_buf_release(&got);
+}
+
+/* nginx -t: its exit code; what it said told when it fails. */
+static int nginx_check(const struct sl_switch *sw)
+{
+	struct sl_buf said = SL_BUF_INIT;
+	int rc = sl_say_merged(&said, (char *[]){ "nginx", "-t", "-q", NULL });
+
+	if (rc != 0)
+		sl_say_text(&sw->say, said.buf, said.len);
+	sl_buf_release(&said);
+	return rc;
+}
+
+/* nginx reloaded, and waited for until it serves TEXT: systemctl's exit code. */
+static int reload(const struct sl_switch *sw, const char *text)
+{
+	int rc = SL_SAY_RUN(&sw->say, SL_RUN_INHERIT, SL_RUN_INHERIT,
+			    "systemctl", "reload", "nginx");
+
+	if (rc == 0)
+		wait_nginx(sw, text);
+	return rc;
+}
+
+static void conf_file(struct sl_buf *out)
+{
+	sl_node_path(out, "nginx/routes.conf");
+}
+
+static int write_conf(const char *path, const struct sl_buf *text, struct sl_err *err)
+{
+	return sl_file_write(path, text->buf, text->len, 0644, SL_FILE_REPLACE, err);
+}
+
+/* Points every route of R's stable link at its instance. */
+static int links_apply(const struct sl_routes *r, struct sl_err *err)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (sl_node_link_set(r->v[i].host, r->v[i].path, r->v[i].instance, err) < 0)
+			return -1;
+	return 0;
+}
+
+static void links_prune(const struct sl_switch *sw, const struct sl_routes *r)
+{
+	struct sl_err err = SL_ERR_INIT;
+
+	if (sl_node_links_prune(r, &err) < 0)
+		sl_say(&sw->say, "warning: %s", err.msg.buf);
+	sl_err_release(&err);
+}
+
+/* ROOT and ROOT/nginx made. */
+static int nginx_dir(int root, struct sl_err *err)
+{
+	struct sl_buf d = SL_BUF_INIT;
+	int ret;
+
+	sl_node_path(&d, "nginx");
+	ret = (root ? sl_file_mkdirs(sl_node_root(), 0755, err) : 0) < 0 ||
+		sl_file_mkdirs(d.buf, 0755, err) < 0 ? -1 : 0;
+	sl_buf_release(&d);
+	return ret;
+}
+
+/* TEXT written to CONF and checked; a refusal puts OLD back. 0, 1 refused, -1. */
+static int conf_try(const struct sl_switch *sw, const char *conf, const struct sl_buf *text,
+		    const struct sl_buf *old, struct sl_err *err)
+{
+	if (nginx_dir(1, err) < 0 || write_conf(conf, text, err) < 0)
+		return -1;
+	if (nginx_check(sw) == 0)
+		return 0;
+	if (old ? write_conf(conf, old, err) < 0 : (unlink(conf), 0))
+		return -1;
+	sl_err_set(err, SL_EXIT_USAGE, "nginx refused the new routes; nothing switched");
+	return 1;
+}
+
+int sl_switch_commit(const struct sl_switch *sw, const struct sl_routes *r,
+		     struct sl_err *err)
+{
+	struct sl_buf text = SL_BUF_INIT, old = SL_BUF_INIT, conf = SL_BUF_INIT;
+	struct sl_buf state = SL_BUF_INIT;
+	int had, changed, rc;
+
+	if (sl_switch_render(r, &text, err) < 0) {
+		sl_say(&sw->say, "%s", err->msg.buf);
+		sl_err_set(err, err->code, "unable to write nginx's routes; nothing switched");
+		rc = 1;
+		goto out;
+	}
+	conf_file(&conf);
+	had = sl_buf_read_file(&old, conf.buf) == 0;
+	changed = sl_switch_changed(had ? &old : NULL, &text);
+	if (changed && (rc = conf_try(sw, conf.buf, &text, had ? &old : NULL, err)))
+		goto out;
+	rc = -1;
+	sl_node_path(&state, "routes");
+	if (sl_routes_commit(r, state.buf, err) < 0 || links_apply(r, err) < 0)
+		goto out;
+	if (changed && (rc = reload(sw, text.buf))) {
+		sl_err_set(err, SL_EXIT_TEMP, "nginx did not reload (exit status %d)", rc);
+		rc = -1;
+		goto out;
+	}
+	links_prune(sw, r);
+	rc = 0;
+out:
+	sl_buf_release(&text);
+	sl_buf_release(&old);
+	sl_buf_release(&conf);
+	sl_buf_release(&state);
+	return rc;
+}
+
+int sl_switch_again(const struct sl_switch *sw, const struct sl_routes *r,
+		    struct sl_err *err)
+{
+	struct sl_buf text = SL_BUF_INIT, old = SL_BUF_INIT, conf = SL_BUF_INIT;
+	struct sl_buf gen = SL_BUF_INIT, want = SL_BUF_INIT;
+	int ret = -1;
+
+	if (sl_switch_render(r, &text, err) < 0) {
+		sl_say(&sw->say, "%s", err->msg.buf);
+		sl_err_set(err, err->code, "unable to write nginx's routes");
+		goto out;
+	}
+	if (nginx_dir(0, err) < 0)
+		goto out;
+	conf_file(&conf);
+	if (sl_switch_changed(sl_buf_read_file(&old, conf.buf) < 0 ? NULL : &old, &text) &&
+	    write_conf(conf.buf, &text, err) < 0)
+		goto out;
+	if (links_apply(r, err) < 0)
+		goto out;
+	if (SL_SAY_RUN(&sw->say, SL_RUN_NULL, SL_RUN_NULL,
+		       "systemctl", "is-active", "-q", "nginx") == 0) {
+		served_generation(&gen);
+		sl_render_generation(text.buf, &want);
+		if (strcmp(gen.buf, want.buf)) {
+			if (nginx_check(sw) != 0 || reload(sw, text.buf) != 0) {
+				sl_err_set(err, SL_EXIT_TEMP, "nginx did not take the routes");
+				goto out;
+			}
+		}
+	}
+	links_prune(sw, r);
+	ret = 0;
+out:
+	sl_buf_release(&text);
+	sl_buf_release(&old);
+	sl_buf_release(&conf);
+	sl_buf_release(&gen);
+	sl_buf_release(&want);
+	return ret;
+}
+
+/* The instance of one line of systemctl list-units into NAME: 1, or 0 for another unit. */
+static int unit_instance(const char *line, struct sl_buf *name)
+{
+	static const char prefix[] = "silverlining-instance@";
+	const char *end;
+
+	if (strncmp(line, prefix, sizeof(prefix) - 1))
+		return 0;
+	line += sizeof(prefix) - 1;
+	end = strstr(line, ".service");
+	if (!end)
+		return 0;
+	sl_buf_reset(name);
+	sl_buf_add(name, line, (size_t)(end - line));
+	return sl_instance_name_valid(name->buf);
+}
+
+/* INST's drain timer started: it disables INST's unit in SW's drain. */
+static void drain_start(const struct sl_switch *sw, const char *inst)
+{
+	struct sl_buf unit_arg = SL_BUF_INIT, svc = SL_BUF_INIT, arg = SL_BUF_INIT;
+
+	sl_buf_addf(&arg, "--on-active=%ld", sw->drain);
+	sl_buf_addf(&unit_arg, "--unit=silverlining-drain-%s", inst);
+	sl_unit_name(&svc, inst);
+	if (SL_SAY_RUN(&sw->say, SL_RUN_NULL, SL_RUN_NULL, "systemd-run", "--quiet",
+		       "--collect", unit_arg.buf, arg.buf, "--timer-property=AccuracySec=1s",
+		       "systemctl", "disable", "--now", svc.buf) == 0)
+		sl_say(&sw->say, "%s serves nothing now; it stops in %lds", inst, sw->drain);
+	sl_buf_release(&unit_arg);
+	sl_buf_release(&svc);
+	sl_buf_release(&arg);
+}
+
+int sl_switch_retire(const struct sl_switch *sw, struct sl_err *err)
+{
+	struct sl_buf list = SL_BUF_INIT, name = SL_BUF_INIT, app = SL_BUF_INIT;
+	struct sl_buf u = SL_BUF_INIT;
+	struct sl_routes r = SL_ROUTES_INIT;
+	char *line, *save = NULL;
+
+	if (sl_switch_load(&r, err) < 0)
+		return -1;
+	sl_say_capture(&list, (char *[]){ "systemctl", "list-units", "--plain", "--no-legend",
+		"--state=active", "silverlining-instance@*", NULL });
+	for (line = strtok_r(list.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!unit_instance(line, &name) || sl_switch_serves(&r, name.buf))
+			continue;
+		sl_buf_reset(&u);
+		sl_buf_addf(&u, "silverlining-drain-%s.timer", name.buf);
+		if (SL_SAY_RUN(&sw->say, SL_RUN_NULL, SL_RUN_NULL,
+			       "systemctl", "is-active", "-q", u.buf) == 0)
+			continue;
+		/* an instance of an app being deployed now is being checked:
+		 * its deploy retires what it replaces itself */
+		sl_node_app_of(name.buf, &app);
+		if ((!sw->locked_app || strcmp(app.buf, sw->locked_app)) &&
+		    sl_node_app_busy(app.buf))
+			continue;
+		drain_start(sw, name.buf);
+	}
+	sl_routes_release(&r);
+	sl_buf_release(&list);
+	sl_buf_release(&name);
+	sl_buf_release(&app);
+	sl_buf_release(&u);
+	return 0;
+}
