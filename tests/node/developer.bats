@@ -118,6 +118,39 @@ arg b"
 	assert_output "sl-remote-run: fatal: two arguments are named notes.txt: rename one"
 }
 
+@test "sl-run: --receive's directory is the user's alone; --files takes only one it made, never through a link" {
+	tmp=/var/lib/silverlining/tmp
+	inst=$(on sl-query --instance cfg.test)
+	before=$(on ls /var/lib/silverlining/instances)
+	# what a run that never came left, a day on, goes; through a link, nothing
+	run -0 on sh -c "mkdir $tmp/run.old /root/kept && touch /root/kept/file &&
+		ln -s /root/kept $tmp/run.oldlink && touch -h -d '2 days ago' $tmp/run.old $tmp/run.oldlink"
+	run -0 --separate-stderr on sh -c "tar -cf - -T /dev/null | sl-run --receive cfg.test"
+	dir=$output
+	[[ $dir == "$tmp"/run.???????? ]] || fail "--receive printed '$dir'"
+	run -0 on stat -c '%a %U' "$dir"
+	assert_output "700 sl-configured"
+	run -1 on test -e "$tmp/run.old" -o -L "$tmp/run.oldlink"
+	run -0 on test -f /root/kept/file
+	# refused: a link, a path out of a --receive directory, any other directory
+	run -0 on ln -s /var/lib/silverlining/instances "$tmp/run.link"
+	run -100 on sl-run --files "$tmp/run.link" cfg.test report
+	assert_output "sl-run: fatal: --files $tmp/run.link: no such directory"
+	run -100 on sl-run --files "$dir/../../instances" cfg.test report
+	assert_output "sl-run: fatal: --files $dir/../../instances: not a directory sl-run --receive made"
+	run -100 on sl-run --files /root/kept cfg.test report
+	assert_output "sl-run: fatal: --files /root/kept: not a directory sl-run --receive made"
+	run -0 on ls /var/lib/silverlining/instances
+	assert_output "$before"
+	run -0 on sh -c "rm -r $tmp/run.link /root/kept"
+	# a --files directory goes when the script ends, whatever its status
+	run -3 on sl-run --files "$dir" cfg.test report exit=3
+	run -1 on test -e "$dir"
+	# the app's user's HOME is its instance's TEMP, which it may write
+	run -0 on sl-run cfg.test sh -c 'echo "$HOME"; test -w "$HOME"'
+	assert_output "$tmp/$inst"
+}
+
 @test "silver run -i gives the script a terminal" {
 	run -0 "$TOP/tests/lib/on-terminal" -- silver run -i --node "$NODE" cfg.test tty
 	assert_output --regexp "/dev/pts/[0-9]+"
