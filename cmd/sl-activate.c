@@ -521,18 +521,12 @@ static void unit_stop(const char *inst)
 
 int main(int argc, char **argv)
 {
-	const char *path = getenv("PATH");
-	struct sl_buf p = SL_BUF_INIT;
 	const char *verb;
 
 	sl_msg_init(argv[0]);
 	umask(022);
-	sl_buf_addf(&p, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin%s%s",
-		    path && *path ? ":" : "", path ? path : "");
-	setenv("PATH", p.buf, 1);
-	setenv("LC_ALL", "C", 1);
+	sl_node_env();
 	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
-	sl_buf_release(&p);
 	if (argc < 2)
 		sl_die_usage(USAGE);
 	verb = argv[1];
