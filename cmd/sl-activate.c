@@ -39,13 +39,17 @@
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
+	struct sl_buf line = SL_BUF_INIT;
 	va_list ap;
 
-	fprintf(stderr, "%s: ", sl_msg_prog());
+	/* one write: stderr is unbuffered, and a line must not be split by stdout's */
+	sl_buf_addf(&line, "%s: ", sl_msg_prog());
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	sl_buf_vaddf(&line, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	sl_buf_addch(&line, '\n');
+	fputs(line.buf, stderr);
+	sl_buf_release(&line);
 }
 
 static long env_long(const char *name, long dflt)
