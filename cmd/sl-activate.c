@@ -39,13 +39,17 @@
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
+	struct sl_buf line = SL_BUF_INIT;
 	va_list ap;
 
-	fprintf(stderr, "%s: ", sl_msg_prog());
+	/* one write: stderr is unbuffered, and a line must not be split by stdout's */
+	sl_buf_addf(&line, "%s: ", sl_msg_prog());
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	sl_buf_vaddf(&line, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	sl_buf_addch(&line, '\n');
+	fputs(line.buf, stderr);
+	sl_buf_release(&line);
 }
 
 static long env_long(const char *name, long dflt)
@@ -521,18 +525,12 @@ static void unit_stop(const char *inst)
 
 int main(int argc, char **argv)
 {
-	const char *path = getenv("PATH");
-	struct sl_buf p = SL_BUF_INIT;
 	const char *verb;
 
 	sl_msg_init(argv[0]);
 	umask(022);
-	sl_buf_addf(&p, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin%s%s",
-		    path && *path ? ":" : "", path ? path : "");
-	setenv("PATH", p.buf, 1);
-	setenv("LC_ALL", "C", 1);
+	sl_node_env();
 	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
-	sl_buf_release(&p);
 	if (argc < 2)
 		sl_die_usage(USAGE);
 	verb = argv[1];

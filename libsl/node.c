@@ -41,6 +41,18 @@ const char *sl_node_sockets(void)
 	return "/run/silverlining";
 }
 
+void sl_node_env(void)
+{
+	const char *path = getenv("PATH");
+	struct sl_buf p = SL_BUF_INIT;
+
+	sl_buf_addf(&p, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin%s%s",
+		    path && *path ? ":" : "", path ? path : "");
+	setenv("PATH", p.buf, 1);
+	setenv("LC_ALL", "C", 1);
+	sl_buf_release(&p);
+}
+
 void sl_node_path(struct sl_buf *out, const char *name)
 {
 	sl_buf_reset(out);
@@ -52,6 +64,12 @@ void sl_node_instance_path(struct sl_buf *out, const char *dir,
 {
 	sl_buf_reset(out);
 	sl_buf_addf(out, "%s/%s/%s", sl_node_root(), dir, instance);
+}
+
+void sl_node_app_log(struct sl_buf *out, const char *app)
+{
+	sl_buf_reset(out);
+	sl_buf_addf(out, "%s/apps/%s/app.log", sl_node_logs(), app);
 }
 
 void sl_node_app_of(const char *instance, struct sl_buf *out)
@@ -174,6 +192,24 @@ int sl_node_disabled(const char *app, struct sl_err *err)
 	ret = text.len && find_line(text.buf, app) ? 1 : 0;
 	sl_buf_release(&text);
 	return ret;
+}
+
+int sl_node_disabled_list(struct sl_strv *out, struct sl_err *err)
+{
+	struct sl_buf text = SL_BUF_INIT;
+	const char *p, *nl;
+
+	if (disabled_read(&text, err) < 0) {
+		sl_buf_release(&text);
+		return -1;
+	}
+	for (p = text.len ? text.buf : ""; *p; p = nl ? nl + 1 : p + strlen(p)) {
+		nl = strchr(p, '\n');
+		if (nl != p && *p)
+			sl_strv_pushn(out, p, nl ? (size_t)(nl - p) : strlen(p));
+	}
+	sl_buf_release(&text);
+	return 0;
 }
 
 int sl_node_set_disabled(const char *app, int on, struct sl_err *err)

@@ -25,6 +25,7 @@
  *   ROOT/nginx/at/KEY    the stable link of a routed location (below)
  *   ROOT/nginx/inst/INST what a link points at: sock and static of INST
  *   LOGS                 SL_LOG_ROOT, default /var/log/silverlining
+ *   LOGS/apps/APP/app.log  the app's log (uWSGI's, and what the app prints)
  *   SOCKETS              /run/silverlining, the instances' sockets
  *
  * An instance is named APP.YYYY-MM-DD_NNN (sl_instance_name_valid); its
@@ -34,12 +35,22 @@ const char *sl_node_root(void);
 const char *sl_node_logs(void);
 const char *sl_node_sockets(void);
 
+/*
+ * The environment every node tool runs its children in: the system's
+ * directories (/usr/local/sbin ... /bin) first on PATH, whatever the
+ * caller's PATH was (it follows them), and LC_ALL=C.
+ */
+void sl_node_env(void);
+
 /* ROOT/NAME, appended to OUT after resetting it (NAME: "routes", "disabled"...). */
 void sl_node_path(struct sl_buf *out, const char *name);
 
 /* ROOT/DIR/INSTANCE (DIR: "instances", "run", "configs"), into OUT. */
 void sl_node_instance_path(struct sl_buf *out, const char *dir,
 			   const char *instance);
+
+/* LOGS/apps/APP/app.log, into OUT (after resetting it). */
+void sl_node_app_log(struct sl_buf *out, const char *app);
 
 /* The app of INSTANCE (a valid instance name), into OUT. */
 void sl_node_app_of(const char *instance, struct sl_buf *out);
@@ -60,6 +71,13 @@ int sl_node_app_busy(const char *app);
 
 /* 1 when APP is in ROOT/disabled, 0 when not, -1 with ERR on a read error. */
 int sl_node_disabled(const char *app, struct sl_err *err);
+
+/*
+ * Pushes onto OUT the apps in ROOT/disabled, in the file's order (a
+ * missing file: none). 0, or -1 with ERR on a read error.
+ */
+struct sl_strv;
+int sl_node_disabled_list(struct sl_strv *out, struct sl_err *err);
 
 /* Adds APP to (ON) or removes it from ROOT/disabled, by temp file and rename. */
 int sl_node_set_disabled(const char *app, int on, struct sl_err *err);
