@@ -144,23 +144,26 @@ static void served_generation(struct sl_buf *out)
 }
 
 /* Returns once nginx answers with TEXT's generation (a reload is asynchronous). */
-static void wait_nginx(const struct sl_switch *sw, const char *text)
+static int wait_nginx(const struct sl_switch *sw, const char *text)
 {
 	struct sl_buf want = SL_BUF_INIT, got = SL_BUF_INIT;
 	struct timespec nap = { 0, 50 * 1000 * 1000 };
+	int ret = 0;
 
 	if (sl_render_generation(text, &want) < 0)
-		return;
-	for (int i = 0; i < 100; i++) {
+		goto out;
+	for (int i = 0; i < 400; i++) {
 		served_generation(&got);
 		if (!strcmp(got.buf, want.buf))
 			goto out;
 		nanosleep(&nap, NULL);
 	}
-	sl_say(&sw->say, "warning: nginx did not show the new routes within 5 seconds");
+	sl_say(&sw->say, "warning: nginx did not show the new routes within 20 seconds");
+	ret = -1;
 out:
 	sl_buf_release(&want);
 	sl_buf_release(&got);
+	return ret;
 }
 
 /* nginx -t: its exit code; what it said told when it fails. */
@@ -176,13 +179,17 @@ static int nginx_check(const struct sl_switch *sw)
 }
 
 /* nginx reloaded, and waited for until it serves TEXT: systemctl's exit code. */
-static int reload(const struct sl_switch *sw, const char *text)
+/*
+ * Reloads nginx and waits until it serves TEXT. Returns the reload's exit
+ * status; *SERVED is 1 once nginx answers TEXT's generation, 0 when it
+ * did not within the wait (links it may still use are then kept).
+ */
+static int reload(const struct sl_switch *sw, const char *text, int *served)
 {
 	int rc = SL_SAY_RUN(&sw->say, SL_RUN_INHERIT, SL_RUN_INHERIT,
 			    "systemctl", "reload", "nginx");
 
-	if (rc == 0)
-		wait_nginx(sw, text);
+	*served = rc == 0 && wait_nginx(sw, text) == 0;
 	return rc;
 }
 
@@ -246,7 +253,7 @@ int sl_switch_commit(const struct sl_switch *sw, const struct sl_routes *r,
 {
 	struct sl_buf text = SL_BUF_INIT, old = SL_BUF_INIT, conf = SL_BUF_INIT;
 	struct sl_buf state = SL_BUF_INIT;
-	int had, changed, rc;
+	int had, changed, rc, served = 1;
 
 	if (sl_switch_render(r, &text, err) < 0) {
 		sl_say(&sw->say, "%s", err->msg.buf);
@@ -263,12 +270,14 @@ int sl_switch_commit(const struct sl_switch *sw, const struct sl_routes *r,
 	sl_node_path(&state, "routes");
 	if (sl_routes_commit(r, state.buf, err) < 0 || links_apply(r, err) < 0)
 		goto out;
-	if (changed && (rc = reload(sw, text.buf))) {
+	if (changed && (rc = reload(sw, text.buf, &served))) {
 		sl_err_set(err, SL_EXIT_TEMP, "nginx did not reload (exit status %d)", rc);
 		rc = -1;
 		goto out;
 	}
-	links_prune(sw, r);
+	/* what nginx does not serve yet may still reach the old links */
+	if (served)
+		links_prune(sw, r);
 	rc = 0;
 out:
 	sl_buf_release(&text);
@@ -283,7 +292,7 @@ int sl_switch_again(const struct sl_switch *sw, const struct sl_routes *r,
 {
 	struct sl_buf text = SL_BUF_INIT, old = SL_BUF_INIT, conf = SL_BUF_INIT;
 	struct sl_buf gen = SL_BUF_INIT, want = SL_BUF_INIT;
-	int ret = -1;
+	int ret = -1, served = 1;
 
 	if (sl_switch_render(r, &text, err) < 0) {
 		sl_say(&sw->say, "%s", err->msg.buf);
@@ -303,13 +312,14 @@ int sl_switch_again(const struct sl_switch *sw, const struct sl_routes *r,
 		served_generation(&gen);
 		sl_render_generation(text.buf, &want);
 		if (strcmp(gen.buf, want.buf)) {
-			if (nginx_check(sw) != 0 || reload(sw, text.buf) != 0) {
+			if (nginx_check(sw) != 0 || reload(sw, text.buf, &served) != 0) {
 				sl_err_set(err, SL_EXIT_TEMP, "nginx did not take the routes");
 				goto out;
 			}
 		}
 	}
-	links_prune(sw, r);
+	if (served)
+		links_prune(sw, r);
 	ret = 0;
 out:
 	sl_buf_release(&text);
