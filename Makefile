@@ -20,9 +20,9 @@ LDLIBS_DB :=
 
 # A new tool is one word in one of these lists.
 TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config sl-route sl-remote-run \
-	sl-remote-backup sl-activate sl-run sl-query
+	sl-remote-backup sl-activate sl-run sl-query sl-backup
 SERVICES := postgis postgresql mysql files writable_root
-SCRIPTS := silver sl-node sl-backup sl-init sl-serve
+SCRIPTS := silver sl-node sl-init sl-serve
 LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance instance-names upload appuser node render location route \
 	template diff service service-db service-area service-pg service-my say failing unit switch prepare gate
