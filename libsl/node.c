@@ -66,6 +66,17 @@ void sl_node_instance_path(struct sl_buf *out, const char *dir,
 	sl_buf_addf(out, "%s/%s/%s", sl_node_root(), dir, instance);
 }
 
+void sl_node_tls_path(struct sl_buf *out, const char *host)
+{
+	sl_buf_reset(out);
+	sl_buf_addf(out, "%s/tls/live/", sl_node_root());
+	if (host[0] == '.')
+		sl_buf_adds(out, "_");
+	for (; *host; host++)
+		sl_buf_addch(out, *host == '*' ? '_' : *host);
+	sl_buf_adds(out, ".pem");
+}
+
 void sl_node_app_log(struct sl_buf *out, const char *app)
 {
 	sl_buf_reset(out);

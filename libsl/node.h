@@ -24,6 +24,8 @@
  *   ROOT/nginx           nginx's generated configuration, routes.conf
  *   ROOT/nginx/at/KEY    the stable link of a routed location (below)
  *   ROOT/nginx/inst/INST what a link points at: sock and static of INST
+ *   ROOT/tls             the certificates nginx serves (tls.h)
+ *   ROOT/acme            the ACME accounts and HTTP-01 answers (acme.h)
  *   LOGS                 SL_LOG_ROOT, default /var/log/silverlining
  *   LOGS/apps/APP/app.log  the app's log (uWSGI's, and what the app prints)
  *   SOCKETS              /run/silverlining, the instances' sockets
@@ -51,6 +53,15 @@ void sl_node_instance_path(struct sl_buf *out, const char *dir,
 
 /* LOGS/apps/APP/app.log, into OUT (after resetting it). */
 void sl_node_app_log(struct sl_buf *out, const char *app);
+
+/*
+ * ROOT/tls/live/NAME.pem, HOST's live certificate (tls.h), into OUT
+ * (after resetting it). NAME is HOST as routed, with '*' written '_' and
+ * a leading '.' written "_." ("*" -> "_", ".example.com" ->
+ * "_.example.com"): neither is a byte of a DNS name, so no two hosts share
+ * a file.
+ */
+void sl_node_tls_path(struct sl_buf *out, const char *host);
 
 /* The app of INSTANCE (a valid instance name), into OUT. */
 void sl_node_app_of(const char *instance, struct sl_buf *out);

@@ -9,8 +9,10 @@
 
 /*
  * The route table is the node's file ROOT/routes (sl_node_routes_file):
- * one "HOST PATH INSTANCE" a line, HOST and PATH as sl_location_parse()
- * leaves them. This module is its one reader and writer. A table is
+ * one "HOST PATH INSTANCE [FLAGS]" a line, HOST and PATH as
+ * sl_location_parse() leaves them, FLAGS a comma-separated list of the
+ * location's settings ("https", "hsts"; the field is absent when there
+ * are none, as in every table written before HTTPS existed). This module is its one reader and writer. A table is
  * loaded, changed in memory, and committed whole: written to a temporary
  * file in the same directory, fsync'ed, renamed over the table, and the
  * directory fsync'ed, so a crash leaves the old table or the new one,
@@ -20,10 +22,16 @@
  * Lines are kept sorted by host, then path, so that the same state is
  * always the same file.
  */
+enum {
+	SL_ROUTE_HTTPS = 1,	/* served over HTTPS; plain HTTP redirects there */
+	SL_ROUTE_HSTS = 2,	/* and its HTTPS answers carry Strict-Transport-Security */
+};
+
 struct sl_route {
 	char *host;
 	char *path;
 	char *instance;
+	unsigned flags;		/* SL_ROUTE_* */
 };
 
 struct sl_routes {
@@ -44,9 +52,16 @@ int sl_routes_load(const char *file, struct sl_routes *r, struct sl_err *err);
 const char *sl_routes_get(const struct sl_routes *r, const char *host,
 			  const char *path);
 
-/* Routes HOST PATH to INSTANCE; INSTANCE NULL removes the route. */
+/*
+ * Routes HOST PATH to INSTANCE; INSTANCE NULL removes the route. A route
+ * that was there keeps its flags; a new one has none.
+ */
 void sl_routes_set(struct sl_routes *r, const char *host, const char *path,
 		   const char *instance);
+
+/* Sets the flags of the route at HOST PATH (nothing when there is none). */
+void sl_routes_set_flags(struct sl_routes *r, const char *host, const char *path,
+			 unsigned flags);
 
 /*
  * The route a request for HOST (a name as a client sends it, no port) and
