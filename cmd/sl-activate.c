@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../libsl/acme.h"
 #include "../libsl/app.h"
 #include "../libsl/appuser.h"
 #include "../libsl/failing.h"
@@ -29,7 +30,8 @@
 #include "../libsl/unit.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-activate [--clear] INSTANCE LOCATION... | prev LOCATION | " \
+#define USAGE "sl-activate [--clear] [--hsts|--no-hsts] [--acme-directory URL] " \
+	"[--acme-email ADDRESS] INSTANCE LOCATION... | prev LOCATION | " \
 	"--deactivate [--keep-prev] LOCATION... | --disable LOCATION | --enable LOCATION | " \
 	"--routes | --unit-start INSTANCE | --unit-stop INSTANCE"
 #define SHARE "/usr/share/silverlining"
@@ -233,20 +235,75 @@ static int lock_or_die(const char *app, int timeout)
 	return fd;
 }
 
-static void print_url(const char *host, const char *path)
+static void print_url(const char *host, const char *path, int https)
 {
 	struct sl_buf node = SL_BUF_INIT, url = SL_BUF_INIT;
 
 	node_name(&node);
 	sl_location_url(host, path, node.buf, &url);
-	printf("%s%s\n", url.buf, sl_location_is_default(host) ? " (every other host)" : "");
+	printf("%s%s%s\n", https ? "https" : "", url.buf + (https ? 4 : 0),
+	       sl_location_is_default(host) ? " (every other host)" : "");
 	sl_buf_release(&node);
 	sl_buf_release(&url);
 }
 
-/* LOCS of R routed to INST; what served one before moves to its prev. */
-static void route_to(struct sl_routes *r, const struct sl_location *locs, size_t n,
-		     const char *inst)
+/* --- HTTPS (acme.h, tls.h) ------------------------------------------------- */
+
+static struct sl_acme acme = { { told, NULL }, NULL, NULL, 0 };
+static int hsts = -1;		/* --hsts 1, --no-hsts 0, neither -1 */
+
+/* The flags LOC takes in R: what it had, changed by its scheme and --hsts. */
+static unsigned flags_of(const struct sl_routes *r, const struct sl_location *loc)
+{
+	unsigned f = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->v[i].host, loc->host) && !strcmp(r->v[i].path, loc->path))
+			f = r->v[i].flags;
+	if (loc->https)
+		f |= SL_ROUTE_HTTPS;
+	if (loc->http)
+		f = 0;
+	if (hsts >= 0)
+		f = hsts ? f | SL_ROUTE_HSTS : f & ~(unsigned)SL_ROUTE_HSTS;
+	return f;
+}
+
+/*
+ * A certificate for every host of LOCS that is to be served over HTTPS,
+ * before anything switches; FLAGS[i] what LOCS[i] will be. A host none can
+ * be had for stops the deploy: 0, or the exit code (said).
+ */
+static int certificates(const struct sl_location *locs, const unsigned *flags, int n)
+{
+	struct sl_err err = SL_ERR_INIT;
+
+	for (int i = 0; i < n; i++) {
+		int dup = 0, changed = 0;
+
+		if ((flags[i] & SL_ROUTE_HSTS) && !(flags[i] & SL_ROUTE_HTTPS)) {
+			say("fatal: %s%s is not served over HTTPS: HSTS needs https://",
+			    locs[i].host, locs[i].path);
+			return SL_EXIT_USAGE;
+		}
+		if (!(flags[i] & SL_ROUTE_HTTPS))
+			continue;
+		for (int j = 0; j < i; j++)
+			dup |= (flags[j] & SL_ROUTE_HTTPS) && !strcmp(locs[j].host, locs[i].host);
+		if (dup)
+			continue;
+		/* a new certificate changes nginx's text: the switch reloads it */
+		if (sl_acme_ensure(&acme, locs[i].host, &changed, &err) < 0) {
+			say("fatal: %s", err.msg.buf);
+			return err.code;
+		}
+	}
+	return 0;
+}
+
+/* LOCS of R routed to INST with FLAGS; what served one before moves to its prev. */
+static void route_to(struct sl_routes *r, const struct sl_location *locs,
+		     const unsigned *flags, size_t n, const char *inst)
 {
 	struct sl_buf prev = SL_BUF_INIT;
 
@@ -255,6 +312,8 @@ static void route_to(struct sl_routes *r, const struct sl_location *locs, size_t
 		char *was = old ? strdup(old) : NULL;
 
 		sl_routes_set(r, locs[i].host, locs[i].path, inst);
+		if (flags)
+			sl_routes_set_flags(r, locs[i].host, locs[i].path, flags[i]);
 		if (was && strcmp(was, inst) && strncmp(locs[i].host, "prev.", 5)) {
 			sl_location_prev(locs[i].host, &prev);
 			sl_routes_set(r, prev.buf, locs[i].path, was);
@@ -268,6 +327,7 @@ static void activate(char **argv, int argc)
 {
 	const char *inst = argv[0];
 	struct sl_location *locs = calloc((size_t)argc, sizeof(*locs));
+	unsigned *flags = calloc((size_t)argc, sizeof(*flags));
 	struct sl_buf app = SL_BUF_INIT, where = SL_BUF_INIT, dir = SL_BUF_INIT;
 	struct sl_routes r = SL_ROUTES_INIT;
 	struct sl_app a = SL_APP_INIT;
@@ -276,7 +336,7 @@ static void activate(char **argv, int argc)
 	long long t0, t1, t2, t3;
 	int n = argc - 1, rc;
 
-	if (!locs)
+	if (!locs || !flags)
 		sl_die(SL_EXIT_TEMP, "out of memory");
 	if (!sl_instance_name_valid(inst))
 		sl_die(SL_EXIT_USAGE, "invalid instance name '%s'", inst);
@@ -284,7 +344,7 @@ static void activate(char **argv, int argc)
 	if (stat(dir.buf, &st) < 0 || !S_ISDIR(st.st_mode))
 		sl_die(SL_EXIT_USAGE, "no instance %s on this node", inst);
 	for (int i = 0; i < n; i++)
-		parse_location(argv[i + 1], 0, &locs[i]);
+		parse_location(argv[i + 1], SL_LOC_HTTPS, &locs[i]);
 	canonical(locs, (size_t)n, &where);
 	t0 = now_ns();
 	app_of(inst, &app);
@@ -301,9 +361,23 @@ static void activate(char **argv, int argc)
 		sl_die(SL_EXIT_USAGE, "%s failed its checks; nothing switched, "
 		       "the old instance keeps serving", inst);
 	}
+	/* the certificates before the node's lock: an issuance takes seconds */
+	routes_load(&r);
+	for (int i = 0; i < n; i++)
+		flags[i] = flags_of(&r, &locs[i]);
+	sl_routes_release(&r);
+	rc = certificates(locs, flags, n);
+	if (rc) {
+		if (!routed_now(inst))
+			sl_unit_disable_now(&talk, inst);
+		sl_die(rc, "%s has no certificate for its location; nothing switched, "
+		       "the old instance keeps serving", inst);
+	}
 	lock_or_die(NULL, NODE_LOCK_WAIT);
 	routes_load(&r);
-	route_to(&r, locs, (size_t)n, inst);
+	for (int i = 0; i < n; i++)
+		flags[i] = flags_of(&r, &locs[i]);
+	route_to(&r, locs, flags, (size_t)n, inst);
 	t3 = now_ns();
 	rc = commit_routes(&r);
 	if (rc) {
@@ -316,7 +390,7 @@ static void activate(char **argv, int argc)
 	say("%s: prepare %s, start %s, checks %s, switch %s", inst, ms(t0, t1),
 	    ms(t1, t2), ms(t2, t3), ms(t3, now_ns()));
 	for (int i = 0; i < n; i++)
-		print_url(locs[i].host, locs[i].path);
+		print_url(locs[i].host, locs[i].path, (flags[i] & SL_ROUTE_HTTPS) != 0);
 	sl_exit_flush();
 }
 
@@ -333,7 +407,7 @@ static void rollback(const char *text)
 	char *cur, *prev;
 	int rc;
 
-	parse_location(text, 0, &loc);
+	parse_location(text, SL_LOC_HTTPS, &loc);
 	t0 = now_ns();
 	lock_or_die(NULL, NODE_LOCK_WAIT);
 	t1 = now_ns();
@@ -396,7 +470,7 @@ static void deactivate(char **argv, int argc)
 		struct sl_location loc = SL_LOCATION_INIT;
 		int exact;
 
-		parse_location(argv[i], SL_LOC_PREV, &loc);
+		parse_location(argv[i], SL_LOC_PREV | SL_LOC_HTTPS, &loc);
 		sl_location_prev(loc.host, &prevhost);
 		exact = sl_routes_get(&was, loc.host, loc.path) != NULL;
 		for (size_t j = 0; j < was.n; j++) {
@@ -440,7 +514,7 @@ static void set_disabled(int on, const char *text)
 	const char *inst;
 	int rc;
 
-	parse_location(text, 0, &loc);
+	parse_location(text, SL_LOC_HTTPS, &loc);
 	lock_or_die(NULL, NODE_LOCK_WAIT);
 	routes_load(&r);
 	inst = sl_routes_get(&r, loc.host, loc.path);
@@ -523,6 +597,45 @@ static void unit_stop(const char *inst)
 	sl_exit_flush();
 }
 
+/* The options of INSTANCE LOCATION...: 1 when OPT is one. */
+static int activate_option(const char *opt)
+{
+	return !strcmp(opt, "--clear") || !strcmp(opt, "--hsts") || !strcmp(opt, "--no-hsts") ||
+		!strcmp(opt, "--acme-directory") || !strcmp(opt, "--acme-email");
+}
+
+/* Takes them off the front of ARGV (after argv[0]). */
+static void activate_options(int *argc, char ***argv)
+{
+	struct sl_err err = SL_ERR_INIT;
+	const char *dir = NULL, *email = NULL;
+
+	while (*argc > 1 && activate_option((*argv)[1])) {
+		const char *opt = (*argv)[1];
+		int takes = !strncmp(opt, "--acme-", 7);
+
+		if (takes && *argc < 3)
+			sl_die(SL_EXIT_USAGE, "%s needs a value", opt);
+		if (!strcmp(opt, "--clear"))
+			prep.clear = 1;
+		else if (!strcmp(opt, "--hsts"))
+			hsts = 1;
+		else if (!strcmp(opt, "--no-hsts"))
+			hsts = 0;
+		else if (!strcmp(opt, "--acme-directory"))
+			dir = (*argv)[2];
+		else
+			email = (*argv)[2];
+		*argv += 1 + takes;
+		*argc -= 1 + takes;
+	}
+	/* given, they become the node's: renewals use them too */
+	if ((dir || email) && sl_acme_configure(dir, email, &err) < 0)
+		sl_die_err(&err);
+	acme.directory = dir;
+	acme.email = email;
+}
+
 int main(int argc, char **argv)
 {
 	const char *verb;
@@ -543,7 +656,7 @@ int main(int argc, char **argv)
 		sl_exit_flush();
 	}
 	if (*verb == '-' && strcmp(verb, "--routes") && strcmp(verb, "--deactivate") &&
-	    strcmp(verb, "--disable") && strcmp(verb, "--enable") && strcmp(verb, "--clear") &&
+	    strcmp(verb, "--disable") && strcmp(verb, "--enable") && !activate_option(verb) &&
 	    strcmp(verb, "--unit-start") && strcmp(verb, "--unit-stop")) {
 		fprintf(stderr, "%s: fatal: unknown option %s\n", sl_msg_prog(), verb);
 		sl_die_usage(USAGE);
@@ -559,12 +672,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(verb, "--deactivate"))
 		deactivate(argv + 2, argc - 2);
-	if (!strcmp(verb, "--clear")) {
-		prep.clear = 1;
-		argv++;
-		argc--;
+	if (activate_option(verb)) {
+		activate_options(&argc, &argv);
 		if (argc < 3)
 			sl_die_usage(USAGE);
+		verb = argv[1];
 	}
 	if (argc != 3 && (!strcmp(verb, "--unit-start") || !strcmp(verb, "--unit-stop") ||
 			  !strcmp(verb, "--disable") || !strcmp(verb, "--enable") ||

@@ -99,7 +99,7 @@ int sl_location_parse(const char *text, int flags, struct sl_location *loc,
 	const char *rest = text, *slash;
 	char *host, *path;
 	size_t n;
-	int https = 0;
+	int https = 0, http = 0;
 
 	sl_location_release(loc);
 	if (has_prefix_nocase(rest, "https://")) {
@@ -107,15 +107,15 @@ int sl_location_parse(const char *text, int flags, struct sl_location *loc,
 			struct sl_buf shown = SL_BUF_INIT;
 
 			add_shown(&shown, text);
-			sl_err_set(err, 100, "%s: this release serves plain HTTP only "
-				   "(no TLS yet): give http://%s to serve it unencrypted",
-				   shown.buf, shown.buf + strlen("https://"));
+			sl_err_set(err, 100, "%s: a scheme means nothing here: "
+				   "give %s", shown.buf, shown.buf + strlen("https://"));
 			sl_buf_release(&shown);
 			return -1;
 		}
 		https = 1;
 		rest += strlen("https://");
 	} else if (has_prefix_nocase(rest, "http://")) {
+		http = 1;
 		rest += strlen("http://");
 	}
 	slash = strchr(rest, '/');
@@ -129,7 +129,7 @@ int sl_location_parse(const char *text, int flags, struct sl_location *loc,
 
 	if (!host_valid(host) &&
 	    !((flags & SL_LOC_PREV) && !strcmp(host, "prev.*")))
-		refuse(err, text, "invalid location", "want [http://]host[/path]");
+		refuse(err, text, "invalid location", "want [http[s]://]host[/path]");
 	else if (!path_chars_valid(path))
 		refuse(err, text, "invalid path in location", NULL);
 	else if (path_has_dots(path))
@@ -140,10 +140,15 @@ int sl_location_parse(const char *text, int flags, struct sl_location *loc,
 	else if (!(flags & SL_LOC_PREV) && !strncmp(host, "prev.", 5))
 		refuse(err, text, "invalid location",
 		       "prev.* names the previous instance; roll back with 'prev'");
+	else if (https && (sl_location_is_default(host) || !strncmp(host, "prev.", 5)))
+		refuse(err, text, "no certificate can name this host",
+		       "give https://HOST for each host, or https://.example.com "
+		       "with a certificate you install (silver install-cert)");
 	else {
 		loc->host = host;
 		loc->path = path;
 		loc->https = https;
+		loc->http = http;
 		return 0;
 	}
 	free(host);
@@ -156,7 +161,7 @@ void sl_location_release(struct sl_location *loc)
 	free(loc->host);
 	free(loc->path);
 	loc->host = loc->path = NULL;
-	loc->https = 0;
+	loc->https = loc->http = 0;
 }
 
 int sl_location_is_default(const char *host)

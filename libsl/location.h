@@ -23,11 +23,15 @@
  *   path  "/" or "/seg/seg" without a trailing '/'; segments of
  *         [A-Za-z0-9._~-], never "." or "..".
  *   https 1 when it was given as https://.
+ *   http  1 when it was given as http:// (0 for neither: a deploy then
+ *         keeps the location's scheme, a new location is plain HTTP).
  *
  * Refused (code 100, the message naming the location as given): an empty
  * host, any other character (my_site.com), a "." or ".." segment, the
  * host "disabled" (the node's own), prev.* unless SL_LOC_PREV, https://
- * unless SL_LOC_HTTPS.
+ * unless SL_LOC_HTTPS (where a scheme means nothing: deactivate, disable,
+ * a preview's prev.HOST), https:// with a host no certificate can name
+ * ("*", "not-found", "prev.HOST").
  */
 enum {
 	SL_LOC_PREV = 1,	/* prev.HOST is accepted (deactivate names it) */
@@ -38,8 +42,9 @@ struct sl_location {
 	char *host;
 	char *path;
 	int https;
+	int http;
 };
-#define SL_LOCATION_INIT { NULL, NULL, 0 }
+#define SL_LOCATION_INIT { NULL, NULL, 0, 0 }
 
 /* Parses TEXT into LOC (released first). 0, or -1 with ERR (100). */
 int sl_location_parse(const char *text, int flags, struct sl_location *loc,
