@@ -450,12 +450,12 @@ sl-env: fatal: $A/app.ini: app_name is missing from [production]"
 		run -100 silver update "$A" "$v"
 		[ "${output#*: fatal: }" = "$app_says" ] || fail "silver: $output; sl-app: $app_says"
 	done
-	# https:// is kept in app.ini (a later release may serve it) and
-	# refused by silver update, before anything is sent
+	# https:// asks for HTTPS; a host no certificate can name is refused
 	ini '[production]' 'app_name = x' 'default_location = https://a.com/x'
 	run -0 sl-app "$A"
-	run -100 silver update "$A"
-	assert_output "sl-route: fatal: https://a.com/x: this release serves plain HTTP only (no TLS yet): give http://a.com/x to serve it unencrypted"
+	ini '[production]' 'app_name = x' 'default_location = https://*'
+	run -100 sl-app "$A"
+	assert_output "sl-app: fatal: $A/app.ini:3: invalid default_location: no certificate can name this host 'https://*': give https://HOST for each host, or https://.example.com with a certificate you install (silver install-cert)"
 }
 
 @test "packages: option-like, uppercase, several on a line, one character: refused" {

@@ -277,11 +277,16 @@ dangling_attack() {
 	run -0 "$T" location --prev prev.a.com/x 'prev.*'
 	assert_output "$(printf 'prev.a.com /x\nprev.* /')"
 	run -0 "$T" location 'prev.*'
-	assert_output --partial "want [http://]host[/path]"
+	assert_output --partial "want [http[s]://]host[/path]"
 	run -0 "$T" location HTTPS://a.com/x
-	assert_output "error 100: HTTPS://a.com/x: this release serves plain HTTP only (no TLS yet): give http://a.com/x to serve it unencrypted"
+	assert_output "error 100: HTTPS://a.com/x: a scheme means nothing here: give a.com/x"
 	run -0 "$T" location --https https://A.com/x/ http://a.com
 	assert_output "$(printf 'a.com /x https\na.com /')"
+	# no certificate can name every host, nor a preview
+	for loc in 'https://*' https://not-found/x https://prev.a.com; do
+		run -0 "$T" location --https --prev "$loc"
+		assert_output "error 100: no certificate can name this host '$loc': give https://HOST for each host, or https://.example.com with a certificate you install (silver install-cert)"
+	done
 }
 
 @test "sl_location_url and sl_location_prev" {

@@ -37,7 +37,7 @@ routes() { printf '%s\n' "$@" > "$SL_ROOT/routes"; }
 	run -0 sl-route --parse --prev prev.a.com/x
 	assert_output "prev.a.com /x"
 	run -100 sl-route --parse https://a.com/x
-	assert_output "sl-route: fatal: https://a.com/x: this release serves plain HTTP only (no TLS yet): give http://a.com/x to serve it unencrypted"
+	assert_output "sl-route: fatal: https://a.com/x: a scheme means nothing here: give a.com/x"
 	run -0 sl-route --parse --https https://a.com/x
 	assert_output "a.com /x"
 }
