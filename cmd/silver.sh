@@ -17,7 +17,7 @@ list-nodes	sl-node list	-	list the local nodes
 update	sl-sync	[--node NODE] [--clear] [--config DIR] [--name APP] [--acme-directory URL | --acme-staging] [--acme-email ADDR] [--hsts | --no-hsts] DIR [LOCATION]	upload an app, check the new instance, switch LOCATION to it
 activate	sl-remote	[--node NODE] [--acme-directory URL | --acme-staging] [--acme-email ADDR] [--hsts | --no-hsts] LOCATION INSTANCE|prev	point LOCATION at an instance; prev rolls back
 deactivate	sl-remote	[--node NODE] [--keep-prev] LOCATION...	remove mappings (--keep-prev keeps the rollback)
-query	sl-remote	[--node NODE | NODE] [APP...]	apps, instances, locations and disabled apps of a node, and the TLS state of its https hosts
+query	sl-remote	[--node NODE | NODE] [APP...]	apps, instances, locations, disabled apps and TLS state of a node
 clean-node	sl-remote	[-n] [--keep N] [--node NODE | NODE]	remove instances nothing needs (-n: only show)
 disable	sl-remote	[--node NODE] LOCATION	take the app at LOCATION offline (503)
 enable	sl-remote	[--node NODE] LOCATION	bring it back
