@@ -427,3 +427,22 @@ stdin:"
 	run -100 "$FAKE/silver" list-certs --force n1
 	assert_line --index 0 --partial "silver: fatal:"
 }
+
+@test "sl-sync: what an ACME directory and a contact address may be" {
+	local v
+	for v in http://ca.test/dir https:// https:///dir 'https://ca.test/a b' ca.test/dir; do
+		run -100 sl-sync --acme-directory "$v" --acme-email me@example.org --activate a.test "$A" 127.0.0.1:1
+		assert_output --partial "sl-sync: fatal: --acme-directory '$v': "
+	done
+	for v in '' me @example.org me@example 'me@example.org.' 'me@.example.org' 'me@a..org' \
+		'a@b@example.org' 'me <me@example.org>' 'me@example.org,you@example.org' "$(printf 'me@example.org\tx')"; do
+		run -100 sl-sync --acme-directory https://ca.test/dir --acme-email "$v" --activate a.test "$A" 127.0.0.1:1
+		assert_output --partial "sl-sync: fatal: --acme-email '$v': "
+	done
+	for v in me@example.org first.last+tag@mail.example.co.uk "o'brien@example.org"; do
+		run -111 sl-sync --timeout 2 --acme-directory https://acme-v02.api.letsencrypt.org/directory \
+			--acme-email "$v" --activate a.test "$A" 127.0.0.1:1
+		assert_output "sl-sync: fatal: unable to connect to root@127.0.0.1:1: Connection refused"
+	done
+	run -111 sl-sync --timeout 2 --acme-directory https://10.231.0.1:14000/dir --activate a.test "$A" 127.0.0.1:1
+}
