@@ -14,10 +14,10 @@ setup-node	sl-provision	[--accept-new] [-i FILE] [--timeout SECONDS] [--deb FILE
 create-node	sl-node create	[--provider local] [--key FILE.pub] NAME	make a local node on this machine (--provider local)
 destroy-node	sl-node destroy	NAME	remove a local node
 list-nodes	sl-node list	-	list the local nodes
-update	sl-sync	[--node NODE] [--clear] [--config DIR] [--name APP] DIR [LOCATION]	upload an app, check the new instance, switch LOCATION to it
-activate	sl-remote	[--node NODE] LOCATION INSTANCE|prev	point LOCATION at an instance; prev rolls back
+update	sl-sync	[--node NODE] [--clear] [--config DIR] [--name APP] [--acme-directory URL | --acme-staging] [--acme-email ADDR] [--hsts | --no-hsts] DIR [LOCATION]	upload an app, check the new instance, switch LOCATION to it
+activate	sl-remote	[--node NODE] [--acme-directory URL | --acme-staging] [--acme-email ADDR] [--hsts | --no-hsts] LOCATION INSTANCE|prev	point LOCATION at an instance; prev rolls back
 deactivate	sl-remote	[--node NODE] [--keep-prev] LOCATION...	remove mappings (--keep-prev keeps the rollback)
-query	sl-remote	[--node NODE | NODE] [APP...]	apps, instances, locations and disabled apps of a node
+query	sl-remote	[--node NODE | NODE] [APP...]	apps, instances, locations, disabled apps and TLS state of a node
 clean-node	sl-remote	[-n] [--keep N] [--node NODE | NODE]	remove instances nothing needs (-n: only show)
 disable	sl-remote	[--node NODE] LOCATION	take the app at LOCATION offline (503)
 enable	sl-remote	[--node NODE] LOCATION	bring it back
@@ -27,9 +27,15 @@ restore	sl-remote-backup	[--node NODE] BACKUP LOCATION	load a backup into the ap
 clear	sl-remote	[--node NODE] LOCATION	wipe the data of the services of the app at LOCATION, then update_fetch
 run	sl-remote-run	[--node NODE] [--user app|root] [-i] LOCATION SCRIPT [ARG...]	run a script of the app at LOCATION on its node, in its environment
 create-config	sl-config	DIR OUT [VAR=VALUE...] | silver create-config --info DIR	fill the app'"'"'s config.template into a deployment config
-diff	sl-sync	[--node NODE] DIR [LOCATION]	what an update of DIR would change at LOCATION (nothing is sent)'
+diff	sl-sync	[--node NODE] DIR [LOCATION]	what an update of DIR would change at LOCATION (nothing is sent)
+install-cert	sl-remote	[--node NODE | NODE] CHAIN.pem KEY.pem	install a certificate chain and its key on a node (they win over ACME)
+list-certs	sl-remote	[--node NODE | NODE]	the certificates a node holds: hosts, source, expiry
+renew-certs	sl-remote	[--force] [--node NODE | NODE] [HOST...]	renew the certificates that are due now (--force: all of them)'
 
 prog=silver
+# --acme-staging: Let's Encrypt's staging directory
+ACME_STAGING=https://acme-staging-v02.api.letsencrypt.org/directory
+ACME_BOTH='--acme-staging and --acme-directory name two directories: give one'
 # @PRELUDE@
 
 # The global options reach the tools as SL_* variables: SILVER_* and
@@ -89,11 +95,28 @@ fi
 
 # The verbs that reach a node take its options before their operands:
 # --node NODE (else the location's host), and the transport's own.
-node= ssh=() keep=() follow=() dry=() SL_CLEAR=() upd=() as=() tty=()
+node= ssh=() keep=() follow=() dry=() SL_CLEAR=() upd=() as=() tty=() force=()
+acme=() hsts=() staging=
 case $verb in
-update|activate|deactivate|query|clean-node|disable|enable|logs|backup|restore|clear|run|diff)
+update|activate|deactivate|query|clean-node|disable|enable|logs|backup|restore|clear|run|diff|\
+install-cert|list-certs|renew-certs)
 	while [ $# -gt 0 ]; do
 		case $verb:$1 in
+		renew-certs:--force) force=(--force); shift; continue ;;
+		update:--acme-directory|activate:--acme-directory|update:--acme-email|activate:--acme-email)
+			[ $# -ge 2 ] || die 100 "$1 needs a value"
+			if [ "$1" = --acme-directory ]; then
+				[ "$staging" != staging ] || die 100 "$ACME_BOTH"
+				staging=directory
+			fi
+			acme+=("$1" "$2"); shift 2; continue ;;
+		update:--acme-staging|activate:--acme-staging)
+			[ "$staging" != directory ] || die 100 "$ACME_BOTH"
+			[ -n "$staging" ] || acme+=(--acme-directory "$ACME_STAGING")
+			staging=staging; shift; continue ;;
+		update:--hsts|activate:--hsts|update:--no-hsts|activate:--no-hsts)
+			[ ${#hsts[@]} -eq 0 ] || [ "${hsts[0]}" = "$1" ] || die 100 "--hsts and --no-hsts: give one"
+			hsts=("$1"); shift; continue ;;
 		deactivate:--keep-prev) keep=(--keep-prev); shift; continue ;;
 		run:-i|run:--interactive) tty=(-t); shift; continue ;;
 		run:--user) [ $# -ge 2 ] || die 100 "--user needs app or root"
@@ -126,11 +149,11 @@ update|activate|deactivate|query|clean-node|disable|enable|logs|backup|restore|c
 esac
 
 # node_of [--deploy] LOCATION: the node is the location's host, unless --node
-# named it. sl-route parses it (a place to deploy to is neither prev.* nor
-# https://), so a bad location is refused here, before anything is sent.
+# named it. sl-route parses it (a place to deploy to is not prev.*), so a
+# bad location is refused here, before anything is sent.
 node_of() {
 	local flags=(--prev --https) host
-	[ "$1" = --deploy ] && { flags=(); shift; }
+	[ "$1" = --deploy ] && { flags=(--https); shift; }
 	host=$(PATH=$here:$PATH sl-route --parse "${flags[@]}" "$1") || exit
 	host=${host% *}
 	[ -n "$node" ] && { printf '%s\n' "$node"; return; }
@@ -165,7 +188,8 @@ update|diff)
 	if [ "$verb" = diff ]; then
 		set -- "${ssh[@]}" --diff "$loc" "$dir" "$n"
 	else
-		set -- "${ssh[@]}" "${SL_CLEAR[@]}" "${upd[@]}" --activate "$loc" "$dir" "$n"
+		set -- "${ssh[@]}" "${SL_CLEAR[@]}" "${upd[@]}" "${acme[@]}" "${hsts[@]}" \
+			--activate "$loc" "$dir" "$n"
 	fi ;;
 run)	# sl-remote-run sends the local files the arguments name
 	need $# 2
@@ -174,11 +198,7 @@ run)	# sl-remote-run sends the local files the arguments name
 activate)
 	need $# 2 2
 	n=$(node_of "$1") || exit
-	if [ "$2" = prev ]; then
-		set -- "${ssh[@]}" "$n" sl-activate prev "$1"
-	else
-		set -- "${ssh[@]}" "$n" sl-activate "$2" "$1"
-	fi ;;
+	set -- "${ssh[@]}" "$n" sl-activate "${acme[@]}" "${hsts[@]}" "$2" "$1" ;;
 deactivate)
 	need $# 1
 	n=$(node_of "$1") || exit
@@ -197,6 +217,21 @@ clean-node)	# its options may also follow the node
 		esac
 	done
 	set -- "${ssh[@]}" "$node" sl-query --clean "${dry[@]}" ;;
+install-cert)	# the chain and the key on the node's stdin, never in an argv
+	[ -n "$node" ] || { need $# 1; node=$1; shift; }
+	need $# 2 2
+	for f; do
+		[ -f "$f" ] && [ -r "$f" ] || die 100 "unable to read $f: give a PEM file"
+	done
+	exec < <(cat -- "$1" "$2")
+	set -- "${ssh[@]}" "$node" sl-cert install ;;
+list-certs)
+	[ -n "$node" ] || { need $# 1; node=$1; shift; }
+	need $# 0 0
+	set -- "${ssh[@]}" "$node" sl-cert list ;;
+renew-certs)
+	[ -n "$node" ] || { need $# 1; node=$1; shift; }
+	set -- "${ssh[@]}" "$node" sl-cert renew "${force[@]}" "$@" ;;
 disable|enable)
 	need $# 1 1
 	n=$(node_of "$1") || exit

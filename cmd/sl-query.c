@@ -19,6 +19,7 @@
 #include "../libsl/say.h"
 #include "../libsl/strv.h"
 #include "../libsl/switch.h"
+#include "../libsl/tls.h"
 #include "../libsl/unit.h"
 #include "../libsl/version.h"
 
@@ -65,7 +66,41 @@ static const char *state(const char *inst)
 	return active ? "running" : "stopped";
 }
 
-/* One line per instance: APP INSTANCE STATE LOCATION...; then the disabled apps. */
+static int listed(const struct sl_strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(v->v[i], s))
+			return 1;
+	return 0;
+}
+
+/*
+ * The TLS state of every host with an https route to one of INSTS (the
+ * instances listed): one "tls ..." line each, from the certificate store.
+ */
+static void tls(const struct sl_routes *r, const struct sl_strv *insts)
+{
+	struct sl_strv hosts = SL_STRV_INIT;
+	struct sl_buf out = SL_BUF_INIT;
+	struct sl_err err = SL_ERR_INIT;
+
+	for (size_t i = 0; i < r->n; i++)	/* sorted by host: one each */
+		if ((r->v[i].flags & SL_ROUTE_HTTPS) &&
+		    listed(insts, r->v[i].instance) &&
+		    (!hosts.n || strcmp(hosts.v[hosts.n - 1], r->v[i].host)))
+			sl_strv_push(&hosts, r->v[i].host);
+	if (hosts.n && sl_tls_status_lines(&hosts, time(NULL), &out, &err) < 0)
+		sl_die_err(&err);
+	if (out.len)
+		fwrite(out.buf, 1, out.len, stdout);
+	sl_strv_clear(&hosts);
+	sl_buf_release(&out);
+}
+
+/*
+ * One line per instance: APP INSTANCE STATE LOCATION...; then the
+ * disabled apps; then the TLS state of their https hosts.
+ */
 static void query(char **apps, int n)
 {
 	struct sl_strv insts = SL_STRV_INIT, disabled = SL_STRV_INIT;
@@ -94,6 +129,7 @@ static void query(char **apps, int n)
 	for (size_t i = 0; i < disabled.n; i++)
 		if (!n || bsearch(&disabled.v[i], apps, (size_t)n, sizeof *apps, by_name))
 			printf("disabled %s\n", disabled.v[i]);
+	tls(&r, &insts);
 	sl_strv_clear(&insts);
 	sl_strv_clear(&disabled);
 	sl_routes_release(&r);

@@ -9,6 +9,7 @@
 
 #include "../libsl/app.h"
 #include "../libsl/appenv.h"
+#include "../libsl/devconf.h"
 #include "../libsl/diff.h"
 #include "../libsl/file.h"
 #include "../libsl/instance.h"
@@ -23,7 +24,7 @@
 #include "../libsl/version.h"
 
 #define USAGE "sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--config DIR] [--name APP] [--clear]" \
-	" [--activate LOCATION]... APPDIR NODE | sl-sync --diff LOCATION [--accept-new] [-i FILE] [--timeout SECONDS] APPDIR NODE" \
+	" [--activate LOCATION]... [--acme-directory URL] [--acme-email ADDR] [--hsts | --no-hsts] APPDIR NODE | sl-sync --diff LOCATION [--accept-new] [-i FILE] [--timeout SECONDS] APPDIR NODE" \
 	" | sl-sync --server APP | sl-sync --server --config INSTANCE | sl-sync --server --show INSTANCE | sl-sync --server --show-at LOCATION"
 
 extern char **environ;
@@ -196,10 +197,12 @@ static void load(struct sl_app *app, const char *appdir, const char *name,
  * silver update: uploads APP (manifest M) as a new instance over S, then
  * its CONFIG (manifest CM), then switches each of ACTIVATE to it. T
  * holds when the scan began, the connection began and it was made.
+ * OPTIONS are sl-activate's.
  */
 static void upload_main(struct sl_ssh *s, const struct sl_app *app, const struct sl_manifest *m,
 			const char *config, const struct sl_manifest *cm,
-			const struct sl_strv *activate, int clear, int verbose, const double t[3])
+			const struct sl_strv *activate, const struct sl_strv *options, int verbose,
+			const double t[3])
 {
 	struct sl_err err = SL_ERR_INIT;
 	struct meter meter = { isatty(2), t[2], 0 };
@@ -224,7 +227,7 @@ static void upload_main(struct sl_ssh *s, const struct sl_app *app, const struct
 		return;
 	}
 	t3 = now();
-	code = sl_upload_activate(s, instance, activate->v, clear, getenv("SL_ROOT"), &err);
+	code = sl_upload_activate(s, instance, activate->v, options->v, getenv("SL_ROOT"), &err);
 	if (code < 0)
 		sl_die_err(&err);
 	if (verbose)
@@ -232,6 +235,46 @@ static void upload_main(struct sl_ssh *s, const struct sl_app *app, const struct
 	if (code)
 		sl_die(code, "%s was uploaded but not activated (exit status %d)", instance, code);
 	free(instance);
+}
+
+/*
+ * The ACME options of sl-activate onto OPTIONS: DIRECTORY and EMAIL as
+ * given, else from the [acme] section of ~/.silverlining.conf, each
+ * checked here so that a mistake costs no upload; then HSTS (1: --hsts,
+ * 0: --no-hsts, -1: neither).
+ */
+static void acme_options(struct sl_strv *options, const char *directory,
+			 const char *email, int hsts)
+{
+	struct sl_acmeconf ac = SL_ACMECONF_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	const char *why;
+
+	if (!directory || !email) {
+		if (sl_acmeconf_load(&ac, &err) < 0)
+			sl_die_err(&err);
+		for (size_t i = 0; i < ac.warnings.n; i++)
+			sl_warn("%s", ac.warnings.v[i]);
+	}
+	if (directory && (why = sl_acmeconf_bad_directory(directory)))
+		sl_die(SL_EXIT_USAGE, "--acme-directory '%s': %s", directory, why);
+	if (email && (why = sl_acmeconf_bad_email(email)))
+		sl_die(SL_EXIT_USAGE, "--acme-email '%s': %s", email, why);
+	if (!directory)
+		directory = ac.directory;
+	if (!email)
+		email = ac.email;
+	if (directory) {
+		sl_strv_push(options, "--acme-directory");
+		sl_strv_push(options, directory);
+	}
+	if (email) {
+		sl_strv_push(options, "--acme-email");
+		sl_strv_push(options, email);
+	}
+	if (hsts >= 0)
+		sl_strv_push(options, hsts ? "--hsts" : "--no-hsts");
+	sl_acmeconf_release(&ac);
 }
 
 /* The instance routed at LOCATION; exits 1 quietly when none is (silver diff says it). */
@@ -255,6 +298,10 @@ int main(int argc, char **argv)
 		{ "server", no_argument, NULL, 'S' },
 		{ "activate", required_argument, NULL, 'A' },
 		{ "clear", no_argument, NULL, 'C' },
+		{ "acme-directory", required_argument, NULL, 'a' },
+		{ "acme-email", required_argument, NULL, 'e' },
+		{ "hsts", no_argument, NULL, 's' },
+		{ "no-hsts", no_argument, NULL, 'N' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "diff", required_argument, NULL, 'D' },
@@ -270,10 +317,11 @@ int main(int argc, char **argv)
 	struct sl_ignore ign = SL_IGNORE_INIT;
 	struct sl_manifest m = SL_MANIFEST_INIT, cm = SL_MANIFEST_INIT;
 	const char *config = NULL, *name = NULL, *diff = NULL, *show = NULL;
-	struct sl_strv skipped = SL_STRV_INIT, activate = SL_STRV_INIT;
+	const char *directory = NULL, *email = NULL;
+	struct sl_strv skipped = SL_STRV_INIT, activate = SL_STRV_INIT, options = SL_STRV_INIT;
 	struct sl_err err = SL_ERR_INIT;
 	struct sl_ssh *s;
-	int verbose = 0, is_server = 0, clear = 0, c;
+	int verbose = 0, is_server = 0, clear = 0, hsts = -1, acme, c;
 	double t[3] = { now(), 0, 0 };
 
 	sl_msg_init(argv[0]);
@@ -292,6 +340,13 @@ int main(int argc, char **argv)
 		case 'S': is_server = 1; break;
 		case 'A': sl_strv_push(&activate, optarg); break;
 		case 'C': clear = 1; break;
+		case 'a': directory = optarg; break;
+		case 'e': email = optarg; break;
+		case 's': case 'N':
+			if (hsts == (c == 'N'))
+				sl_die_usage(USAGE);	/* both */
+			hsts = c == 's';
+			break;
 		case 'c': config = optarg; break;
 		case 'n': name = optarg; break;
 		case 'D': diff = optarg; break;
@@ -302,15 +357,20 @@ int main(int argc, char **argv)
 		default: sl_die_option(USAGE, argv, c);
 		}
 	}
+	acme = directory || email || hsts >= 0;
 	if (is_server) {
 		if (argc - optind != (config || show ? 0 : 1) || (config && show) || name ||
-		    clear || activate.n || diff)
+		    clear || activate.n || diff || acme)
 			sl_die_usage(USAGE);
 		return server(argv[optind], config, show);
 	}
-	if (argc - optind != 2 || show ||
+	if (argc - optind != 2 || show || (acme && !activate.n) ||
 	    (diff && (config || name || clear || activate.n)))
 		sl_die_usage(USAGE);
+	if (clear)
+		sl_strv_push(&options, "--clear");
+	if (activate.n)
+		acme_options(&options, directory, email, hsts);
 
 	load(&app, argv[optind], name, config, &cm, &skipped);
 	if (sl_ssh_addr_parse(&addr, argv[optind + 1], &err) < 0 ||
@@ -329,7 +389,7 @@ int main(int argc, char **argv)
 		sl_ssh_close(s);
 		exit(c);
 	}
-	upload_main(s, &app, &m, config, &cm, &activate, clear, verbose, t);
+	upload_main(s, &app, &m, config, &cm, &activate, &options, verbose, t);
 	sl_ssh_close(s);
 	sl_exit_flush();
 }

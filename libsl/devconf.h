@@ -64,4 +64,47 @@ const char *sl_devconf_get(const struct sl_devconf *dc, const char *key);
 
 void sl_devconf_release(struct sl_devconf *dc);
 
+/*
+ * The [acme] section of the same file: where the node gets its
+ * certificates from, for every deploy from this laptop (doc/SPEC.md
+ * "HTTPS"):
+ *
+ *	[acme]
+ *	directory = https://acme-staging-v02.api.letsencrypt.org/directory
+ *	email = admin@example.com
+ *
+ * Other sections are skipped (as sl_devconf_load skips this one); an
+ * unknown key in [acme] is a warning. A later line wins over an earlier.
+ */
+struct sl_acmeconf {
+	char *path;
+	char *directory;	/* NULL when not set */
+	char *email;		/* NULL when not set */
+	struct sl_strv warnings;	/* "PATH:LINE: ..." */
+};
+#define SL_ACMECONF_INIT { NULL, NULL, NULL, SL_STRV_INIT }
+
+/*
+ * Reads the [acme] section of the configuration file (sl_devconf_path;
+ * a missing ~/.silverlining.conf sets nothing). 0, or -1 with ERR: 100
+ * with PATH:LINE for a malformed file, a directory that is not an
+ * https:// URL or an address that is not one.
+ */
+int sl_acmeconf_load(struct sl_acmeconf *ac, struct sl_err *err);
+
+void sl_acmeconf_release(struct sl_acmeconf *ac);
+
+/*
+ * Why S is not an ACME directory (an https:// URL with a host, no
+ * spaces or control characters), or NULL when it is one.
+ */
+const char *sl_acmeconf_bad_directory(const char *s);
+
+/*
+ * Why S is not a plausible contact address (LOCAL@DOMAIN, DOMAIN with a
+ * dot, no spaces, control characters, commas or angle brackets), or
+ * NULL when it is one.
+ */
+const char *sl_acmeconf_bad_email(const char *s);
+
 #endif

@@ -438,15 +438,15 @@ int sl_upload_tree_close(struct sl_upload_tree *t, struct sl_err *err)
 }
 
 int sl_upload_activate(struct sl_ssh *s, const char *instance,
-		       char *const *locations, int clear, const char *root,
-		       struct sl_err *err)
+		       char *const *locations, char *const *options,
+		       const char *root, struct sl_err *err)
 {
 	struct sl_buf cmd = SL_BUF_INIT;
 	struct sl_ssh_chan *ch;
 	int code = -1;
 
-	node_command(&cmd, root, clear ? "sl-activate --clear" : "sl-activate",
-		     (const char *const[]){ instance, NULL });
+	node_command(&cmd, root, "sl-activate", (const char *const *)options);
+	node_command(&cmd, NULL, "", (const char *const[]){ instance, NULL });
 	node_command(&cmd, NULL, "", (const char *const *)locations);
 	ch = sl_ssh_exec(s, cmd.buf, err);
 	if (ch)

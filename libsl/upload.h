@@ -39,13 +39,15 @@ int sl_upload_config(struct sl_ssh *s, const char *dir, const char *instance,
 /*
  * Switches LOCATIONS (a NULL-terminated list) to INSTANCE over S, the
  * session that uploaded it, so the switch costs no second connection:
- * runs `sl-activate [--clear] INSTANCE LOCATION...` on the node (with
+ * runs `sl-activate [OPTION...] INSTANCE LOCATION...` on the node (with
  * SL_ROOT=ROOT before it when ROOT is not NULL), its stdout and stderr
- * copied to ours. Returns its exit status, or -1 with ERR set.
+ * copied to ours. OPTIONS is a NULL-terminated list of sl-activate's
+ * words ("--clear", "--acme-directory", URL, "--hsts"...), each quoted
+ * for the node's shell. Returns its exit status, or -1 with ERR set.
  */
 int sl_upload_activate(struct sl_ssh *s, const char *instance,
-		       char *const *locations, int clear, const char *root,
-		       struct sl_err *err);
+		       char *const *locations, char *const *options,
+		       const char *root, struct sl_err *err);
 
 /*
  * The deployed side of silver diff: the instance serving a location, and

@@ -207,9 +207,19 @@ name'"
 @test "usage errors exit 100" {
 	run -100 sl-sync "$A"
 	assert_output "sl-sync: $(sl-sync --help)"
-	assert_output --partial "sl-sync: usage: sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--config DIR] [--name APP] [--clear] [--activate LOCATION]... APPDIR NODE | "
+	assert_output --partial "sl-sync: usage: sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--config DIR] [--name APP] [--clear] [--activate LOCATION]... [--acme-directory URL] [--acme-email ADDR] [--hsts | --no-hsts] APPDIR NODE | "
 	# the node's own forms are not the laptop's
 	run -100 sl-sync --server --config "$A"
 	run -100 sl-sync --server --show x --config y
 	run -100 sl-sync --diff loc --clear "$A" "$NODE"
+	# the ACME and HSTS options go with --activate, and HSTS is on or off
+	run -100 sl-sync --hsts "$A" "$NODE"
+	run -100 sl-sync --acme-email me@example.org "$A" "$NODE"
+	run -100 sl-sync --diff loc --acme-directory https://ca.test/dir "$A" "$NODE"
+	run -100 sl-sync --server --hsts x
+	run -100 sl-sync --hsts --no-hsts --activate a.test "$A" "$NODE"
+	assert_output "sl-sync: usage: $(sl-sync --help | sed 's/^usage: //')"
+	run -100 sl-sync --no-hsts --hsts --activate a.test "$A" "$NODE"
+	# the same twice is no contradiction: it gets as far as the node
+	run -111 sl-sync --timeout 2 --hsts --hsts --activate a.test "$A" 127.0.0.1:1
 }

@@ -116,9 +116,14 @@ help_verbs() {
 
 @test "the options of update, of logs, and of a verb that takes none" {
 	run -0 tab 'silver update -'
-	assert_output "$(words --node -i --identity --timeout --accept-new --clear --config --name)"
+	assert_output "$(words --node -i --identity --timeout --accept-new --clear --config --name \
+		--acme-directory --acme-staging --acme-email --hsts --no-hsts)"
 	run -0 tab 'silver -y update --c'
 	assert_output "$(words --clear --config)"
+	run -0 tab 'silver activate --acme-'
+	assert_output "$(words --acme-directory --acme-staging --acme-email)"
+	run -0 tab 'silver renew-certs -'
+	assert_output "$(words --node -i --identity --timeout --accept-new --force)"
 	run -0 tab 'silver logs -'
 	assert_output "$(words --node -i --identity --timeout --accept-new -f)"
 	run -0 tab 'silver run --'
@@ -156,6 +161,31 @@ help_verbs() {
 	run -0 tab 'silver query --node node1.example.org '
 	assert_output ''
 	run -0 tab 'silver clean-node --node=node1.example.org '
+	assert_output ''
+	run -0 tab 'silver list-certs --node node1.example.org '
+	assert_output ''
+}
+
+@test "the certificates' verbs: a node, then install-cert's two files, renew-certs' hosts" {
+	nodes=$(words node1.example.org node2.example.org 192.0.2.7 127.0.0.1:2222)
+	run -0 tab 'silver install-cert '
+	assert_output "$nodes"
+	run -0 tab 'silver list-certs '
+	assert_output "$nodes"
+	run -0 tab 'silver renew-certs --force '
+	assert_output "$nodes"
+	run -0 tab 'silver install-cert node1.example.org blog.t'
+	assert_output blog.tar.gz
+	run -0 tab 'silver install-cert --node node1.example.org blog.tar.gz n'
+	assert_output notes
+	run -0 tab 'silver install-cert node1.example.org blog.tar.gz notes '
+	assert_output ''
+	run -0 tab 'silver renew-certs node1.example.org node'
+	assert_output "$(words node1.example.org node2.example.org)"
+	run -0 tab 'silver renew-certs --node node1.example.org node1.example.org node2'
+	assert_output node2.example.org
+	# the value of --acme-directory is the user's to type
+	run -0 tab 'silver update --acme-directory '
 	assert_output ''
 }
 

@@ -29,6 +29,21 @@ SH
 	chmod 755 "$FAKE/sl-env"
 }
 
+# fake_laptop_tool TOOL: a copy of silver in $FAKE beside a fake TOOL
+# (a laptop tool: sl-sync, sl-remote) that reports its arguments, one a
+# line, then what came on its stdin.
+fake_laptop_tool() {
+	mkdir -p "$FAKE"
+	cp "$TOP/bin/silver" "$FAKE/silver"
+	cat > "$FAKE/$1" <<'SH'
+#!/bin/sh
+for a; do printf '[%s]\n' "$a"; done
+printf 'stdin:\n'
+cat
+SH
+	chmod 755 "$FAKE/$1"
+}
+
 @test "silver env APP prints what sl-env APP prints" {
 	run -0 --separate-stderr sl-env "$A"
 	local want=$output
@@ -245,4 +260,189 @@ silver: usage: silver diff [--node NODE] DIR [LOCATION]"
 	assert_output "sl-remote-run: fatal: /: cannot send the root directory"
 	run -100 silver run --node 127.0.0.1:1 a.test report --f=/
 	assert_output "sl-remote-run: fatal: /: cannot send the root directory"
+}
+
+@test "update and activate: the ACME and HSTS options reach sl-sync and the node's sl-activate" {
+	fake_laptop_tool sl-sync
+	run -0 "$FAKE/silver" update --acme-staging --acme-email me@example.org --hsts "$A" https://a.test/wiki </dev/null
+	assert_output "[--acme-directory]
+[https://acme-staging-v02.api.letsencrypt.org/directory]
+[--acme-email]
+[me@example.org]
+[--hsts]
+[--activate]
+[https://a.test/wiki]
+[$A]
+[root@a.test]
+stdin:"
+	run -0 "$FAKE/silver" update --node n1 --no-hsts --acme-directory https://ca.test/dir "$A" a.test </dev/null
+	assert_output "[--acme-directory]
+[https://ca.test/dir]
+[--no-hsts]
+[--activate]
+[a.test]
+[$A]
+[n1]
+stdin:"
+	fake_laptop_tool sl-remote
+	run -0 "$FAKE/silver" activate --acme-directory https://ca.test/dir --hsts https://a.test blog.2026-12-02_001 </dev/null
+	assert_output "[root@a.test]
+[sl-activate]
+[--acme-directory]
+[https://ca.test/dir]
+[--hsts]
+[blog.2026-12-02_001]
+[https://a.test]
+stdin:"
+	run -0 "$FAKE/silver" activate --no-hsts a.test prev </dev/null
+	assert_output "[root@a.test]
+[sl-activate]
+[--no-hsts]
+[prev]
+[a.test]
+stdin:"
+}
+
+@test "update and activate: one directory, one HSTS choice, and the options' values" {
+	run -100 silver update --acme-staging --acme-directory https://ca.test/dir "$A" a.test
+	assert_output "silver: fatal: --acme-staging and --acme-directory name two directories: give one"
+	run -100 silver activate --acme-directory https://ca.test/dir --acme-staging a.test prev
+	assert_output "silver: fatal: --acme-staging and --acme-directory name two directories: give one"
+	run -100 silver update --hsts --no-hsts "$A" a.test
+	assert_output "silver: fatal: --hsts and --no-hsts: give one"
+	run -100 silver update --acme-email
+	assert_output "silver: fatal: --acme-email needs a value"
+	run -100 silver query --hsts
+	# sl-sync checks the values before it connects
+	run -100 silver update --node 127.0.0.1:1 --acme-directory http://ca.test/dir "$A" a.test
+	assert_output "sl-sync: fatal: --acme-directory 'http://ca.test/dir': an ACME directory is an https:// URL"
+	run -100 silver update --node 127.0.0.1:1 --acme-email 'me@localhost' "$A" a.test
+	assert_output "sl-sync: fatal: --acme-email 'me@localhost': an address's domain is a name with a dot, as example.com"
+}
+
+@test "update: an https:// location is deployed to, its host the node" {
+	run -111 silver update --timeout 2 --node 127.0.0.1:1 "$A" https://a.test/wiki
+	assert_output "sl-sync: fatal: unable to connect to root@127.0.0.1:1: Connection refused"
+	run -100 silver update "$A" 'https://*'
+	assert_output "silver: fatal: the location 'https://*' names no node: give --node NODE"
+}
+
+@test "update: the [acme] section of ~/.silverlining.conf is checked, FILE:LINE, before anything is sent" {
+	local conf=$HOME/.silverlining.conf
+	printf '%s\n' '[devel]' 'postgis.dbname = d' '[acme]' 'directory = ftp://ca.test/' > "$conf"
+	run -100 silver update --node 127.0.0.1:1 "$A" a.test
+	assert_output "sl-sync: fatal: $conf:4: directory 'ftp://ca.test/': an ACME directory is an https:// URL"
+	printf '%s\n' '[acme]' 'email = me@example.org,you' > "$conf"
+	run -100 silver update --node 127.0.0.1:1 "$A" a.test
+	assert_output "sl-sync: fatal: $conf:2: email 'me@example.org,you': an address holds no spaces, control characters or any of , < > \" \\ ; : ( ) [ ]"
+	printf '%s\n' '[acme]' 'email = me@example.org' '  more' > "$conf"
+	run -100 silver update --node 127.0.0.1:1 "$A" a.test
+	assert_output "sl-sync: fatal: $conf:3: email takes one value"
+	# an unknown key is a warning; the options win over the file, each for its own value
+	printf '%s\n' '[acme]' 'directory = https://ca.test/dir' 'email = me@example.org' 'colour = red' > "$conf"
+	run -111 silver update --timeout 2 --node 127.0.0.1:1 "$A" a.test
+	assert_output "sl-sync: warning: $conf:4: unknown key 'colour' ignored
+sl-sync: fatal: unable to connect to root@127.0.0.1:1: Connection refused"
+	# given both options, the file's values are not needed, nor read
+	printf '%s\n' '[acme]' 'directory = ftp://ca.test/' > "$conf"
+	run -100 silver update --timeout 2 --node 127.0.0.1:1 --acme-email me@example.org "$A" a.test
+	assert_output "sl-sync: fatal: $conf:2: directory 'ftp://ca.test/': an ACME directory is an https:// URL"
+	run -111 silver update --timeout 2 --node 127.0.0.1:1 --acme-email me@example.org \
+		--acme-directory https://ca.test/dir "$A" a.test
+	assert_output "sl-sync: fatal: unable to connect to root@127.0.0.1:1: Connection refused"
+	# the devel reader skips [acme]: a service reads its [devel] values, no warning
+	printf '%s\n' '[acme]' 'directory = https://ca.test/dir' '[devel]' 'postgis.dbname = d' > "$conf"
+	run -0 --separate-stderr sl-service-postgis env --devel blog
+	assert_equal "$stderr" ""
+	assert_line --index 0 CONFIG_PG_DBNAME=d
+}
+
+@test "install-cert: the chain and the key go on the node's stdin, never on its command line" {
+	cd "$BATS_TEST_TMPDIR"
+	printf 'CHAIN\n' > chain.pem
+	printf 'KEY\n' > key.pem
+	fake_laptop_tool sl-remote
+	run -0 "$FAKE/silver" install-cert n1 chain.pem key.pem
+	assert_output "[n1]
+[sl-cert]
+[install]
+stdin:
+CHAIN
+KEY"
+	run -0 "$FAKE/silver" install-cert --node n1 -i id chain.pem key.pem
+	assert_output "[-i]
+[id]
+[n1]
+[sl-cert]
+[install]
+stdin:
+CHAIN
+KEY"
+}
+
+@test "install-cert: a file that cannot be read is refused with 100 before the node is reached" {
+	cd "$BATS_TEST_TMPDIR"
+	printf 'KEY\n' > key.pem
+	mkdir dir.pem
+	fake_laptop_tool sl-remote
+	run -100 "$FAKE/silver" install-cert n1 missing.pem key.pem
+	assert_output "silver: fatal: unable to read missing.pem: give a PEM file"
+	run -100 "$FAKE/silver" install-cert n1 key.pem dir.pem
+	assert_output "silver: fatal: unable to read dir.pem: give a PEM file"
+	if [ "$(id -u)" != 0 ]; then
+		printf 'X\n' > secret.pem && chmod 000 secret.pem
+		run -100 "$FAKE/silver" install-cert n1 secret.pem key.pem
+		assert_output "silver: fatal: unable to read secret.pem: give a PEM file"
+	fi
+	run -100 "$FAKE/silver" install-cert n1 key.pem
+	assert_output "silver: usage: silver install-cert [--node NODE | NODE] CHAIN.pem KEY.pem"
+	run -100 "$FAKE/silver" install-cert n1 key.pem key.pem extra
+	assert_line --index 0 "silver: fatal: too many operands"
+}
+
+@test "list-certs and renew-certs run sl-cert on the node" {
+	fake_laptop_tool sl-remote
+	run -0 "$FAKE/silver" list-certs n1 </dev/null
+	assert_output "[n1]
+[sl-cert]
+[list]
+stdin:"
+	run -100 "$FAKE/silver" list-certs n1 extra </dev/null
+	assert_line --index 0 "silver: fatal: too many operands"
+	run -0 "$FAKE/silver" renew-certs --force n1 a.test b.test </dev/null
+	assert_output "[n1]
+[sl-cert]
+[renew]
+[--force]
+[a.test]
+[b.test]
+stdin:"
+	run -0 "$FAKE/silver" renew-certs --node n1 </dev/null
+	assert_output "[n1]
+[sl-cert]
+[renew]
+stdin:"
+	run -100 "$FAKE/silver" renew-certs
+	assert_output "silver: usage: silver renew-certs [--force] [--node NODE | NODE] [HOST...]"
+	run -100 "$FAKE/silver" list-certs --force n1
+	assert_line --index 0 --partial "silver: fatal:"
+}
+
+@test "sl-sync: what an ACME directory and a contact address may be" {
+	local v
+	for v in http://ca.test/dir https:// https:///dir 'https://ca.test/a b' ca.test/dir; do
+		run -100 sl-sync --acme-directory "$v" --acme-email me@example.org --activate a.test "$A" 127.0.0.1:1
+		assert_output --partial "sl-sync: fatal: --acme-directory '$v': "
+	done
+	for v in '' me @example.org me@example 'me@example.org.' 'me@.example.org' 'me@a..org' \
+		'a@b@example.org' 'me <me@example.org>' 'me@example.org,you@example.org' "$(printf 'me@example.org\tx')"; do
+		run -100 sl-sync --acme-directory https://ca.test/dir --acme-email "$v" --activate a.test "$A" 127.0.0.1:1
+		assert_output --partial "sl-sync: fatal: --acme-email '$v': "
+	done
+	for v in me@example.org first.last+tag@mail.example.co.uk "o'brien@example.org"; do
+		run -111 sl-sync --timeout 2 --acme-directory https://acme-v02.api.letsencrypt.org/directory \
+			--acme-email "$v" --activate a.test "$A" 127.0.0.1:1
+		assert_output "sl-sync: fatal: unable to connect to root@127.0.0.1:1: Connection refused"
+	done
+	run -111 sl-sync --timeout 2 --acme-directory https://10.231.0.1:14000/dir --activate a.test "$A" 127.0.0.1:1
 }
