@@ -688,6 +688,9 @@ int main(int argc, char **argv)
 		unit_stop(argv[2]);
 	if (!strcmp(verb, "--disable") || !strcmp(verb, "--enable"))
 		set_disabled(!strcmp(verb, "--disable"), argv[2]);
+	if (!strcmp(verb, "prev") && hsts >= 0)
+		sl_die(SL_EXIT_USAGE, "--hsts and --no-hsts go with INSTANCE LOCATION...: "
+		       "a rollback keeps the location's settings");
 	if (!strcmp(verb, "prev"))
 		rollback(argv[2]);
 	if (argc < 3)
