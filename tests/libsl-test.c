@@ -23,7 +23,8 @@
 	"capture ARGV... | write PATH MODE replace|excl DATA | mkdirs PATH | " \
 	"dbname NAME | which NAME PATH | appuser < NAMES | " \
 	"appuser-check APP USER GECOS | location [--prev] [--https] LOC... | " \
-	"location-url HOST PATH NODE | routes FILE [set HOST PATH INST|-]... | " \
+	"location-url HOST PATH NODE | " \
+	"routes FILE [set HOST PATH INST|- | flags HOST PATH N]... | " \
 	"routes-match FILE HOST PATH | template DIR OUT [VAR=VALUE...] | " \
 	"diff OLDDIR|- NEWDIR | links | failing | switch-changed OLD|- NEW"
 
@@ -147,7 +148,10 @@ static void test_location_url(char **argv)
 	sl_buf_release(&b);
 }
 
-/* Loads FILE, applies each "set HOST PATH INSTANCE|-", commits, lists. */
+/*
+ * Loads FILE, applies each "set HOST PATH INSTANCE|-" and "flags HOST
+ * PATH N" (sl_routes_set_flags), commits, lists (" flags=N" when not 0).
+ */
 static void test_routes(const char *file, char **ops)
 {
 	struct sl_routes r = SL_ROUTES_INIT;
@@ -156,7 +160,13 @@ static void test_routes(const char *file, char **ops)
 	if (sl_routes_load(file, &r, &err) < 0)
 		sl_die_err(&err);
 	for (; ops[0]; ops += 4) {
-		if (strcmp(ops[0], "set") || !ops[1] || !ops[2] || !ops[3])
+		if (!ops[1] || !ops[2] || !ops[3])
+			sl_die_usage(USAGE);
+		if (!strcmp(ops[0], "flags")) {
+			sl_routes_set_flags(&r, ops[1], ops[2], (unsigned)atoi(ops[3]));
+			continue;
+		}
+		if (strcmp(ops[0], "set"))
 			sl_die_usage(USAGE);
 		sl_routes_set(&r, ops[1], ops[2], strcmp(ops[3], "-") ? ops[3] : NULL);
 		printf("get %s %s: %s\n", ops[1], ops[2],
@@ -164,8 +174,12 @@ static void test_routes(const char *file, char **ops)
 	}
 	if (sl_routes_commit(&r, file, &err) < 0)
 		sl_die_err(&err);
-	for (size_t i = 0; i < r.n; i++)
-		printf("%s %s %s\n", r.v[i].host, r.v[i].path, r.v[i].instance);
+	for (size_t i = 0; i < r.n; i++) {
+		printf("%s %s %s", r.v[i].host, r.v[i].path, r.v[i].instance);
+		if (r.v[i].flags)
+			printf(" flags=%u", r.v[i].flags);
+		putchar('\n');
+	}
 	sl_routes_release(&r);
 }
 

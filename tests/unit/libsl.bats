@@ -320,7 +320,7 @@ dangling_attack() {
 	f=$BATS_TEST_TMPDIR/routes
 	for bad in 'a.com / ' 'a.com /' 'a.com  / a.2024-01-01_001' 'A.com / a.2024-01-01_001' \
 		'a.com /x/ a.2024-01-01_001' 'a.com / A.2024-01-01_001' 'a.com / a' \
-		'a.com / a.2024-01-01_001 x' 'my_site.com / a.2024-01-01_001' 'a.com /../x a.2024-01-01_001' \
+		'a.com / a.2024-01-01_001 https x' 'a.com / a.2024-01-01_001 https ' 'my_site.com / a.2024-01-01_001' 'a.com /../x a.2024-01-01_001' \
 		'a.com x a.2024-01-01_001' ''; do
 		printf 'b.com / b.2024-01-01_001\n%s\n' "$bad" > "$f"
 		run -111 "$T" routes "$f" set c.com / c.2024-01-01_001
@@ -333,6 +333,44 @@ dangling_attack() {
 	printf 'b.com / b.2024-01-01_001\nb.com / b.2024-01-01_002\n' > "$f"
 	run -111 "$T" routes "$f"
 	assert_output "libsl-test: fatal: $f:2: the node's routes are damaged: b.com/ is routed twice"
+}
+
+@test "sl_routes: flags https and https,hsts load, keep through a new instance, and are written only when set" {
+	f=$BATS_TEST_TMPDIR/routes
+	# a table of before HTTPS (three fields) and one with flags load alike
+	printf '%s\n' 'a.com / a.2024-01-01_001' 'a.com /x x.2024-01-01_001 https' \
+		'b.com / b.2024-01-01_001 https,hsts' 'prev.a.com / a.2024-01-01_000' > "$f"
+	run -0 "$T" routes "$f"
+	assert_output "$(printf '%s\n' 'a.com / a.2024-01-01_001' 'a.com /x x.2024-01-01_001 flags=1' \
+		'b.com / b.2024-01-01_001 flags=3' 'prev.a.com / a.2024-01-01_000')"
+	# a new instance at a location keeps its flags; a new location has none
+	run -0 "$T" routes "$f" set a.com /x x.2024-01-02_001 set c.com / c.2024-01-01_001
+	assert_output --partial 'a.com /x x.2024-01-02_001 flags=1'
+	assert_output --partial 'c.com / c.2024-01-01_001'
+	refute_output --partial 'c.com / c.2024-01-01_001 flags'
+	# set and cleared; hsts without https means nothing and is dropped; prev.* takes none;
+	# a location not routed takes none either
+	run -0 "$T" routes "$f" flags a.com / 3 flags b.com / 0 flags c.com / 2 \
+		flags prev.a.com / 1 flags d.com / 1
+	[ "$(cat "$f")" = "$(printf '%s\n' 'a.com / a.2024-01-01_001 https,hsts' \
+		'a.com /x x.2024-01-02_001 https' 'b.com / b.2024-01-01_001' 'c.com / c.2024-01-01_001' \
+		'prev.a.com / a.2024-01-01_000')" ]
+	# a removed location and routed again: no flags left from before
+	run -0 "$T" routes "$f" set a.com / - set a.com / a.2024-01-03_001
+	[ "$(head -1 "$f")" = 'a.com / a.2024-01-03_001' ]
+}
+
+@test "sl_routes_load: flags other than https and https,hsts, or on a prev.* route, are damage (111)" {
+	f=$BATS_TEST_TMPDIR/routes
+	for bad in hsts https,hsts,x hsts,https HTTPS '' https, ,https http; do
+		printf 'b.com / b.2024-01-01_001\na.com / a.2024-01-01_001 %s\n' "$bad" > "$f"
+		run -111 "$T" routes "$f" set c.com / c.2024-01-01_001
+		assert_output "libsl-test: fatal: $f:2: the node's routes are damaged: flags '$bad': want https or https,hsts"
+	done
+	printf 'prev.a.com / a.2024-01-01_001 https\n' > "$f"
+	run -111 "$T" routes "$f"
+	assert_output "libsl-test: fatal: $f:1: the node's routes are damaged: prev.a.com/ carries flags (a previous instance has none)"
+	[ "$(cat "$f")" = 'prev.a.com / a.2024-01-01_001 https' ]
 }
 
 @test "sl_routes_match: paths on segment boundaries, longest first" {
