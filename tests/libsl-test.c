@@ -26,7 +26,8 @@
 	"location-url HOST PATH NODE | " \
 	"routes FILE [set HOST PATH INST|- | flags HOST PATH N]... | " \
 	"routes-match FILE HOST PATH | template DIR OUT [VAR=VALUE...] | " \
-	"diff OLDDIR|- NEWDIR | links | failing | switch-changed OLD|- NEW"
+	"diff OLDDIR|- NEWDIR | links | failing | switch-changed OLD|- NEW | " \
+	"switch-render"
 
 static int check(int ok, const char *what)
 {
@@ -197,6 +198,29 @@ static void test_routes_match(const char *file, const char *host, const char *pa
 	else
 		puts("(none)");
 	sl_routes_release(&r);
+}
+
+/* What the switch says, on stderr: "said: LINE". */
+static void said(void *ctx, const char *text, size_t len, int line)
+{
+	(void)ctx;
+	fprintf(stderr, "said: %.*s%s", (int)len, text, line ? "\n" : "");
+}
+
+/* nginx's text for ROOT/routes, as the switch renders it, on stdout. */
+static void test_switch_render(void)
+{
+	struct sl_switch sw = SL_SWITCH_INIT;
+	struct sl_routes r = SL_ROUTES_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_buf text = SL_BUF_INIT;
+
+	sw.say.fn = said;
+	if (sl_switch_load(&r, &err) < 0 || sl_switch_render(&sw, &r, &text, &err) < 0)
+		sl_die_err(&err);
+	fwrite(text.buf, 1, text.len, stdout);
+	sl_routes_release(&r);
+	sl_buf_release(&text);
 }
 
 /* The links of ROOT/routes made (each "HOST PATH CHANGED LINK"), the rest pruned. */
@@ -383,6 +407,8 @@ int main(int argc, char **argv)
 		     "changed" : "same");
 		sl_buf_release(&old);
 		sl_buf_release(&text);
+	} else if (!strcmp(argv[1], "switch-render") && argc == 2) {
+		test_switch_render();
 	} else if (!strcmp(argv[1], "links") && argc == 2) {
 		test_links();
 	} else if (!strcmp(argv[1], "routes-match") && argc == 5) {

@@ -507,3 +507,53 @@ make_template() {
 	[ "$(ls "$SL_ROOT/nginx/at" | wc -l)" = 2 ] || fail "$output"
 	[ "$(ls "$SL_ROOT/nginx/inst")" = a.2024-01-01_001 ] || fail "$output"
 }
+
+# selfsigned NAME: NAME.crt and NAME.key, a certificate for NAME and its key
+selfsigned() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=$1" -keyout "$1.key" -out "$1.crt" 2> /dev/null
+}
+
+@test "sl_switch_render: an https host gets its live certificate and the digest of its certificate blocks, else HTTP and a warning" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
+	mkdir -p "$SL_ROOT/tls/certs" "$SL_ROOT/tls/live"
+	cd "$BATS_TEST_TMPDIR"
+	printf '%s\n' 'a.com / a.2024-01-01_001 https' 'a.com /x x.2024-01-01_001 https,hsts' \
+		'b.com / b.2024-01-01_001 https' 'c.com / c.2024-01-01_001' > "$SL_ROOT/routes"
+	run -0 --separate-stderr "$T" switch-render
+	[ "$stderr" = "$(printf 'said: warning: %s has no certificate: its https locations are served over HTTP\n' a.com b.com)" ]
+	refute_output --partial 443
+	refute_output --partial Strict-Transport-Security
+	assert_output --partial "alias \"$SL_ROOT/acme/challenge/\";"
+	# a.com's certificate: its chain, then its key, one file behind the live link
+	selfsigned a.com
+	cat a.com.crt a.com.key > "$SL_ROOT/tls/certs/acme-a.com.pem"
+	ln -s ../certs/acme-a.com.pem "$SL_ROOT/tls/live/a.com.pem"
+	run -0 --separate-stderr "$T" switch-render
+	[ "$stderr" = 'said: warning: b.com has no certificate: its https locations are served over HTTP' ]
+	[ "$(grep -c '^	listen 443 ssl http2;$' <<< "$output")" -eq 1 ]
+	assert_output --partial "	ssl_certificate \"$SL_ROOT/tls/live/a.com.pem\";"
+	assert_output --partial "	# certificate sha256 $(printf %s "$(cat a.com.crt)" | sha256sum | cut -c1-64)"
+	[ "$(grep -c Strict-Transport-Security <<< "$output")" -eq 2 ]
+	echo "$output" > first
+	# another key with the same certificate: the same text (the key is not hashed)
+	selfsigned other
+	cat a.com.crt other.key > "$SL_ROOT/tls/certs/acme-a.com.pem"
+	"$T" switch-render 2> /dev/null > again
+	cmp first again
+	# a chain of two: both certificates count; a renewed leaf is a new text
+	cat a.com.crt other.crt a.com.key > "$SL_ROOT/tls/certs/acme-a.com.pem"
+	"$T" switch-render 2> /dev/null > chain
+	# (each block from its BEGIN line to the end of its END line, the newlines between left out)
+	grep -qx "	# certificate sha256 $( (printf %s "$(cat a.com.crt)"; printf %s "$(cat other.crt)") | sha256sum | cut -c1-64)" chain
+	! cmp -s first chain
+	# a link to nothing, or a file without a certificate: no certificate
+	cat a.com.key > "$SL_ROOT/tls/certs/acme-a.com.pem"
+	run -0 --separate-stderr "$T" switch-render
+	[[ $stderr == *'a.com has no certificate'* ]]
+	refute_output --partial 443
+	rm "$SL_ROOT/tls/certs/acme-a.com.pem"
+	run -0 --separate-stderr "$T" switch-render
+	[[ $stderr == *'a.com has no certificate'* ]]
+	refute_output --partial 443
+}
