@@ -68,6 +68,15 @@ static void add_quoted(struct sl_buf *out, const char *a, const char *b)
 	sl_buf_addch(out, '"');
 }
 
+/* The path of the ACME HTTP-01 answers (RFC 8555, 8.3). */
+#define CHALLENGE "/.well-known/acme-challenge"
+
+/* Whether R is served over HTTPS: an https route with a certificate. */
+static int tls(const struct sl_render_route *r)
+{
+	return r->https && r->cert;
+}
+
 static int check_route(const struct sl_render_route *r, struct sl_err *err)
 {
 	if (!r->host || !host_ok(r->host))
@@ -93,6 +102,26 @@ static int check_route(const struct sl_render_route *r, struct sl_err *err)
 				  "%s%s: the writable root '%s' is not an absolute path "
 				  "nginx can read (no control character or '$')", r->host,
 				  r->path, r->writable_root);
+	if (!strcmp(r->path, CHALLENGE) ||
+	    !strncmp(r->path, CHALLENGE "/", sizeof(CHALLENGE)))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s%s: %s/ is the node's, for ACME's HTTP-01 answers",
+				  r->host, r->path, CHALLENGE);
+	if (!tls(r))
+		return 0;
+	if (!strcmp(r->host, "*") || !strcmp(r->host, "not-found"))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s%s: %s takes no certificate", r->host, r->path, r->host);
+	if (!file_ok(r->cert, ""))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s%s: the certificate '%s' is not an absolute path "
+				  "nginx can read (no control character or '$')", r->host,
+				  r->path, r->cert);
+	if (!r->cert_sha256 || strlen(r->cert_sha256) != GEN_HEX ||
+	    strspn(r->cert_sha256, "0123456789abcdef") != GEN_HEX)
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s%s: the certificate's digest is not 64 hex digits",
+				  r->host, r->path);
 	return 0;
 }
 
@@ -118,9 +147,13 @@ static void add_generation(struct sl_buf *out)
 static const char outside[] =
 	"\t\tif ($silverlining_outside) {\n\t\t\treturn 503;\n\t\t}\n";
 
-static void add_route(const struct sl_render_route *r, struct sl_buf *out)
+static const char hsts_header[] =
+	"\t\tadd_header Strict-Transport-Security \"max-age=31536000\" always;\n";
+
+/* R's locations; its answers carry HSTS when HSTS is 1 (over HTTPS). */
+static void add_route(const struct sl_render_route *r, int hsts, struct sl_buf *out)
 {
-	const char *off = r->disabled ? outside : "";
+	const char *off = r->disabled ? outside : "", *sts = hsts ? hsts_header : "";
 	const char *h = r->host, *p = r->path, *wr = r->writable_root ? "wr:" : "";
 	int root = !strcmp(p, "/");
 
@@ -134,13 +167,13 @@ static void add_route(const struct sl_render_route *r, struct sl_buf *out)
 		sl_buf_addf(out, "\tlocation ^~ %s/ {\n%s\t\talias ", p, off);
 		add_quoted(out, r->static_dir, "/");
 	}
-	sl_buf_addf(out, ";\n\t\ttry_files $uri @%s%s%s;\n\t}\n", wr, h, p);
+	sl_buf_addf(out, ";\n%s\t\ttry_files $uri @%s%s%s;\n\t}\n", sts, wr, h, p);
 	if (r->writable_root) {	/* per-host files first: $CONFIG_WRITABLE_ROOT/HOST/... */
 		sl_buf_addf(out, "\tlocation @%s%s%s {\n%s\t\troot ", wr, h, p, off);
 		add_quoted(out, r->writable_root, "");
-		sl_buf_addf(out, ";\n\t\ttry_files /$host$uri $uri @%s%s;\n\t}\n", h, p);
+		sl_buf_addf(out, ";\n%s\t\ttry_files /$host$uri $uri @%s%s;\n\t}\n", sts, h, p);
 	}
-	sl_buf_addf(out, "\tlocation @%s%s {\n%s\t\tproxy_pass ", h, p, off);
+	sl_buf_addf(out, "\tlocation @%s%s {\n%s%s\t\tproxy_pass ", h, p, off, sts);
 	add_quoted(out, "http://unix:", r->socket);
 	sl_buf_addf(out, ";\n"
 		    "\t\tproxy_set_header Host $host;\n"
@@ -152,14 +185,99 @@ static void add_route(const struct sl_render_route *r, struct sl_buf *out)
 		    root ? "" : p, (r->timeout > 0 ? r->timeout : 30) + 5);
 }
 
-static void add_servers(const struct sl_render_nginx *in,
-			const struct sl_render_route **v, struct sl_buf *out)
+/* R's locations on port 80 when it is served over HTTPS: to the same URL there. */
+static void add_redirect(const struct sl_render_route *r, struct sl_buf *out)
 {
-	int has_default = 0;
+	static const char to[] = "\t\treturn 308 https://$host$request_uri;\n\t}\n";
 
-	for (size_t i = 0; i < in->n;) {
+	if (!strcmp(r->path, "/")) {
+		sl_buf_addf(out, "\tlocation / {\n%s", to);
+		return;
+	}
+	sl_buf_addf(out, "\tlocation = %s {\n%s", r->path, to);
+	sl_buf_addf(out, "\tlocation ^~ %s/ {\n%s", r->path, to);
+}
+
+static void add_challenge(const struct sl_render_nginx *in, struct sl_buf *out)
+{
+	sl_buf_adds(out, "\tlocation ^~ " CHALLENGE "/ {\n\t\talias ");
+	add_quoted(out, in->challenge, "/");
+	sl_buf_adds(out, ";\n\t\tdefault_type text/plain;\n\t}\n");
+}
+
+static void add_disabled_page(const struct sl_render_nginx *in, struct sl_buf *out)
+{
+	sl_buf_adds(out, "\terror_page 503 /.silverlining/disabled.html;\n"
+		    "\tlocation = /.silverlining/disabled.html {\n\t\talias ");
+	add_quoted(out, in->pages, "/disabled.html");
+	sl_buf_adds(out, ";\n\t\tinternal;\n\t}\n");
+}
+
+/* Mozilla's "intermediate" settings, ECDHE only (no DH parameters to keep). */
+static const char tls_settings[] =
+	"\tssl_protocols TLSv1.2 TLSv1.3;\n"
+	"\tssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;\n"
+	"\tssl_prefer_server_ciphers off;\n"
+	"\tssl_session_cache shared:silverlining:10m;\n"
+	"\tssl_session_timeout 1d;\n"
+	"\tssl_session_tickets off;\n";
+
+/* The host's routes V[0..N) over HTTPS with certificate C (a route of it). */
+static void add_tls_server(const struct sl_render_nginx *in,
+			   const struct sl_render_route **v, size_t n,
+			   const struct sl_render_route *c, struct sl_buf *out)
+{
+	sl_buf_addf(out, "server {\n\tlisten 443 ssl http2;\n\tlisten [::]:443 ssl http2;\n"
+		    "\tserver_name %s;\n\t# certificate sha256 %s\n\tssl_certificate ",
+		    c->host, c->cert_sha256);
+	add_quoted(out, c->cert, "");
+	sl_buf_adds(out, ";\n\tssl_certificate_key ");	/* the key follows the chain */
+	add_quoted(out, c->cert, "");
+	sl_buf_addf(out, ";\n%s", tls_settings);
+	add_generation(out);
+	add_disabled_page(in, out);
+	for (size_t i = 0; i < n; i++)
+		add_route(v[i], tls(v[i]) && v[i]->hsts, out);
+	sl_buf_adds(out, "}\n");
+}
+
+/*
+ * The route of V[0..N) (one host's) whose certificate the host's HTTPS
+ * server uses, or NULL for none; -1 with ERR when its https routes do not
+ * name one certificate.
+ */
+static int host_cert(const struct sl_render_route **v, size_t n,
+		     const struct sl_render_route **c, struct sl_err *err)
+{
+	*c = NULL;
+	for (size_t i = 0; i < n && !*c; i++)
+		if (tls(v[i]))
+			*c = v[i];
+	for (size_t i = 0; *c && i < n; i++)
+		if (v[i]->https && (!tls(v[i]) || strcmp(v[i]->cert, (*c)->cert) ||
+				    strcmp(v[i]->cert_sha256, (*c)->cert_sha256)))
+			return sl_err_set(err, SL_EXIT_USAGE,
+					  "%s: its https routes do not name one certificate",
+					  v[i]->host);
+	return 0;
+}
+
+static int add_servers(const struct sl_render_nginx *in,
+		       const struct sl_render_route **v, struct sl_buf *out,
+		       struct sl_err *err)
+{
+	int has_default = 0, any_tls = 0;
+
+	for (size_t i = 0, n; i < in->n; i += n) {
 		const char *host = v[i]->host;
+		const struct sl_render_route *c;
 
+		for (n = 1; i + n < in->n && !strcmp(v[i + n]->host, host); n++)
+			;
+		if (host_cert(v + i, n, &c, err) < 0)
+			return -1;
 		sl_buf_adds(out, "server {\n");
 		if (!strcmp(host, "*") || !strcmp(host, "not-found")) {
 			has_default = 1;
@@ -170,25 +288,39 @@ static void add_servers(const struct sl_render_nginx *in,
 				    "\tserver_name %s;\n", host);
 		}
 		add_generation(out);
-		sl_buf_adds(out, "\terror_page 503 /.silverlining/disabled.html;\n"
-			    "\tlocation = /.silverlining/disabled.html {\n\t\talias ");
-		add_quoted(out, in->pages, "/disabled.html");
-		sl_buf_adds(out, ";\n\t\tinternal;\n\t}\n");
-		for (; i < in->n && !strcmp(v[i]->host, host); i++)
-			add_route(v[i], out);
+		add_challenge(in, out);
+		add_disabled_page(in, out);
+		for (size_t j = i; j < i + n; j++) {
+			if (c && v[j]->https)
+				add_redirect(v[j], out);
+			else
+				add_route(v[j], 0, out);
+		}
 		sl_buf_adds(out, "}\n");
+		if (c) {
+			add_tls_server(in, v + i, n, c, out);
+			any_tls = 1;
+		}
 	}
-	if (has_default)
-		return;
-	/* no route takes every host: the rest get the not-found page */
-	sl_buf_adds(out, "server {\n\tlisten 80 default_server;\n"
-		    "\tlisten [::]:80 default_server;\n\tserver_name _;\n");
-	add_generation(out);
-	sl_buf_adds(out, "\troot ");
-	add_quoted(out, in->pages, "");
-	sl_buf_adds(out, ";\n\terror_page 404 /not-found.html;\n"
-		    "\tlocation / {\n\t\treturn 404;\n\t}\n"
-		    "\tlocation = /not-found.html {\n\t\tinternal;\n\t}\n}\n");
+	if (!has_default) {
+		/* no route takes every host: the rest get the not-found page */
+		sl_buf_adds(out, "server {\n\tlisten 80 default_server;\n"
+			    "\tlisten [::]:80 default_server;\n\tserver_name _;\n");
+		add_generation(out);
+		add_challenge(in, out);
+		sl_buf_adds(out, "\troot ");
+		add_quoted(out, in->pages, "");
+		sl_buf_adds(out, ";\n\terror_page 404 /not-found.html;\n"
+			    "\tlocation / {\n\t\treturn 404;\n\t}\n"
+			    "\tlocation = /not-found.html {\n\t\tinternal;\n\t}\n}\n");
+	}
+	/* no certificate to show a name nginx has no server for */
+	if (any_tls)
+		sl_buf_addf(out, "server {\n\tlisten 443 ssl http2 default_server;\n"
+			    "\tlisten [::]:443 ssl http2 default_server;\n"
+			    "\tserver_name _;\n\tssl_reject_handshake on;\n%s}\n",
+			    tls_settings);
+	return 0;
 }
 
 /* TEXT with the digest of itself (marks left out) in place of each mark. */
@@ -240,6 +372,11 @@ int sl_render_nginx(const struct sl_render_nginx *in, struct sl_buf *out,
 				  "the pages directory '%s' is not an absolute path nginx "
 				  "can read (no control character or '$')",
 				  in->pages ? in->pages : "");
+	if (!file_ok(in->challenge, ""))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "the ACME challenge directory '%s' is not an absolute path "
+				  "nginx can read (no control character or '$')",
+				  in->challenge ? in->challenge : "");
 	for (size_t i = 0; i < in->n; i++) {
 		if (check_route(&in->routes[i], err) < 0)
 			return -1;
@@ -268,9 +405,10 @@ int sl_render_nginx(const struct sl_render_nginx *in, struct sl_buf *out,
 	sl_buf_addch(&text, GEN_MARK);
 	sl_buf_adds(&text, "\nmap $remote_addr $silverlining_outside {\n"
 		    "\t127.0.0.1 0;\n\t::1 0;\n\tdefault 1;\n}\n");
-	add_servers(in, v, &text);
+	r = add_servers(in, v, &text, err);
 	free(v);
-	r = add_digested(&text, out, err);
+	if (r == 0)
+		r = add_digested(&text, out, err);
 	sl_buf_release(&text);
 	return r;
 }

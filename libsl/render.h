@@ -26,12 +26,20 @@ struct sl_render_route {
 	const char *writable_root;	/* the app's writable root, NULL for none */
 	int timeout;		/* the app's timeout in seconds */
 	int disabled;		/* the app is disabled: 503 to all but loopback */
+	int https;		/* served over HTTPS, when CERT is given */
+	int hsts;		/* its HTTPS answers carry Strict-Transport-Security */
+	const char *cert;	/* the host's live certificate (chain then key,
+				   one file), NULL for none: then the
+				   location is served over plain HTTP */
+	const char *cert_sha256;	/* the SHA-256 of its certificates
+					   (not its key), 64 hex digits */
 };
 
 struct sl_render_nginx {
 	const struct sl_render_route *routes;
 	size_t n;
 	const char *pages;	/* the directory of disabled.html and not-found.html */
+	const char *challenge;	/* the directory of the ACME HTTP-01 answers */
 };
 
 /*
@@ -43,6 +51,20 @@ struct sl_render_nginx {
  * answers the new digest). Returns 0, or -1 with ERR (100) when the routes
  * cannot be served together ("*" and "not-found" both routed).
  *
+ * Every port-80 server, the default one too, answers
+ * /.well-known/acme-challenge/ from IN's challenge directory, before any
+ * route (a route at or under that path is refused). A host with an https
+ * route that has a certificate gets a second server on port 443 (TLS 1.2
+ * and 1.3, ECDHE ciphers, no session tickets) serving all of the host's
+ * routes, with a comment "# certificate sha256 HEX" (so a new certificate
+ * is a new text, and a reload); its port-80 server answers the https
+ * routes with 308 to the same URL over HTTPS and serves the others as
+ * before. HSTS only on hsts routes, only over HTTPS. When any such server
+ * exists, a default one on port 443 refuses the TLS handshake of every
+ * other name. An https route without a certificate is served over HTTP
+ * (the caller warns). The https routes of one host name one certificate,
+ * and "*" and "not-found" none: else refused (100).
+ *
  * The order of IN's routes does not matter. Named locations are named
  * from the host and path ("@HOST/PATH", "@wr:HOST/PATH" for the writable
  * root's), never from the instance. The generation is the SHA-256, in
@@ -53,10 +75,11 @@ struct sl_render_nginx {
  * Refused, -1 with ERR (100), nothing appended: a host other than "*" or
  * a name of [a-z0-9.-]; a path other than "/" or "/seg/seg" of
  * [A-Za-z0-9._~-] (so no ';', '{', '"', '$' or whitespace); the same host
- * and path twice; a socket, static directory, writable root or pages
- * directory that is not absolute or holds a control character or '$'
- * (nginx has no escape for it), a socket that holds ':' (it would end the
- * path in nginx's unix: URL). Those files are written in double quotes,
+ * and path twice; a socket, static directory, writable root, certificate,
+ * pages or challenge directory that is not absolute or holds a control
+ * character or '$' (nginx has no escape for it), a socket that holds ':'
+ * (it would end the path in nginx's unix: URL); a certificate digest
+ * that is not 64 hex digits. Those files are written in double quotes,
  * '"' and '\' escaped.
  */
 int sl_render_nginx(const struct sl_render_nginx *in, struct sl_buf *out,

@@ -68,7 +68,7 @@ void sl_routes_set(struct sl_routes *r, const char *host, const char *path,
 	int found;
 	size_t i = find(r, host, path, &found);
 
-	if (found && instance) {
+	if (found && instance) {	/* the location keeps its flags */
 		free(r->v[i].instance);
 		r->v[i].instance = sl_xstrdup(instance);
 		return;
@@ -91,7 +91,34 @@ void sl_routes_set(struct sl_routes *r, const char *host, const char *path,
 	r->v[i].host = sl_xstrdup(host);
 	r->v[i].path = sl_xstrdup(path);
 	r->v[i].instance = sl_xstrdup(instance);
+	r->v[i].flags = 0;
 	r->n++;
+}
+
+/* Whether HOST is a previous instance's (prev.*): those carry no flags. */
+static int is_prev(const char *host)
+{
+	return !strncmp(host, "prev.", 5);
+}
+
+void sl_routes_set_flags(struct sl_routes *r, const char *host, const char *path,
+			 unsigned flags)
+{
+	int found;
+	size_t i = find(r, host, path, &found);
+
+	if (!found || is_prev(host) || !(flags & SL_ROUTE_HTTPS))
+		flags = 0;
+	if (found)
+		r->v[i].flags = flags & (SL_ROUTE_HTTPS | SL_ROUTE_HSTS);
+}
+
+/* FLAGS as the table writes them: "https", "https,hsts", or "" for none. */
+static const char *flags_text(unsigned flags)
+{
+	if (!(flags & SL_ROUTE_HTTPS))
+		return "";
+	return flags & SL_ROUTE_HSTS ? "https,hsts" : "https";
 }
 
 /* Whether HOST PATH is a location as the parser leaves it. */
@@ -110,26 +137,31 @@ static int canonical(const char *host, const char *path)
 	return ok;
 }
 
-/* Splits LINE (NUL-terminated, no newline) into three fields at single spaces. */
-static int fields(char *line, char *f[3])
+/*
+ * Splits LINE (NUL-terminated, no newline) at single spaces into three
+ * fields and an optional fourth (F[3] NULL when it is absent).
+ */
+static int fields(char *line, char *f[4])
 {
 	f[0] = line;
-	for (int i = 1; i < 3; i++) {
+	f[3] = NULL;
+	for (int i = 1; i < 4; i++) {
 		char *sp = strchr(f[i - 1], ' ');
 
 		if (!sp)
-			return 0;
+			return i == 3;
 		*sp = '\0';
 		f[i] = sp + 1;
 	}
-	return !strchr(f[2], ' ');
+	return !strchr(f[3], ' ');
 }
 
 int sl_routes_load(const char *file, struct sl_routes *r, struct sl_err *err)
 {
 	struct sl_buf text = SL_BUF_INIT;
-	char *line, *next, *f[3];
+	char *line, *next, *f[4];
 	size_t no = 0;
+	unsigned flags;
 	int found;
 
 	sl_routes_release(r);
@@ -156,6 +188,20 @@ int sl_routes_load(const char *file, struct sl_routes *r, struct sl_err *err)
 				   "want 'HOST PATH INSTANCE'", file, no);
 			goto fail;
 		}
+		flags = 0;
+		if (f[3] && strcmp(f[3], "https") && strcmp(f[3], "https,hsts")) {
+			sl_err_set(err, 111, "%s:%zu: the node's routes are damaged: "
+				   "flags '%s': want https or https,hsts", file, no, f[3]);
+			goto fail;
+		}
+		if (f[3] && is_prev(f[0])) {
+			sl_err_set(err, 111, "%s:%zu: the node's routes are damaged: "
+				   "%s%s carries flags (a previous instance has none)",
+				   file, no, f[0], f[1]);
+			goto fail;
+		}
+		if (f[3])
+			flags = SL_ROUTE_HTTPS | (f[3][5] ? SL_ROUTE_HSTS : 0);
 		find(r, f[0], f[1], &found);
 		if (found) {
 			sl_err_set(err, 111, "%s:%zu: the node's routes are damaged: "
@@ -163,6 +209,7 @@ int sl_routes_load(const char *file, struct sl_routes *r, struct sl_err *err)
 			goto fail;
 		}
 		sl_routes_set(r, f[0], f[1], f[2]);
+		sl_routes_set_flags(r, f[0], f[1], flags);
 	}
 	sl_buf_release(&text);
 	return 0;
@@ -178,9 +225,12 @@ int sl_routes_commit(const struct sl_routes *r, const char *file,
 	struct sl_buf text = SL_BUF_INIT;
 	int rc;
 
-	for (size_t i = 0; i < r->n; i++)
-		sl_buf_addf(&text, "%s %s %s\n", r->v[i].host, r->v[i].path,
-			    r->v[i].instance);
+	for (size_t i = 0; i < r->n; i++) {
+		const char *f = flags_text(r->v[i].flags);
+
+		sl_buf_addf(&text, "%s %s %s%s%s\n", r->v[i].host, r->v[i].path,
+			    r->v[i].instance, *f ? " " : "", f);
+	}
 	rc = sl_file_write(file, text.buf, text.len, 0644, SL_FILE_REPLACE, err);
 	sl_buf_release(&text);
 	return rc < 0 ? -1 : 0;

@@ -43,7 +43,8 @@ struct sl_routes {
 /*
  * Loads FILE into R (released first). A missing file is an empty table.
  * A line that is not three valid fields (a location's host and path, an
- * instance name) is refused: -1 with ERR (111: the node's state is
+ * instance name) and an optional fourth ("https" or "https,hsts"; none on
+ * a prev.* host) is refused: -1 with ERR (111: the node's state is
  * damaged), never skipped.
  */
 int sl_routes_load(const char *file, struct sl_routes *r, struct sl_err *err);
@@ -59,7 +60,11 @@ const char *sl_routes_get(const struct sl_routes *r, const char *host,
 void sl_routes_set(struct sl_routes *r, const char *host, const char *path,
 		   const char *instance);
 
-/* Sets the flags of the route at HOST PATH (nothing when there is none). */
+/*
+ * Sets the flags of the route at HOST PATH (nothing when there is none).
+ * A prev.* route carries none, and hsts without https is dropped: it means
+ * nothing over plain HTTP.
+ */
 void sl_routes_set_flags(struct sl_routes *r, const char *host, const char *path,
 			 unsigned flags);
 

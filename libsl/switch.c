@@ -3,11 +3,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
 
 #include "app.h"
 #include "exit.h"
 #include "file.h"
 #include "instance.h"
+#include "manifest.h"
 #include "node.h"
 #include "render.h"
 #include "run.h"
@@ -83,19 +87,91 @@ static struct served *served_find(struct served *sv, size_t *n, const char *inst
 	return &sv[(*n)++];
 }
 
-int sl_switch_render(const struct sl_routes *r, struct sl_buf *text, struct sl_err *err)
+/* A host's live certificate, as the routes' text names it. */
+struct live {
+	const char *host;
+	struct sl_buf file;	/* ROOT/tls/live/HOST.pem */
+	struct sl_buf sha;	/* the SHA-256 of its certificate blocks, hex */
+	int ok;			/* it is there and holds a certificate */
+};
+
+/*
+ * The SHA-256, in hex into SHA, of the certificate blocks of the PEM file
+ * FILE (the key's bytes are never hashed, and wiped once read): a new or
+ * renewed certificate changes it. 0, or -1 when FILE cannot be read or
+ * holds no certificate.
+ */
+static int cert_digest(const char *file, struct sl_buf *sha)
 {
-	size_t m = r->n ? r->n : 1, nsv = 0;
+	static const char begin[] = "-----BEGIN CERTIFICATE-----",
+		end[] = "-----END CERTIFICATE-----";
+	struct sl_buf text = SL_BUF_INIT;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	char hex[65];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	const char *s, *e;
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+		sl_buf_read_file(&text, file) == 0, blocks = 0;
+
+	for (s = text.buf; ok && s && (s = strstr(s, begin)); s = e) {
+		e = strstr(s, end);
+		if (!e)
+			break;
+		e += sizeof(end) - 1;
+		ok = EVP_DigestUpdate(ctx, s, (size_t)(e - s));
+		blocks++;
+	}
+	ok = ok && blocks && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+	explicit_bzero(text.buf, text.len);
+	sl_buf_release(&text);
+	if (!ok)
+		return -1;
+	sl_manifest_hex(md, hex);
+	sl_buf_reset(sha);
+	sl_buf_adds(sha, hex);
+	return 0;
+}
+
+/* HOST's entry in LV (N so far), looked up first when new; told when there is no certificate. */
+static struct live *live_find(const struct sl_switch *sw, struct live *lv, size_t *n,
+			      const char *host)
+{
+	struct stat st;
+
+	for (size_t j = 0; j < *n; j++)
+		if (!strcmp(lv[j].host, host))
+			return &lv[j];
+	lv[*n] = (struct live){ host, SL_BUF_INIT, SL_BUF_INIT, 0 };
+	sl_node_tls_path(&lv[*n].file, host);
+	/* stat follows the link: a link to nothing is no certificate */
+	lv[*n].ok = stat(lv[*n].file.buf, &st) == 0 && S_ISREG(st.st_mode) &&
+		cert_digest(lv[*n].file.buf, &lv[*n].sha) == 0;
+	if (!lv[*n].ok && sw)
+		sl_say(&sw->say, "warning: %s has no certificate: its https locations "
+		       "are served over HTTP", host);
+	return &lv[(*n)++];
+}
+
+int sl_switch_render(const struct sl_switch *sw, const struct sl_routes *r,
+		     struct sl_buf *text, struct sl_err *err)
+{
+	size_t m = r->n ? r->n : 1, nsv = 0, nlv = 0;
 	struct sl_render_route *rr = calloc(m, sizeof(*rr));
 	struct served *sv = calloc(m, sizeof(*sv));
 	struct sl_buf *links = calloc(m, 2 * sizeof(*links));
-	struct sl_render_nginx in = { rr, r->n, PAGES };
+	struct live *lv = calloc(m, sizeof(*lv));
+	struct sl_buf challenge = SL_BUF_INIT;
+	struct sl_render_nginx in = { rr, r->n, PAGES, NULL };
 	int ret = -1;
 
-	if (!rr || !sv || !links) {
+	if (!rr || !sv || !links || !lv) {
 		sl_err_set(err, SL_EXIT_TEMP, "out of memory");
 		goto out;
 	}
+	sl_node_path(&challenge, "acme/challenge");
+	in.challenge = challenge.buf;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct sl_route *t = &r->v[i];
 		struct served *s = served_find(sv, &nsv, t->instance);
@@ -112,6 +188,14 @@ int sl_switch_render(const struct sl_routes *r, struct sl_buf *text, struct sl_e
 			.writable_root = s->writable_root, .timeout = s->timeout,
 			.disabled = s->disabled,
 		};
+		if (t->flags & SL_ROUTE_HTTPS) {
+			struct live *l = live_find(sw, lv, &nlv, t->host);
+
+			rr[i].https = 1;
+			rr[i].hsts = (t->flags & SL_ROUTE_HSTS) != 0;
+			rr[i].cert = l->ok ? l->file.buf : NULL;
+			rr[i].cert_sha256 = l->ok ? l->sha.buf : NULL;
+		}
 	}
 	sl_buf_reset(text);
 	ret = sl_render_nginx(&in, text, err);
@@ -122,7 +206,13 @@ int sl_switch_render(const struct sl_routes *r, struct sl_buf *text, struct sl_e
 	}
 	for (size_t i = 0; links && i < 2 * r->n; i++)
 		sl_buf_release(&links[i]);
+	for (size_t i = 0; i < nlv; i++) {
+		sl_buf_release(&lv[i].file);
+		sl_buf_release(&lv[i].sha);
+	}
 out:
+	sl_buf_release(&challenge);
+	free(lv);
 	free(links);
 	free(sv);
 	free(rr);
@@ -255,7 +345,7 @@ int sl_switch_commit(const struct sl_switch *sw, const struct sl_routes *r,
 	struct sl_buf state = SL_BUF_INIT;
 	int had, changed, rc, served = 1;
 
-	if (sl_switch_render(r, &text, err) < 0) {
+	if (sl_switch_render(sw, r, &text, err) < 0) {
 		sl_say(&sw->say, "%s", err->msg.buf);
 		sl_err_set(err, err->code, "unable to write nginx's routes; nothing switched");
 		rc = 1;
@@ -294,7 +384,7 @@ int sl_switch_again(const struct sl_switch *sw, const struct sl_routes *r,
 	struct sl_buf gen = SL_BUF_INIT, want = SL_BUF_INIT;
 	int ret = -1, served = 1;
 
-	if (sl_switch_render(r, &text, err) < 0) {
+	if (sl_switch_render(sw, r, &text, err) < 0) {
 		sl_say(&sw->say, "%s", err->msg.buf);
 		sl_err_set(err, err->code, "unable to write nginx's routes");
 		goto out;

@@ -35,10 +35,15 @@ int sl_switch_serves(const struct sl_routes *r, const char *instance);
 
 /*
  * nginx's text for R into TEXT (replaced); an app.ini that is gone gives
- * defaults (nginx then answers 502 until the route goes). 0, or -1 with
- * ERR (100: the routes cannot be served together).
+ * defaults (nginx then answers 502 until the route goes). A host with an
+ * https route is served over HTTPS with its live certificate
+ * (sl_node_tls_path), the text carrying the SHA-256 of the certificate's
+ * blocks (so a new or renewed one is a new text); a host without one is
+ * served over HTTP, told once through SW's say (SW may be NULL). 0, or -1
+ * with ERR (100: the routes cannot be served together).
  */
-int sl_switch_render(const struct sl_routes *r, struct sl_buf *text, struct sl_err *err);
+int sl_switch_render(const struct sl_switch *sw, const struct sl_routes *r,
+		     struct sl_buf *text, struct sl_err *err);
 
 /* Whether TEXT differs from OLD, nginx's text on disk (NULL: there is none). */
 int sl_switch_changed(const struct sl_buf *old, const struct sl_buf *text);

@@ -23,9 +23,11 @@
 	"capture ARGV... | write PATH MODE replace|excl DATA | mkdirs PATH | " \
 	"dbname NAME | which NAME PATH | appuser < NAMES | " \
 	"appuser-check APP USER GECOS | location [--prev] [--https] LOC... | " \
-	"location-url HOST PATH NODE | routes FILE [set HOST PATH INST|-]... | " \
+	"location-url HOST PATH NODE | " \
+	"routes FILE [set HOST PATH INST|- | flags HOST PATH N]... | " \
 	"routes-match FILE HOST PATH | template DIR OUT [VAR=VALUE...] | " \
-	"diff OLDDIR|- NEWDIR | links | failing | switch-changed OLD|- NEW"
+	"diff OLDDIR|- NEWDIR | links | failing | switch-changed OLD|- NEW | " \
+	"switch-render"
 
 static int check(int ok, const char *what)
 {
@@ -147,7 +149,10 @@ static void test_location_url(char **argv)
 	sl_buf_release(&b);
 }
 
-/* Loads FILE, applies each "set HOST PATH INSTANCE|-", commits, lists. */
+/*
+ * Loads FILE, applies each "set HOST PATH INSTANCE|-" and "flags HOST
+ * PATH N" (sl_routes_set_flags), commits, lists (" flags=N" when not 0).
+ */
 static void test_routes(const char *file, char **ops)
 {
 	struct sl_routes r = SL_ROUTES_INIT;
@@ -156,7 +161,13 @@ static void test_routes(const char *file, char **ops)
 	if (sl_routes_load(file, &r, &err) < 0)
 		sl_die_err(&err);
 	for (; ops[0]; ops += 4) {
-		if (strcmp(ops[0], "set") || !ops[1] || !ops[2] || !ops[3])
+		if (!ops[1] || !ops[2] || !ops[3])
+			sl_die_usage(USAGE);
+		if (!strcmp(ops[0], "flags")) {
+			sl_routes_set_flags(&r, ops[1], ops[2], (unsigned)atoi(ops[3]));
+			continue;
+		}
+		if (strcmp(ops[0], "set"))
 			sl_die_usage(USAGE);
 		sl_routes_set(&r, ops[1], ops[2], strcmp(ops[3], "-") ? ops[3] : NULL);
 		printf("get %s %s: %s\n", ops[1], ops[2],
@@ -164,8 +175,12 @@ static void test_routes(const char *file, char **ops)
 	}
 	if (sl_routes_commit(&r, file, &err) < 0)
 		sl_die_err(&err);
-	for (size_t i = 0; i < r.n; i++)
-		printf("%s %s %s\n", r.v[i].host, r.v[i].path, r.v[i].instance);
+	for (size_t i = 0; i < r.n; i++) {
+		printf("%s %s %s", r.v[i].host, r.v[i].path, r.v[i].instance);
+		if (r.v[i].flags)
+			printf(" flags=%u", r.v[i].flags);
+		putchar('\n');
+	}
 	sl_routes_release(&r);
 }
 
@@ -183,6 +198,29 @@ static void test_routes_match(const char *file, const char *host, const char *pa
 	else
 		puts("(none)");
 	sl_routes_release(&r);
+}
+
+/* What the switch says, on stderr: "said: LINE". */
+static void said(void *ctx, const char *text, size_t len, int line)
+{
+	(void)ctx;
+	fprintf(stderr, "said: %.*s%s", (int)len, text, line ? "\n" : "");
+}
+
+/* nginx's text for ROOT/routes, as the switch renders it, on stdout. */
+static void test_switch_render(void)
+{
+	struct sl_switch sw = SL_SWITCH_INIT;
+	struct sl_routes r = SL_ROUTES_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_buf text = SL_BUF_INIT;
+
+	sw.say.fn = said;
+	if (sl_switch_load(&r, &err) < 0 || sl_switch_render(&sw, &r, &text, &err) < 0)
+		sl_die_err(&err);
+	fwrite(text.buf, 1, text.len, stdout);
+	sl_routes_release(&r);
+	sl_buf_release(&text);
 }
 
 /* The links of ROOT/routes made (each "HOST PATH CHANGED LINK"), the rest pruned. */
@@ -369,6 +407,8 @@ int main(int argc, char **argv)
 		     "changed" : "same");
 		sl_buf_release(&old);
 		sl_buf_release(&text);
+	} else if (!strcmp(argv[1], "switch-render") && argc == 2) {
+		test_switch_render();
 	} else if (!strcmp(argv[1], "links") && argc == 2) {
 		test_links();
 	} else if (!strcmp(argv[1], "routes-match") && argc == 5) {

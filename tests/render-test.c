@@ -16,7 +16,9 @@
  * stand for their bytes. A route's WRITABLE_ROOT "-" is none.
  *
  *   pages DIR
+ *   challenge DIR	(default /var/lib/silverlining/acme/challenge)
  *   route HOST PATH APP SOCKET STATIC WRITABLE_ROOT TIMEOUT DISABLED
+ *         [FLAGS CERT SHA256]	(FLAGS "https" or "https,hsts"; "-" none)
  *   KEY VALUE		(uwsgi: instance user dir ...; wsgi: dir runner)
  */
 static char *unescape(const char *w, size_t n)
@@ -98,6 +100,9 @@ static void nginx_state(char ***rec, struct sl_render_nginx *in)
 	size_t n = 0;
 
 	in->pages = value(rec, "pages");
+	in->challenge = value(rec, "challenge");
+	if (!in->challenge)
+		in->challenge = "/var/lib/silverlining/acme/challenge";
 	for (; *rec; rec++) {
 		char **w = *rec;
 
@@ -112,6 +117,14 @@ static void nginx_state(char ***rec, struct sl_render_nginx *in)
 			.static_dir = w[5], .writable_root = strcmp(w[6], "-") ? w[6] : NULL,
 			.timeout = atoi(w[7]), .disabled = atoi(w[8]),
 		};
+		if (!w[9])
+			continue;
+		if (!w[10] || !w[11])
+			sl_die(100, "a route's flags want a certificate and its digest");
+		v[n - 1].https = !strncmp(w[9], "https", 5);
+		v[n - 1].hsts = !strcmp(w[9], "https,hsts");
+		v[n - 1].cert = strcmp(w[10], "-") ? w[10] : NULL;
+		v[n - 1].cert_sha256 = strcmp(w[11], "-") ? w[11] : NULL;
 	}
 	in->routes = v;
 	in->n = n;

@@ -147,3 +147,16 @@ serve() {
 	run -100 sl-serve
 	assert_output "sl-serve: usage: sl-serve [--host HOST] [--port PORT] [--config DIR] APPDIR"
 }
+
+@test "serve: a client's X-Forwarded-Proto does not make the app think it is behind HTTPS" {
+	mkdir scheme
+	printf '[production]\napp_name = scheme\nrunner = app.py\n' > scheme/app.ini
+	cat > scheme/app.py <<-'PY'
+	def application(environ, start_response):
+	    start_response("200 OK", [("Content-Type", "text/plain")])
+	    return [("%s %s" % (environ["wsgi.url_scheme"], environ.get("HTTPS", "-"))).encode()]
+	PY
+	serve scheme
+	run -0 curl -s -H 'X-Forwarded-Proto: https' "http://127.0.0.1:$PORT/"
+	assert_output "http -"
+}

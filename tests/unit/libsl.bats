@@ -325,7 +325,7 @@ dangling_attack() {
 	f=$BATS_TEST_TMPDIR/routes
 	for bad in 'a.com / ' 'a.com /' 'a.com  / a.2024-01-01_001' 'A.com / a.2024-01-01_001' \
 		'a.com /x/ a.2024-01-01_001' 'a.com / A.2024-01-01_001' 'a.com / a' \
-		'a.com / a.2024-01-01_001 x' 'my_site.com / a.2024-01-01_001' 'a.com /../x a.2024-01-01_001' \
+		'a.com / a.2024-01-01_001 https x' 'a.com / a.2024-01-01_001 https ' 'my_site.com / a.2024-01-01_001' 'a.com /../x a.2024-01-01_001' \
 		'a.com x a.2024-01-01_001' ''; do
 		printf 'b.com / b.2024-01-01_001\n%s\n' "$bad" > "$f"
 		run -111 "$T" routes "$f" set c.com / c.2024-01-01_001
@@ -338,6 +338,44 @@ dangling_attack() {
 	printf 'b.com / b.2024-01-01_001\nb.com / b.2024-01-01_002\n' > "$f"
 	run -111 "$T" routes "$f"
 	assert_output "libsl-test: fatal: $f:2: the node's routes are damaged: b.com/ is routed twice"
+}
+
+@test "sl_routes: flags https and https,hsts load, keep through a new instance, and are written only when set" {
+	f=$BATS_TEST_TMPDIR/routes
+	# a table of before HTTPS (three fields) and one with flags load alike
+	printf '%s\n' 'a.com / a.2024-01-01_001' 'a.com /x x.2024-01-01_001 https' \
+		'b.com / b.2024-01-01_001 https,hsts' 'prev.a.com / a.2024-01-01_000' > "$f"
+	run -0 "$T" routes "$f"
+	assert_output "$(printf '%s\n' 'a.com / a.2024-01-01_001' 'a.com /x x.2024-01-01_001 flags=1' \
+		'b.com / b.2024-01-01_001 flags=3' 'prev.a.com / a.2024-01-01_000')"
+	# a new instance at a location keeps its flags; a new location has none
+	run -0 "$T" routes "$f" set a.com /x x.2024-01-02_001 set c.com / c.2024-01-01_001
+	assert_output --partial 'a.com /x x.2024-01-02_001 flags=1'
+	assert_output --partial 'c.com / c.2024-01-01_001'
+	refute_output --partial 'c.com / c.2024-01-01_001 flags'
+	# set and cleared; hsts without https means nothing and is dropped; prev.* takes none;
+	# a location not routed takes none either
+	run -0 "$T" routes "$f" flags a.com / 3 flags b.com / 0 flags c.com / 2 \
+		flags prev.a.com / 1 flags d.com / 1
+	[ "$(cat "$f")" = "$(printf '%s\n' 'a.com / a.2024-01-01_001 https,hsts' \
+		'a.com /x x.2024-01-02_001 https' 'b.com / b.2024-01-01_001' 'c.com / c.2024-01-01_001' \
+		'prev.a.com / a.2024-01-01_000')" ]
+	# a removed location and routed again: no flags left from before
+	run -0 "$T" routes "$f" set a.com / - set a.com / a.2024-01-03_001
+	[ "$(head -1 "$f")" = 'a.com / a.2024-01-03_001' ]
+}
+
+@test "sl_routes_load: flags other than https and https,hsts, or on a prev.* route, are damage (111)" {
+	f=$BATS_TEST_TMPDIR/routes
+	for bad in hsts https,hsts,x hsts,https HTTPS '' https, ,https http; do
+		printf 'b.com / b.2024-01-01_001\na.com / a.2024-01-01_001 %s\n' "$bad" > "$f"
+		run -111 "$T" routes "$f" set c.com / c.2024-01-01_001
+		assert_output "libsl-test: fatal: $f:2: the node's routes are damaged: flags '$bad': want https or https,hsts"
+	done
+	printf 'prev.a.com / a.2024-01-01_001 https\n' > "$f"
+	run -111 "$T" routes "$f"
+	assert_output "libsl-test: fatal: $f:1: the node's routes are damaged: prev.a.com/ carries flags (a previous instance has none)"
+	[ "$(cat "$f")" = 'prev.a.com / a.2024-01-01_001 https' ]
 }
 
 @test "sl_routes_match: paths on segment boundaries, longest first" {
@@ -473,4 +511,54 @@ make_template() {
 	run -0 ls "$SL_ROOT/nginx/at" "$SL_ROOT/nginx/inst"
 	[ "$(ls "$SL_ROOT/nginx/at" | wc -l)" = 2 ] || fail "$output"
 	[ "$(ls "$SL_ROOT/nginx/inst")" = a.2024-01-01_001 ] || fail "$output"
+}
+
+# selfsigned NAME: NAME.crt and NAME.key, a certificate for NAME and its key
+selfsigned() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=$1" -keyout "$1.key" -out "$1.crt" 2> /dev/null
+}
+
+@test "sl_switch_render: an https host gets its live certificate and the digest of its certificate blocks, else HTTP and a warning" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
+	mkdir -p "$SL_ROOT/tls/certs" "$SL_ROOT/tls/live"
+	cd "$BATS_TEST_TMPDIR"
+	printf '%s\n' 'a.com / a.2024-01-01_001 https' 'a.com /x x.2024-01-01_001 https,hsts' \
+		'b.com / b.2024-01-01_001 https' 'c.com / c.2024-01-01_001' > "$SL_ROOT/routes"
+	run -0 --separate-stderr "$T" switch-render
+	[ "$stderr" = "$(printf 'said: warning: %s has no certificate: its https locations are served over HTTP\n' a.com b.com)" ]
+	refute_output --partial 443
+	refute_output --partial Strict-Transport-Security
+	assert_output --partial "alias \"$SL_ROOT/acme/challenge/\";"
+	# a.com's certificate: its chain, then its key, one file behind the live link
+	selfsigned a.com
+	cat a.com.crt a.com.key > "$SL_ROOT/tls/certs/acme-a.com.pem"
+	ln -s ../certs/acme-a.com.pem "$SL_ROOT/tls/live/a.com.pem"
+	run -0 --separate-stderr "$T" switch-render
+	[ "$stderr" = 'said: warning: b.com has no certificate: its https locations are served over HTTP' ]
+	[ "$(grep -c '^	listen 443 ssl http2;$' <<< "$output")" -eq 1 ]
+	assert_output --partial "	ssl_certificate \"$SL_ROOT/tls/live/a.com.pem\";"
+	assert_output --partial "	# certificate sha256 $(printf %s "$(cat a.com.crt)" | sha256sum | cut -c1-64)"
+	[ "$(grep -c Strict-Transport-Security <<< "$output")" -eq 2 ]
+	echo "$output" > first
+	# another key with the same certificate: the same text (the key is not hashed)
+	selfsigned other
+	cat a.com.crt other.key > "$SL_ROOT/tls/certs/acme-a.com.pem"
+	"$T" switch-render 2> /dev/null > again
+	cmp first again
+	# a chain of two: both certificates count; a renewed leaf is a new text
+	cat a.com.crt other.crt a.com.key > "$SL_ROOT/tls/certs/acme-a.com.pem"
+	"$T" switch-render 2> /dev/null > chain
+	# (each block from its BEGIN line to the end of its END line, the newlines between left out)
+	grep -qx "	# certificate sha256 $( (printf %s "$(cat a.com.crt)"; printf %s "$(cat other.crt)") | sha256sum | cut -c1-64)" chain
+	! cmp -s first chain
+	# a link to nothing, or a file without a certificate: no certificate
+	cat a.com.key > "$SL_ROOT/tls/certs/acme-a.com.pem"
+	run -0 --separate-stderr "$T" switch-render
+	[[ $stderr == *'a.com has no certificate'* ]]
+	refute_output --partial 443
+	rm "$SL_ROOT/tls/certs/acme-a.com.pem"
+	run -0 --separate-stderr "$T" switch-render
+	[[ $stderr == *'a.com has no certificate'* ]]
+	refute_output --partial 443
 }

@@ -25,7 +25,7 @@ golden() {
 		golden nginx "$s" "${s%.state}.conf"
 		n=$((n + 1))
 	done
-	[ "$n" -ge 9 ]
+	[ "$n" -ge 14 ]
 }
 
 @test "render uwsgi: threads > 1 enables threads, threads = 1 does not" {
@@ -127,8 +127,10 @@ EOF
 		g=$output
 		[[ $g =~ ^[0-9a-f]{64}$ ]]
 		[ "$(sed "s/$g//g" "$c" | sha256sum | cut -d' ' -f1)" = "$g" ]
-		# every server answers it, and the header carries it
-		[ "$(grep -c "return 200 \"$g\\\\n\";" "$c")" -eq "$(grep -c '^server {' "$c")" ]
+		# every server answers it (but the one refusing every TLS handshake),
+		# and the header carries it
+		[ "$(grep -c "return 200 \"$g\\\\n\";" "$c")" -eq \
+			"$(($(grep -c '^server {' "$c") - $(grep -c 'ssl_reject_handshake on;' "$c")))" ]
 		grep -qx "# generation $g" "$c"
 	done
 	# other routes, another generation
@@ -216,13 +218,185 @@ nginx_t() {
 		-g "pid $PWD/prefix/nginx.pid;"
 }
 
+# certs NAME...: live/NAME.pem for each, as the node keeps one (tls.h): a
+# leaf for NAME (and *.NAME) signed by this test's CA, the CA as its
+# chain, then the leaf's key, in one file; the CA's certificate in ca.pem
+certs() {
+	local n
+	[ -f ca.pem ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout ca.key -out ca.pem -days 2 -subj /CN=render-test-ca 2> /dev/null
+	mkdir -p live
+	for n in "$@"; do
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key \
+			-out leaf.csr -subj "/CN=$n" 2> /dev/null
+		printf 'subjectAltName=DNS:%s,DNS:*.%s\n' "$n" "$n" > leaf.ext
+		openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+			-extfile leaf.ext -out leaf.pem 2> /dev/null
+		cat leaf.pem ca.pem leaf.key > "live/$n.pem"
+	done
+}
+
+# live_conf CONF: CONF with the node's live certificates in this test's live/
+live_conf() {
+	sed "s#/var/lib/silverlining/tls/live/_\.#$PWD/live/#; s#/var/lib/silverlining/tls/live/#$PWD/live/#" "$1"
+}
+
 @test "render nginx: nginx itself accepts every golden file" {
 	command -v nginx > /dev/null || skip "nginx is not installed (apt-get install nginx)"
 	# the harness can fail: a text nginx refuses is refused
 	sed 's/server_name/server_nam/' "$F/nginx-root.conf" > bad.conf
 	run ! nginx_t "$PWD/bad.conf"
+	certs blog.example.com files.example.com example.com
+	# a certificate nginx cannot read is refused too
+	live_conf "$F/nginx-https.conf" | sed 's#live/blog.example.com.pem#live/none.pem#' > bad.conf
+	run ! nginx_t "$PWD/bad.conf"
 	for c in "$F"/nginx-*.conf; do
-		run nginx_t "$c"
+		live_conf "$c" > this.conf
+		run nginx_t "$PWD/this.conf"
 		[ "$status" -eq 0 ] || fail "nginx -t refused ${c##*/}: $output"
 	done
+}
+
+@test "render nginx: https routes of a host with a certificate: a 443 server, 308 on port 80" {
+	c=$F/nginx-mixed.conf
+	# example.com on 443 with its certificate (one file as both), the others not
+	[ "$(grep -c '^	listen 443 ssl http2;$' "$c")" -eq 1 ]
+	grep -qxF '	ssl_certificate "/var/lib/silverlining/tls/live/example.com.pem";' "$c"
+	grep -qxF '	ssl_certificate_key "/var/lib/silverlining/tls/live/example.com.pem";' "$c"
+	grep -qx '	# certificate sha256 [0-9a-f]\{64\}' "$c"
+	# port 80: /wiki and /shop redirect, / (http) is served; 443 serves all three
+	[ "$(grep -c 'return 308 https://$host$request_uri;' "$c")" -eq 4 ]
+	grep -qx '	location = /wiki {' "$c"
+	[ "$(grep -c '^	location @example.com/ {' "$c")" -eq 2 ]
+	[ "$(grep -c '^	location @example.com/wiki {' "$c")" -eq 1 ]
+	# HSTS on the hsts path only, over HTTPS only
+	[ "$(grep -c 'Strict-Transport-Security' "$c")" -eq 2 ]
+	! grep -q 'Strict-Transport-Security' "$F/nginx-nocert.conf"
+	# TLS 1.2 and 1.3, ECDHE only, no tickets; a default server refusing other names
+	grep -qx '	ssl_protocols TLSv1.2 TLSv1.3;' "$c"
+	! grep 'ssl_ciphers' "$c" | tr ':; ' '\n\n\n' | grep -v -e '^ssl_ciphers$' -e '^ECDHE-' -e '^$'
+	grep -qx '	ssl_session_tickets off;' "$c"
+	grep -qx '	ssl_prefer_server_ciphers off;' "$c"
+	grep -qx '	ssl_reject_handshake on;' "$c"
+	# no TLS server at all: no port 443 either
+	! grep -q 443 "$F/nginx-root.conf"
+	# a wildcard host with its certificate: the name nginx matches on 443 too
+	grep -A2 'listen \[::\]:443 ssl http2;' "$F/nginx-tls-wildcard.conf" | grep -qx '	server_name .example.com;'
+}
+
+@test "render nginx: an https route without a certificate is served as a plain one" {
+	sed 's/ https,hsts - -$//' "$F/nginx-nocert.state" > state
+	"$T" nginx state > plain
+	cmp plain "$F/nginx-nocert.conf"
+}
+
+@test "render nginx: every port-80 server answers ACME's challenges, before any route" {
+	for c in "$F"/nginx-*.conf; do
+		[ "$(grep -c '^	location ^~ /.well-known/acme-challenge/ {$' "$c")" -eq \
+			"$(grep -c '^	listen 80' "$c")" ] || fail "${c##*/}"
+		# before any route of its server
+		awk '/^server \{/ { s = 0; ch = 0 } /^	listen 80/ { s = 1 } /acme-challenge/ { ch = 1 }
+		     s && !ch && /^	location / && !/\/\.silverlining\// { bad = 1 }
+		     END { exit bad }' "$c" || fail "${c##*/}: a route before the challenges"
+	done
+	grep -qxF '		alias "/var/lib/silverlining/acme/challenge/";' "$F/nginx-empty.conf"
+	printf 'pages /p\nchallenge /srv/ch"a\nroute a.com / a /s /st - 30 0\n' > state
+	run -0 "$T" nginx state
+	assert_output --partial 'alias "/srv/ch\"a/";'
+}
+
+@test "render nginx: TLS inputs nginx could misread, or that cannot be served together, are refused" {
+	local a b
+	a=$(printf a | sha256sum | cut -c1-64)
+	b=$(printf b | sha256sum | cut -c1-64)
+	refused "a.com /.well-known/acme-challenge a /s /st - 30 0" \
+		"a.com /.well-known/acme-challenge/x a /s /st - 30 0" \
+		"* / a /s /st - 30 0 https /c.pem $a" \
+		"not-found / a /s /st - 30 0 https /c.pem $a" \
+		"a.com / a /s /st - 30 0 https c.pem $a" \
+		"a.com / a /s /st - 30 0 https /c\$x.pem $a" \
+		"a.com / a /s /st - 30 0 https /c\n.pem $a" \
+		"a.com / a /s /st - 30 0 https /c.pem -" \
+		"a.com / a /s /st - 30 0 https /c.pem ${a^^}" \
+		"a.com / a /s /st - 30 0 https /c.pem ${a}0" \
+		"a.com / a /s /st - 30 0 https /c.pem ${a:1};"
+	# a path beside the challenges' is a route like any other
+	printf 'pages /p\nroute a.com /.well-known a /s /st - 30 0\n' > state
+	run -0 "$T" nginx state
+	# one host's https routes name one certificate
+	for second in "https /d.pem $a" "https /c.pem $b" "https - -"; do
+		printf 'pages /p\nroute a.com / a /s /st - 30 0 https /c.pem %s\nroute a.com /x a /s2 /st2 - 30 0 %s\n' \
+			"$a" "$second" > state
+		run -100 --separate-stderr "$T" nginx state
+		[ "$stderr" = "render-test: fatal: a.com: its https routes do not name one certificate" ] ||
+			fail "$second: $stderr"
+	done
+	printf 'pages /p\nchallenge ch\n' > state
+	run -100 --separate-stderr "$T" nginx state
+	[[ $stderr == *"the ACME challenge directory 'ch' is not an absolute path"* ]]
+}
+
+@test "render nginx: a new certificate is a new text" {
+	sed "s/ [0-9a-f]\{64\}$/ $(printf new | sha256sum | cut -c1-64)/" "$F/nginx-https.state" > state
+	"$T" nginx state > new
+	! cmp -s new "$F/nginx-https.conf"
+	[ "$(diff "$F/nginx-https.conf" new | grep -c '^>')" -eq 5 ]	# the comment and the generations
+}
+
+# serve_tls CONF: nginx serving CONF in the foreground, on Unix sockets
+# (s80, s443) of this test instead of ports 80 and 443
+serve_tls() {
+	mkdir -p prefix
+	live_conf "$1" | sed -e '/listen \[::\]/d' \
+		-e "s#listen 80#listen unix:$PWD/s80#; s#listen 443#listen unix:$PWD/s443#" > served.conf
+	nginx_t "$PWD/served.conf" || fail "nginx -t refused it"
+	nginx -p "$PWD/prefix/" -e "$PWD/prefix/error.log" -c "$PWD/prefix/nginx.conf" \
+		-g "pid $PWD/prefix/nginx.pid; daemon off; master_process off;" &
+	NGINX=$!
+	for _ in $(seq 100); do
+		[ -S s443 ] && break
+		sleep 0.1
+	done
+	[ -S s443 ] || fail "nginx did not start: $(cat prefix/error.log)"
+}
+
+teardown() {
+	[ -z "${NGINX:-}" ] || { kill "$NGINX"; wait "$NGINX" || true; }
+}
+
+@test "render nginx: served for real: one PEM (chain then key) serves TLS, HTTP redirects, HSTS over HTTPS" {
+	command -v nginx > /dev/null || skip "nginx is not installed (apt-get install nginx)"
+	certs example.com
+	mkdir -p ch static
+	echo token-answer > ch/tok_EN-1
+	echo page > static/index.html
+	sed -e "s#/var/lib/silverlining/acme/challenge#$PWD/ch#" \
+		-e "s#/var/lib/silverlining/nginx/at/[0-9a-f]*/static#$PWD/static#" \
+		"$F/nginx-mixed.conf" > mixed.conf
+	serve_tls "$PWD/mixed.conf"
+	# HTTPS with the one file as certificate and key, checked against the test's CA
+	run -0 curl -sS --unix-socket s443 --cacert ca.pem -D - https://example.com/index.html
+	assert_output --partial 'HTTP/2 200'
+	assert_output --partial page
+	refute_output --partial Strict-Transport-Security
+	run -0 curl -sS --unix-socket s443 --cacert ca.pem -D - -o /dev/null https://example.com/wiki/index.html
+	assert_output --partial 'strict-transport-security: max-age=31536000'
+	# port 80: the https paths redirect, the http one is served
+	run -0 curl -sS --unix-socket s80 -D - -o /dev/null 'http://example.com/wiki/a?b=c'
+	assert_output --partial 'HTTP/1.1 308'
+	assert_output --partial 'Location: https://example.com/wiki/a?b=c'
+	refute_output --partial Strict-Transport-Security
+	run -0 curl -sS --unix-socket s80 http://example.com/index.html
+	assert_output page
+	# the challenge answers on every port-80 server, the default one too
+	for h in example.com other.example.org unknown.example.net; do
+		run -0 curl -sS --fail --unix-socket s80 "http://$h/.well-known/acme-challenge/tok_EN-1"
+		assert_output token-answer
+	done
+	# a name with no TLS server: no handshake at all
+	run ! curl -sS --unix-socket s443 --cacert ca.pem https://other.example.org/
+	assert_output --partial 'unrecognized name'
+	# TLS 1.1 refused, 1.2 taken
+	run ! curl -sS --unix-socket s443 --cacert ca.pem --tlsv1.1 --tls-max 1.1 https://example.com/index.html
+	run -0 curl -sS --unix-socket s443 --cacert ca.pem --tlsv1.2 --tls-max 1.2 https://example.com/index.html
 }

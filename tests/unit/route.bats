@@ -105,3 +105,17 @@ routes() { printf '%s\n' "$@" > "$SL_ROOT/routes"; }
 		assert_output --regexp '^sl-route: usage: '
 	done
 }
+
+@test "sl-route: a table with flags (https, https,hsts) is read like one without" {
+	routes 'a.com / a.2024-01-01_002 https,hsts' 'a.com /wiki w.2024-01-01_001 https' \
+		'b.com / b.2024-01-01_001' 'prev.a.com / a.2024-01-01_001'
+	run -0 sl-route https://a.com/
+	assert_output a.2024-01-01_002
+	run -0 sl-route --match a.com /wiki/page
+	assert_output "a.com /wiki w.2024-01-01_001"
+	run -0 sl-route b.com
+	assert_output b.2024-01-01_001
+	routes 'a.com / a.2024-01-01_002 tls'
+	run -111 sl-route a.com
+	assert_output "sl-route: fatal: $SL_ROOT/routes:1: the node's routes are damaged: flags 'tls': want https or https,hsts"
+}

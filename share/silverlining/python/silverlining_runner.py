@@ -9,7 +9,11 @@ load(); load() puts the app's lib/python/ on the path, runs its runner
   PATH_INFO;
 - an internal request (update_fetch, the health check) carries
   X-Silverlining-Update: 1, which nginx strips from every outside request:
-  the app sees environ['silverlining.update'] = True.
+  the app sees environ['silverlining.update'] = True;
+- a request that reached nginx over HTTPS carries X-Forwarded-Proto:
+  https, which nginx sets from its own $scheme on every request (never
+  the client's): the app sees wsgi.url_scheme 'https' and HTTPS 'on';
+  else 'http' and no HTTPS.
 """
 import os
 import runpy
@@ -31,6 +35,12 @@ def load(instance_dir, runner):
 
     def application(environ, start_response):
         environ["silverlining.update"] = environ.pop("HTTP_X_SILVERLINING_UPDATE", "") == "1"
+        if environ.get("HTTP_X_FORWARDED_PROTO") == "https":
+            environ["wsgi.url_scheme"] = "https"
+            environ["HTTPS"] = "on"
+        else:
+            environ["wsgi.url_scheme"] = "http"
+            environ.pop("HTTPS", None)
         script = environ.pop("HTTP_X_SILVERLINING_SCRIPT_NAME", "")
         if script:
             path_info = environ.get("PATH_INFO", "")
