@@ -41,7 +41,7 @@ LIB := $(B)/libsl.a
 BINS := $(TOOLS:%=$(BIN)/%) $(SERVICES:%=$(BIN)/sl-service-%) $(SCRIPTS:%=$(BIN)/%)
 ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo unknown)
 DEB := build/silverlining_$(VERSION)_$(ARCH).deb
-TESTBINS := $(B)/tests/libsl-test $(B)/tests/render-test
+TESTBINS := $(B)/tests/libsl-test $(B)/tests/render-test $(B)/tests/tls-test
 
 all: $(BINS) $(TESTBINS)
 

@@ -151,8 +151,8 @@ static void remove_cert(const char *name)
 
 /*
  * issue and renew: sl_acme_ensure for each host; renew only hosts the
- * routes serve over https, and counts a failed renewal of a certificate
- * still serving as a failure (111). One re-render at the end. The caller
+ * routes serve over https. A failed renewal of a certificate still
+ * serving is a failure too (111). One re-render at the end. The caller
  * holds the node's lock.
  */
 static void ensure(const struct sl_acme *a, char **names, int renew)
@@ -179,12 +179,17 @@ static void ensure(const struct sl_acme *a, char **names, int renew)
 		sl_strv_pushv(&todo, hosts.v);
 	for (size_t i = 0; i < todo.n; i++) {
 		if (sl_acme_ensure(a, todo.v[i], &one, &err) < 0) {
-			fprintf(stderr, "%s: %s\n", sl_msg_prog(), err.msg.buf);
+			if (!renew) {
+				if (changed)
+					rerender();
+				sl_die_err(&err);
+			}
+			sl_warn("%s", err.msg.buf);
 			code = code ? code : err.code;
 			continue;
 		}
 		changed |= one;
-		if (renew && sl_tls_state_load(todo.v[i], &s, &err) == 0 &&
+		if (sl_tls_state_load(todo.v[i], &s, &err) == 0 &&
 		    s.failures && s.last >= start)
 			code = code ? code : SL_EXIT_TEMP;
 	}

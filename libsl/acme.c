@@ -208,6 +208,8 @@ static int failure(const char *host, const char *out, struct sl_err *err)
 		sl_err_set(err, code, "%s: the CA %s: %s: %s", host,
 			   code == SL_EXIT_USAGE ? "refused it" : "failed", t, words.buf);
 	} else {
+		const char *prev = NULL;
+
 		for (const char *l = out; *l; l += strcspn(l, "\n"), l += *l == '\n') {
 			size_t len = strcspn(l, "\n");
 
@@ -216,8 +218,10 @@ static int failure(const char *host, const char *out, struct sl_err *err)
 				len -= 7;
 			}
 			if (!len || memmem(l, len, "waiting ", 8) ||
-			    memmem(l, len, "version ", 8))
+			    memmem(l, len, "version ", 8) ||
+			    (prev && !strncmp(prev, l, len) && prev[len] == '\n'))
 				continue;
+			prev = l;
 			if (words.len)
 				sl_buf_adds(&words, "; ");
 			sl_buf_add(&words, l, len);

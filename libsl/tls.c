@@ -652,8 +652,10 @@ int sl_tls_remove(const char *name, struct sl_err *err)
 	if (strncmp(name, "user-", 5) || strchr(name, '/'))
 		return 1;
 	ret = load_cert(name, &c, err);
-	if (ret <= 0)
+	if (ret <= 0) {
+		ret = ret < 0 ? -1 : 1;
 		goto out;
+	}
 	ret = sl_tls_routed_hosts(&hosts, err);
 	for (size_t i = 0; ret == 0 && i < hosts.n; i++) {
 		int now_serves = find_at(hosts.v[i], time(NULL), NULL, &other, err);
