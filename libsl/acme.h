@@ -21,7 +21,19 @@
  *                             account key private/key.pem (0600) and a
  *                             file "directory" naming the URL: one ACME
  *                             account per directory
+ *                             and "registered" once the CA has the account
  *   ROOT/acme/challenge/      the HTTP-01 answers (0755, files 0644)
+ *
+ * uacme runs its hook (-h PROGRAM) by execl(3) with five arguments and no
+ * shell, so the hook is sl-cert itself, found beside the running tool or
+ * on PATH: "sl-cert begin|done|failed TYPE IDENT TOKEN AUTH".
+ * uacme is run as
+ *
+ *   uacme -c ROOT/acme/accounts/ID -a URL -t EC -y new [EMAIL]
+ *   uacme -c ROOT/acme/accounts/ID -a URL -t EC -h SL-CERT [-f] issue HOST
+ *
+ * (exit 1 of issue: uacme holds a certificate still current, which is
+ * stored as it is).
  *
  * The directory is Let's Encrypt's production one unless the caller or
  * the node's config names another.
@@ -60,5 +72,14 @@ int sl_acme_ensure(const struct sl_acme *a, const char *host, int *changed,
  * not an https:// URL, or an address that is not one).
  */
 int sl_acme_configure(const char *directory, const char *email, struct sl_err *err);
+
+/*
+ * uacme's hook: METHOD "begin" of an http-01 challenge writes AUTH to
+ * ROOT/acme/challenge/TOKEN (TOKEN of [A-Za-z0-9_-] only), "done" and
+ * "failed" remove it. 0; 1 for a challenge TYPE other than http-01
+ * (declined); -1 with ERR (100 for a bad token, method or AUTH).
+ */
+int sl_acme_hook(const char *method, const char *type, const char *ident,
+		 const char *token, const char *auth, struct sl_err *err);
 
 #endif

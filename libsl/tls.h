@@ -66,6 +66,16 @@ int sl_tls_list(struct sl_tls_cert **v, size_t *n, struct sl_err *err);
  */
 int sl_tls_find(const char *host, struct sl_tls_cert *c, struct sl_err *err);
 
+/*
+ * 1 when C serves HOST by its names: HOST itself or *.PARENT for a name
+ * one label under PARENT; ".example.com" needs both example.com and
+ * *.example.com; "*" and "not-found" never. Case is ignored.
+ */
+int sl_tls_covers(const struct sl_tls_cert *c, const char *host);
+
+/* Pushes onto OUT each host the node's routes serve over https, once. 0, or -1. */
+int sl_tls_routed_hosts(struct sl_strv *out, struct sl_err *err);
+
 /* 1 when C is due for renewal at NOW (the window above), else 0. */
 int sl_tls_due(const struct sl_tls_cert *c, time_t now);
 
@@ -81,7 +91,8 @@ int sl_tls_install(const char *pem, size_t len, struct sl_tls_cert *c,
 		   struct sl_err *err);
 
 /* Removes the user's certificate NAME (and the live links to it). 0, 1
- * when there is none, -1 with ERR. */
+ * when there is none, -1 with ERR: 100 while it is the only certificate
+ * serving a host routed over https. */
 int sl_tls_remove(const char *name, struct sl_err *err);
 
 /*
@@ -95,6 +106,8 @@ int sl_tls_store_acme(const char *host, const char *chain, const char *key,
 /* Points HOST's live link at what serves it now (the rule above), or
  * removes it when nothing does. 0, or -1 with ERR. */
 int sl_tls_publish(const char *host, struct sl_err *err);
+/* The same, 1 when the link changed, 0 when it was already so, -1 with ERR. */
+int sl_tls_publish_changed(const char *host, struct sl_err *err);
 
 /* HOST's last issuance or renewal (ROOT/tls/state/HOST). */
 struct sl_tls_state {
@@ -118,6 +131,7 @@ time_t sl_tls_try_at(const struct sl_tls_state *s);
  *   tls HOST NAME acme|user expires=YYYY-MM-DD renewal=ok
  *   tls HOST NAME acme|user expires=YYYY-MM-DD renewal=failed(N): WORDS
  *   tls HOST none renewal=failed(N): WORDS
+ *   tls HOST none                (no certificate, and no failure recorded)
  *
  * The one owner of that format. 0, or -1 with ERR.
  */
