@@ -62,6 +62,31 @@ served() {
 		openssl x509 -noout -serial -fingerprint -sha256
 }
 
+# The lab itself, without silverlining's ACME code: pebble is reachable from
+# the node, trusted through its system store, resolves a name to the node and
+# validates HTTP-01 on its port 80 (a server of the test's own, removed after)
+@test "the lab: uacme on the node, with a hook of the test's own, gets a certificate from pebble" {
+	acme_name lab.test "$NODE_IP"
+	on sh -c 'mkdir -p /srv/lab/www/.well-known/acme-challenge
+		printf "server { listen 80; server_name lab.test; root /srv/lab/www; }\n" > /etc/nginx/conf.d/zz-lab.conf
+		nginx -t -q && systemctl reload nginx
+		cat > /srv/lab/hook <<-EOF
+		#!/bin/sh
+		# METHOD TYPE IDENT TOKEN AUTH: HTTP-01 only
+		[ "\$2" = http-01 ] || exit 1
+		f=/srv/lab/www/.well-known/acme-challenge/\$4
+		case \$1 in begin) printf %s "\$5" > "\$f" ;; *) rm -f "\$f" ;; esac
+		EOF
+		chmod 755 /srv/lab/hook'
+	run -0 on uacme -y -c /srv/lab/uacme -a "$ACME_URL" new
+	run -0 on uacme -c /srv/lab/uacme -a "$ACME_URL" -t EC -h /srv/lab/hook issue lab.test
+	on cat /srv/lab/uacme/lab.test/cert.pem > "$BATS_TEST_TMPDIR/lab.pem"
+	run -0 openssl verify -CAfile "$PEBBLE_ROOT" -untrusted "$BATS_TEST_TMPDIR/lab.pem" "$BATS_TEST_TMPDIR/lab.pem"
+	run -0 openssl x509 -in "$BATS_TEST_TMPDIR/lab.pem" -noout -ext subjectAltName
+	assert_line --partial "DNS:lab.test"
+	on sh -c 'rm -rf /srv/lab /etc/nginx/conf.d/zz-lab.conf && systemctl reload nginx'
+}
+
 @test "a deploy to https://HOST gets a certificate from the CA: the page answers over HTTPS, its chain verified" {
 	orders=$(acme_orders)
 	run -0 --separate-stderr up "$HELLO" https://hello.test
