@@ -25,6 +25,9 @@
 # is given a fixed time: each wait is for a port to answer, bounded by
 # a count of tries.
 #
+# Debian 12's pebble-challtestsrv (2.4) has no DNS-over-HTTPS server to
+# turn off; its HTTP-01, HTTPS and TLS-ALPN-01 servers are off.
+#
 # After acme_up: ACME_IP, ACME_URL (the directory), ACME_CA (the lab CA's
 # certificate, which the node must trust: acme_trust_node), ACME_LOG
 # (pebble's log), all exported. pebble keeps everything in memory: a new
