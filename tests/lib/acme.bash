@@ -108,12 +108,16 @@ _acme_ca() {
 	) > "$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; return 1; }
 }
 
-# acme_up [DIR]: the lab's ACME CA (pebble and its DNS) on the bridge
-# address; its files in DIR (default $BATS_FILE_TMPDIR/acme)
+# acme_up [DIR [IP]]: the lab's ACME CA (pebble and its DNS) on IP,
+# default the bridge's address; its files in DIR (default
+# $BATS_FILE_TMPDIR/acme)
 acme_up() {
 	ACME_DIR=${1:-$BATS_FILE_TMPDIR/acme}
-	ACME_IP=$(ip -4 -o addr show dev sl-br0 2>/dev/null | awk '{print $4; exit}')
-	ACME_IP=${ACME_IP%/*}
+	ACME_IP=${2:-}
+	if [ -z "$ACME_IP" ]; then
+		ACME_IP=$(ip -4 -o addr show dev sl-br0 2>/dev/null | awk '{print $4; exit}')
+		ACME_IP=${ACME_IP%/*}
+	fi
 	[ -n "$ACME_IP" ] || { echo "acme: no bridge sl-br0: make a node first" >&2; return 1; }
 	ACME_URL=https://$ACME_IP:$ACME_PORT/dir
 	ACME_CA=$ACME_DIR/ca.pem

@@ -153,6 +153,8 @@ HTTPS="
 	assert_line --regexp '^acme-hello\.test acme expires=[0-9]{4}-[0-9]{2}-[0-9]{2} hello\.test$'
 	run -0 silver query "$NODE"
 	assert_line --regexp '^tls hello\.test acme-hello\.test acme expires=[0-9]{4}-[0-9]{2}-[0-9]{2} renewal=ok$'
+	run -0 on sl-cert status hello.test
+	assert_output --regexp '^tls hello\.test acme-hello\.test acme expires=[0-9]{4}-[0-9]{2}-[0-9]{2} renewal=ok$'
 	orders=$(acme_orders)
 	before=$(served hello.test)
 	run -0 silver renew-certs "$NODE"
@@ -188,14 +190,15 @@ wait_lines() {
 	load_loop "$codes" "$stop" 3>&- &
 	loader=$!
 	wait_lines "$codes" 20
-	run -0 silver renew-certs --force "$NODE" hello.test
+	seconds run -0 silver renew-certs --force "$NODE" hello.test
+	renewal=$SECONDS_TAKEN
 	renewed=$(wc -l < "$codes")
 	wait_lines "$codes" $((renewed + 50))
 	touch "$stop"
 	wait "$loader"
 	total=$(wc -l < "$codes")
 	failed=$(grep -cvx 200 "$codes" || true)
-	echo "# forced renewal under load: $total HTTPS requests, $failed failed" >&3
+	echo "# forced renewal under load: $total HTTPS requests, $failed failed; silver renew-certs --force took $renewal s" >&3
 	[ "$failed" -eq 0 ] || fail "$failed of $total requests failed: $(sort "$codes" | uniq -c)"
 	[ "$(acme_orders)" -eq $((orders + 1)) ] || fail "pebble got $(($(acme_orders) - orders)) orders"
 	after=$(served hello.test)
@@ -269,6 +272,9 @@ user_cert() {
 		while [ ! -e /root/argv.stop ]; do
 			cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" "\n"
 		done > /root/argv.log'
+	# a control: a short process with a marker in its argv, which the
+	# sampler must see (else it samples too slowly to prove anything)
+	on systemd-run --quiet --unit=argv-control sh -c 'sleep 0.5' argv-control-marker
 	user_cert key-user.test
 	d=$BATS_FILE_TMPDIR/userca
 	run -0 silver install-cert "$NODE" "$d/key-user.test.pem" "$d/key-user.test.key"
@@ -279,9 +285,11 @@ user_cert() {
 		on systemctl is-active -q argv-sampler || break
 		sleep 0.1
 	done
-	run -0 on sh -c 'grep -c . /root/argv.log; grep -c "uacme" /root/argv.log'
+	run -0 on sh -c 'grep -c . /root/argv.log; grep -c "uacme" /root/argv.log;
+		grep -c -x argv-control-marker /root/argv.log'
 	[ "${lines[1]}" -gt 0 ] || fail "the sampler never saw uacme run: it proves nothing"
-	echo "# argv sampled: ${lines[0]} command lines, ${lines[1]} of uacme" >&3
+	[ "${lines[2]}" -gt 0 ] || fail "the sampler missed the control process: it proves nothing"
+	echo "# argv sampled: ${lines[0]} argument words, ${lines[1]} of uacme" >&3
 	run -1 on grep -c "PRIVATE KEY" /root/argv.log
 	# every key's base64 lines, the node's and the user's, in no argv
 	on sh -c 'for f in /var/lib/silverlining/tls/certs/*.pem /var/lib/silverlining/acme/accounts/*/private/*.pem \
