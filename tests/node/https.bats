@@ -274,7 +274,7 @@ user_cert() {
 		done > /root/argv.log'
 	# a control: a short process with a marker in its argv, which the
 	# sampler must see (else it samples too slowly to prove anything)
-	on systemd-run --quiet --unit=argv-control sh -c 'sleep 0.5' argv-control-marker
+	on systemd-run --quiet --unit=argv-control sh -c 'sleep 1; true' argv-control-marker
 	user_cert key-user.test
 	d=$BATS_FILE_TMPDIR/userca
 	run -0 silver install-cert "$NODE" "$d/key-user.test.pem" "$d/key-user.test.key"
