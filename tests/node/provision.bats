@@ -25,11 +25,12 @@ setup() {
 @test "a bare node provisions: every step says what it changed" {
 	[ "$(cat "$BATS_FILE_TMPDIR/first.rc")" = 0 ] || fail "$(cat "$BATS_FILE_TMPDIR/first.out")"
 	run cat "$BATS_FILE_TMPDIR/first.out"
-	assert_line "setup-node: packages: installed nginx uwsgi uwsgi-plugin-python3 python3 nftables curl"
+	assert_line "setup-node: packages: installed nginx uwsgi uwsgi-plugin-python3 python3 nftables curl uacme ca-certificates"
 	assert_line "setup-node: packages: installed silverlining 0.1.0"
 	assert_line "setup-node: user: made the deploy user silverlining"
 	assert_line "setup-node: files: /etc/nginx/sites-available/silverlining"
 	assert_line "setup-node: secret: made the node secret"
+	assert_line "setup-node: units: enabled silverlining-renew.timer (sl-cert renew, hourly)"
 	assert_line --regexp '^setup-node: done: [0-9]+ changes; prov is a silverlining 0\.1\.0 node$'
 }
 
@@ -64,6 +65,27 @@ active
 1
 0.1.0
 version=0.1.0 by=$(id -un)@$(hostname)"
+}
+
+@test "the node is ready for HTTPS: the certificates' and ACME's directories, uacme, the hourly renewal" {
+	run -0 on sh -c 'cd /var/lib/silverlining && stat -c "%a %U %n" tls acme acme/challenge acme/accounts;
+		command -v uacme; test -s /etc/ssl/certs/ca-certificates.crt && echo trust store;
+		systemctl is-enabled silverlining-renew.timer; systemctl is-active silverlining-renew.timer;
+		systemctl cat silverlining-renew.service silverlining-renew.timer |
+			grep -E "^(Type|ExecStart|OnCalendar|RandomizedDelaySec|Persistent)="'
+	assert_output "700 root tls
+755 root acme
+755 root acme/challenge
+700 root acme/accounts
+/usr/bin/uacme
+trust store
+enabled
+active
+Type=oneshot
+ExecStart=/usr/bin/sl-cert renew
+OnCalendar=hourly
+RandomizedDelaySec=55min
+Persistent=true"
 }
 
 @test "B4: an idle node with no apps: the platform's resident memory is under 50 MB" {
