@@ -438,7 +438,7 @@ sl-env: fatal: $A/app.ini: app_name is missing from [production]"
 }
 
 @test "default_location: a value with spaces is refused, in the location parser's words" {
-	refused 'default_location = a.com b.com' "invalid location 'a.com b.com': want [http://]host[/path]"
+	refused 'default_location = a.com b.com' "invalid location 'a.com b.com': want [http[s]://]host[/path]"
 }
 
 @test "default_location: sl-app and silver update refuse a bad one with the same words" {
@@ -455,7 +455,7 @@ sl-env: fatal: $A/app.ini: app_name is missing from [production]"
 	run -0 sl-app "$A"
 	ini '[production]' 'app_name = x' 'default_location = https://*'
 	run -100 sl-app "$A"
-	assert_output "sl-app: fatal: $A/app.ini:3: invalid default_location: no certificate can name this host 'https://*': give https://HOST for each host, or https://.example.com with a certificate you install (silver install-cert)"
+	assert_output "sl-app: fatal: $A/app.ini:3: no certificate can name this host 'https://*': give https://HOST for each host, or https://.example.com with a certificate you install (silver install-cert)"
 }
 
 @test "packages: option-like, uppercase, several on a line, one character: refused" {

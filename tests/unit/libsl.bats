@@ -250,14 +250,14 @@ dangling_attack() {
 }
 
 @test "sl_location_parse: bad locations, each refused with its reason (100)" {
-	want="invalid location '%s': want [http://]host[/path]"
+	want="invalid location '%s': want [http[s]://]host[/path]"
 	for bad in my_site.com . .. '' /x 'a b.com' -a.com a-.com a..com 'a.com:80' \
 		'*.a.com' 'ex ample.com/x'; do
 		run -0 "$T" location "$bad"
 		assert_output "error 100: $(printf "$want" "$bad")"
 	done
 	run -0 "$T" location "$(printf 'a\tb.com')" "$(printf 'a.com/x\ny')"
-	assert_output "$(printf '%s\n' "error 100: invalid location 'a\\x09b.com': want [http://]host[/path]" \
+	assert_output "$(printf '%s\n' "error 100: invalid location 'a\\x09b.com': want [http[s]://]host[/path]" \
 		"error 100: invalid path in location 'a.com/x\\x0ay'")"
 	for bad in a.com/%2e a.com/%2E%2E a.com//x 'a.com/a b' a.com/x?y a.com/é; do
 		run -0 "$T" location "$bad"

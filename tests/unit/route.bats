@@ -22,7 +22,7 @@ routes() { printf '%s\n' "$@" > "$SL_ROOT/routes"; }
 @test "sl-route --parse: a bad location exits 100 with the parser's words, and nothing is printed" {
 	run -100 --separate-stderr sl-route --parse good.com my_site.com
 	assert_output ""
-	[ "$stderr" = "sl-route: fatal: invalid location 'my_site.com': want [http://]host[/path]" ]
+	[ "$stderr" = "sl-route: fatal: invalid location 'my_site.com': want [http[s]://]host[/path]" ]
 	run -100 sl-route --parse a.com/../etc
 	assert_output "sl-route: fatal: invalid path in location 'a.com/../etc': no . or .. segments"
 	run -100 sl-route --parse 'a.com/%2e%2e'
@@ -56,7 +56,7 @@ routes() { printf '%s\n' "$@" > "$SL_ROOT/routes"; }
 	run -1 sl-route -q b.com
 	assert_output ""
 	run -100 sl-route a_b.com
-	assert_output "sl-route: fatal: invalid location 'a_b.com': want [http://]host[/path]"
+	assert_output "sl-route: fatal: invalid location 'a_b.com': want [http[s]://]host[/path]"
 	rm "$SL_ROOT/routes"
 	run -1 sl-route a.com
 	assert_output "sl-route: fatal: nothing is mapped at a.com"

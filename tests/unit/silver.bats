@@ -324,7 +324,7 @@ stdin:"
 	run -111 silver update --timeout 2 --node 127.0.0.1:1 "$A" https://a.test/wiki
 	assert_output "sl-sync: fatal: unable to connect to root@127.0.0.1:1: Connection refused"
 	run -100 silver update "$A" 'https://*'
-	assert_output "silver: fatal: the location 'https://*' names no node: give --node NODE"
+	assert_output "sl-route: fatal: no certificate can name this host 'https://*': give https://HOST for each host, or https://.example.com with a certificate you install (silver install-cert)"
 }
 
 @test "update: the [acme] section of ~/.silverlining.conf is checked, FILE:LINE, before anything is sent" {
