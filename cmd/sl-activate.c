@@ -30,7 +30,7 @@
 #include "../libsl/unit.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-activate [--clear] [--hsts|--no-hsts] [--acme-directory URL] " \
+#define USAGE "sl-activate [--clear] [--hsts | --no-hsts] [--acme-directory URL] " \
 	"[--acme-email ADDRESS] INSTANCE LOCATION... | prev LOCATION | " \
 	"--deactivate [--keep-prev] LOCATION... | --disable LOCATION | --enable LOCATION | " \
 	"--routes | --unit-start INSTANCE | --unit-stop INSTANCE"
