@@ -349,8 +349,8 @@ static int issue(const struct sl_acme *a, const char *host, int force, int *chan
 	return ret;
 }
 
-int sl_acme_ensure(const struct sl_acme *a, const char *host, int *changed,
-		   struct sl_err *err)
+static int ensure(const struct sl_acme *a, const char *host, int *changed,
+		  struct sl_err *err)
 {
 	struct sl_tls_cert c = SL_TLS_CERT_INIT;
 	struct sl_tls_state s = SL_TLS_STATE_INIT;
@@ -395,5 +395,25 @@ int sl_acme_ensure(const struct sl_acme *a, const char *host, int *changed,
 out:
 	sl_tls_cert_release(&c);
 	sl_tls_state_release(&s);
+	return ret;
+}
+
+/*
+ * One issuance at a time on the node: a deploy (which holds its app's
+ * lock, not the node's) and sl-cert (which holds the node's) may both
+ * want HOST, and uacme's directory and the store take one writer. The
+ * lock is ROOT/locks/_acme, a name no app can have; it is taken after the
+ * others and released before anything else is waited for.
+ */
+int sl_acme_ensure(const struct sl_acme *a, const char *host, int *changed,
+		   struct sl_err *err)
+{
+	int fd = sl_node_lock(SL_NODE_LOCK_ACME, 600, err), ret;
+
+	*changed = 0;
+	if (fd < 0)
+		return -1;
+	ret = ensure(a, host, changed, err);
+	close(fd);
 	return ret;
 }

@@ -17,6 +17,8 @@
  *   ROOT/deploy.lock     the node's lock: every change of the routes
  *   ROOT/locks/APP       an app's lock: preparing, starting, checking its
  *                        instances, its backups, restores and clean-up
+ *   ROOT/locks/_acme     the lock of ACME issuance (acme.h), a name no
+ *                        app can have
  *   ROOT/instances/INST  an instance's files, as uploaded
  *   ROOT/run/INST        what the node made for it (app, uwsgi.ini, location)
  *   ROOT/configs/INST    its deployment config
@@ -73,6 +75,9 @@ void sl_node_app_of(const char *instance, struct sl_buf *out);
  * process ends), or -1 with ERR: 99 when it timed out, 111 otherwise.
  */
 int sl_node_lock(const char *app, int timeout, struct sl_err *err);
+
+/* The name sl_node_lock() takes, in APP's place, for ACME issuance. */
+#define SL_NODE_LOCK_ACME "_acme"
 
 /*
  * 1 when APP's lock is held by another process now, 0 when it is free,
