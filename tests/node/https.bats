@@ -148,7 +148,7 @@ HTTPS="
 	refute_line --regexp '^[Ss]trict-[Tt]ransport-[Ss]ecurity'
 }
 
-@test "list-certs, query and sl-cert status show the certificate; a renewal with nothing due asks the CA nothing" {
+@test "list-certs, query and sl-cert status show the certificate; a renewal with nothing due (by hand, or the timer's unit) asks the CA nothing" {
 	run -0 silver list-certs "$NODE"
 	assert_line --regexp '^acme-hello\.test acme expires=[0-9]{4}-[0-9]{2}-[0-9]{2} hello\.test$'
 	run -0 silver query "$NODE"
@@ -159,6 +159,10 @@ HTTPS="
 	before=$(served hello.test)
 	run -0 silver renew-certs "$NODE"
 	run -0 on sl-cert renew
+	# and as the timer runs it: the unit, to its end (oneshot)
+	run -0 on systemctl start silverlining-renew.service
+	run -0 on systemctl show -P Result silverlining-renew.service
+	assert_output success
 	[ "$(acme_orders)" -eq "$orders" ] || fail "pebble got $(($(acme_orders) - orders)) new orders"
 	[ "$(served hello.test)" = "$before" ]
 }
