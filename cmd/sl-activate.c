@@ -333,7 +333,7 @@ static void activate(char **argv, int argc)
 	struct sl_app a = SL_APP_INIT;
 	struct sl_err err = SL_ERR_INIT;
 	struct stat st;
-	long long t0, t1, t2, t3;
+	long long t0, t1, t2, t3, tc, td;
 	int n = argc - 1, rc;
 
 	if (!locs || !flags)
@@ -362,6 +362,7 @@ static void activate(char **argv, int argc)
 		       "the old instance keeps serving", inst);
 	}
 	/* the certificates before the node's lock: an issuance takes seconds */
+	tc = now_ns();
 	routes_load(&r);
 	for (int i = 0; i < n; i++)
 		flags[i] = flags_of(&r, &locs[i]);
@@ -373,6 +374,7 @@ static void activate(char **argv, int argc)
 		sl_die(rc, "%s has no certificate for its location; nothing switched, "
 		       "the old instance keeps serving", inst);
 	}
+	td = now_ns();
 	lock_or_die(NULL, NODE_LOCK_WAIT);
 	routes_load(&r);
 	for (int i = 0; i < n; i++)
@@ -387,8 +389,8 @@ static void activate(char **argv, int argc)
 		exit(rc);
 	}
 	retire_unused();
-	say("%s: prepare %s, start %s, checks %s, switch %s", inst, ms(t0, t1),
-	    ms(t1, t2), ms(t2, t3), ms(t3, now_ns()));
+	say("%s: prepare %s, start %s, checks %s, certificates %s, switch %s", inst,
+	    ms(t0, t1), ms(t1, t2), ms(t2, tc), ms(tc, td), ms(t3, now_ns()));
 	for (int i = 0; i < n; i++)
 		print_url(locs[i].host, locs[i].path, (flags[i] & SL_ROUTE_HTTPS) != 0);
 	sl_exit_flush();
