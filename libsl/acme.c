@@ -1,4 +1,5 @@
 /* silverlining — certificates by ACME (RFC 8555), through Debian's uacme. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,33 @@ out:
 }
 
 /* Asks the CA for HOST's certificate and stores it: 0, or -1 with ERR. */
+/*
+ * uacme keeps the certificate it replaces as HOST/cert-T.pem, T the old
+ * one's expiry (a second), and fails after the CA issued the new one when
+ * that name is taken: two certificates issued within one second expire
+ * within one. The store keeps what serves; the copies are dropped before
+ * each issuance, so an order is never spent in vain.
+ */
+static void drop_backups(const char *acct, const char *host)
+{
+	struct sl_buf dir = SL_BUF_INIT;
+	struct dirent *e;
+	DIR *d;
+
+	sl_buf_addf(&dir, "%s/%s", acct, host);
+	d = opendir(dir.buf);
+	while (d && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+
+		if (!strncmp(e->d_name, "cert-", 5) && n > 9 &&
+		    !strcmp(e->d_name + n - 4, ".pem"))
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	sl_buf_release(&dir);
+}
+
 static int issue(const struct sl_acme *a, const char *host, int force, int *changed,
 		 struct sl_err *err)
 {
@@ -328,6 +356,7 @@ static int issue(const struct sl_acme *a, const char *host, int force, int *chan
 		argv[n++] = "issue";
 		argv[n++] = (char *)host;
 		argv[n] = NULL;
+		drop_backups(acct.buf, host);
 		sl_say(&a->say, "asking %s for a certificate for %s", directory, host);
 		code = sl_say_merged(&out, argv);
 		if (code != 0 && code != 1)

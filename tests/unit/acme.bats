@@ -132,6 +132,27 @@ trusted() {
 	assert_output --regexp '^tls unknown\.test none renewal=failed\(1\): unknown\.test: the CA refused it'
 }
 
+@test "renew: only hosts routed over HTTPS are renewed; a host whose last https location went is not" {
+	acme_name c.test 127.0.0.1
+	run -0 trusted sl-cert issue c.test
+	a=$(openssl x509 -in "$SL_ROOT/tls/certs/acme-a.test.pem" -noout -fingerprint)
+	b=$(openssl x509 -in "$SL_ROOT/tls/certs/acme-c.test.pem" -noout -fingerprint)
+	# a.test is served over HTTPS; c.test only over plain HTTP now
+	printf '%s\n' "a.test / blog.2024-01-01_001 https" "c.test / blog.2024-01-01_001" > "$SL_ROOT/routes"
+	orders=$(acme_orders)
+	run trusted sl-cert renew --force
+	[ "$(acme_orders)" = $((orders + 1)) ] || fail "$(($(acme_orders) - orders)) orders: $output"
+	assert_output --partial "for a certificate for a.test"
+	refute_output --partial "c.test"
+	[ "$(openssl x509 -in "$SL_ROOT/tls/certs/acme-a.test.pem" -noout -fingerprint)" != "$a" ] || fail "$output"
+	[ "$(openssl x509 -in "$SL_ROOT/tls/certs/acme-c.test.pem" -noout -fingerprint)" = "$b" ]
+	# no route at all: nothing is renewed, nothing asked
+	rm "$SL_ROOT/routes"
+	orders=$(acme_orders)
+	run -0 trusted sl-cert renew --force
+	[ "$(acme_orders)" = "$orders" ]
+}
+
 @test "issue: pebble stopped is 111 for a new host; a renewal that fails keeps the old certificate (111, recorded)" {
 	acme_stop
 	acme_name b.test 127.0.0.1
