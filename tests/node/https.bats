@@ -104,6 +104,17 @@ served() {
 	# a client that offers TLS 1.1 at most (and allows it: SECLEVEL=0) is refused
 	run -1 openssl s_client -connect "$NODE_IP:443" -servername hello.test -tls1_1 \
 		-cipher 'DEFAULT:@SECLEVEL=0' < /dev/null
+	# HTTP/2 by ALPN
+	run -0 https_get hello.test / -o /dev/null -w '%{http_version}'
+	assert_output 2
+	# a TLS 1.2 session resumed from nginx's shared session cache (session
+	# tickets are off: their keys would never rotate)
+	sess=$BATS_TEST_TMPDIR/sess
+	openssl s_client -connect "$NODE_IP:443" -servername hello.test -tls1_2 \
+		-sess_out "$sess" < /dev/null > /dev/null 2>&1
+	run -0 openssl s_client -connect "$NODE_IP:443" -servername hello.test -tls1_2 \
+		-sess_in "$sess" < /dev/null
+	assert_output --partial "Reused, TLSv1.2"
 }
 
 @test "the app is told the request came over HTTPS; a client's X-Forwarded-Proto is not believed" {
