@@ -319,6 +319,11 @@ int sl_node_link_set(const char *host, const char *path, const char *instance,
 	sl_buf_adds(&target, "/static");
 	if (link_replace(link.buf, target.buf, err) < 0)
 		goto out;
+	sl_buf_reset(&link);
+	sl_buf_addf(&link, "%s/app", dir.buf);
+	sl_node_instance_path(&target, "instances", instance);
+	if (link_replace(link.buf, target.buf, err) < 0)
+		goto out;
 	sl_node_link_path(&link, host, path);
 	sl_buf_reset(&target);
 	sl_buf_addf(&target, "../inst/%s", instance);

@@ -105,6 +105,7 @@ int sl_node_set_disabled(const char *app, int on, struct sl_err *err);
  *   ROOT/nginx/at/KEY -> ../inst/INSTANCE
  *   ROOT/nginx/inst/INSTANCE/sock   -> SOCKETS/INSTANCE.sock
  *   ROOT/nginx/inst/INSTANCE/static -> ROOT/instances/INSTANCE/static
+ *   ROOT/nginx/inst/INSTANCE/app    -> ROOT/instances/INSTANCE
  *
  * so that nginx's text names no instance, and switching a location to
  * another instance is one rename(2) of its link: atomic, and no reload.
@@ -114,7 +115,9 @@ int sl_node_set_disabled(const char *app, int on, struct sl_err *err);
  * root's, mode 0755, under ROOT (not /run), so the links outlive a
  * reboot; nginx's workers search the directories and follow the links,
  * which give them no more than the socket (mode 0660, group www-data)
- * and the instance's public static/.
+ * and the instance's public static/ (app is the path nginx names a PHP
+ * app's scripts by, for php-fpm, and serves a php_root's other files
+ * through).
  */
 
 /* ROOT/nginx/at/KEY for HOST PATH, into OUT (after resetting it). */

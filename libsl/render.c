@@ -1,4 +1,5 @@
-/* silverlining — what the node writes for others to read: nginx's routes, an instance's uWSGI config. */
+/* silverlining — what the node writes for others to read: nginx's routes, an instance's uWSGI or php-fpm config. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,20 @@ static int file_ok(const char *f, const char *also)
 		return 0;
 	for (const unsigned char *s = (const unsigned char *)f; *s; s++)
 		if (*s < 0x20 || *s == 0x7f || *s == '$' || strchr(also, *s))
+			return 0;
+	return 1;
+}
+
+/* A file in a php route's instance: relative, no '..' segment, nothing nginx expands. */
+static int rel_ok(const char *f)
+{
+	if (!f || !*f || f[0] == '/')
+		return 0;
+	for (const unsigned char *s = (const unsigned char *)f; *s; s++)
+		if (*s < 0x20 || *s == 0x7f || *s == '$' || *s == '"' || *s == '\\')
+			return 0;
+	for (const char *s = f; *s; s += strcspn(s, "/"), s += *s == '/')
+		if (!strncmp(s, "..", 2) && (s[2] == '/' || !s[2]))
 			return 0;
 	return 1;
 }
@@ -107,6 +122,20 @@ static int check_route(const struct sl_render_route *r, struct sl_err *err)
 		return sl_err_set(err, SL_EXIT_USAGE,
 				  "%s%s: %s/ is the node's, for ACME's HTTP-01 answers",
 				  r->host, r->path, CHALLENGE);
+	if (r->php && !file_ok(r->link, ":"))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s%s: the link '%s' is not an absolute path nginx can read "
+				  "(no control character, '$' or ':')", r->host, r->path,
+				  r->link ? r->link : "");
+	if (r->php && !r->php_runner == !r->php_root)
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s%s: a php route takes a runner or a php_root, one of them",
+				  r->host, r->path);
+	if (r->php && !rel_ok(r->php_runner ? r->php_runner : r->php_root))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s%s: '%s' is not a relative path in the instance nginx can "
+				  "be given (no '..', control character, '$', '\"' or '\\')",
+				  r->host, r->path, r->php_runner ? r->php_runner : r->php_root);
 	if (!tls(r))
 		return 0;
 	if (!strcmp(r->host, "*") || !strcmp(r->host, "not-found"))
@@ -150,21 +179,101 @@ static const char outside[] =
 static const char hsts_header[] =
 	"\t\tadd_header Strict-Transport-Security \"max-age=31536000\" always;\n";
 
+/*
+ * The end of a location that hands the request to R's php-fpm: SCRIPT
+ * (nginx's text, after "$realpath_root/app") run, SCRIPT_NAME NAME.
+ * The root was set to R's link before: its $realpath_root names the
+ * instance behind it, once, for both the socket and the script.
+ */
+static void add_fastcgi(const struct sl_render_route *r, const char *script,
+			const char *name, struct sl_buf *out)
+{
+	const char *sub = r->php_root ? r->php_root : "";
+
+	sl_buf_adds(out, "\t\tinclude /etc/nginx/fastcgi_params;\n"
+		    "\t\tfastcgi_param SCRIPT_FILENAME \"$realpath_root/app/");
+	sl_buf_addf(out, "%s\";\n\t\tfastcgi_param SCRIPT_NAME \"%s\";\n"
+		    "\t\tfastcgi_param DOCUMENT_ROOT \"$realpath_root/app%s",
+		    script, name, *sub ? "/" : "");
+	add_escaped(out, sub);
+	sl_buf_addf(out, "\";\n\t\tfastcgi_param HTTP_X_SILVERLINING_UPDATE \"\";\n"
+		    "\t\tfastcgi_read_timeout %ds;\n"
+		    "\t\tfastcgi_pass \"unix:$realpath_root/sock\";\n\t}\n",
+		    (r->timeout > 0 ? r->timeout : 30) + 5);
+}
+
+/* R's PHP: its named location @H/P (after static/ and the writable root). */
+static void add_php(const struct sl_render_route *r, const char *off, const char *sts,
+		    struct sl_buf *out)
+{
+	const char *h = r->host, *p = r->path;
+	int root = !strcmp(p, "/");
+	struct sl_buf re = SL_BUF_INIT, script = SL_BUF_INIT;
+
+	if (r->php_runner) {	/* every request runs the runner */
+		sl_buf_addf(out, "\tlocation @%s%s {\n%s%s\t\troot ", h, p, off, sts);
+		add_quoted(out, r->link, "");
+		sl_buf_adds(out, ";\n");
+		add_escaped(&script, r->php_runner);
+		add_fastcgi(r, script.buf, root ? "" : p, out);
+		sl_buf_release(&script);
+		return;
+	}
+	/* php_root: the path's regular expression ('.' the only special byte path_ok lets in) */
+	for (const char *c = root ? "" : p; *c; c++)
+		sl_buf_adds(&re, *c == '.' ? "\\." : (char[]){ *c, 0 });
+	/* scripts and directories to PHP, other files served from php_root */
+	sl_buf_addf(out, "\tlocation @%s%s {\n%s\t\terror_page 418 = @php:%s%s;\n"
+		    "\t\tif ($uri ~ \"(\\.php|/)$\") {\n\t\t\treturn 418;\n\t\t}\n",
+		    h, p, off, h, p);
+	if (!root)
+		sl_buf_addf(out, "\t\tif ($uri = %s) {\n\t\t\treturn 418;\n\t\t}\n"
+			    "\t\trewrite \"^%s(/.*)$\" \"$1\" break;\n", p, re.buf);
+	sl_buf_adds(out, "\t\troot \"");
+	add_escaped(out, r->link);
+	sl_buf_adds(out, "/app/");
+	add_escaped(out, r->php_root);
+	sl_buf_addf(out, "\";\n%s\t\ttry_files $uri =404;\n\t}\n", sts);
+	/* the script: the path taken off the URI, a directory's index.php */
+	sl_buf_addf(out, "\tlocation @php:%s%s {\n%s%s", h, p, off, sts);
+	if (!root)
+		sl_buf_addf(out, "\t\trewrite \"^%s/?$\" /index.php break;\n", re.buf);
+	sl_buf_addf(out, "\t\trewrite \"^%s(/.*/)$\" \"${1}index.php\" break;\n", re.buf);
+	if (!root)
+		sl_buf_addf(out, "\t\trewrite \"^%s(/.*)$\" \"$1\" break;\n", re.buf);
+	sl_buf_adds(out, "\t\troot ");
+	add_quoted(out, r->link, "");
+	/* no try_files: it would change $uri; php-fpm answers 404 for a script it has not */
+	sl_buf_adds(out, ";\n");
+	add_escaped(&script, r->php_root);
+	sl_buf_adds(&script, "$uri");
+	sl_buf_reset(&re);
+	sl_buf_addf(&re, "%s$uri", root ? "" : p);
+	add_fastcgi(r, script.buf, re.buf, out);
+	sl_buf_release(&re);
+	sl_buf_release(&script);
+}
+
 /* R's locations; its answers carry HSTS when HSTS is 1 (over HTTPS). */
 static void add_route(const struct sl_render_route *r, int hsts, struct sl_buf *out)
 {
 	const char *off = r->disabled ? outside : "", *sts = hsts ? hsts_header : "";
 	const char *h = r->host, *p = r->path, *wr = r->writable_root ? "wr:" : "";
 	int root = !strcmp(p, "/");
+	char body[64] = "";
 
+	/* PHP reads the body: nginx takes it (in the location the URI finds) */
+	if (r->php)
+		snprintf(body, sizeof(body), "\t\tclient_max_body_size %dm;\n",
+			 SL_RENDER_PHP_BODY_MB);
 	/* named from the location alone: a switch of instance leaves the text */
 	if (root) {
-		sl_buf_addf(out, "\tlocation / {\n%s\t\troot ", off);
+		sl_buf_addf(out, "\tlocation / {\n%s%s\t\troot ", off, body);
 		add_quoted(out, r->static_dir, "");
 	} else {
-		sl_buf_addf(out, "\tlocation = %s {\n\t\ttry_files /nonexistent @%s%s;\n\t}\n",
-			    p, h, p);
-		sl_buf_addf(out, "\tlocation ^~ %s/ {\n%s\t\talias ", p, off);
+		sl_buf_addf(out, "\tlocation = %s {\n%s\t\ttry_files /nonexistent @%s%s;\n\t}\n",
+			    p, body, h, p);
+		sl_buf_addf(out, "\tlocation ^~ %s/ {\n%s%s\t\talias ", p, off, body);
 		add_quoted(out, r->static_dir, "/");
 	}
 	sl_buf_addf(out, ";\n%s\t\ttry_files $uri @%s%s%s;\n\t}\n", sts, wr, h, p);
@@ -172,6 +281,10 @@ static void add_route(const struct sl_render_route *r, int hsts, struct sl_buf *
 		sl_buf_addf(out, "\tlocation @%s%s%s {\n%s\t\troot ", wr, h, p, off);
 		add_quoted(out, r->writable_root, "");
 		sl_buf_addf(out, ";\n%s\t\ttry_files /$host$uri $uri @%s%s;\n\t}\n", sts, h, p);
+	}
+	if (r->php) {
+		add_php(r, off, sts, out);
+		return;
 	}
 	sl_buf_addf(out, "\tlocation @%s%s {\n%s%s\t\tproxy_pass ", h, p, off, sts);
 	add_quoted(out, "http://unix:", r->socket);
@@ -533,4 +646,36 @@ void sl_render_wsgi(const char *dir, const char *runner, struct sl_buf *out)
 	sl_buf_adds(out, ", ");
 	add_py_str(out, runner);
 	sl_buf_adds(out, ")\n");
+}
+
+void sl_render_phpfpm(const struct sl_render_phpfpm *in, struct sl_buf *out)
+{
+	sl_buf_addf(out, "; generated by sl-activate for %s: do not edit\n"
+		    "[global]\nerror_log = %s\ndaemonize = no\n\n"
+		    "[%s]\nuser = %s\ngroup = %s\n"
+		    "listen = %s\nlisten.owner = %s\nlisten.group = www-data\n"
+		    "listen.mode = 0660\nchdir = %s\n",
+		    in->instance, in->log, in->instance, in->user, in->user,
+		    in->socket, in->user, in->dir);
+	sl_buf_addf(out, "pm = ondemand\npm.max_children = %d\n"
+		    "pm.process_idle_timeout = %ds\npm.max_requests = 5000\n"
+		    "request_terminate_timeout = %ds\n"
+		    "request_slowlog_timeout = %ds\nslowlog = %s\n"
+		    "catch_workers_output = yes\ndecorate_workers_output = no\n"
+		    "clear_env = no\nsecurity.limit_extensions = .php\n",
+		    in->processes, SL_RENDER_PHP_IDLE_S, in->timeout,
+		    SL_RENDER_PHP_SLOW_S, in->slowlog);
+	/* php_admin_*: what the app's ini_set() cannot change */
+	sl_buf_addf(out, "php_admin_value[memory_limit] = %dM\n"
+		    "php_admin_value[upload_max_filesize] = %dM\n"
+		    "php_admin_value[post_max_size] = %dM\n"
+		    "php_admin_value[open_basedir] = %s/:%s/:%s/:/usr/share/php/\n",
+		    in->memory_limit, SL_RENDER_PHP_BODY_MB, SL_RENDER_PHP_BODY_MB,
+		    in->dir, in->temp, in->areas);
+	sl_buf_addf(out, "php_admin_value[session.save_path] = %s\n"
+		    "php_admin_value[upload_tmp_dir] = %s\n"
+		    "php_admin_value[sys_temp_dir] = %s\n"
+		    "php_admin_flag[expose_php] = off\n"
+		    "php_admin_flag[log_errors] = on\n",
+		    in->temp, in->temp, in->temp);
 }

@@ -1,4 +1,4 @@
-/* silverlining — what the node writes for others to read: nginx's routes, an instance's uWSGI config. */
+/* silverlining — what the node writes for others to read: nginx's routes, an instance's uWSGI or php-fpm config. */
 #ifndef SL_RENDER_H
 #define SL_RENDER_H
 
@@ -33,6 +33,18 @@ struct sl_render_route {
 				   location is served over plain HTTP */
 	const char *cert_sha256;	/* the SHA-256 of its certificates
 					   (not its key), 64 hex digits */
+	/* a PHP app's (platform php): requests static/ and the writable
+	   root do not answer go to php-fpm over FastCGI, on SOCKET */
+	int php;
+	const char *link;	/* the location's stable link (node.h),
+				   ROOT/nginx/at/KEY: nginx resolves it once
+				   a request and takes both the socket (sock)
+				   and the scripts' directory (app) behind it */
+	const char *php_runner;	/* runner mode: the script, relative to
+				   app, that runs every dynamic request */
+	const char *php_root;	/* else php_root mode: the directory,
+				   relative to app, whose .php files run
+				   and whose other files nginx serves */
 };
 
 struct sl_render_nginx {
@@ -65,6 +77,22 @@ struct sl_render_nginx {
  * (the caller warns). The https routes of one host name one certificate,
  * and "*" and "not-found" none: else refused (100).
  *
+ * A php route's requests that static/ and the writable root do not
+ * answer are PHP's: fastcgi_pass to LINK/sock with Debian's
+ * /etc/nginx/fastcgi_params. nginx resolves LINK once for the request
+ * (its $realpath_root, ROOT/nginx/inst/INST) and names both the socket
+ * and SCRIPT_FILENAME (under its app) from it, so a switch of the link
+ * can never send one instance's php-fpm the other's script.
+ * DOCUMENT_ROOT is its app (or php_root there), HTTP_X_SILVERLINING_UPDATE
+ * empty, fastcgi_read_timeout the timeout + 5 s and a request body of
+ * up to SL_RENDER_PHP_BODY_MB MiB. Runner mode: every request runs the
+ * runner, SCRIPT_NAME the route's path ("" at "/"). php_root mode: the
+ * route's path is taken off the URI, which is then looked up under
+ * php_root: a .php file runs (SCRIPT_NAME the route's path
+ * and the file's), a directory runs its index.php, any other file is
+ * served by nginx, and the rest is 404 (nginx's, or php-fpm's for a
+ * script it cannot find); nothing outside php_root.
+ *
  * The order of IN's routes does not matter. Named locations are named
  * from the host and path ("@HOST/PATH", "@wr:HOST/PATH" for the writable
  * root's), never from the instance. The generation is the SHA-256, in
@@ -79,11 +107,17 @@ struct sl_render_nginx {
  * pages or challenge directory that is not absolute or holds a control
  * character or '$' (nginx has no escape for it), a socket that holds ':'
  * (it would end the path in nginx's unix: URL); a certificate digest
- * that is not 64 hex digits. Those files are written in double quotes,
- * '"' and '\' escaped.
+ * that is not 64 hex digits; a php route without a LINK nginx can read,
+ * or with neither or both of php_runner and php_root, or one of them
+ * that is not a relative path of no '..' segment, no control character,
+ * '$' or '"'. Those files are written in double quotes, '"' and '\'
+ * escaped.
  */
 int sl_render_nginx(const struct sl_render_nginx *in, struct sl_buf *out,
 		    struct sl_err *err);
+
+/* The largest request body a PHP route takes (PHP's post_max_size too). */
+#define SL_RENDER_PHP_BODY_MB 32
 
 /*
  * The generation digest a text rendered by sl_render_nginx() carries,
@@ -110,6 +144,42 @@ struct sl_render_uwsgi {
  * newline, nor uWSGI's expansions $( %( @( and %LETTER.
  */
 void sl_render_uwsgi(const struct sl_render_uwsgi *in, struct sl_buf *out);
+
+/* An instance's php-fpm configuration: one master, one pool. */
+struct sl_render_phpfpm {
+	const char *instance;	/* the pool's name */
+	const char *user;	/* the app's user and group: the workers' */
+	const char *dir;	/* the instance's files (chdir) */
+	const char *socket;	/* the pool's socket */
+	const char *log;	/* the app's log file: the master's and the workers' */
+	const char *slowlog;	/* where slow requests' backtraces go */
+	const char *temp;	/* the instance's TEMP */
+	const char *areas;	/* the app's files areas, ROOT/apps/APP */
+	int processes, timeout, memory_limit;	/* app.ini's */
+};
+
+/* How long an idle worker lives, and after how long a request is slow. */
+#define SL_RENDER_PHP_IDLE_S 10
+#define SL_RENDER_PHP_SLOW_S 5
+
+/*
+ * The php-fpm.conf for IN, appended to OUT: [global] logging to the
+ * app's log, in the foreground; one pool on IN's socket (the app's user
+ * and www-data, 0660), workers as the app's user, started on demand
+ * (pm.max_children = processes, idle ones stopped after
+ * SL_RENDER_PHP_IDLE_S seconds, each replaced after 5000 requests),
+ * request_terminate_timeout the timeout, a slow log after
+ * SL_RENDER_PHP_SLOW_S seconds, clear_env no (the workers see the
+ * master's environment, which sl-env gave it: no secret is written
+ * here), only .php files run; and, where ini_set() cannot change them,
+ * memory_limit, upload_max_filesize and post_max_size
+ * (SL_RENDER_PHP_BODY_MB), open_basedir (the instance, its TEMP, the
+ * files areas and /usr/share/php), sessions, uploads and temporary
+ * files in TEMP, expose_php off. The strings are written as given: the
+ * caller makes them (paths under the node's ROOT, names it validated);
+ * none may hold a newline, '"', ';', ':' or '$'.
+ */
+void sl_render_phpfpm(const struct sl_render_phpfpm *in, struct sl_buf *out);
 
 /*
  * The wsgi.py that loads RUNNER (app.ini's runner, FILE or FILE#NAME) of

@@ -8,7 +8,7 @@
 #include "../libsl/msg.h"
 #include "../libsl/render.h"
 
-#define USAGE "render-test nginx|same|uwsgi|wsgi STATE | generation FILE"
+#define USAGE "render-test nginx|same|uwsgi|phpfpm|wsgi STATE | generation FILE"
 
 /*
  * A state file: one record a line, words split at spaces and tabs, '#'
@@ -19,7 +19,8 @@
  *   challenge DIR	(default /var/lib/silverlining/acme/challenge)
  *   route HOST PATH APP SOCKET STATIC WRITABLE_ROOT TIMEOUT DISABLED
  *         [FLAGS CERT SHA256]	(FLAGS "https" or "https,hsts"; "-" none)
- *   KEY VALUE		(uwsgi: instance user dir ...; wsgi: dir runner)
+ *   php HOST PATH LINK runner|php_root FILE	(the route at HOST PATH is PHP's)
+ *   KEY VALUE		(uwsgi, phpfpm: instance user dir ...; wsgi: dir runner)
  */
 static char *unescape(const char *w, size_t n)
 {
@@ -96,6 +97,7 @@ static const char *value(char ***rec, const char *key)
 
 static void nginx_state(char ***rec, struct sl_render_nginx *in)
 {
+	char ***first = rec;
 	struct sl_render_route *v = NULL;
 	size_t n = 0;
 
@@ -125,6 +127,26 @@ static void nginx_state(char ***rec, struct sl_render_nginx *in)
 		v[n - 1].hsts = !strcmp(w[9], "https,hsts");
 		v[n - 1].cert = strcmp(w[10], "-") ? w[10] : NULL;
 		v[n - 1].cert_sha256 = strcmp(w[11], "-") ? w[11] : NULL;
+	}
+	for (rec = first; *rec; rec++) {
+		char **w = *rec;
+		size_t i;
+
+		if (strcmp(w[0], "php"))
+			continue;
+		for (int k = 1; k < 6; k++)
+			if (!w[k])
+				sl_die(100, "a php record wants 5 words");
+		for (i = 0; i < n && (strcmp(v[i].host, w[1]) || strcmp(v[i].path, w[2])); i++)
+			;
+		if (i == n)
+			sl_die(100, "php %s%s: no such route", w[1], w[2]);
+		v[i].php = 1;
+		v[i].link = strcmp(w[3], "-") ? w[3] : NULL;
+		if (!strcmp(w[4], "runner"))
+			v[i].php_runner = w[5];
+		else
+			v[i].php_root = w[5];
 	}
 	in->routes = v;
 	in->n = n;
@@ -211,6 +233,17 @@ int main(int argc, char **argv)
 		};
 
 		sl_render_uwsgi(&in, &out);
+	} else if (!strcmp(argv[1], "phpfpm")) {
+		struct sl_render_phpfpm in = {
+			.instance = value(rec, "instance"), .user = value(rec, "user"),
+			.dir = value(rec, "dir"), .socket = value(rec, "socket"),
+			.log = value(rec, "log"), .slowlog = value(rec, "slowlog"),
+			.temp = value(rec, "temp"), .areas = value(rec, "areas"),
+			.processes = num(rec, "processes"), .timeout = num(rec, "timeout"),
+			.memory_limit = num(rec, "memory_limit"),
+		};
+
+		sl_render_phpfpm(&in, &out);
 	} else if (!strcmp(argv[1], "wsgi")) {
 		const char *dir = value(rec, "dir"), *runner = value(rec, "runner");
 
