@@ -238,7 +238,7 @@ static void add_php(const struct sl_render_route *r, const char *off, const char
 	sl_buf_addf(out, "\tlocation @php:%s%s {\n%s%s", h, p, off, sts);
 	if (!root)
 		sl_buf_addf(out, "\t\trewrite \"^%s/?$\" /index.php break;\n", re.buf);
-	sl_buf_addf(out, "\t\trewrite \"^%s(/.*/)$\" \"${1}index.php\" break;\n", re.buf);
+	sl_buf_addf(out, "\t\trewrite \"^%s(/.*/)$\" \"$1index.php\" break;\n", re.buf);
 	if (!root)
 		sl_buf_addf(out, "\t\trewrite \"^%s(/.*)$\" \"$1\" break;\n", re.buf);
 	sl_buf_adds(out, "\t\troot ");

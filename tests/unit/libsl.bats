@@ -492,11 +492,17 @@ make_template() {
 	assert_output /run/silverlining/a.2024-01-01_002.sock
 	run -0 readlink "$link/static"
 	assert_output "$SL_ROOT/instances/a.2024-01-01_002/static"
+	run -0 readlink "$link/app"	# a PHP route's scripts, through the same link
+	assert_output "$SL_ROOT/instances/a.2024-01-01_002"
 	# the socket's path, ROOT/nginx/at/KEY/sock, fits a Unix socket's 108
 	# bytes with the default ROOT (every KEY is as long)
 	root=/var/lib/silverlining
 	n=$(( ${#root} + ${#link} - ${#SL_ROOT} + 5 ))
 	[ "$n" -lt 108 ] || fail "a socket path of $n bytes"
+	# a PHP route's is named by the link's real path, ROOT/nginx/inst/INST/sock:
+	# it fits too, for the longest app name (31 bytes, and .YYYY-MM-DD_NNN)
+	n=$(( ${#root} + 12 + 31 + 15 + 5 ))
+	[ "$n" -lt 108 ] || fail "a PHP socket path of $n bytes"
 	# made again: nothing changes; a switch renames one link, and a link
 	# and an instance directory no route names any more are removed
 	ino=$(stat -c %i "$link")

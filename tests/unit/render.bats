@@ -400,3 +400,78 @@ teardown() {
 	run ! curl -sS --unix-socket s443 --cacert ca.pem --tlsv1.1 --tls-max 1.1 https://example.com/index.html
 	run -0 curl -sS --unix-socket s443 --cacert ca.pem --tlsv1.2 --tls-max 1.2 https://example.com/index.html
 }
+
+@test "render phpfpm: the golden file; php-fpm itself accepts it, and refuses a broken one" {
+	golden phpfpm "$F/phpfpm-plain.state" "$F/phpfpm-plain.conf"
+	# the limits an app's ini_set cannot lift are php_admin_*, and no secret is in it
+	for k in memory_limit open_basedir session.save_path upload_tmp_dir sys_temp_dir; do
+		grep -q "^php_admin_value\[$k\] = " "$F/phpfpm-plain.conf" || fail "$k"
+	done
+	grep -qx 'clear_env = no' "$F/phpfpm-plain.conf"
+	! grep -qi 'password\|secret\|CONFIG_' "$F/phpfpm-plain.conf"
+	command -v php-fpm8.2 > /dev/null || skip "php-fpm8.2 is not installed (apt-get install php8.2-fpm)"
+	mkdir -p instances/blog.2024-05-01_001
+	# this test's directories and a user the machine has (the socket is not made by -t)
+	sed -e "s#/var/lib/silverlining#$PWD#g; s#/var/log/silverlining/apps/blog#$PWD#" \
+		-e 's#sl-blog#www-data#g' "$F/phpfpm-plain.conf" > php-fpm.conf
+	run -0 php-fpm8.2 -t -y php-fpm.conf
+	assert_output --partial 'test is successful'
+	sed 's/^pm = ondemand$/pm = sometimes/' php-fpm.conf > bad.conf
+	run ! php-fpm8.2 -t -y bad.conf
+}
+
+@test "render nginx: a PHP route's locations: static/ first, then the writable root, then PHP" {
+	c=$F/nginx-php-runner.conf
+	# the chain: static, then the writable root, then the runner
+	grep -qxF '		try_files $uri @wr:blog.example.com/;' "$c"
+	grep -qxF '		try_files /$host$uri $uri @blog.example.com/;' "$c"
+	# the link named once a request: the socket and the script from the same instance
+	grep -qxF '		root "/var/lib/silverlining/nginx/at/0a";' "$c"
+	grep -qxF '		fastcgi_pass "unix:$realpath_root/sock";' "$c"
+	grep -qxF '		fastcgi_param SCRIPT_FILENAME "$realpath_root/app/index.php";' "$c"
+	grep -qxF '		include /etc/nginx/fastcgi_params;' "$c"
+	grep -qxF '		fastcgi_param HTTP_X_SILVERLINING_UPDATE "";' "$c"
+	grep -qxF '		fastcgi_param SCRIPT_NAME "";' "$c"
+	grep -qxF '		fastcgi_read_timeout 35s;' "$c"
+	! grep -q proxy_pass "$c"
+	# under a path: its SCRIPT_NAME, its timeout; disabled: 503 outside in each location
+	c=$F/nginx-php-path.conf
+	grep -qxF '		fastcgi_param SCRIPT_NAME "/wiki.d";' "$c"
+	grep -qxF '		fastcgi_read_timeout 125s;' "$c"
+	[ "$(grep -c 'if ($silverlining_outside)' "$c")" -eq 2 ]
+	# php_root: the path taken off (its dot escaped), php_root's files or PHP
+	c=$F/nginx-php-root.conf
+	grep -qxF '		root "/var/lib/silverlining/nginx/at/0e/app/public/www";' "$c"
+	grep -qxF '		rewrite "^/forum(/.*)$" "$1" break;' "$c"
+	grep -qxF '		fastcgi_param SCRIPT_FILENAME "$realpath_root/app/public/www$uri";' "$c"
+	grep -qxF '		fastcgi_param SCRIPT_NAME "/forum$uri";' "$c"
+	grep -qxF '		rewrite "^/forum/?$" /index.php break;' "$c"
+	grep -qxF '		rewrite "^/forum(/.*/)$" "$1index.php" break;' "$c"
+	printf 'pages /p\nroute a.com /a.b a /s /st - 30 0\nphp a.com /a.b /l php_root w\n' > state
+	run -0 "$T" nginx state
+	assert_line '		rewrite "^/a\.b(/.*)$" "$1" break;'
+	# over HTTPS: port 80 redirects, PHP on 443 with HSTS
+	c=$F/nginx-php-https.conf
+	[ "$(grep -c 'return 308 https://$host$request_uri;' "$c")" -eq 1 ]
+	[ "$(grep -c fastcgi_pass "$c")" -eq 1 ]
+	awk '/listen 443 ssl http2;/ { s = 1 } s && /fastcgi_pass/ { ok = 1 } END { exit !ok }' "$c"
+	sed -n '/^	location @blog.example.com\/ {/,/^	}/p' "$c" | grep -q Strict-Transport-Security
+}
+
+@test "render nginx: PHP inputs nginx could misread are refused" {
+	local bad
+	for bad in "/l runner /abs.php" "/l runner ../up.php" "/l runner a/../b.php" \
+		"/l runner a\$b.php" "/l runner a\"b.php" "/l php_root we\\\\b" "/l runner a\\x0ab.php" \
+		"rel runner a.php" "/l:x runner a.php" "/l\$x php_root web"; do
+		printf 'pages /p\nroute a.com / a /s /st - 30 0\nphp a.com / %s\n' "$bad" > state
+		run -100 --separate-stderr "$T" nginx state
+		[ -z "$output" ] || fail "rendered: $bad"
+		[[ $stderr == *'render-test: fatal: a.com/: '* ]] || fail "$bad: $stderr"
+	done
+	# both a runner and a php_root: refused too (the state gives one; the route is set twice)
+	printf 'pages /p\nroute a.com / a /s /st - 30 0\nphp a.com / /l runner a.php\n' > state
+	run -0 "$T" nginx state
+	printf 'pages /p\nroute a.com / a /s /st - 30 0\nphp a.com / /l runner a.php\nphp a.com / /l php_root web\n' > state
+	run -100 --separate-stderr "$T" nginx state
+	[ "$stderr" = "render-test: fatal: a.com/: a php route takes a runner or a php_root, one of them" ]
+}
