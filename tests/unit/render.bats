@@ -343,8 +343,9 @@ live_conf() {
 	[ "$(diff "$F/nginx-https.conf" new | grep -c '^>')" -eq 5 ]	# the comment and the generations
 }
 
-# serve_tls CONF: nginx serving CONF in the foreground, on Unix sockets
-# (s80, s443) of this test instead of ports 80 and 443
+# serve_tls CONF [SOCKET]: nginx serving CONF in the foreground, on Unix
+# sockets (s80, s443) of this test instead of ports 80 and 443, once
+# SOCKET (s443) is there
 serve_tls() {
 	mkdir -p prefix
 	live_conf "$1" | sed -e '/listen \[::\]/d' \
@@ -354,14 +355,19 @@ serve_tls() {
 		-g "pid $PWD/prefix/nginx.pid; daemon off; master_process off;" &
 	NGINX=$!
 	for _ in $(seq 100); do
-		[ -S s443 ] && break
+		[ -S "${2:-s443}" ] && break
 		sleep 0.1
 	done
-	[ -S s443 ] || fail "nginx did not start: $(cat prefix/error.log)"
+	[ -S "${2:-s443}" ] || fail "nginx did not start: $(cat prefix/error.log)"
 }
 
 teardown() {
 	[ -z "${NGINX:-}" ] || { kill "$NGINX"; wait "$NGINX" || true; }
+	local p
+	for p in ${FPM:-}; do
+		kill "$p"
+		wait "$p" || true
+	done
 }
 
 @test "render nginx: served for real: one PEM (chain then key) serves TLS, HTTP redirects, HSTS over HTTPS" {
@@ -474,4 +480,117 @@ teardown() {
 	printf 'pages /p\nroute a.com / a /s /st - 30 0\nphp a.com / /l runner a.php\nphp a.com / /l php_root web\n' > state
 	run -100 --separate-stderr "$T" nginx state
 	[ "$stderr" = "render-test: fatal: a.com/: a php route takes a runner or a php_root, one of them" ]
+}
+
+# fpm INST USER: a php-fpm master for ROOT/instances/INST from a rendered
+# php-fpm.conf, in the foreground, CONFIG_TEST in its environment only;
+# its pid added to FPM
+fpm() {
+	mkdir -p "$R/tmp/$1" "$R/logs" "$R/apps/${1%%.*}" "$R/sockets"
+	chown "$2:$2" "$R/tmp/$1"
+	printf '%s\n' "instance $1" "user $2" "dir $R/instances/$1" "socket $R/sockets/$1.sock" \
+		"log $R/logs/$1.log" "slowlog $R/logs/$1.slow" "temp $R/tmp/$1" \
+		"areas $R/apps/${1%%.*}" processes\ 2 timeout\ 30 memory_limit\ 64 > "$1.state"
+	"$T" phpfpm "$1.state" > "$R/$1.conf"
+	CONFIG_TEST="from the master of $1" php-fpm8.2 --nodaemonize --fpm-config "$R/$1.conf" &
+	FPM="${FPM:-} $!"
+	for _ in $(seq 100); do
+		[ -S "$R/sockets/$1.sock" ] && return
+		sleep 0.1
+	done
+	fail "php-fpm did not start: $(cat "$R/logs/$1.log")"
+}
+
+# link INST KEY: ROOT/nginx/at/KEY -> ../inst/INST, and INST's sock, static and app
+link() {
+	mkdir -p "$R/nginx/at" "$R/nginx/inst/$1"
+	ln -sfn "$R/sockets/$1.sock" "$R/nginx/inst/$1/sock"
+	ln -sfn "$R/instances/$1/static" "$R/nginx/inst/$1/static"
+	ln -sfn "$R/instances/$1" "$R/nginx/inst/$1/app"
+	ln -sfn "../inst/$1" "$R/nginx/at/$2"
+}
+
+@test "render nginx: served for real: php-fpm from a rendered php-fpm.conf behind PHP routes" {
+	command -v nginx > /dev/null || skip "nginx is not installed (apt-get install nginx)"
+	command -v php-fpm8.2 > /dev/null || skip "php-fpm8.2 is not installed (apt-get install php8.2-fpm)"
+	[ "$(id -u)" -eq 0 ] || skip "php-fpm's workers take the app's user only as root"
+	R=$PWD/root
+	# the workers (www-data here) search down to the instances, as on a node
+	d=$R
+	mkdir -p "$R"
+	while [ "$d" != / ]; do chmod o+x "$d"; d=$(dirname "$d"); done
+	# a runner app at /, a php_root app at /shop
+	b=$R/instances/blog.2024-05-01_001 s=$R/instances/shop.2024-05-01_001
+	mkdir -p "$b/static" "$s/static" "$s/web/sub"
+	echo 'body { }' > "$b/static/style.css"
+	cat > "$b/index.php" <<-'EOF'
+	<?php
+	header('Content-Type: text/plain');
+	echo "runner [", $_SERVER['SCRIPT_NAME'], "] ", $_SERVER['REQUEST_URI'], "\n";
+	echo "env ", getenv('CONFIG_TEST'), " / ", $_SERVER['CONFIG_TEST'] ?? '-', "\n";
+	echo "update [", $_SERVER['HTTP_X_SILVERLINING_UPDATE'] ?? 'unset', "] ",
+		$_SERVER['HTTP_X_OTHER'] ?? 'unset', "\n";
+	if (isset($_GET['read']))
+		echo @file_get_contents($_GET['read']) === false ? "refused\n" : "read\n";
+	if (isset($_GET['lift'])) {
+		echo ini_set('open_basedir', '/') === false ? "not set\n" : "set\n";
+		echo @file_get_contents('/etc/passwd') === false ? "refused\n" : "read\n";
+	}
+	EOF
+	echo '<?php echo "shop index [", $_SERVER["SCRIPT_NAME"], "]\n";' > "$s/web/index.php"
+	echo '<?php echo "hello [", $_SERVER["SCRIPT_NAME"], "]\n";' > "$s/web/hello.php"
+	echo '<?php echo "sub index\n";' > "$s/web/sub/index.php"
+	echo 'a plain file' > "$s/web/plain.txt"
+	echo '<?php echo "outside php_root\n";' > "$s/outside.php"
+	chmod -R o+rX "$R/instances"
+	fpm blog.2024-05-01_001 www-data
+	fpm shop.2024-05-01_001 www-data
+	link blog.2024-05-01_001 0a
+	link shop.2024-05-01_001 0b
+	cat > state <<-EOF
+	pages $R/pages
+	challenge $R/ch
+	route example.com / blog $R/nginx/at/0a/sock $R/nginx/at/0a/static - 30 0
+	php example.com / $R/nginx/at/0a runner index.php
+	route example.com /shop shop $R/nginx/at/0b/sock $R/nginx/at/0b/static - 30 0
+	php example.com /shop $R/nginx/at/0b php_root web
+	EOF
+	"$T" nginx state > php.conf
+	serve_tls "$PWD/php.conf" s80
+	get() { curl -sS --unix-socket s80 "$@"; }
+	# the runner: every dynamic request, SCRIPT_NAME "" at /; static/ first
+	run -0 get -H 'X-Silverlining-Update: 1' -H 'X-Other: 2' http://example.com/any/where?x=1
+	assert_line 'runner [] /any/where?x=1'
+	# the update header a client sends never reaches the app (nginx sends it
+	# empty, which PHP does not list), where another does
+	assert_line 'update [unset] 2'
+	# the master's environment reaches PHP (getenv and $_SERVER), clear_env no
+	assert_line 'env from the master of blog.2024-05-01_001 / from the master of blog.2024-05-01_001'
+	run -0 get http://example.com/style.css
+	assert_output 'body { }'
+	# php_root: its scripts, a directory's index.php, its other files; nothing outside
+	run -0 get http://example.com/shop/hello.php
+	assert_output 'hello [/shop/hello.php]'
+	run -0 get http://example.com/shop
+	assert_output 'shop index [/shop/index.php]'
+	run -0 get http://example.com/shop/sub/
+	assert_output 'sub index'
+	run -0 get -D - http://example.com/shop/plain.txt
+	assert_line 'a plain file'
+	refute_output --partial X-Powered-By
+	run -0 get -o /dev/null -w '%{http_code}\n' http://example.com/shop/outside.php
+	assert_output 404
+	run -0 get -o /dev/null -w '%{http_code}\n' http://example.com/shop/none.txt
+	assert_output 404
+	run -0 get -D - http://example.com/shop/hello.php
+	refute_output --partial X-Powered-By
+	# open_basedir: the instance yes, /etc/passwd no, and ini_set cannot lift it
+	run -0 get "http://example.com/?read=$b/static/style.css"
+	assert_line read
+	run -0 get 'http://example.com/?read=/etc/passwd'
+	assert_line refused
+	run -0 get 'http://example.com/?lift=1'
+	assert_line 'not set'
+	assert_line refused
+	refute_line read
 }
