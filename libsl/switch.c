@@ -46,6 +46,8 @@ struct served {
 	char *writable_root;
 	int timeout;
 	int disabled;
+	int php;		/* platform php: its runner or php_root */
+	char *php_runner, *php_root;
 };
 
 static void served_load(struct served *s, const char *inst)
@@ -59,11 +61,18 @@ static void served_load(struct served *s, const char *inst)
 	s->app = sl_buf_detach(&b, NULL);
 	s->timeout = 30;
 	s->writable_root = NULL;
+	s->php = 0;
+	s->php_runner = s->php_root = NULL;
 	sl_node_instance_path(&b, "instances", inst);
 	/* a routed instance's app.ini was read at its activation: defaults
 	 * only for one that is gone */
 	if (sl_app_load(&a, b.buf, &err) == 0) {
 		s->timeout = (int)a.timeout;
+		s->php = a.platform == SL_PLATFORM_PHP;
+		if (s->php && a.runner)
+			s->php_runner = strdup(a.runner);
+		else if (s->php && a.php_root)
+			s->php_root = strdup(a.php_root);
 		for (size_t i = 0; i < a.nservices; i++)
 			if (!strcmp(a.services[i].name, "writable_root")) {
 				sl_buf_reset(&b);
@@ -160,7 +169,7 @@ int sl_switch_render(const struct sl_switch *sw, const struct sl_routes *r,
 	size_t m = r->n ? r->n : 1, nsv = 0, nlv = 0;
 	struct sl_render_route *rr = calloc(m, sizeof(*rr));
 	struct served *sv = calloc(m, sizeof(*sv));
-	struct sl_buf *links = calloc(m, 2 * sizeof(*links));
+	struct sl_buf *links = calloc(m, 3 * sizeof(*links));
 	struct live *lv = calloc(m, sizeof(*lv));
 	struct sl_buf challenge = SL_BUF_INIT;
 	struct sl_render_nginx in = { rr, r->n, PAGES, NULL };
@@ -176,17 +185,20 @@ int sl_switch_render(const struct sl_switch *sw, const struct sl_routes *r,
 		const struct sl_route *t = &r->v[i];
 		struct served *s = served_find(sv, &nsv, t->instance);
 
-		links[2 * i] = (struct sl_buf)SL_BUF_INIT;
-		links[2 * i + 1] = (struct sl_buf)SL_BUF_INIT;
-		sl_node_link_path(&links[2 * i], t->host, t->path);
-		sl_buf_adds(&links[2 * i], "/sock");
-		sl_node_link_path(&links[2 * i + 1], t->host, t->path);
-		sl_buf_adds(&links[2 * i + 1], "/static");
+		struct sl_buf *lk = &links[3 * i];
+
+		for (int k = 0; k < 3; k++) {
+			lk[k] = (struct sl_buf)SL_BUF_INIT;
+			sl_node_link_path(&lk[k], t->host, t->path);
+		}
+		sl_buf_adds(&lk[0], "/sock");
+		sl_buf_adds(&lk[1], "/static");
 		rr[i] = (struct sl_render_route){
 			.host = t->host, .path = t->path, .app = s->app,
-			.socket = links[2 * i].buf, .static_dir = links[2 * i + 1].buf,
+			.socket = lk[0].buf, .static_dir = lk[1].buf,
 			.writable_root = s->writable_root, .timeout = s->timeout,
-			.disabled = s->disabled,
+			.disabled = s->disabled, .php = s->php, .link = lk[2].buf,
+			.php_runner = s->php_runner, .php_root = s->php_root,
 		};
 		if (t->flags & SL_ROUTE_HTTPS) {
 			struct live *l = live_find(sw, lv, &nlv, t->host);
@@ -203,8 +215,10 @@ int sl_switch_render(const struct sl_switch *sw, const struct sl_routes *r,
 		free(sv[i].instance);
 		free(sv[i].app);
 		free(sv[i].writable_root);
+		free(sv[i].php_runner);
+		free(sv[i].php_root);
 	}
-	for (size_t i = 0; links && i < 2 * r->n; i++)
+	for (size_t i = 0; links && i < 3 * r->n; i++)
 		sl_buf_release(&links[i]);
 	for (size_t i = 0; i < nlv; i++) {
 		sl_buf_release(&lv[i].file);

@@ -568,3 +568,23 @@ selfsigned() {
 	[[ $stderr == *'a.com has no certificate'* ]]
 	refute_output --partial 443
 }
+
+@test "switch render: a PHP app's route from its app.ini: runner or php_root, through the location's link" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
+	mkdir -p "$SL_ROOT/instances/p.2024-01-01_001" "$SL_ROOT/instances/q.2024-01-01_001/web" \
+		"$SL_ROOT/instances/y.2024-01-01_001"
+	printf '[production]\napp_name = p\nplatform = php\nrunner = index.php\ntimeout = 50\n' \
+		> "$SL_ROOT/instances/p.2024-01-01_001/app.ini"
+	printf '[production]\napp_name = q\nplatform = php\nphp_root = web\n' > "$SL_ROOT/instances/q.2024-01-01_001/app.ini"
+	printf '[production]\napp_name = y\nrunner = app.py\n' > "$SL_ROOT/instances/y.2024-01-01_001/app.ini"
+	printf '%s\n' 'p.com / p.2024-01-01_001' 'p.com /q q.2024-01-01_001' \
+		'y.com / y.2024-01-01_001' > "$SL_ROOT/routes"
+	run -0 "$T" switch-render
+	assert_line '		fastcgi_param SCRIPT_FILENAME "$realpath_root/app/index.php";'
+	assert_line '		fastcgi_param SCRIPT_FILENAME "$realpath_root/app/web$uri";'
+	assert_line '		fastcgi_read_timeout 55s;'
+	assert_line --regexp "^		root \"$SL_ROOT/nginx/at/[0-9a-f]{32}/app/web\";\$"
+	[ "$(grep -c 'fastcgi_pass "unix:$realpath_root/sock";' <<< "$output")" -eq 2 ]
+	# the Python app beside them is proxied as before
+	[ "$(grep -c 'proxy_pass "http://unix:' <<< "$output")" -eq 1 ]
+}
