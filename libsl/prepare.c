@@ -22,6 +22,8 @@
 #include "unit.h"
 
 #define SHARE "/usr/share/silverlining"
+#define PHP_PACKAGES "php8.2-fpm", "php8.2-cli"
+#define PHP_SERVICE "php8.2-fpm.service"
 
 int sl_prepare_user(const struct sl_say *s, const char *app, struct sl_buf *user,
 		    uid_t *uid, gid_t *gid)
@@ -81,12 +83,55 @@ static int group_tree(const struct sl_say *s, const char *dir, uid_t uid, gid_t 
 	return 0;
 }
 
+/* A php_root's: directories o+x, files o+r but its .php files (their source is the app's). */
+static int php_public(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	size_t n = strlen(path);
+
+	(void)flag;
+	(void)f;
+	if (S_ISDIR(st->st_mode))
+		return chmod(path, (st->st_mode & 07777) | 01);
+	if (!S_ISREG(st->st_mode) || (n >= 4 && !strcmp(path + n - 4, ".php")))
+		return 0;
+	return chmod(path, (st->st_mode & 07777) | 04);
+}
+
+/*
+ * DIR/PHP_ROOT and each directory on the way to it: real directories
+ * (lstat: no link the upload holds is followed), o+x when SEARCH is 1.
+ * 0, or -1 when one is not.
+ */
+static int php_root_dirs(const char *dir, const char *php_root, int search)
+{
+	struct sl_buf p = SL_BUF_INIT;
+	struct stat st;
+	const char *c = php_root;
+	int ret = 0;
+
+	sl_buf_adds(&p, dir);
+	while (*c && ret == 0) {
+		size_t n = strcspn(c, "/");
+
+		sl_buf_addch(&p, '/');
+		sl_buf_add(&p, c, n);
+		c += n + (c[n] == '/');
+		if (lstat(p.buf, &st) < 0 || !S_ISDIR(st.st_mode) ||
+		    (search && chmod(p.buf, (st.st_mode & 07777) | 01) < 0))
+			ret = -1;
+	}
+	sl_buf_release(&p);
+	return ret;
+}
+
 /*
  * The instance is root's and its app's group's; other apps read none of
  * it. static/ is public (nginx serves it), so it and the way to it stay
- * open to all.
+ * open to all; so do a php_root's files, which nginx serves too, but its
+ * .php files (PHP_ROOT NULL for none).
  */
-static int instance_modes(const struct sl_say *s, const char *dir, const char *run, gid_t gid)
+static int instance_modes(const struct sl_say *s, const char *dir, const char *run, gid_t gid,
+			  const char *php_root)
 {
 	struct sl_buf st = SL_BUF_INIT;
 	struct stat sb;
@@ -100,6 +145,13 @@ static int instance_modes(const struct sl_say *s, const char *dir, const char *r
 	if (lstat(st.buf, &sb) == 0 && S_ISDIR(sb.st_mode) &&
 	    nftw(st.buf, public_read, 16, FTW_PHYS) != 0)
 		goto out;
+	if (php_root) {
+		sl_buf_reset(&st);
+		sl_buf_addf(&st, "%s/%s", dir, php_root);
+		if (php_root_dirs(dir, php_root, 1) < 0 ||
+		    nftw(st.buf, php_public, 16, FTW_PHYS) != 0)
+			goto out;
+	}
 	ret = 0;
 out:
 	sl_buf_release(&st);
@@ -189,21 +241,31 @@ static void tail_text(const struct sl_say *s, const struct sl_buf *text)
 	sl_say_text(s, p, strlen(p));
 }
 
-/* The packages of A that are not installed, installed. 0, an exit code (told), or -1 with ERR. */
+/* What a PHP app's instances run on: php-fpm, and the php CLI for its scripts. */
+static char *const php_packages[] = { PHP_PACKAGES, NULL };
+
+/*
+ * The packages of A that are not installed, installed (a PHP app's
+ * php_packages first). 0, an exit code (told), or -1 with ERR.
+ */
 static int install_packages(const struct sl_say *s, const struct sl_app *a, const char *run,
 			    struct sl_err *err)
 {
-	struct sl_strv missing = SL_STRV_INIT, argv = SL_STRV_INIT;
+	struct sl_strv missing = SL_STRV_INIT, argv = SL_STRV_INIT, want = SL_STRV_INIT;
 	struct sl_buf out = SL_BUF_INIT, names = SL_BUF_INIT, log = SL_BUF_INIT;
 	int rc = 0;
 
-	for (size_t i = 0; i < a->packages.n; i++) {
+	if (a->platform == SL_PLATFORM_PHP)
+		sl_strv_pushv(&want, (char **)php_packages);
+	for (size_t i = 0; i < a->packages.n; i++)
+		sl_strv_push(&want, a->packages.v[i]);
+	for (size_t i = 0; i < want.n; i++) {
 		sl_buf_reset(&out);
 		sl_say_capture(&out, (char *[]){ "dpkg-query", "-W", "-f=${db:Status-Status}",
-			a->packages.v[i], NULL });
+			want.v[i], NULL });
 		if (strcmp(out.buf, "installed")) {
-			sl_strv_push(&missing, a->packages.v[i]);
-			sl_buf_addf(&names, "%s%s", names.len ? " " : "", a->packages.v[i]);
+			sl_strv_push(&missing, want.v[i]);
+			sl_buf_addf(&names, "%s%s", names.len ? " " : "", want.v[i]);
 		}
 	}
 	if (!missing.n)
@@ -225,12 +287,34 @@ static int install_packages(const struct sl_say *s, const struct sl_app *a, cons
 		rc = SL_EXIT_TEMP;
 	}
 out:
+	sl_strv_clear(&want);
 	sl_strv_clear(&missing);
 	sl_strv_clear(&argv);
 	sl_buf_release(&out);
 	sl_buf_release(&names);
 	sl_buf_release(&log);
 	return rc;
+}
+
+/*
+ * Debian's own php8.2-fpm.service (one master for all, started when the
+ * package is installed) disabled and stopped: each PHP instance runs its
+ * own master under silverlining-instance@. 0, or 111 (told).
+ */
+static int php_service_off(const struct sl_say *s, const struct sl_app *a)
+{
+	if (a->platform != SL_PLATFORM_PHP)
+		return 0;
+	if (SL_SAY_RUN(s, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "is-enabled", "-q", PHP_SERVICE) != 0 &&
+	    SL_SAY_RUN(s, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "is-active", "-q", PHP_SERVICE) != 0)
+		return 0;
+	sl_say(s, "disabling and stopping %s: each PHP instance runs its own php-fpm", PHP_SERVICE);
+	if (SL_SAY_RUN(s, SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "disable", "--now", "-q",
+		       PHP_SERVICE) != 0) {
+		sl_say(s, "%s could not be disabled and stopped", PHP_SERVICE);
+		return SL_EXIT_TEMP;
+	}
+	return 0;
 }
 
 /* The services of A set up for APP (and cleared with --clear). */
@@ -448,7 +532,10 @@ static int put(const char *run, const char *name, const struct sl_buf *text, str
 	return ret;
 }
 
-/* run/INST: location, wsgi.py, uwsgi.ini; the unit's memory cap. 0, or -1 with ERR. */
+/*
+ * run/INST: location, and wsgi.py and uwsgi.ini, or a PHP app's
+ * php-fpm.conf; the unit's memory cap. 0, or -1 with ERR.
+ */
 static int write_runtime(const struct sl_say *s, const char *inst, const struct sl_app *a,
 			 const char *user, const char *dir, const char *run, const char *where,
 			 struct sl_err *err)
@@ -462,22 +549,41 @@ static int write_runtime(const struct sl_say *s, const char *inst, const struct 
 	sl_buf_addf(&text, "%s\n", where);
 	if (put(run, "location", &text, err) < 0)
 		goto out;
-	sl_buf_reset(&text);
-	sl_render_wsgi(dir, a->runner, &text);
-	sl_buf_addf(&wsgi, "%s/wsgi.py", run);
-	if (put(run, "wsgi.py", &text, err) < 0)
-		goto out;
 	sl_buf_addf(&sock, "%s/%s.sock", sl_node_sockets(), inst);
 	sl_buf_addf(&log, "%s/apps/%s/app.log", sl_node_logs(), app.buf);
 	sl_buf_reset(&text);
-	sl_render_uwsgi(&(struct sl_render_uwsgi){
-		.instance = inst, .user = user, .dir = dir, .socket = sock.buf,
-		.pythonpath = SHARE "/python", .wsgi_file = wsgi.buf, .log = log.buf,
-		.processes = (int)a->processes, .threads = (int)a->threads,
-		.timeout = (int)a->timeout, .memory_limit = (int)a->memory_limit,
-	}, &text);
-	if (put(run, "uwsgi.ini", &text, err) < 0)
-		goto out;
+	if (a->platform == SL_PLATFORM_PHP) {
+		struct sl_buf slow = SL_BUF_INIT, temp = SL_BUF_INIT, areas = SL_BUF_INIT;
+
+		sl_buf_addf(&slow, "%s/apps/%s/slow.log", sl_node_logs(), app.buf);
+		sl_node_instance_path(&temp, "tmp", inst);
+		sl_buf_addf(&areas, "%s/apps/%s", sl_node_root(), app.buf);
+		sl_render_phpfpm(&(struct sl_render_phpfpm){
+			.instance = inst, .user = user, .dir = dir, .socket = sock.buf,
+			.log = log.buf, .slowlog = slow.buf, .temp = temp.buf,
+			.areas = areas.buf, .processes = (int)a->processes,
+			.timeout = (int)a->timeout, .memory_limit = (int)a->memory_limit,
+		}, &text);
+		sl_buf_release(&slow);
+		sl_buf_release(&temp);
+		sl_buf_release(&areas);
+		if (put(run, "php-fpm.conf", &text, err) < 0)
+			goto out;
+	} else {
+		sl_render_wsgi(dir, a->runner, &text);
+		sl_buf_addf(&wsgi, "%s/wsgi.py", run);
+		if (put(run, "wsgi.py", &text, err) < 0)
+			goto out;
+		sl_buf_reset(&text);
+		sl_render_uwsgi(&(struct sl_render_uwsgi){
+			.instance = inst, .user = user, .dir = dir, .socket = sock.buf,
+			.pythonpath = SHARE "/python", .wsgi_file = wsgi.buf, .log = log.buf,
+			.processes = (int)a->processes, .threads = (int)a->threads,
+			.timeout = (int)a->timeout, .memory_limit = (int)a->memory_limit,
+		}, &text);
+		if (put(run, "uwsgi.ini", &text, err) < 0)
+			goto out;
+	}
 	/* the whole instance is capped; one worker recycled for memory is not the end of it */
 	sl_buf_addf(&prop, "MemoryMax=%ldM", a->processes * a->memory_limit * 2 + 64);
 	sl_unit_name(&u, inst);
@@ -507,9 +613,18 @@ static int load_app(const struct sl_say *s, const char *inst, const char *dir, s
 			sl_say(s, "warning: %s", a->warnings.v[i]);
 		sl_say(s, "%s", err.msg.buf);
 		rc = SL_EXIT_USAGE;
-	} else if (a->platform != SL_PLATFORM_PYTHON) {
-		sl_say(s, "platform php: only python is served by this release");
+	} else if (a->platform == SL_PLATFORM_PHP && !a->runner == !a->php_root) {
+		sl_say(s, "%s: a php app's app.ini names a runner or a php_root, one of them", inst);
 		rc = SL_EXIT_USAGE;
+	} else if (a->platform == SL_PLATFORM_PHP && a->runner && strchr(a->runner, '#')) {
+		sl_say(s, "%s: the runner of a php app is a file, with no #NAME", inst);
+		rc = SL_EXIT_USAGE;
+	} else if (a->platform == SL_PLATFORM_PHP && a->php_root) {
+		if (php_root_dirs(dir, a->php_root, 0) < 0) {
+			sl_say(s, "%s: the php_root %s is not a directory of the instance", inst,
+			       a->php_root);
+			rc = SL_EXIT_USAGE;
+		}
 	} else if (!a->runner) {
 		sl_say(s, "%s: app.ini names no runner", inst);
 		rc = SL_EXIT_USAGE;
@@ -552,13 +667,15 @@ static int prepare(const struct sl_say *s, int clear, const char *inst, struct s
 	}
 	if ((rc = load_app(s, inst, dir.buf, a)) ||
 	    (rc = install_packages(s, a, run.buf, fatal)) ||
+	    (rc = php_service_off(s, a)) ||
 	    (rc = make_user(s, app.buf, &user, &uid, &gid)) ||
 	    (rc = setup_services(s, a, app.buf, clear)))
 		goto out;
 	rc = SL_EXIT_TEMP;
 	if (node_dir(s, "secrets", 0755) < 0 || node_dir(s, "tmp", 0755) < 0 ||
 	    node_dir(s, sl_node_sockets(), 0755) < 0 || app_log(s, app.buf, gid) < 0 ||
-	    instance_modes(s, dir.buf, run.buf, gid) < 0)
+	    instance_modes(s, dir.buf, run.buf, gid,
+			   a->platform == SL_PLATFORM_PHP ? a->php_root : NULL) < 0)
 		goto out;
 	if (sl_node_app_secret(app.buf, uid, gid, &err) < 0) {
 		sl_say(s, "%s", err.msg.buf);
