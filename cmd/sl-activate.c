@@ -33,7 +33,7 @@
 #define USAGE "sl-activate [--clear] [--hsts | --no-hsts] [--acme-directory URL] " \
 	"[--acme-email ADDRESS] INSTANCE LOCATION... | prev LOCATION | " \
 	"--deactivate [--keep-prev] LOCATION... | --disable LOCATION | --enable LOCATION | " \
-	"--routes | --unit-start INSTANCE | --unit-stop INSTANCE"
+	"--routes | --unit-start INSTANCE | --unit-exec INSTANCE | --unit-stop INSTANCE"
 #define SHARE "/usr/share/silverlining"
 #define NODE_LOCK_WAIT 600
 
@@ -572,6 +572,33 @@ static void unit_start(const char *inst)
 	sl_exit_flush();
 }
 
+/*
+ * The instance's server, in the app's environment (sl-env --node): its
+ * php-fpm master when prepare wrote run/INST/php-fpm.conf (a PHP app),
+ * else its uWSGI. Runs in place of sl-activate (the unit's main process).
+ */
+_Noreturn static void unit_exec(const char *inst)
+{
+	struct sl_buf run = SL_BUF_INIT, dir = SL_BUF_INIT, conf = SL_BUF_INIT;
+	struct stat st;
+
+	if (!sl_instance_name_valid(inst))
+		sl_die(SL_EXIT_USAGE, "invalid instance name '%s'", inst);
+	sl_node_instance_path(&run, "run", inst);
+	sl_node_instance_path(&dir, "instances", inst);
+	sl_buf_addf(&conf, "%s/php-fpm.conf", run.buf);
+	if (lstat(conf.buf, &st) == 0) {
+		execv("/usr/bin/sl-env", (char *[]){ "sl-env", "--node", dir.buf, "--",
+		      "/usr/sbin/php-fpm8.2", "--nodaemonize", "--fpm-config", conf.buf, NULL });
+	} else {
+		sl_buf_reset(&conf);
+		sl_buf_addf(&conf, "%s/uwsgi.ini", run.buf);
+		execv("/usr/bin/sl-env", (char *[]){ "sl-env", "--node", dir.buf, "--",
+		      "/usr/bin/uwsgi", "--ini", conf.buf, NULL });
+	}
+	sl_die_errno("unable to run /usr/bin/sl-env for %s", inst);
+}
+
 static void unit_stop(const char *inst)
 {
 	const char *result = getenv("SERVICE_RESULT");
@@ -643,6 +670,9 @@ int main(int argc, char **argv)
 	const char *verb;
 
 	sl_msg_init(argv[0]);
+	/* the unit's server: before anything here changes the environment it inherits */
+	if (argc == 3 && !strcmp(argv[1], "--unit-exec"))
+		unit_exec(argv[2]);
 	umask(022);
 	sl_node_env();
 	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
@@ -659,7 +689,8 @@ int main(int argc, char **argv)
 	}
 	if (*verb == '-' && strcmp(verb, "--routes") && strcmp(verb, "--deactivate") &&
 	    strcmp(verb, "--disable") && strcmp(verb, "--enable") && !activate_option(verb) &&
-	    strcmp(verb, "--unit-start") && strcmp(verb, "--unit-stop")) {
+	    strcmp(verb, "--unit-start") && strcmp(verb, "--unit-stop") &&
+	    strcmp(verb, "--unit-exec")) {
 		fprintf(stderr, "%s: fatal: unknown option %s\n", sl_msg_prog(), verb);
 		sl_die_usage(USAGE);
 	}
@@ -681,6 +712,7 @@ int main(int argc, char **argv)
 		verb = argv[1];
 	}
 	if (argc != 3 && (!strcmp(verb, "--unit-start") || !strcmp(verb, "--unit-stop") ||
+			  !strcmp(verb, "--unit-exec") ||
 			  !strcmp(verb, "--disable") || !strcmp(verb, "--enable") ||
 			  !strcmp(verb, "prev")))
 		sl_die_usage(USAGE);
