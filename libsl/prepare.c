@@ -159,31 +159,23 @@ out:
 }
 
 /*
- * LOGS/apps/APP, the app's SILVER_LOGS, and in it app.log, where uWSGI,
- * as root before it becomes the app's user, sends the app's log. The
- * directory is root's, sticky, and the app's group writes in it: the app
- * makes files of its own there, and cannot remove, rename or replace
- * root's app.log. An app.log that is not root's own regular file (an
- * older release's, a symlink the app made) is replaced by one made under
- * a name of its own and renamed over it.
+ * DIR/NAME, a log root's php-fpm or uWSGI opens: root's own regular file,
+ * of the app's group GID, mode 0640. One that is not (an older release's,
+ * a symlink the app made) is replaced by one made under a name of its
+ * own and renamed over it. 0, or -1 (told).
  */
-static int app_log(const struct sl_say *s, const char *app, gid_t gid)
+static int root_log(const struct sl_say *s, const char *dir, const char *name, gid_t gid)
 {
-	struct sl_buf d = SL_BUF_INIT, f = SL_BUF_INIT, t = SL_BUF_INIT;
-	struct sl_err err = SL_ERR_INIT;
+	struct sl_buf f = SL_BUF_INIT, t = SL_BUF_INIT;
 	struct stat st;
 	int fd = -1, ret = -1;
 
-	sl_buf_addf(&d, "%s/apps/%s", sl_node_logs(), app);
-	if (sl_file_mkdirs(d.buf, 0755, &err) < 0 || lchown(d.buf, 0, gid) < 0 ||
-	    chmod(d.buf, 01770) < 0)
-		goto out;
-	sl_buf_addf(&f, "%s/app.log", d.buf);
+	sl_buf_addf(&f, "%s/%s", dir, name);
 	if (lstat(f.buf, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
 	    st.st_nlink != 1) {
 		if (lstat(f.buf, &st) == 0)
 			sl_say(s, "%s was not root's own file: replaced", f.buf);
-		sl_buf_addf(&t, "%s/.app.log.XXXXXX", d.buf);
+		sl_buf_addf(&t, "%s/.%s.XXXXXX", dir, name);
 		fd = mkostemp(t.buf, O_CLOEXEC);
 		if (fd < 0)
 			goto out;
@@ -199,14 +191,38 @@ static int app_log(const struct sl_say *s, const char *app, gid_t gid)
 	ret = 0;
 out:
 	if (ret < 0)
-		sl_say(s, "unable to make the log %s: %s", f.len ? f.buf : d.buf,
-		    err.code ? err.msg.buf : strerror(errno));
+		sl_say(s, "unable to make the log %s: %s", f.buf, strerror(errno));
 	if (fd >= 0)
 		close(fd);
-	sl_err_release(&err);
-	sl_buf_release(&d);
 	sl_buf_release(&f);
 	sl_buf_release(&t);
+	return ret;
+}
+
+/*
+ * LOGS/apps/APP, the app's SILVER_LOGS, and in it app.log, where uWSGI
+ * or php-fpm, as root, sends the app's log, and for a PHP app (PHP 1)
+ * slow.log, where php-fpm's master, as root, writes its slow log. The
+ * directory is root's, sticky, and the app's group writes in it: the app
+ * makes files of its own there, and cannot remove, rename or replace
+ * root's logs (root_log()).
+ */
+static int app_log(const struct sl_say *s, const char *app, gid_t gid, int php)
+{
+	struct sl_buf d = SL_BUF_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	int ret = -1;
+
+	sl_buf_addf(&d, "%s/apps/%s", sl_node_logs(), app);
+	if (sl_file_mkdirs(d.buf, 0755, &err) < 0 || lchown(d.buf, 0, gid) < 0 ||
+	    chmod(d.buf, 01770) < 0)
+		sl_say(s, "unable to make the log %s: %s", d.buf,
+		       err.code ? err.msg.buf : strerror(errno));
+	else if (root_log(s, d.buf, "app.log", gid) == 0 &&
+		 (!php || root_log(s, d.buf, "slow.log", gid) == 0))
+		ret = 0;
+	sl_err_release(&err);
+	sl_buf_release(&d);
 	return ret;
 }
 
@@ -650,7 +666,7 @@ static int prepare(const struct sl_say *s, int clear, const char *inst, struct s
 	struct sl_err err = SL_ERR_INIT;
 	uid_t uid;
 	gid_t gid;
-	int rc;
+	int rc, php;
 
 	sl_node_app_of(inst, &app);
 	rc = sl_prepare_user(s, app.buf, &user, NULL, NULL);
@@ -672,10 +688,10 @@ static int prepare(const struct sl_say *s, int clear, const char *inst, struct s
 	    (rc = setup_services(s, a, app.buf, clear)))
 		goto out;
 	rc = SL_EXIT_TEMP;
+	php = a->platform == SL_PLATFORM_PHP;
 	if (node_dir(s, "secrets", 0755) < 0 || node_dir(s, "tmp", 0755) < 0 ||
-	    node_dir(s, sl_node_sockets(), 0755) < 0 || app_log(s, app.buf, gid) < 0 ||
-	    instance_modes(s, dir.buf, run.buf, gid,
-			   a->platform == SL_PLATFORM_PHP ? a->php_root : NULL) < 0)
+	    node_dir(s, sl_node_sockets(), 0755) < 0 || app_log(s, app.buf, gid, php) < 0 ||
+	    instance_modes(s, dir.buf, run.buf, gid, php ? a->php_root : NULL) < 0)
 		goto out;
 	if (sl_node_app_secret(app.buf, uid, gid, &err) < 0) {
 		sl_say(s, "%s", err.msg.buf);
