@@ -596,7 +596,7 @@ _Noreturn static void unit_exec(const char *inst)
 		execv("/usr/bin/sl-env", (char *[]){ "sl-env", "--node", dir.buf, "--",
 		      "/usr/bin/uwsgi", "--ini", conf.buf, NULL });
 	}
-	sl_die_errno("unable to run /usr/bin/sl-env for %s", inst);
+	sl_die(SL_EXIT_TEMP, "unable to run /usr/bin/sl-env for %s: %s", inst, strerror(errno));
 }
 
 static void unit_stop(const char *inst)

@@ -20,7 +20,8 @@
  *   ROOT/locks/_acme     the lock of ACME issuance (acme.h), a name no
  *                        app can have
  *   ROOT/instances/INST  an instance's files, as uploaded
- *   ROOT/run/INST        what the node made for it (app, uwsgi.ini, location)
+ *   ROOT/run/INST        what the node made for it (location, uwsgi.ini and
+ *                        wsgi.py, or php-fpm.conf)
  *   ROOT/configs/INST    its deployment config
  *   ROOT/secrets/APP     the app's secret
  *   ROOT/nginx           nginx's generated configuration, routes.conf
