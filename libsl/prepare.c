@@ -321,8 +321,10 @@ static int php_service_off(const struct sl_say *s, const struct sl_app *a)
 {
 	if (a->platform != SL_PLATFORM_PHP)
 		return 0;
-	if (SL_SAY_RUN(s, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "is-enabled", "-q", PHP_SERVICE) != 0 &&
-	    SL_SAY_RUN(s, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "is-active", "-q", PHP_SERVICE) != 0)
+	if (SL_SAY_RUN(s, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "is-enabled", "-q",
+		       PHP_SERVICE) != 0 &&
+	    SL_SAY_RUN(s, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "is-active", "-q",
+		       PHP_SERVICE) != 0)
 		return 0;
 	sl_say(s, "disabling and stopping %s: each PHP instance runs its own php-fpm", PHP_SERVICE);
 	if (SL_SAY_RUN(s, SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "disable", "--now", "-q",
@@ -630,7 +632,8 @@ static int load_app(const struct sl_say *s, const char *inst, const char *dir, s
 		sl_say(s, "%s", err.msg.buf);
 		rc = SL_EXIT_USAGE;
 	} else if (a->platform == SL_PLATFORM_PHP && !a->runner == !a->php_root) {
-		sl_say(s, "%s: a php app's app.ini names a runner or a php_root, one of them", inst);
+		sl_say(s, "%s: a php app's app.ini names a runner or a php_root, one of them",
+		       inst);
 		rc = SL_EXIT_USAGE;
 	} else if (a->platform == SL_PLATFORM_PHP && a->runner && strchr(a->runner, '#')) {
 		sl_say(s, "%s: the runner of a php app is a file, with no #NAME", inst);

@@ -1,4 +1,4 @@
-/* silverlining — what the node writes for others to read: nginx's routes, an instance's uWSGI or php-fpm config. */
+/* silverlining — what the node writes for others to read: nginx's routes, an instance's server config. */
 #ifndef SL_RENDER_H
 #define SL_RENDER_H
 
