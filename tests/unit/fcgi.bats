@@ -147,46 +147,32 @@ END_OK="$(rec 3 "bytes(8)")"
 	assert_output "libsl-test: fatal: a FastCGI param is not NAME=VALUE: NOEQUALS"
 }
 
+# garbage ANSWER MS MESSAGE: the fake server answering ANSWER makes the
+# client fail with 111 and MESSAGE (after the socket's name)
+garbage() {
+	fake "$1"
+	run -111 "$T" fcgi "$D/fake.sock" "$2" A=b
+	assert_output "libsl-test: fatal: $D/fake.sock: $3"
+	kill "$FAKE_PID" 2>/dev/null
+	wait "$FAKE_PID" || true
+	rm "$D/fake.sock" "$D/fake.ready"
+}
+
 @test "fcgi: garbage from a fake server is an error with a clear message (111), never a crash" {
-	fake "b'HTTP/1.1 200 OK\\r\\n\\r\\nhello'"
-	run -111 "$T" fcgi "$D/fake.sock" 5000 A=b
-	assert_output "libsl-test: fatal: $D/fake.sock: malformed FastCGI response: a record of version 72"
-	rm "$D/fake.sock"; wait "$FAKE_PID" || true
-
-	fake "$(rec 6 "b'Status: 200\\r\\n\\r\\nhalf'")[:-2]"
-	run -111 "$T" fcgi "$D/fake.sock" 5000 A=b
-	assert_output "libsl-test: fatal: $D/fake.sock: the connection closed before the end of the response"
-	rm "$D/fake.sock"; wait "$FAKE_PID" || true
-
-	fake "$(rec 9 "b'xx'")"
-	run -111 "$T" fcgi "$D/fake.sock" 5000 A=b
-	assert_output "libsl-test: fatal: $D/fake.sock: malformed FastCGI response: a record of type 9"
-	rm "$D/fake.sock"; wait "$FAKE_PID" || true
-
-	fake "$(rec 6 "b'no headers at all'") + $END_OK"
-	run -111 "$T" fcgi "$D/fake.sock" 5000 A=b
-	assert_output "libsl-test: fatal: $D/fake.sock: malformed CGI response: no blank line after its headers"
-	rm "$D/fake.sock"; wait "$FAKE_PID" || true
-
-	fake "$(rec 6 "b'Status: 9x9 no\\r\\n\\r\\n'") + $END_OK"
-	run -111 "$T" fcgi "$D/fake.sock" 5000 A=b
-	assert_output "libsl-test: fatal: $D/fake.sock: malformed CGI response: the status '9x9 no'"
-	rm "$D/fake.sock"; wait "$FAKE_PID" || true
-
-	fake "$(rec 3 "bytes([0, 0, 0, 0, 2, 0, 0, 0])")"
-	run -111 "$T" fcgi "$D/fake.sock" 5000 A=b
-	assert_output "libsl-test: fatal: $D/fake.sock: the FastCGI server refused the request: it is overloaded"
-	rm "$D/fake.sock"; wait "$FAKE_PID" || true
-
+	garbage "b'HTTP/1.1 200 OK\\r\\n\\r\\nhello'" 5000 \
+		"malformed FastCGI response: a record of version 72"
+	garbage "$(rec 6 "b'Status: 200\\r\\n\\r\\nhalf'")[:-2]" 5000 \
+		"the connection closed before the end of the response"
+	garbage "$(rec 9 "b'xx'")" 5000 "malformed FastCGI response: a record of type 9"
+	garbage "$(rec 6 "b'no headers at all'") + $END_OK" 5000 \
+		"malformed CGI response: no blank line after its headers"
+	garbage "$(rec 6 "b'Status: 9x9 no\\r\\n\\r\\n'") + $END_OK" 5000 \
+		"malformed CGI response: the status '9x9 no'"
+	garbage "$(rec 3 "bytes([0, 0, 0, 0, 2, 0, 0, 0])")" 5000 \
+		"the FastCGI server refused the request: it is overloaded"
 	# more than SL_FCGI_MAX (16 MiB) of valid records
-	fake "$(rec 6 "b'x' * 65535")"' * 300'
-	run -111 "$T" fcgi "$D/fake.sock" 10000 A=b
-	assert_output "libsl-test: fatal: $D/fake.sock: a response longer than 16777216 bytes"
-	rm "$D/fake.sock"; wait "$FAKE_PID" || true
-
-	fake None
-	run -111 "$T" fcgi "$D/fake.sock" 300 A=b
-	assert_output "libsl-test: fatal: $D/fake.sock: no complete answer within 300 ms"
+	garbage "$(rec 6 "b'x' * 65535")"' * 300' 10000 "a response longer than 16777216 bytes"
+	garbage None 300 "no complete answer within 300 ms"
 }
 
 # parse PYTHON-BYTES: libsl-test fcgi-parse on those bytes
