@@ -161,6 +161,14 @@ static void php_request(const char *inst, const struct sl_app *a, long timeout,
 	} else {
 		snprintf(status, 4, "%03d", r.status);
 		sl_buf_add(body, r.body.buf, r.body.len);
+		/* PHP's errors reach nginx's log on a node: here they are told */
+		if (r.stderr_text.len) {
+			if (body->len && body->buf[body->len - 1] != '\n')
+				sl_buf_addch(body, '\n');
+			sl_buf_adds(body, "PHP's stderr:\n");
+			sl_buf_add(body, r.stderr_text.buf, r.stderr_text.len);
+			sl_buf_addch(body, '\n');
+		}
 	}
 out:
 	sl_fcgi_response_release(&r);

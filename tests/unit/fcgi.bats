@@ -195,7 +195,7 @@ parse() {
 	assert_output "libsl-test: fatal: malformed CGI response: the header line 'bad header'"
 }
 
-@test "sl_gate_request: a PHP instance is asked over FastCGI with nginx's params, runner and php_root" {
+@test "sl_gate_request: a PHP instance is asked over FastCGI with nginx's params, runner and php_root; PHP's stderr told" {
 	[ "$(id -u)" = 0 ] || skip "needs root: the instance's socket is in /run/silverlining"
 	export SL_ROOT=$D/root
 	inst=fcgit$RANDOM.2026-12-02_001
@@ -207,6 +207,7 @@ parse() {
 	cat > main.php <<-'PHP'
 	<?php
 	if ($_SERVER['REQUEST_URI'] === '/blog/down') { http_response_code(503); echo "down\n"; exit; }
+	if ($_SERVER['REQUEST_URI'] === '/blog/fatal') no_such_function();
 	foreach (['SCRIPT_NAME', 'SCRIPT_FILENAME', 'REQUEST_URI', 'QUERY_STRING', 'HTTP_HOST',
 		  'HTTP_X_SILVERLINING_UPDATE', 'REQUEST_METHOD', 'REMOTE_ADDR', 'SERVER_PROTOCOL'] as $k)
 		echo "$k=", $_SERVER[$k], "\n";
@@ -226,6 +227,11 @@ SERVER_PROTOCOL=HTTP/1.1"
 	run -0 "$T" gate-request "$inst" example.test /blog /down 30
 	assert_output "503
 down"
+	# PHP's errors follow the body
+	run -0 "$T" gate-request "$inst" example.test /blog /fatal 30
+	assert_line --index 0 500
+	assert_line --index 1 "PHP's stderr:"
+	assert_output --partial "Call to undefined function no_such_function()"
 	# php_root: a .php file under it, a directory's index.php, nothing else
 	printf '[production]\napp_name = fcgit\nplatform = php\nphp_root = web\n' > app.ini
 	echo '<?php echo "index of ", $_SERVER["DOCUMENT_ROOT"], "\n";' > web/sub/index.php
