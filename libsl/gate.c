@@ -79,34 +79,36 @@ static int is_php(const char *inst)
 }
 
 /*
- * The script of a php_root app for the URL path UPATH into FILE: the
- * .php file under ROOT/instances/INST/PHP_ROOT, or its directory's
- * index.php. 0, or -1 when there is none (nginx would serve a file, or
- * answer 404): no ".." leaves php_root.
+ * The script of a php_root app for the URL path UPATH (N bytes), as
+ * nginx finds it: a path ending in '/' is its directory's index.php.
+ * Into NAME its path under php_root ("/sub/index.php"), into FILE that
+ * file under ROOT/instances/INST/PHP_ROOT. 0, or -1 when UPATH names no
+ * .php file there (nginx would serve a file, or answer 404); no ".."
+ * leaves php_root.
  */
-static int php_root_script(struct sl_buf *file, const char *inst, const char *php_root,
-			   const char *upath, size_t n)
+static int php_root_script(struct sl_buf *name, struct sl_buf *file, const char *inst,
+			   const char *php_root, const char *upath, size_t n)
 {
 	struct stat st;
 
 	for (const char *p = upath; p < upath + n; p++)
 		if (p[0] == '/' && p[1] == '.' && p[2] == '.' && (p + 3 == upath + n || p[3] == '/'))
 			return -1;
+	sl_buf_add(name, upath, n);
+	if (!n || upath[n - 1] == '/')
+		sl_buf_adds(name, "index.php");
 	sl_node_instance_path(file, "instances", inst);
-	sl_buf_addf(file, "/%s%.*s", php_root, (int)n, upath);
-	if (stat(file->buf, &st) == 0 && S_ISDIR(st.st_mode)) {
-		while (file->len && file->buf[file->len - 1] == '/')
-			sl_buf_setlen(file, file->len - 1);
-		sl_buf_adds(file, "/index.php");
-	}
-	return file->len > 4 && !strcmp(file->buf + file->len - 4, ".php") &&
+	sl_buf_addf(file, "/%s%s", php_root, name->buf);
+	return name->len > 4 && !strcmp(name->buf + name->len - 4, ".php") &&
 		stat(file->buf, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
 }
 
 /*
  * The internal request to a PHP instance, over FastCGI to its socket,
- * with the params nginx sends (Debian's fastcgi_params, the script, the
- * route's prefix as SCRIPT_NAME), plus HTTP_X_SILVERLINING_UPDATE.
+ * with the params nginx sends (Debian's fastcgi_params, and as render.c
+ * writes them: the script, SCRIPT_NAME the route's prefix, followed by
+ * the script's path under php_root for a php_root app), plus
+ * HTTP_X_SILVERLINING_UPDATE.
  */
 static void php_request(const char *inst, const struct sl_app *a, long timeout,
 			const char *host, const char *path, const char *url,
@@ -116,6 +118,7 @@ static void php_request(const char *inst, const struct sl_app *a, long timeout,
 	struct sl_err err = SL_ERR_INIT;
 	struct sl_strv p = SL_STRV_INIT;
 	struct sl_buf sock = SL_BUF_INIT, file = SL_BUF_INIT, dir = SL_BUF_INIT;
+	struct sl_buf name = SL_BUF_INIT;
 	const char *script = strcmp(path, "/") ? path : "";
 	size_t n = strcspn(url, "?");
 
@@ -127,7 +130,7 @@ static void php_request(const char *inst, const struct sl_app *a, long timeout,
 	} else if (!a->php_root) {
 		sl_buf_addf(body, "%s names neither runner nor php_root\n", a->ini);
 		goto out;
-	} else if (php_root_script(&file, inst, a->php_root, url, n) < 0) {
+	} else if (php_root_script(&name, &file, inst, a->php_root, url, n) < 0) {
 		snprintf(status, 4, "404");
 		sl_buf_addf(body, "no PHP script under php_root for %.*s\n", (int)n, url);
 		goto out;
@@ -139,7 +142,7 @@ static void php_request(const char *inst, const struct sl_app *a, long timeout,
 	sl_strv_push(&p, "REQUEST_METHOD=GET");
 	sl_strv_push(&p, "CONTENT_TYPE=");
 	sl_strv_push(&p, "CONTENT_LENGTH=");
-	sl_strv_pushf(&p, "SCRIPT_NAME=%s", script);
+	sl_strv_pushf(&p, "SCRIPT_NAME=%s%s", script, name.buf);
 	sl_strv_pushf(&p, "SCRIPT_FILENAME=%s", file.buf);
 	sl_strv_pushf(&p, "REQUEST_URI=%s%s", script, url);
 	sl_strv_pushf(&p, "DOCUMENT_URI=%s%.*s", script, (int)n, url);
@@ -177,6 +180,7 @@ out:
 	sl_buf_release(&sock);
 	sl_buf_release(&file);
 	sl_buf_release(&dir);
+	sl_buf_release(&name);
 }
 
 /*

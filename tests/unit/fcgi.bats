@@ -153,7 +153,7 @@ garbage() {
 	fake "$1"
 	run -111 "$T" fcgi "$D/fake.sock" "$2" A=b
 	assert_output "libsl-test: fatal: $D/fake.sock: $3"
-	kill "$FAKE_PID" 2>/dev/null
+	kill "$FAKE_PID" 2>/dev/null || true
 	wait "$FAKE_PID" || true
 	rm "$D/fake.sock" "$D/fake.ready"
 }
@@ -232,23 +232,23 @@ down"
 	assert_line --index 0 500
 	assert_line --index 1 "PHP's stderr:"
 	assert_output --partial "Call to undefined function no_such_function()"
-	# php_root: a .php file under it, a directory's index.php, nothing else
+	# php_root: a .php file under it, the index.php of a path ending in /, nothing else
 	printf '[production]\napp_name = fcgit\nplatform = php\nphp_root = web\n' > app.ini
-	echo '<?php echo "index of ", $_SERVER["DOCUMENT_ROOT"], "\n";' > web/sub/index.php
-	echo '<?php echo "page\n";' > web/page.php
+	echo '<?php echo "index ", $_SERVER["SCRIPT_NAME"], " in ", $_SERVER["DOCUMENT_ROOT"], "\n";' \
+		> web/sub/index.php
+	echo '<?php echo "page ", $_SERVER["SCRIPT_NAME"], "\n";' > web/page.php
 	echo 'plain' > web/plain.txt
-	run -0 "$T" gate-request "$inst" example.test / /page.php 30
+	run -0 "$T" gate-request "$inst" example.test /blog /page.php 30
 	assert_output "200
-page"
+page /blog/page.php"
 	run -0 "$T" gate-request "$inst" example.test / /sub/ 30
 	assert_output "200
-index of $SL_ROOT/instances/$inst/web"
-	run -0 "$T" gate-request "$inst" example.test / /plain.txt 30
-	assert_output "404
-no PHP script under php_root for /plain.txt"
-	run -0 "$T" gate-request "$inst" example.test / /../main.php 30
-	assert_output "404
-no PHP script under php_root for /../main.php"
+index /sub/index.php in $SL_ROOT/instances/$inst/web"
+	for url in /sub /plain.txt /../main.php /none.php; do
+		run -0 "$T" gate-request "$inst" example.test / "$url" 30
+		assert_output "404
+no PHP script under php_root for $url"
+	done
 	# nobody listening: 000 and why
 	kill "$FPM_PID"; wait "$FPM_PID" || true; FPM_PID=
 	rm -f "$GATE_SOCK"

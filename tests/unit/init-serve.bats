@@ -228,6 +228,14 @@ php_app() {
 	assert_output "page /sub/page.php"
 	run -0 curl -s "http://127.0.0.1:$PORT/sub/plain.txt"
 	assert_output "plain text"
+	run -0 curl -s "http://127.0.0.1:$PORT/sub/"
+	assert_output "404 Not Found: nothing under php_root for /sub/"
+	echo '<?php echo "sub index\n";' > proot/web/sub/index.php
+	run -0 curl -s "http://127.0.0.1:$PORT/sub/"
+	assert_output "sub index"
+	# as nginx: a directory without its / is no script
+	run -0 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/sub"
+	assert_output 404
 	run -0 curl -s -w ' %{http_code}' "http://127.0.0.1:$PORT/sub/none.php"
 	assert_output "404 Not Found: nothing under php_root for /sub/none.php
  404"

@@ -4,8 +4,8 @@
  * router.php), the laptop's stand-in for nginx and php-fpm on a node:
  * static/ first, then the writable root ($CONFIG_WRITABLE_ROOT/HOST/,
  * then $CONFIG_WRITABLE_ROOT/), then the app: its runner for every
- * dynamic request, or the .php file under php_root (a directory's
- * index.php; its other files served as they are). sl-serve sets
+ * dynamic request, or the .php file under php_root (a path ending in /:
+ * its directory's index.php; its other files served as they are). sl-serve sets
  * SL_SERVE_APP (the app directory), SL_SERVE_RUNNER or SL_SERVE_PHP_ROOT,
  * and SL_SERVE_TOKEN, which marks its own update_fetch requests: only
  * those get HTTP_X_SILVERLINING_UPDATE.
@@ -81,8 +81,9 @@ function sl_serve_route()
 	} else {
 		$root = $app . '/' . $own['SL_SERVE_PHP_ROOT'];
 		$f = sl_serve_under($root, $path);
+		// as nginx on a node: a path ending in / runs its directory's index.php
 		if ($f !== null && is_dir($f))
-			$f = is_file($f . '/index.php') ? $f . '/index.php' : null;
+			$f = substr($path, -1) === '/' && is_file($f . '/index.php') ? $f . '/index.php' : null;
 		if ($f === null || !is_file($f)) {
 			http_response_code(404);
 			echo "404 Not Found: nothing under php_root for ", htmlspecialchars($path), "\n";
