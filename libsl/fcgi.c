@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -257,7 +258,7 @@ static int connect_to(const char *path, long timeout_ms, struct sl_err *err)
 	return fd;
 }
 
-/* Writes OUT and reads into IN until END_REQUEST (0) or a failure (-1, ERR). */
+/* Writes OUT to FD and reads R's records until FCGI_END_REQUEST (0), or -1 with ERR. */
 static int exchange(int fd, const char *path, const struct sl_buf *out, long timeout_ms,
 		    struct sl_fcgi_response *r, struct sl_err *err)
 {
@@ -278,7 +279,7 @@ static int exchange(int fd, const char *path, const struct sl_buf *out, long tim
 		long ms = left_ms(&deadline);
 		ssize_t n;
 
-		if (!ms || (n = poll(&p, 1, (int)ms)) == 0) {
+		if (!ms || (n = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms)) == 0) {
 			rc = sl_err_set(err, SL_EXIT_TEMP, "%s: no complete answer within %ld ms",
 					path, timeout_ms);
 			break;
@@ -291,14 +292,15 @@ static int exchange(int fd, const char *path, const struct sl_buf *out, long tim
 		}
 		if (sent < out->len && (p.revents & POLLOUT)) {
 			n = send(fd, out->buf + sent, out->len - sent, MSG_NOSIGNAL);
-			if (n < 0 && errno != EAGAIN && errno != EINTR && errno != EPIPE &&
-			    errno != ECONNRESET) {
+			if (n > 0) {
+				sent += (size_t)n;
+			} else if (errno == EPIPE || errno == ECONNRESET) {
+				/* a server that closes early may still have answered: read on */
+				sent = out->len;
+			} else if (errno != EAGAIN && errno != EINTR) {
 				rc = sl_err_errno(err, "%s: send", path);
 				break;
 			}
-			/* a server that closes early may still have answered: read on */
-			sent = n > 0 ? sent + (size_t)n : n < 0 && (errno == EPIPE ||
-				errno == ECONNRESET) ? out->len : sent;
 		}
 		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;

@@ -33,9 +33,11 @@ struct sl_fcgi_response {
  * (INLEN bytes, may be 0) to the responder listening on the Unix socket
  * SOCKET, and reads its response into R (released and filled again),
  * the whole exchange allowed TIMEOUT_MS milliseconds. 0, or -1 with ERR
- * (111) naming SOCKET: no listener, a timeout, a close before
+ * naming SOCKET: 111 for no listener, a timeout, a close before
  * FCGI_END_REQUEST, a malformed record or CGI response, a response over
- * SL_FCGI_MAX, a request the server refused (protocolStatus).
+ * SL_FCGI_MAX, a request the server refused (protocolStatus); 100 for a
+ * param that is not NAME=VALUE or longer than a record, a socket path
+ * too long for a sockaddr_un.
  */
 int sl_fcgi_request(const char *socket, char *const *params, const void *in, size_t inlen,
 		    long timeout_ms, struct sl_fcgi_response *r, struct sl_err *err);
