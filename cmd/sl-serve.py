@@ -260,7 +260,7 @@ def serve_php(a, appdir, keys, argv):
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(0))
     libc = ctypes.CDLL(None, use_errno=True)
-    child = subprocess.Popen([php, "-d", "variables_order=EGPCS", "-d", "log_errors=1",
+    child = subprocess.Popen([php, "-d", "log_errors=1",
                               "-S", hostport, "-t", appdir, router], env=env, stdin=subprocess.DEVNULL,
                              preexec_fn=lambda: libc.prctl(1, signal.SIGTERM))
     try:

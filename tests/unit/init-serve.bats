@@ -175,7 +175,8 @@ php_app() {
 	echo "update=", $_SERVER['HTTP_X_SILVERLINING_UPDATE'] ?? 'none', "\n";
 	echo "writable=", getenv('CONFIG_WRITABLE_ROOT'), "\n";
 	echo "server=", $_SERVER['SILVER_VERSION'] ?? '-', "\n";
-	echo "token=", getenv('SL_SERVE_TOKEN') === false ? 'unseen' : 'seen', "\n";
+	echo "token=", getenv('SL_SERVE_TOKEN') === false && !isset($_ENV['SL_SERVE_TOKEN']) &&
+		!isset($_SERVER['SL_SERVE_TOKEN']) ? 'unseen' : 'seen', "\n";
 	if ($_SERVER['REQUEST_URI'] === '/boom')
 		no_such_function();
 	PHP
