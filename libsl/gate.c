@@ -126,7 +126,7 @@ static void php_request(const char *inst, const struct sl_app *a, long timeout,
 	sl_buf_reset(body);
 	sl_node_instance_path(&dir, "instances", inst);
 	if (a->runner) {
-		sl_buf_addf(&file, "%s/%s", dir.buf, a->runner);
+		sl_buf_addf(&file, "%s/%.*s", dir.buf, (int)strcspn(a->runner, "#"), a->runner);
 	} else if (!a->php_root) {
 		sl_buf_addf(body, "%s names neither runner nor php_root\n", a->ini);
 		goto out;
