@@ -25,7 +25,7 @@ SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-init sl-serve
 LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance instance-names upload appuser node render location route \
-	template diff service service-db service-area service-pg service-my say failing unit switch prepare gate tls acme
+	template diff service service-db service-area service-pg service-my say failing unit switch prepare gate tls acme fcgi
 # the verbs of silver, each with its page silver-VERB(1)
 VERBS := env init serve setup-node create-node destroy-node list-nodes update \
 	activate deactivate query clean-node disable enable logs backup restore \
@@ -86,7 +86,7 @@ asan:
 
 # The fuzz harnesses of fuzz/ (libFuzzer, clang), on a libsl of their own
 # in build/fuzz; make fuzz runs each for FUZZ_SECONDS (fuzz/run).
-FUZZERS := app-ini devconf silverignore manifest receive
+FUZZERS := app-ini devconf silverignore manifest receive fcgi
 FUZZ_SECONDS ?= 60
 fuzzers:
 	$(MAKE) B=build/fuzz CC=clang CFLAGS='-O1 -g $(SANITIZE) -fsanitize=fuzzer-no-link' \

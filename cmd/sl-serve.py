@@ -11,16 +11,28 @@ set. update_fetch runs at start, as internal requests. A change to a .py
 file or to app.ini restarts it; an error is shown with the request that
 caused it. Python's own HTTP server (Debian's python3, no other package):
 threaded, for one developer, never for the internet.
+
+A PHP app (platform = php) runs under PHP's built-in server (php -S, from
+php8.2-cli) in the same environment, with the router of
+share/silverlining/php/ in front: static/, the writable root, then the
+runner or php_root's scripts; a change to a .php file or to app.ini
+restarts it.
 """
 import argparse
+import ctypes
 import mimetypes
 import os
+import secrets
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import traceback
+import urllib.error
+import urllib.request
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.util import setup_testing_defaults
@@ -135,8 +147,9 @@ def front(app, appdir):
     return serve
 
 
-def update_fetch(app, appdir, entries):
-    """Each entry once, as on a node before a switch: internal requests, scripts."""
+def update_fetch(appdir, entries, request):
+    """Each entry once, as on a node before a switch: internal requests, scripts.
+    REQUEST(entry) makes the internal request: (status line or None, body)."""
     for entry in entries:
         if entry.startswith("script:"):
             cmd = entry[len("script:"):]
@@ -145,6 +158,16 @@ def update_fetch(app, appdir, entries):
             if rc:
                 warn(f"update_fetch {entry} failed; a deploy would stop here")
             continue
+        status, body = request(entry)
+        say(f"update_fetch {entry}: {status or '?'}")
+        sys.stderr.write(body.decode("utf-8", "replace"))
+        if not status or not status.startswith("2"):
+            warn(f"update_fetch {entry} failed; a deploy would stop here")
+
+
+def wsgi_request(app):
+    """An internal request to the WSGI app APP, called directly."""
+    def request(entry):
         environ = {}
         setup_testing_defaults(environ)
         environ.update(PATH_INFO=entry.split("?")[0], QUERY_STRING=entry.partition("?")[2],
@@ -156,35 +179,108 @@ def update_fetch(app, appdir, entries):
         except Exception:
             traceback.print_exc()
             status, body = ["500 exception"], b""
-        say(f"update_fetch {entry}: {status[0] if status else '?'}")
-        sys.stderr.write(body.decode("utf-8", "replace"))
-        if not status or not status[0].startswith("2"):
-            warn(f"update_fetch {entry} failed; a deploy would stop here")
+        return (status[0] if status else None), body
+    return request
 
 
-def watch(appdir, argv):
-    """Restart (through sl-env again) when a .py file or app.ini changes."""
-    def stamps():
-        seen = {}
-        for top, dirs, files in os.walk(appdir):
-            dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("silver-logs", "__pycache__")]
-            for f in files:
-                if f.endswith(".py") or (f == "app.ini" and top == appdir):
-                    p = os.path.join(top, f)
-                    try:
-                        seen[p] = os.stat(p).st_mtime_ns
-                    except OSError:
-                        pass
-        return seen
+def http_request(base, token):
+    """An internal request to PHP's server at BASE, marked by TOKEN (the router's)."""
+    def request(entry):
+        req = urllib.request.Request(base + entry, headers={"X-Silverlining-Update": token,
+                                                            "Host": "localhost"})
+        try:
+            with urllib.request.urlopen(req, timeout=600) as r:
+                return f"{r.status} {r.reason}", r.read()
+        except urllib.error.HTTPError as e:
+            return f"{e.code} {e.reason}", e.read()
+        except OSError as e:
+            return None, f"{e}\n".encode()
+    return request
 
-    before = stamps()
+
+def stamps(appdir, suffix):
+    """The mtimes of APPDIR's SUFFIX files and of its app.ini."""
+    seen = {}
+    for top, dirs, files in os.walk(appdir):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("silver-logs", "__pycache__")]
+        for f in files:
+            if f.endswith(suffix) or (f == "app.ini" and top == appdir):
+                p = os.path.join(top, f)
+                try:
+                    seen[p] = os.stat(p).st_mtime_ns
+                except OSError:
+                    pass
+    return seen
+
+
+def watch(appdir, argv, suffix=".py", child=None, before=None):
+    """Restart (through sl-env again) when a SUFFIX file or app.ini changes
+    from BEFORE (their stamps now by default), after stopping CHILD (a
+    Popen), whose own exit ends sl-serve."""
+    if before is None:
+        before = stamps(appdir, suffix)
     while True:
         time.sleep(0.5)
-        now = stamps()
+        if child and child.poll() is not None:
+            die(111, f"php -S exited with status {child.returncode}")
+        now = stamps(appdir, suffix)
         if now != before:
             changed = sorted(set(now.items()) ^ set(before.items()))
             say(f"{os.path.relpath(changed[0][0], appdir)} changed: restarting")
+            if child:
+                child.terminate()
+                child.wait()
             os.execv(sys.executable, [sys.executable, os.path.realpath(__file__)] + argv)
+
+
+def serve_php(a, appdir, keys, argv):
+    """PHP's built-in server, our router in front of the app (share/silverlining/php/)."""
+    router = beside("share/silverlining/php/router.php") or die(127, "router.php not found beside sl-serve")
+    php = shutil.which("php") or die(127, "php not found: install php8.2-cli")
+    if "runner" not in keys and "php_root" not in keys:
+        die(100, f"{a.appdir}/app.ini names no runner and no php_root")
+    # the port first: nothing (update_fetch's migrations) runs when it is taken
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in a.host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((a.host, a.port))
+    except OSError as e:
+        die(111, f"unable to listen on {a.host}:{a.port}: {e.strerror}")
+    token = secrets.token_hex(16)
+    env = dict(os.environ, SL_SERVE_APP=appdir, SL_SERVE_TOKEN=token)
+    if "runner" in keys:
+        env["SL_SERVE_RUNNER"] = keys["runner"][0]
+    else:
+        env["SL_SERVE_PHP_ROOT"] = keys["php_root"][0]
+    os.chdir(appdir)
+    before = stamps(appdir, ".php")	# a change from now on restarts, even during update_fetch
+    hostport = f"[{a.host}]:{a.port}" if ":" in a.host else f"{a.host}:{a.port}"
+    # php -S dies with sl-serve: stopped by the finally below on SIGTERM or
+    # SIGHUP, and by the kernel (PR_SET_PDEATHSIG) when sl-serve is killed
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(0))
+    libc = ctypes.CDLL(None, use_errno=True)
+    child = subprocess.Popen([php, "-d", "log_errors=1",
+                              "-S", hostport, "-t", appdir, router], env=env, stdin=subprocess.DEVNULL,
+                             preexec_fn=lambda: libc.prctl(1, signal.SIGTERM))
+    try:
+        for _ in range(100):
+            if child.poll() is not None:
+                die(111, f"php -S exited with status {child.returncode}")
+            try:
+                socket.create_connection((a.host, a.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        update_fetch(appdir, keys.get("update_fetch", []), http_request(f"http://{hostport}", token))
+        say(f"serving {keys['app_name'][0]} at http://{hostport}/ (Ctrl-C stops)")
+        watch(appdir, argv, ".php", child, before)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            child.wait()
 
 
 def port(text):
@@ -228,8 +324,8 @@ def main():
         absolute[a.config] = os.path.realpath(a.config)
     argv = [absolute.get(x, x) for x in argv]
     keys = app_ini(appdir)
-    if keys.get("platform", ["python"])[0] != "python":
-        die(100, "only python apps are served by this release")
+    if keys.get("platform", ["python"])[0] == "php":
+        return serve_php(a, appdir, keys, argv)
     if "runner" not in keys:
         die(100, f"{a.appdir}/app.ini names no runner")
     loader = beside("share/silverlining/python/silverlining_runner.py")
@@ -256,7 +352,7 @@ def main():
         while True:
             time.sleep(3600)
     holder["app"] = front(app, appdir)
-    update_fetch(app, appdir, keys.get("update_fetch", []))
+    update_fetch(appdir, keys.get("update_fetch", []), wsgi_request(app))
     say(f"serving {keys['app_name'][0]} at http://{a.host}:{a.port}/ (Ctrl-C stops)")
     try:
         server.serve_forever()

@@ -29,6 +29,12 @@ struct sl_gate {
  * HOST PATH, marked internal (X-Silverlining-Update), allowed TIMEOUT + 5
  * seconds: the body into BODY (replaced), the HTTP status into STATUS
  * ("000" for none).
+ *
+ * A PHP instance (ROOT/run/INST/php-fpm.conf exists) is asked over
+ * FastCGI (fcgi.h) with the params nginx sends it, SCRIPT_FILENAME its
+ * runner or the script of php_root for URL (404 for none); what PHP
+ * wrote to FastCGI's stderr follows the body, after "PHP's stderr:", and
+ * an error of the exchange is the body of status "000".
  */
 void sl_gate_request(const char *instance, long timeout, const char *host, const char *path,
 		     const char *url, struct sl_buf *body, char status[4]);

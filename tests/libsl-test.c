@@ -8,7 +8,9 @@
 #include "../libsl/buf.h"
 #include "../libsl/diff.h"
 #include "../libsl/failing.h"
+#include "../libsl/fcgi.h"
 #include "../libsl/file.h"
+#include "../libsl/gate.h"
 #include "../libsl/location.h"
 #include "../libsl/msg.h"
 #include "../libsl/node.h"
@@ -27,7 +29,8 @@
 	"routes FILE [set HOST PATH INST|- | flags HOST PATH N]... | " \
 	"routes-match FILE HOST PATH | template DIR OUT [VAR=VALUE...] | " \
 	"diff OLDDIR|- NEWDIR | links | failing | switch-changed OLD|- NEW | " \
-	"switch-render"
+	"switch-render | fcgi SOCKET MS [NAME=VALUE...] | fcgi-parse < RECORDS | " \
+	"gate-request INST HOST PATH URL TIMEOUT"
 
 static int check(int ok, const char *what)
 {
@@ -351,6 +354,55 @@ static void test_failing(void)
 	puts("failing ok");
 }
 
+/* R as "status N", its headers, a blank line, its body, "--- stderr" and its stderr. */
+static void show_fcgi(const struct sl_fcgi_response *r)
+{
+	printf("status %d\n", r->status);
+	for (size_t i = 0; i < r->headers.n; i++)
+		printf("%s\n", r->headers.v[i]);
+	printf("\n");
+	fwrite(r->body.buf, 1, r->body.len, stdout);
+	if (r->stderr_text.len) {
+		printf("--- stderr\n");
+		fwrite(r->stderr_text.buf, 1, r->stderr_text.len, stdout);
+	}
+}
+
+/* fcgi SOCKET MS PARAMS..., or fcgi-parse (SOCKET NULL) with the records on stdin. */
+static void test_fcgi(const char *sock, const char *ms, char **params)
+{
+	struct sl_fcgi_response r = SL_FCGI_RESPONSE_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_buf in = SL_BUF_INIT;
+	int rc;
+
+	if (sock) {
+		rc = sl_fcgi_request(sock, params, "", 0, atol(ms), &r, &err);
+	} else {
+		sl_buf_read_fd(&in, 0);
+		rc = sl_fcgi_parse(in.buf, in.len, &r, &err);
+		if (rc == 1)
+			sl_die(1, "incomplete");
+	}
+	if (rc < 0)
+		sl_die(err.code, "%s", err.msg.buf);
+	show_fcgi(&r);
+	sl_fcgi_response_release(&r);
+	sl_buf_release(&in);
+}
+
+/* gate-request INST HOST PATH URL TIMEOUT: "STATUS" then the body. */
+static void test_gate_request(char **argv)
+{
+	struct sl_buf body = SL_BUF_INIT;
+	char status[4];
+
+	sl_gate_request(argv[0], atol(argv[4]), argv[1], argv[2], argv[3], &body, status);
+	printf("%s\n", status);
+	fwrite(body.buf, 1, body.len, stdout);
+	sl_buf_release(&body);
+}
+
 int main(int argc, char **argv)
 {
 	struct sl_err err = SL_ERR_INIT;
@@ -417,6 +469,12 @@ int main(int argc, char **argv)
 		test_diff(argv[2], argv[3]);
 	} else if (!strcmp(argv[1], "template") && argc >= 4) {
 		test_template(argv[2], argv[3], argv + 4);
+	} else if (!strcmp(argv[1], "fcgi") && argc >= 4) {
+		test_fcgi(argv[2], argv[3], argv + 4);
+	} else if (!strcmp(argv[1], "fcgi-parse") && argc == 2) {
+		test_fcgi(NULL, NULL, NULL);
+	} else if (!strcmp(argv[1], "gate-request") && argc == 7) {
+		test_gate_request(argv + 2);
 	} else if (!strcmp(argv[1], "which") && argc == 4) {
 		char *s = sl_run_which(argv[2], argv[3]);
 

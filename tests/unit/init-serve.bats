@@ -160,3 +160,116 @@ serve() {
 	run -0 curl -s -H 'X-Forwarded-Proto: https' "http://127.0.0.1:$PORT/"
 	assert_output "http -"
 }
+
+# php_app DIR: a PHP app whose runner shows its request and environment
+php_app() {
+	command -v php > /dev/null || skip "needs php8.2-cli"
+	app "$1" '[production]' "app_name = $1" 'platform = php' 'runner = index.php' \
+		'update_fetch = /_update' 'service.writable_root ='
+	mkdir -p "$1/static"
+	echo 'body { color: teal }' > "$1/static/style.css"
+	cat > "$1/index.php" <<-'PHP'
+	<?php
+	echo "<h1>PHP page</h1>\n";
+	echo "uri=", $_SERVER['REQUEST_URI'], "\n";
+	echo "update=", $_SERVER['HTTP_X_SILVERLINING_UPDATE'] ?? 'none', "\n";
+	echo "writable=", getenv('CONFIG_WRITABLE_ROOT'), "\n";
+	echo "server=", $_SERVER['SILVER_VERSION'] ?? '-', "\n";
+	echo "token=", getenv('SL_SERVE_TOKEN') === false && !isset($_ENV['SL_SERVE_TOKEN']) &&
+		!isset($_SERVER['SL_SERVE_TOKEN']) ? 'unseen' : 'seen', "\n";
+	if ($_SERVER['REQUEST_URI'] === '/boom')
+		no_such_function();
+	PHP
+}
+
+@test "serve runs a PHP app under php -S: the runner, static/ first, the writable root, CONFIG_* in getenv()" {
+	php_app papp
+	root=$HOME/.silverlining/writable-root/papp
+	mkdir -p "$root"
+	echo shared > "$root/file.txt"
+	serve papp
+	run -0 curl -s "http://127.0.0.1:$PORT/some/page?q=1"
+	assert_line "<h1>PHP page</h1>"
+	assert_line "uri=/some/page?q=1"
+	assert_line "writable=$root"
+	assert_line "server=devel/0.1.0"
+	assert_line "token=unseen"
+	assert_line "update=none"
+	run -0 curl -s "http://127.0.0.1:$PORT/style.css"
+	assert_output "body { color: teal }"
+	run -0 curl -s "http://127.0.0.1:$PORT/file.txt"
+	assert_output shared
+	# the outside cannot pose as an internal request
+	run -0 curl -s -H 'X-Silverlining-Update: 1' "http://127.0.0.1:$PORT/"
+	assert_line "update=none"
+	# update_fetch ran at start, as an internal request
+	run -0 cat "$BATS_TEST_TMPDIR/serve.log"
+	assert_line "sl-serve: update_fetch /_update: 200 OK"
+	assert_line "update=1"
+	assert_line "sl-serve: serving papp at http://127.0.0.1:$PORT/ (Ctrl-C stops)"
+	# an error: a 500, PHP's message in the terminal
+	run -0 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/boom"
+	assert_output 500
+	run -0 cat "$BATS_TEST_TMPDIR/serve.log"
+	assert_output --partial "Call to undefined function no_such_function()"
+}
+
+@test "serve: a php_root app runs its .php files, a directory's index.php, and serves its other files" {
+	command -v php > /dev/null || skip "needs php8.2-cli"
+	app proot '[production]' 'app_name = proot' 'platform = php' 'php_root = web'
+	mkdir -p proot/web/sub proot/secret
+	echo '<?php echo "index ", $_SERVER["SCRIPT_NAME"], "\n";' > proot/web/index.php
+	echo '<?php echo "page ", $_SERVER["SCRIPT_NAME"], "\n";' > proot/web/sub/page.php
+	echo 'plain text' > proot/web/sub/plain.txt
+	echo '<?php echo "outside\n";' > proot/secret/x.php
+	serve proot
+	run -0 curl -s "http://127.0.0.1:$PORT/"
+	assert_output "index /index.php"
+	run -0 curl -s "http://127.0.0.1:$PORT/sub/page.php"
+	assert_output "page /sub/page.php"
+	run -0 curl -s "http://127.0.0.1:$PORT/sub/plain.txt"
+	assert_output "plain text"
+	run -0 curl -s "http://127.0.0.1:$PORT/sub/"
+	assert_output "404 Not Found: nothing under php_root for /sub/"
+	echo '<?php echo "sub index\n";' > proot/web/sub/index.php
+	run -0 curl -s "http://127.0.0.1:$PORT/sub/"
+	assert_output "sub index"
+	# as nginx: a directory without its / is no script
+	run -0 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/sub"
+	assert_output 404
+	run -0 curl -s -w ' %{http_code}' "http://127.0.0.1:$PORT/sub/none.php"
+	assert_output "404 Not Found: nothing under php_root for /sub/none.php
+ 404"
+	run -0 curl -s --path-as-is -w ' %{http_code}' "http://127.0.0.1:$PORT/../secret/x.php"
+	refute_output --partial outside
+}
+
+@test "serve restarts a PHP app when a .php file changes" {
+	php_app plive
+	serve plive
+	run -0 curl -s "http://127.0.0.1:$PORT/"
+	assert_line "<h1>PHP page</h1>"
+	sed -i 's/PHP page/PHP changed/' plive/index.php
+	for _ in $(seq 50); do
+		grep -q 'index.php changed: restarting' "$BATS_TEST_TMPDIR/serve.log" && break
+		sleep 0.2
+	done
+	run -0 cat "$BATS_TEST_TMPDIR/serve.log"
+	assert_line "sl-serve: index.php changed: restarting"
+	for _ in $(seq 50); do
+		curl -s "http://127.0.0.1:$PORT/" 2>/dev/null | grep -q 'PHP changed' && break
+		sleep 0.2
+	done
+	run -0 curl -s "http://127.0.0.1:$PORT/"
+	assert_line "<h1>PHP changed</h1>"
+}
+
+@test "serve: a PHP app on a busy port exits 111; one with neither runner nor php_root exits 100" {
+	php_app pbusy
+	serve pbusy
+	run -111 silver serve --port "$PORT" pbusy
+	assert_line "sl-serve: fatal: unable to listen on 127.0.0.1:$PORT: Address already in use"
+	app pnone '[production]' 'app_name = pnone' 'platform = php'
+	run -100 silver serve --port "$PORT" pnone
+	assert_output "sl-serve: fatal: pnone/app.ini names no runner and no php_root"
+}
