@@ -91,7 +91,7 @@ try {
             }
         }
         sort($lines);
-        $internal = ($_SERVER['HTTP_X_SILVERLINING_UPDATE'] ?? '') !== '';
+        $internal = ($_SERVER['HTTP_X_SILVERLINING_UPDATE'] ?? '') === '1';
         $lines[] = 'internal=' . ($internal ? 'yes' : 'no');
         $lines[] = 'SCRIPT_NAME=' . ($_SERVER['SCRIPT_NAME'] ?? '');
         reply(200, 'text/plain; charset=utf-8', implode("\n", $lines) . "\n");
