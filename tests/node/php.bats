@@ -115,8 +115,9 @@ setup_file() {
 	}
 	EOF
 
-	# phpslow: a request that never returns
-	printf '[production]\napp_name = phpslow\nplatform = php\nrunner = index.php\ntimeout = 2\nprocesses = 2\n' \
+	# phpslow: a request that never returns (timeout is past the slow
+	# log's 5 s, so the request is in the slow log before it is killed)
+	printf '[production]\napp_name = phpslow\nplatform = php\nrunner = index.php\ntimeout = 7\nprocesses = 2\n' \
 		> "$APPS/phpslow/app.ini"
 	cat > "$APPS/phpslow/index.php" <<-'EOF'
 	<?php
@@ -148,12 +149,14 @@ sign() {
 gb_says() { sed -i "s|<h1>.*</h1>|<h1>$1</h1>|" "$GB/index.php"; }
 # the instance a location serves
 instance_at() { on awk -v l="$1" '$1 == l {print $3}' $ROOT/routes; }
-# workers INST: the processes of INST's unit that are not root's (its
-# php-fpm master is root's, the pool's workers the app's user's)
+# workers INST: the users of the processes of INST's unit that are not
+# root's (its php-fpm master is root's, the pool's workers the app's
+# user's), one a line; ps reads a worker's user from its status, since
+# /proc/PID of a process that changed user is root's
 workers() {
 	on sh -c "cg=\$(systemctl show -p ControlGroup --value silverlining-instance@$1.service)
 		for p in \$(cat /sys/fs/cgroup\$cg/cgroup.procs); do
-			u=\$(stat -c %U /proc/\$p 2>/dev/null) && [ \"\$u\" != root ] && echo \$u
+			u=\$(ps -o user= -p \$p) && [ \"\$u\" != root ] && echo \$u
 		done; true"
 }
 memory_mib() {
@@ -262,7 +265,7 @@ answering() {
 	assert_output 200
 }
 
-@test "a request past timeout is killed (request_terminate_timeout) while other requests are served" {
+@test "a request past timeout is killed (request_terminate_timeout) while other requests are served; the slow log has its stack" {
 	run -0 up "$APPS/phpslow" phpslow.test
 	curl -s -o /dev/null -w '%{http_code}' -H 'Host: phpslow.test' \
 		"http://$NODE_IP/loop" > "$BATS_TEST_TMPDIR/loop.status" 3>&- &
@@ -277,6 +280,9 @@ answering() {
 	assert_output 502
 	run -0 on grep -rh 'execution timed out' /var/log/silverlining/apps/phpslow/
 	assert_output --partial "terminating"
+	run -0 on cat /var/log/silverlining/apps/phpslow/slow.log
+	assert_output --partial "usleep()"
+	assert_output --partial "index.php:4"
 	run -0 page phpslow.test /ok
 	assert_output "ok"
 }
