@@ -110,6 +110,16 @@ setup_file() {
 	    echo 'password _SERVER ', sha1($_SERVER['CONFIG_MYSQL_PASSWORD'] ?? ''), "\n";
 	    echo 'open_basedir ', ini_get('open_basedir'), "\n";
 	    break;
+	case '/plant':
+	    // a link where root may open a log of the app's
+	    $to = getenv('SILVER_LOGS') . '/' . $q['name'];
+	    echo shell_exec('ln -s ' . escapeshellarg($q['to']) . ' ' . escapeshellarg($to)
+	        . ' 2>&1 && echo planted');
+	    break;
+	case '/sleep':
+	    sleep((int) $q['s']);
+	    echo "slept\n";
+	    break;
 	default:
 	    echo "peek\n";
 	}
@@ -337,6 +347,22 @@ answering() {
 	assert_output "mysql: connected to peek"
 	run -0 page peek.test "/mysql?db=peekaboo"
 	assert_output --partial "Access denied for user 'peek'@'localhost' to database 'peekaboo'"
+}
+
+@test "a PHP app's links in its log directory do not lead root's php-fpm to write elsewhere (the slow log)" {
+	run -0 page peek.test "/plant?name=slow.log&to=/root/planted-by-peek"
+	if [ "$output" != planted ]; then
+		# refused only because root's own file is there, which the app
+		# cannot remove in its sticky log directory
+		assert_output --partial "File exists"
+		run -0 on stat -c '%U %F' /var/log/silverlining/apps/peek/slow.log
+		assert_output --regexp '^root regular (empty )?file$'
+	fi
+	# past the slow log's 5 s: the master writes the request's stack
+	run -0 page peek.test "/sleep?s=6"
+	assert_output "slept"
+	run -1 on test -e /root/planted-by-peek
+	run -1 on grep -rl 'pool peek' /root
 }
 
 @test "CONFIG_* reaches getenv() and \$_SERVER; no password is in any process's argv or in php-fpm.conf" {
