@@ -159,18 +159,36 @@ sign() {
 gb_says() { sed -i "s|<h1>.*</h1>|<h1>$1</h1>|" "$GB/index.php"; }
 # the instance a location serves
 instance_at() { on awk -v l="$1" '$1 == l {print $3}' $ROOT/routes; }
+# unit_pids INST: the processes of INST's unit (by their cgroup, which
+# names the unit under cgroup v1 and v2 alike), one a line
+unit_pids() {
+	on sh -c "for p in /proc/[0-9]*; do
+		grep -qs '/silverlining-instance@$1\.service\$' \$p/cgroup && echo \${p#/proc/}
+	done; true"
+}
 # workers INST: the users of the processes of INST's unit that are not
 # root's (its php-fpm master is root's, the pool's workers the app's
-# user's), one a line; ps reads a worker's user from its status, since
+# user's), one a line; ps reads a process's user from its status, since
 # /proc/PID of a process that changed user is root's
 workers() {
-	on sh -c "cg=\$(systemctl show -p ControlGroup --value silverlining-instance@$1.service)
-		for p in \$(cat /sys/fs/cgroup\$cg/cgroup.procs); do
-			u=\$(ps -o user= -p \$p) && [ \"\$u\" != root ] && echo \$u
-		done; true"
+	local p u
+	for p in $(unit_pids "$1"); do
+		u=$(on ps -o user= -p "$p") && [ "$u" != root ] && echo "$u"
+	done
+	true
 }
-memory_mib() {
-	on sh -c "echo \$((\$(systemctl show -p MemoryCurrent --value silverlining-instance@$1.service) / 1048576))"
+# memory INST: what INST's unit holds: the sum of its processes' Pss in
+# MiB, and the unit's MemoryCurrent in MiB where systemd accounts it
+memory() {
+	local pss=0 p n cur
+	for p in $(unit_pids "$1"); do
+		n=$(on awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup") && pss=$((pss + n))
+	done
+	cur=$(on systemctl show -p MemoryCurrent --value "silverlining-instance@$1.service")
+	case $cur in
+	*[!0-9]* | '') echo "Pss $((pss / 1024)) MiB" ;;
+	*) echo "Pss $((pss / 1024)) MiB, MemoryCurrent $((cur / 1048576)) MiB" ;;
+	esac
 }
 # answering FILE: requests to gb.test, one after the other, their status
 # codes into FILE, until FILE.stop exists
@@ -438,7 +456,10 @@ answering() {
 		sleep 1
 	done
 	[ "$n" -eq 0 ] || fail "$n workers still there after 60 s: $(workers "$inst")"
-	php=$(memory_mib "$inst")
+	# the master alone is left
+	run -0 unit_pids "$inst"
+	assert_output --regexp '^[0-9]+$'
+	php=$(memory "$inst")
 	run -0 on systemctl is-active "silverlining-instance@$inst.service"
 	run -0 page gb.test
 	assert_output --partial "<h1>Guestbook, version two</h1>"
@@ -451,6 +472,6 @@ answering() {
 	run -0 status hello.test
 	assert_output 200
 	sleep 12
-	python=$(memory_mib "$hello")
-	echo "# idle memory (MemoryCurrent): PHP guestbook $php MiB (php-fpm master, no worker), Python hello $python MiB (uWSGI, 2 workers)" >&3
+	python=$(memory "$hello")
+	echo "# idle memory: PHP guestbook $php (php-fpm master, no worker); Python hello $python (uWSGI, 2 workers)" >&3
 }
