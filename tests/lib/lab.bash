@@ -42,3 +42,24 @@ seconds() {
 	SECONDS_TAKEN=$(echo "$(date +%s.%N) - $s" | bc)
 	return $rc
 }
+
+# argv_sampling: the node records every process's argv into /root/argv.log,
+# over and over, until argv_sampled; and runs a control, a short process
+# with argv-control-marker in its argv, which the log must hold (else the
+# sampler samples too slowly to prove anything)
+argv_sampling() {
+	on systemd-run --quiet --unit=argv-sampler sh -c 'rm -f /root/argv.stop
+		while [ ! -e /root/argv.stop ]; do
+			cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" "\n"
+		done > /root/argv.log'
+	on systemd-run --quiet --unit=argv-control sh -c 'sleep 1; true' argv-control-marker
+}
+
+# argv_sampled: the sampler stopped, its log whole
+argv_sampled() {
+	on touch /root/argv.stop
+	for _ in $(seq 100); do
+		on systemctl is-active -q argv-sampler || break
+		sleep 0.1
+	done
+}

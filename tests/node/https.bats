@@ -282,24 +282,13 @@ user_cert() {
 }
 
 @test "keys: 0600 root, in directories root's alone; no process's argv holds key material during an install, an issuance and a renewal" {
-	# the node records every process's argv, over and over, until told to stop
-	on systemd-run --quiet --unit=argv-sampler sh -c 'rm -f /root/argv.stop
-		while [ ! -e /root/argv.stop ]; do
-			cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" "\n"
-		done > /root/argv.log'
-	# a control: a short process with a marker in its argv, which the
-	# sampler must see (else it samples too slowly to prove anything)
-	on systemd-run --quiet --unit=argv-control sh -c 'sleep 1; true' argv-control-marker
+	argv_sampling
 	user_cert key-user.test
 	d=$BATS_FILE_TMPDIR/userca
 	run -0 silver install-cert "$NODE" "$d/key-user.test.pem" "$d/key-user.test.key"
 	run -0 up "$HELLO" https://key.test
 	run -0 silver renew-certs --force "$NODE" key.test
-	on touch /root/argv.stop
-	for _ in $(seq 100); do
-		on systemctl is-active -q argv-sampler || break
-		sleep 0.1
-	done
+	argv_sampled
 	run -0 on sh -c 'grep -c . /root/argv.log; grep -c "uacme" /root/argv.log;
 		grep -c -x argv-control-marker /root/argv.log'
 	[ "${lines[1]}" -gt 0 ] || fail "the sampler never saw uacme run: it proves nothing"
