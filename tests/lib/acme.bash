@@ -18,12 +18,13 @@
 #
 # pebble validates HTTP-01 on port 80 of the address its DNS gives, the
 # node's nginx, at once (PEBBLE_VA_NOSLEEP=1, not the default random
-# wait of up to 15 s) and for real (no PEBBLE_VA_ALWAYS_VALID). It keeps
-# its default of refusing 5% of good nonces (badNonce): uacme retries
-# them ("server rejected nonce, retrying"), as a client of a real CA
-# must. Nothing
-# is given a fixed time: each wait is for a port to answer, bounded by
-# a count of tries.
+# wait of up to 15 s) and for real (no PEBBLE_VA_ALWAYS_VALID). Its
+# refusal of 5% of good nonces is off (PEBBLE_WFE_NONCEREJECT=0): uacme
+# retries a badNonce, order requests included, so pebble would log a
+# second "POST /order-plz" for one order now and then, and the tests
+# count orders exactly (acme_orders; a forced issuance counted 2 in one
+# CI run). Nothing is given a fixed time: each wait is for a port to
+# answer, bounded by a count of tries.
 #
 # Debian 12's pebble-challtestsrv (2.4) has no DNS-over-HTTPS server to
 # turn off; its HTTP-01, HTTPS and TLS-ALPN-01 servers are off.
@@ -155,7 +156,7 @@ acme_start() {
 	}
 	EOF
 	echo "--- pebble starts" >> "$ACME_LOG"
-	_acme_spawn "$ACME_DIR/pebble.pid" "$ACME_LOG" PEBBLE_VA_NOSLEEP=1 \
+	_acme_spawn "$ACME_DIR/pebble.pid" "$ACME_LOG" PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
 		pebble -config "$ACME_DIR/pebble.json" -dnsserver "$ACME_IP:$ACME_DNS_PORT"
 	_acme_wait_port "$ACME_URL" --cacert "$ACME_CA"
 }
