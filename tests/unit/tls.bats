@@ -127,6 +127,21 @@ routes() {
 	assert_output ''
 }
 
+@test "install: a certificate whose names would be paths is refused (100), and nothing is written outside the store" {
+	leaf dots 'DNS:../../../etc/evil.test'
+	leaf slash 'DNS:a.test/../../evil.test'
+	leaf mixed 'DNS:good.test,DNS:..'
+	for n in dots slash mixed; do
+		run -100 sl-cert install < <(cat "$C/$n.pem" "$C/int.pem" "$C/$n.key")
+		assert_output --regexp "^sl-cert: fatal: the certificate names '[^']*', not a DNS name"
+	done
+	run -0 sl-cert list
+	assert_output ''
+	run -0 find "$SL_ROOT" -name '*evil*'
+	assert_output ''
+	[ ! -e "$SL_ROOT/../etc/evil.test" ] && [ ! -e /etc/evil.test ]
+}
+
 @test "install: the key never in argv, nor in the process list, nor readable by others" {
 	leaf a 'DNS:a.test'
 	key=$(sed -n '2p' "$C/a.key")
