@@ -28,6 +28,16 @@ provisioned_node_up() {
 		{ cat "$BATS_FILE_TMPDIR/provision.out" >&3; return 1; }
 }
 
+# HTTP to the node, as a client of HOST (the node's nginx, by its address):
+# page HOST [PATH] the body, status HOST [PATH] the status code, post HOST
+# PATH [BODY] a POST's body; up ARGS... is silver update to the node
+page() { curl -s -H "Host: $1" "http://$NODE_IP${2:-/}"; }
+status() { curl -s -o /dev/null -w '%{http_code}' -H "Host: $1" "http://$NODE_IP${2:-/}"; }
+post() { curl -s -X POST -H "Host: $1" --data-binary "${3:-}" "http://$NODE_IP$2"; }
+up() { silver update --node "$NODE" "$@"; }
+# hello_says TEXT: the copy of examples/hello in HELLO says TEXT as its heading
+hello_says() { sed -i "s/<h1>.*<\/h1>/<h1>$1<\/h1>/" "$HELLO/main.py"; }
+
 # on NODE CMD...: a command on the node
 on() {
 	sl-remote "$NODE" "$@"
@@ -55,11 +65,21 @@ argv_sampling() {
 	on systemd-run --quiet --unit=argv-control sh -c 'sleep 1; true' argv-control-marker
 }
 
-# argv_sampled: the sampler stopped, its log whole
+# argv_sampled WORD: the sampler stopped, its log whole, and proved to
+# have sampled: it saw the control process and a process with WORD in its
+# argv (the one the test is about), else the test fails; prints how much
+# it read
 argv_sampled() {
+	local words seen control
 	on touch /root/argv.stop
 	for _ in $(seq 100); do
 		on systemctl is-active -q argv-sampler || break
 		sleep 0.1
 	done
+	words=$(on grep -c . /root/argv.log)
+	seen=$(on grep -c -F -- "$1" /root/argv.log)
+	control=$(on grep -c -x argv-control-marker /root/argv.log)
+	[ "${seen:-0}" -gt 0 ] || fail "the sampler never saw $1 run: it proves nothing"
+	[ "${control:-0}" -gt 0 ] || fail "the sampler missed the control process: it proves nothing"
+	echo "# argv sampled: $words argument words, $seen of $1" >&3
 }

@@ -40,7 +40,6 @@ setup() {
 	lab_setup
 }
 
-up() { silver update --node "$NODE" "$@"; }
 # as the app at LOCATION, with its own credentials
 sql() { silver run --node "$NODE" "$1" sql "$2"; }
 # the rows of a database's table, as root sees them

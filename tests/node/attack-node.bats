@@ -36,7 +36,6 @@ setup() {
 	lab_setup
 }
 
-status() { curl -s -o /dev/null -w '%{http_code}' -H "Host: $1" "http://$NODE_IP${2:-/}"; }
 as_attacker() { on runuser -u sl-attacker -- sh -c "$1"; }
 instance_at() { on sl-query --instance "$1"; }
 main_pid() { on systemctl show -P MainPID "silverlining-instance@$1.service"; }

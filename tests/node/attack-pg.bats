@@ -24,8 +24,6 @@ setup() {
 	lab_setup
 }
 
-up() { silver update --node "$NODE" "$@"; }
-post() { curl -s -X POST -H "Host: $1" --data-binary "${3:-}" "http://$NODE_IP$2"; }
 # as_app APP [PSQL-ARGS...]: SQL on stdin, run by the app the way its code
 # would: its own role, its own password, over TCP
 as_app() {

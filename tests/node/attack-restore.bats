@@ -28,14 +28,11 @@ setup() {
 
 AREA=/var/lib/silverlining/apps/places/files
 VAREA=/var/lib/silverlining/apps/victim/files
-up() { silver update --node "$NODE" "$@"; }
-get() { curl -s -H "Host: $1" "http://$NODE_IP$2"; }
-post() { curl -s -X POST -H "Host: $1" --data-binary "${3:-}" "http://$NODE_IP$2"; }
 add_place() { post places.test "/places?name=$1&lon=$2&lat=$3" "${4:-}" > /dev/null; }
 # all of the app's data, as one sum: its places (database rows) and its files
 data_sum() {
 	{
-		get places.test '/near?lon=0&lat=0&km=20000'
+		page places.test '/near?lon=0&lat=0&km=20000'
 		on sh -c "cd $AREA && find . | sort && find . -type f | sort | xargs -r sha256sum"
 	} | sha256sum | cut -c1-16
 }
@@ -136,7 +133,7 @@ tarball() { tar -C "$1" -czf "$2" .; }
 	# and the same backup, untampered, restores: Bremen is gone
 	run -0 restore "$BATS_FILE_TMPDIR/olddir"
 	assert_line "restored service.files of places"
-	run -0 get places.test '/near?lon=8.807&lat=53.075&km=1'
+	run -0 page places.test '/near?lon=8.807&lat=53.075&km=1'
 	assert_output "[]"
 	no_leftovers
 }

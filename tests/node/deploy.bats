@@ -22,10 +22,6 @@ setup() {
 }
 
 # page HOST [PATH]: the body nginx serves for HOST
-page() { curl -s -H "Host: $1" "http://$NODE_IP${2:-/}"; }
-status() { curl -s -o /dev/null -w '%{http_code}' -H "Host: $1" "http://$NODE_IP${2:-/}"; }
-up() { silver update --node "$NODE" "$@"; }
-hello_says() { sed -i "s/<h1>.*<\/h1>/<h1>$1<\/h1>/" "$HELLO/main.py"; }
 
 @test "silver update puts hello live at its host: page, static file, the update_fetch output" {
 	run -0 --separate-stderr up "$HELLO" hello.test

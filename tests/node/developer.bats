@@ -23,8 +23,6 @@ setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
 
-page() { curl -s -H "Host: $1" "http://$NODE_IP${2:-/}"; }
-up() { silver update --node "$NODE" "$@"; }
 instances() { on ls /var/lib/silverlining/instances | grep -c "^$1\."; }
 
 @test "config.required: a deploy without a config fails clearly and switches nothing" {

@@ -148,9 +148,6 @@ setup() {
 	lab_setup
 }
 
-page() { curl -s -H "Host: $1" "http://$NODE_IP${2:-/}"; }
-status() { curl -s -o /dev/null -w '%{http_code}' -H "Host: $1" "http://$NODE_IP${2:-/}"; }
-up() { silver update --node "$NODE" "$@"; }
 # sign NAME MESSAGE: a guestbook entry, POSTed as a browser does
 sign() {
 	curl -s -o /dev/null -w '%{http_code}' -H 'Host: gb.test' \
@@ -405,12 +402,7 @@ answering() {
 		page peek.test /env > /dev/null
 		sign argv 'sampled' > /dev/null
 	done
-	argv_sampled
-	run -0 on sh -c 'grep -c . /root/argv.log; grep -c "php-fpm" /root/argv.log;
-		grep -c -x argv-control-marker /root/argv.log'
-	[ "${lines[1]}" -gt 0 ] || fail "the sampler never saw php-fpm: it proves nothing"
-	[ "${lines[2]}" -gt 0 ] || fail "the sampler missed the control process: it proves nothing"
-	echo "# argv sampled: ${lines[0]} argument words, ${lines[1]} of php-fpm" >&3
+	argv_sampled php-fpm
 	on sh -c "for f in $ROOT/apps/*/mysql.password; do cat \$f; echo; done | grep . > /root/passwords"
 	run -0 on grep -c . /root/passwords
 	[ "$output" -ge 3 ] || fail "only $output passwords to look for"

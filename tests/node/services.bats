@@ -21,11 +21,8 @@ setup() {
 	lab_setup
 }
 
-up() { silver update --node "$NODE" "$@"; }
-get() { curl -s -H "Host: $1" "http://$NODE_IP$2"; }
-post() { curl -s -X POST -H "Host: $1" --data-binary "${3:-}" "http://$NODE_IP$2"; }
 # the app's data, as sums: its places, and its files area
-places_sum() { get places.test '/near?lon=0&lat=0&km=20000' | sha256sum | cut -c1-16; }
+places_sum() { page places.test '/near?lon=0&lat=0&km=20000' | sha256sum | cut -c1-16; }
 files_sum() { on sh -c 'cd /var/lib/silverlining/apps/places/files && find . -type f | sort | xargs -r sha256sum' | sha256sum | cut -c1-16; }
 
 @test "places deploys with PostGIS and files; update_fetch shows its CONFIG_* with no password" {
@@ -46,7 +43,7 @@ files_sum() { on sh -c 'cd /var/lib/silverlining/apps/places/files && find . -ty
 	assert_output --partial '"added": "Berlin"'
 	post places.test '/places?name=Potsdam&lon=13.064&lat=52.391' > /dev/null
 	post places.test '/places?name=Paris&lon=2.352&lat=48.857' > /dev/null
-	run -0 get places.test '/near?lon=13.405&lat=52.52&km=50'
+	run -0 page places.test '/near?lon=13.405&lat=52.52&km=50'
 	assert_output --partial '"name": "Berlin"'
 	assert_output --partial '"name": "Potsdam"'
 	refute_output --partial 'Paris'
@@ -58,7 +55,7 @@ files_sum() { on sh -c 'cd /var/lib/silverlining/apps/places/files && find . -ty
 
 @test "the data outlives instances: a redeploy finds it" {
 	run -0 up "$PLACES" places.test
-	run -0 get places.test '/near?lon=13.405&lat=52.52&km=1'
+	run -0 page places.test '/near?lon=13.405&lat=52.52&km=1'
 	assert_output --partial '"name": "Berlin"'
 }
 
@@ -89,7 +86,7 @@ files_sum() { on sh -c 'cd /var/lib/silverlining/apps/places/files && find . -ty
 	run -0 silver -y clear --node "$NODE" places.test
 	assert_line "cleared service.postgis of places"
 	assert_line "cleared service.files of places"
-	run -0 get places.test '/near?lon=0&lat=0&km=20000'
+	run -0 page places.test '/near?lon=0&lat=0&km=20000'
 	assert_output "[]"
 	run -0 on ls -A /var/lib/silverlining/apps/places/files
 	assert_output ""
@@ -136,11 +133,11 @@ files_sum() { on sh -c 'cd /var/lib/silverlining/apps/places/files && find . -ty
 	sed -i 's/^app_name = places$/app_name = fresh/' "$BATS_TEST_TMPDIR/fresh/app.ini"
 	run -0 up "$BATS_TEST_TMPDIR/fresh" fresh.test
 	post fresh.test '/places?name=Oslo&lon=10.75&lat=59.91' > /dev/null
-	run -0 get fresh.test '/near?lon=10.75&lat=59.91&km=1'
+	run -0 page fresh.test '/near?lon=10.75&lat=59.91&km=1'
 	assert_output --partial Oslo
 	run -0 silver update --clear --node "$NODE" "$BATS_TEST_TMPDIR/fresh" fresh.test
 	assert_line "sl-activate: cleared service.postgis of fresh"
-	run -0 get fresh.test '/near?lon=10.75&lat=59.91&km=1'
+	run -0 page fresh.test '/near?lon=10.75&lat=59.91&km=1'
 	assert_output "[]"
 }
 
@@ -157,7 +154,7 @@ files_sum() { on sh -c 'cd /var/lib/silverlining/apps/places/files && find . -ty
 @test "a hostile app name never reaches SQL" {
 	run -100 on sl-service-postgis setup "x';DROP DATABASE places;--"
 	assert_output "sl-service-postgis: fatal: invalid app name 'x';DROP DATABASE places;--': want a lowercase letter, then up to 30 lowercase letters, digits or dashes"
-	run -0 get places.test '/near?lon=13.405&lat=52.52&km=1'
+	run -0 page places.test '/near?lon=13.405&lat=52.52&km=1'
 	assert_output --partial '"name": "Berlin"'
 }
 
@@ -181,6 +178,6 @@ files_sum() { on sh -c 'cd /var/lib/silverlining/apps/places/files && find . -ty
 	on sh -c 'mv /root/pg.conf /etc/postgresql/15/main/postgresql.conf && systemctl start postgresql@15-main'
 	run -0 silver query "$NODE" places
 	assert_line --regexp "^places $inst running places\.test$"
-	run -0 get places.test '/near?lon=13.405&lat=52.52&km=1'
+	run -0 page places.test '/near?lon=13.405&lat=52.52&km=1'
 	assert_output --partial '"name": "Berlin"'
 }

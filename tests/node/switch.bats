@@ -24,9 +24,6 @@ setup() {
 	lab_setup
 }
 
-page() { curl -s -H "Host: $1" "http://$NODE_IP${2:-/}"; }
-up() { silver update --node "$NODE" "$@"; }
-hello_says() { sed -i "s/<h1>.*<\/h1>/<h1>$1<\/h1>/" "$HELLO/main.py"; }
 # nginx's worker processes: a reload replaces every one of them
 workers() { on sh -c 'pgrep -P "$(cat /run/nginx.pid)" | sort | tr "\n" " "'; }
 
