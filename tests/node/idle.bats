@@ -31,7 +31,7 @@ up() { silver update --node "$NODE" "$@"; }
 # status and seconds of one request to HOST
 ask() { curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Host: $1" "http://$NODE_IP/"; }
 # the uWSGI processes of the node
-uwsgis() { on sh -c 'pgrep -c -x uwsgi-core || true'; }
+uwsgis() { on sh -c "pgrep -c -f '^/usr/bin/uwsgi ' || true"; }
 # the node's used memory, in MiB
 used() { on sh -c "free -m | awk '/^Mem:/ { print \$3 }'"; }
 # waits until no uWSGI runs on the node (at most 30 s)
@@ -53,7 +53,8 @@ all_idle() {
 		assert_output --regexp '^200 '
 	done
 	busy=$(used)
-	[ "$(uwsgis)" -gt 0 ] || fail "no uWSGI after the requests"
+	run -0 ask app1.test
+	[ "$(uwsgis)" -gt 0 ] || fail "no uWSGI just after a request"
 	all_idle || fail "uWSGI still runs: $(on pgrep -a uwsgi-core)"
 	idle=$(used)
 	run -0 on sl-query app1
