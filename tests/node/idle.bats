@@ -32,8 +32,14 @@ up() { silver update --node "$NODE" "$@"; }
 ask() { curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Host: $1" "http://$NODE_IP/"; }
 # the uWSGI processes of the node
 uwsgis() { on sh -c "pgrep -c -f '^/usr/bin/uwsgi ' || true"; }
-# the node's used memory, in MiB
-used() { on sh -c "free -m | awk '/^Mem:/ { print \$3 }'"; }
+# the proportional set size of every process on the node, and of its
+# uWSGI processes, in MiB ("free" would show the host's memory)
+pss() {
+	on sh -c 'for p in /proc/[0-9]*; do
+		c=$(tr "\0" " " < $p/cmdline 2>/dev/null)
+		awk -v c="$c" '"'"'/^Pss:/ { print $2, (c ~ /^\/usr\/bin\/uwsgi / ? "uwsgi" : "other") }'"'"' $p/smaps_rollup 2>/dev/null
+	done 2>/dev/null' | awk '{ all += $1; if ($2 == "uwsgi") u += $1 } END { printf "%d MiB (uWSGI %d MiB)", all / 1024, u / 1024 }'
+}
 # waits until no uWSGI runs on the node (at most 30 s)
 all_idle() {
 	for _ in $(seq 150); do
@@ -44,7 +50,7 @@ all_idle() {
 }
 
 @test "$N idle apps keep no uWSGI process, and each answers its next request" {
-	before=$(used)
+	before=$(pss)
 	for i in $(seq $N); do
 		run -0 up --name "app$i" "$HELLO" "app$i.test"
 	done
@@ -52,22 +58,25 @@ all_idle() {
 		run -0 ask "app$i.test"
 		assert_output --regexp '^200 '
 	done
-	busy=$(used)
+	busy=$(pss)
 	run -0 ask app1.test
 	[ "$(uwsgis)" -gt 0 ] || fail "no uWSGI just after a request"
-	all_idle || fail "uWSGI still runs: $(on pgrep -a uwsgi-core)"
-	idle=$(used)
+	all_idle || fail "uWSGI still runs: $(on pgrep -a -f /usr/bin/uwsgi)"
+	idle=$(pss)
 	run -0 on sl-query app1
 	assert_output --partial ' idle app1.test'
-	echo "# node memory used: ${before} MiB before the apps, ${busy} MiB with $N apps serving, ${idle} MiB with them idle" >&3
+	echo "# node memory (Pss of every process): $before before the apps, $busy with $N apps serving, $idle with them idle" >&3
 	# each answers its next request: its uWSGI started by the connection
-	for i in $(seq $N); do
+	run -0 ask app1.test
+	assert_output --regexp '^200 '
+	echo "# first request after idle: ${output#* } s" >&3
+	for i in $(seq 2 $N); do
 		run -0 ask "app$i.test"
 		assert_output --regexp '^200 '
-		[ "$i" = 1 ] && echo "# first request after idle: ${output#* } s" >&3
 	done
-	run -0 on sl-query app1
-	assert_output --partial ' running app1.test'
+	# the one asked last runs until its idle_timeout
+	run -0 on sl-query "app$N"
+	assert_output --partial " running app$N.test"
 }
 
 @test "a rollback to an idle previous instance is the switch alone" {
