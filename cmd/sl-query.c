@@ -54,16 +54,19 @@ static void instances(const char *app, struct sl_strv *out)
 /*
  * failing: it stopped on its own and systemd keeps starting it again
  * (sl-activate --unit-stop records each failure), or it came back less
- * than a minute ago; else running when its unit is active, or stopped.
+ * than a minute ago; else running when its server runs, idle when only
+ * its socket is active (its next connection starts the server), or
+ * stopped.
  */
 static const char *state(const char *inst)
 {
 	struct sl_failing f = SL_FAILING_INIT;
-	int active = sl_unit_active(NULL, inst);
+	int server = sl_unit_server_active(NULL, inst);
+	int active = server || sl_unit_socket_active(NULL, inst);
 
 	if (sl_failing_read(inst, &f) && (!active || time(NULL) - f.since <= 60))
 		return "failing";
-	return active ? "running" : "stopped";
+	return server ? "running" : active ? "idle" : "stopped";
 }
 
 static int listed(const struct sl_strv *v, const char *s)
@@ -157,8 +160,8 @@ static void remove_instance(const char *inst)
 	struct sl_err err = SL_ERR_INIT;
 	int ret = 0;
 
+	sl_unit_disable_now(NULL, inst);
 	sl_unit_name(&unit, inst);
-	SL_SAY_RUN(NULL, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "disable", "-q", "--now", unit.buf);
 	for (size_t i = 0; !ret && i < sizeof dirs / sizeof *dirs; i++) {
 		sl_node_instance_path(&path, dirs[i], inst);
 		ret = sl_file_remove_tree(AT_FDCWD, path.buf, &err);

@@ -27,7 +27,7 @@ struct key {
 	const char *why;	/* what check wants, for messages */
 };
 
-#define NKEYS 16
+#define NKEYS 17
 
 struct parse {
 	struct sl_app *app;
@@ -181,6 +181,7 @@ static const struct key keys[] = {
 	{ "threads", K_INT, F(threads), NULL, 1, 64, NULL },
 	{ "timeout", K_INT, F(timeout), NULL, 1, 3600, NULL },
 	{ "memory_limit", K_INT, F(memory_limit), NULL, 16, 65536, NULL },
+	{ "idle_timeout", K_INT, F(idle_timeout), NULL, 0, 86400, NULL },
 };
 #undef F
 _Static_assert(sizeof(keys) / sizeof(keys[0]) == NKEYS, "NKEYS");

@@ -40,11 +40,15 @@ struct sl_app {
 	char *config_template;
 	char *config_checker;
 	long processes, threads, timeout, memory_limit;
+	long idle_timeout;	/* seconds a Python server idles before it exits; 0 never */
 	struct sl_strv warnings;	/* "DIR/app.ini:LINE: ..." */
 };
 #define SL_APP_INIT { NULL, NULL, NULL, NULL, SL_PLATFORM_PYTHON, NULL, \
 	SL_STRV_INIT, NULL, NULL, NULL, 0, SL_STRV_INIT, 0, NULL, NULL, NULL, \
-	2, 1, 30, 256, SL_STRV_INIT }
+	2, 1, 30, 256, SL_APP_IDLE_TIMEOUT, SL_STRV_INIT }
+
+/* idle_timeout's default, in seconds (doc/DESIGN.md, "Idle instances") */
+#define SL_APP_IDLE_TIMEOUT 600
 
 /*
  * Reads DIR/app.ini into APP (which must be SL_APP_INIT or released).

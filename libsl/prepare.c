@@ -598,6 +598,7 @@ static int write_runtime(const struct sl_say *s, const char *inst, const struct 
 			.pythonpath = SHARE "/python", .wsgi_file = wsgi.buf, .log = log.buf,
 			.processes = (int)a->processes, .threads = (int)a->threads,
 			.timeout = (int)a->timeout, .memory_limit = (int)a->memory_limit,
+			.idle = (int)a->idle_timeout,
 		}, &text);
 		if (put(run, "uwsgi.ini", &text, err) < 0)
 			goto out;
@@ -726,37 +727,81 @@ int sl_prepare_instance(const struct sl_prepare *p, const char *instance, struct
 	return rc ? -1 : 0;
 }
 
+/*
+ * 1 when INST's uWSGI is up: its unit's main process (the master: the
+ * exec chain keeps its PID) has forked a worker, which it does once the
+ * app is loaded (need-app); 0 not yet.
+ */
+static int server_ready(const char *unit)
+{
+	struct sl_buf pid = SL_BUF_INIT, path = SL_BUF_INIT;
+	char c;
+	int fd, rc = 0;
+
+	sl_say_capture(&pid, (char *[]){ "systemctl", "show", "-p", "MainPID", "--value",
+		(char *)unit, NULL });
+	pid.buf[strcspn(pid.buf, "\n")] = 0;
+	if (pid.buf[0] && strcmp(pid.buf, "0")) {
+		sl_buf_addf(&path, "/proc/%s/task/%s/children", pid.buf, pid.buf);
+		fd = open(path.buf, O_RDONLY | O_CLOEXEC);
+		rc = fd >= 0 && read(fd, &c, 1) == 1;
+		if (fd >= 0)
+			close(fd);
+	}
+	sl_buf_release(&pid);
+	sl_buf_release(&path);
+	return rc;
+}
+
+/*
+ * INST started: a Python instance's socket (S_UNIT) enabled and started,
+ * then its server too, waited for until its app is loaded; an instance
+ * whose socket is already active is left as it is (running or idle: the
+ * next connection starts it), so a rollback to it is the switch alone. A
+ * PHP instance's service is enabled and started, waited for until its
+ * php-fpm binds its socket. 0, 111, or 100 with the log's tail told.
+ */
 static int start(const struct sl_say *s, const char *inst)
 {
 	struct sl_buf u = SL_BUF_INIT, timer = SL_BUF_INIT, sock = SL_BUF_INIT, app = SL_BUF_INIT;
+	struct sl_buf k = SL_BUF_INIT, ini = SL_BUF_INIT;
 	struct timespec nap = { 0, 100 * 1000 * 1000 };
 	struct stat st;
-	int rc = 0;
+	int rc = 0, python;
 
 	sl_unit_name(&u, inst);
+	sl_unit_socket_name(&k, inst);
+	sl_node_instance_path(&ini, "run", inst);
+	sl_buf_adds(&ini, "/uwsgi.ini");
+	python = lstat(ini.buf, &st) == 0;
 	sl_buf_addf(&timer, "silverlining-drain-%s.timer", inst);
 	SL_SAY_RUN(s, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "stop", timer.buf);	/* it serves again */
 	if (node_dir(s, sl_node_sockets(), 0755) < 0)
 		return SL_EXIT_TEMP;
 	/* enabling reloads systemd's configuration: only when it is needed (a
 	 * rollback to a running instance must stay well under a second) */
-	if (SL_SAY_RUN(s, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "is-enabled", "-q", u.buf) != 0 &&
-	    SL_SAY_RUN(s, SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "enable", "-q", u.buf) != 0) {
+	if (SL_SAY_RUN(s, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "is-enabled", "-q",
+		       python ? k.buf : u.buf) != 0 &&
+	    SL_SAY_RUN(s, SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "enable", "-q",
+		       python ? k.buf : u.buf) != 0) {
 		rc = SL_EXIT_TEMP;
 		goto out;
 	}
 	sl_buf_addf(&sock, "%s/%s.sock", sl_node_sockets(), inst);
-	if (sl_unit_active(s, inst) && lstat(sock.buf, &st) == 0 && S_ISSOCK(st.st_mode))
+	if (python ? sl_unit_socket_active(s, inst) :
+	    sl_unit_server_active(s, inst) && lstat(sock.buf, &st) == 0 && S_ISSOCK(st.st_mode))
 		goto out;
-	unlink(sock.buf);	/* uWSGI may not remove it (the directory is root's) */
-	if (SL_SAY_RUN(s, SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "start", u.buf) != 0) {
+	unlink(sock.buf);	/* a server's or a socket unit's left behind */
+	if ((python && SL_SAY_RUN(s, SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "start",
+				  k.buf) != 0) ||
+	    SL_SAY_RUN(s, SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "start", u.buf) != 0) {
 		rc = SL_EXIT_TEMP;
 		goto out;
 	}
 	for (int i = 0; i < 300; i++) {
-		if (lstat(sock.buf, &st) == 0 && S_ISSOCK(st.st_mode))
+		if (python ? server_ready(u.buf) : lstat(sock.buf, &st) == 0 && S_ISSOCK(st.st_mode))
 			goto out;
-		if (!sl_unit_active(s, inst))
+		if (!sl_unit_server_active(s, inst))
 			break;
 		nanosleep(&nap, NULL);
 	}
@@ -766,6 +811,8 @@ static int start(const struct sl_say *s, const char *inst)
 	rc = SL_EXIT_USAGE;
 out:
 	sl_buf_release(&u);
+	sl_buf_release(&k);
+	sl_buf_release(&ini);
 	sl_buf_release(&timer);
 	sl_buf_release(&sock);
 	sl_buf_release(&app);

@@ -547,17 +547,19 @@ int sl_render_generation(const char *text, struct sl_buf *out)
 void sl_render_uwsgi(const struct sl_render_uwsgi *in, struct sl_buf *out)
 {
 	sl_buf_addf(out, "[uwsgi]\nstrict = true\nplugins = python3\nmaster = true\n"
-		    "http-socket = %s\nchmod-socket = 660\nchown-socket = %s:www-data\n"
+		    "# HTTP on the socket systemd holds, %s\nprotocol = http\n"
 		    "uid = %s\ngid = %s\nchdir = %s\npythonpath = %s\nwsgi-file = %s\n"
 		    "need-app = true\nprocesses = %d\nthreads = %d\n",
-		    in->socket, in->user, in->user, in->user, in->dir,
+		    in->socket, in->user, in->user, in->dir,
 		    in->pythonpath, in->wsgi_file, in->processes, in->threads);
 	if (in->threads > 1)
 		sl_buf_adds(out, "enable-threads = true\n");
 	sl_buf_addf(out, "harakiri = %d\nharakiri-verbose = true\nmax-requests = 5000\n"
-		    "reload-on-rss = %d\ndie-on-term = true\nvacuum = true\n"
+		    "reload-on-rss = %d\ndie-on-term = true\n"
 		    "buffer-size = 32768\nlogto = %s\nlog-x-forwarded-for = true\n",
 		    in->timeout, in->memory_limit, in->log);
+	if (in->idle > 0)
+		sl_buf_addf(out, "idle = %d\ndie-on-idle = true\n", in->idle);
 }
 
 /*

@@ -130,16 +130,20 @@ struct sl_render_uwsgi {
 	const char *instance;
 	const char *user;	/* the app's user and group */
 	const char *dir;	/* the instance's files (chdir) */
-	const char *socket;	/* its http-socket */
+	const char *socket;	/* its socket, which systemd holds and passes */
 	const char *pythonpath;	/* where silverlining_runner is */
 	const char *wsgi_file;	/* the wsgi.py sl_render_wsgi() wrote */
 	const char *log;	/* the app's log file */
 	int processes, threads, timeout, memory_limit;	/* app.ini's */
+	int idle;	/* app.ini's idle_timeout: 0, never */
 };
 
 /*
  * The [uwsgi] ini for IN, appended to OUT; "enable-threads" when threads
- * is above 1. The strings are written as given: the caller makes them
+ * is above 1. uWSGI speaks HTTP on the socket systemd passes it
+ * (silverlining-instance@.socket: LISTEN_FDS) and binds none itself; with
+ * an idle time, it exits after so many seconds without a request (the
+ * next connection starts it again). The strings are written as given: the caller makes them
  * (paths under the node's ROOT, names it validated); none may hold a
  * newline, nor uWSGI's expansions $( %( @( and %LETTER.
  */

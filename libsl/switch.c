@@ -434,7 +434,11 @@ out:
 	return ret;
 }
 
-/* The instance of one line of systemctl list-units into NAME: 1, or 0 for another unit. */
+/*
+ * The instance of one line of systemctl list-units into NAME (its service
+ * or its socket: an idle instance has only its socket active): 1, or 0
+ * for another unit.
+ */
 static int unit_instance(const char *line, struct sl_buf *name)
 {
 	static const char prefix[] = "silverlining-instance@";
@@ -443,8 +447,12 @@ static int unit_instance(const char *line, struct sl_buf *name)
 	if (strncmp(line, prefix, sizeof(prefix) - 1))
 		return 0;
 	line += sizeof(prefix) - 1;
-	end = strstr(line, ".service");
-	if (!end)
+	end = line + strcspn(line, " ");
+	if (end - line > 8 && !strncmp(end - 8, ".service", 8))
+		end -= 8;
+	else if (end - line > 7 && !strncmp(end - 7, ".socket", 7))
+		end -= 7;
+	else
 		return 0;
 	sl_buf_reset(name);
 	sl_buf_add(name, line, (size_t)(end - line));
@@ -455,14 +463,18 @@ static int unit_instance(const char *line, struct sl_buf *name)
 static void drain_start(const struct sl_switch *sw, const char *inst)
 {
 	struct sl_buf unit_arg = SL_BUF_INIT, svc = SL_BUF_INIT, arg = SL_BUF_INIT;
+	struct sl_buf sock = SL_BUF_INIT;
 
 	sl_buf_addf(&arg, "--on-active=%ld", sw->drain);
 	sl_buf_addf(&unit_arg, "--unit=silverlining-drain-%s", inst);
 	sl_unit_name(&svc, inst);
+	sl_unit_socket_name(&sock, inst);
+	/* the socket first: no connection starts the server again */
 	if (SL_SAY_RUN(&sw->say, SL_RUN_NULL, SL_RUN_NULL, "systemd-run", "--quiet",
 		       "--collect", unit_arg.buf, arg.buf, "--timer-property=AccuracySec=1s",
-		       "systemctl", "disable", "--now", svc.buf) == 0)
+		       "systemctl", "disable", "--now", sock.buf, svc.buf) == 0)
 		sl_say(&sw->say, "%s serves nothing now; it stops in %lds", inst, sw->drain);
+	sl_buf_release(&sock);
 	sl_buf_release(&unit_arg);
 	sl_buf_release(&svc);
 	sl_buf_release(&arg);

@@ -229,7 +229,7 @@ int main(int argc, char **argv)
 			.wsgi_file = value(rec, "wsgi_file"), .log = value(rec, "log"),
 			.processes = num(rec, "processes"), .threads = num(rec, "threads"),
 			.timeout = num(rec, "timeout"),
-			.memory_limit = num(rec, "memory_limit"),
+			.memory_limit = num(rec, "memory_limit"), .idle = num(rec, "idle"),
 		};
 
 		sl_render_uwsgi(&in, &out);

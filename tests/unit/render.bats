@@ -35,6 +35,16 @@ golden() {
 	! grep -q enable-threads "$F/uwsgi-single.ini"
 }
 
+@test "render uwsgi: HTTP on the socket systemd passes; an idle time exits uWSGI, 0 never" {
+	for f in threads single; do
+		grep -qx 'protocol = http' "$F/uwsgi-$f.ini"
+		! grep -q -e '^http-socket' -e '^vacuum' -e '^chown-socket' "$F/uwsgi-$f.ini"
+	done
+	grep -qx 'idle = 600' "$F/uwsgi-threads.ini"
+	grep -qx 'die-on-idle = true' "$F/uwsgi-threads.ini"
+	! grep -q idle "$F/uwsgi-single.ini"
+}
+
 @test "render wsgi: a plain runner and a hostile one render as their golden files" {
 	golden wsgi "$F/wsgi-plain.state" "$F/wsgi-plain.py"
 	golden wsgi "$F/wsgi-nasty.state" "$F/wsgi-nasty.py"
