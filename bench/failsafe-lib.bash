@@ -122,9 +122,12 @@ fs_case() {
 		fs_on sh -c "systemctl status --no-pager -l $unit; tail $log" >&2; return 1; }
 	before=$(fs_on sh -c "wc -l < $log")
 	# the unit's cgroup, sampled every 0.5 s
-	fs_on systemd-run --quiet --unit=bench-sampler sh -c \
-		"cd /sys/fs/cgroup\$(systemctl show -p ControlGroup --value $unit) &&
-		while :; do cat memory.current; sleep 0.5; done > /root/memory.samples" || return
+	fs_put /root/bench-sampler <<-EOF
+	cd "/sys/fs/cgroup\$(systemctl show -p ControlGroup --value $unit)" || exit 1
+	while :; do cat memory.current >> /root/memory.samples; cat memory.peak > /root/memory.peak; sleep 0.5; done
+	EOF
+	fs_on sh -c 'rm -f /root/memory.samples /root/memory.peak' &&
+		fs_on systemd-run --quiet --collect --unit=bench-sampler sh /root/bench-sampler || return
 	rm -f "$dir/stop"
 	"$TOP/bench/load" --bad "$bad" --record "$dir/$server.$case" \
 		"http://${NODE#root@}/ok" "$host" "$rate" "$dir/stop" "$secs" > /dev/null
@@ -132,7 +135,7 @@ fs_case() {
 	local restarts peak
 	restarts=$(fs_on sh -c "tail -n +$((before + 1)) $log" |
 		grep -c -E 'Respawned uWSGI worker|Booting worker with pid') || true
-	peak=$(fs_on sh -c "cat /sys/fs/cgroup\$(systemctl show -p ControlGroup --value $unit)/memory.peak" 2>/dev/null) || peak=0
+	peak=$(fs_on cat /root/memory.peak 2>/dev/null) || peak=0
 	fs_on cat /root/memory.samples | python3 -c '
 import sys, statistics
 server, case, peak, restarts, record = sys.argv[1:]
