@@ -23,7 +23,7 @@ fs_deploy() {
 # fs_others: the same app under Debian's stock uWSGI settings (the values
 # of /usr/share/uwsgi/conf/default.ini: master, 2 workers, no harakiri,
 # listen 100) and under gunicorn's defaults (1 sync worker, timeout 30),
-# each a unit of its own, behind the node's nginx with nginx's defaults
+# (python3-gunicorn has the module, no /usr/bin/gunicorn) each a unit of its own, behind the node's nginx with nginx's defaults
 fs_others() {
 	fs_on sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-gunicorn > /dev/null &&
 		mkdir -p /srv/failsafe' || return
@@ -57,7 +57,7 @@ fs_others() {
 	User=www-data
 	Group=www-data
 	RuntimeDirectory=bench-gunicorn
-	ExecStart=/usr/bin/gunicorn --bind unix:/run/bench-gunicorn/socket --chdir /srv/failsafe --error-logfile /var/log/bench-gunicorn.log app:application
+	ExecStart=/usr/bin/python3 -m gunicorn --bind unix:/run/bench-gunicorn/socket --chdir /srv/failsafe --error-logfile /var/log/bench-gunicorn.log app:application
 	UNIT
 	fs_put /etc/nginx/conf.d/bench-failsafe.conf <<-'NGINX'
 	server {
