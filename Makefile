@@ -128,8 +128,10 @@ demo:
 	examples/demo
 
 bench: all
+	bash .ci/install-deps --bench
 	bench/sync
 	bench/deploy
+	bench/failsafe
 
 # The link graph of libsl has no cycle: each module depends only on the
 # modules below it (tests/lib/link-cycles, with nm, names any cycle).

@@ -544,14 +544,30 @@ int sl_render_generation(const char *text, struct sl_buf *out)
 	return 0;
 }
 
+/* uWSGI's pool: workers it may add to app.ini's processes */
+#define SPARE_WORKERS 32
+
 void sl_render_uwsgi(const struct sl_render_uwsgi *in, struct sl_buf *out)
 {
 	sl_buf_addf(out, "[uwsgi]\nstrict = true\nplugins = python3\nmaster = true\n"
 		    "# HTTP on the socket systemd holds, %s\nprotocol = http\n"
 		    "uid = %s\ngid = %s\nchdir = %s\npythonpath = %s\nwsgi-file = %s\n"
-		    "need-app = true\nprocesses = %d\nthreads = %d\n",
+		    "need-app = true\n",
 		    in->socket, in->user, in->user, in->dir,
-		    in->pythonpath, in->wsgi_file, in->processes, in->threads);
+		    in->pythonpath, in->wsgi_file);
+	/*
+	 * The pool (doc/DESIGN.md, "The pool"): app.ini's processes always
+	 * run; when every one is busy for a second (a request that never
+	 * returns wedges one until harakiri), uWSGI's cheaper subsystem
+	 * (algorithm spare, 2.0.21 has no spare2) adds 2 more, up to
+	 * SPARE_WORKERS more, and stops them again when idle. The listen
+	 * queue that holds a burst while they start is the socket unit's
+	 * (Backlog=).
+	 */
+	sl_buf_addf(out, "processes = %d\ncheaper = %d\ncheaper-initial = %d\n"
+		    "cheaper-algo = spare\ncheaper-step = 2\ncheaper-overload = 1\n"
+		    "threads = %d\n",
+		    in->processes + SPARE_WORKERS, in->processes, in->processes, in->threads);
 	if (in->threads > 1)
 		sl_buf_adds(out, "enable-threads = true\n");
 	sl_buf_addf(out, "harakiri = %d\nharakiri-verbose = true\nmax-requests = 5000\n"
