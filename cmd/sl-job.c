@@ -339,17 +339,21 @@ static int timer_text(const char *unit, struct sl_buf *out)
 	return rc;
 }
 
-/* --list [LOCATION|APP]: one line per job; 1 when there is none. */
+/*
+ * --list [LOCATION|APP]: one line per job; 1 when there is none. A host
+ * that is neither routed nor an app names the node (silver jobs NODE):
+ * all its jobs.
+ */
 static int list(const char *arg)
 {
 	struct sl_strv units = SL_STRV_INIT;
 	struct sl_buf app = SL_BUF_INIT, text = SL_BUF_INIT, a = SL_BUF_INIT, j = SL_BUF_INIT;
 	int running;
 
-	if (arg && !app_named(arg, &app))
+	if (arg && !app_named(arg, &app) && strchr(arg, '/'))
 		sl_die(SL_EXIT_USAGE, "'%s' is neither a location routed on this node nor an app",
 		       arg);
-	timers(arg ? app.buf : NULL, &units);
+	timers(app.len ? app.buf : NULL, &units);
 	for (size_t i = 0; i < units.n; i++) {
 		if (timer_text(units.v[i], &text) < 0)
 			continue;
@@ -357,7 +361,8 @@ static int list(const char *arg)
 		job_line(a.buf, j.buf, text.buf, &running);
 	}
 	if (!units.n)
-		sl_die(SL_EXIT_NO, "no jobs%s%s", arg ? " for " : " on this node", arg ? arg : "");
+		sl_die(SL_EXIT_NO, "no jobs%s%s", app.len ? " for " : " on this node",
+		       app.len ? arg : "");
 	sl_strv_clear(&units);
 	return 0;
 }
