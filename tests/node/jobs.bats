@@ -77,7 +77,7 @@ lines() { on sh -c "cat $LOG 2>/dev/null | wc -l"; }
 	echo 'job.bad.schedule = Mon *-*-* 25:00' >>"$bad/app.ini"
 	echo 'job.bad.run = /healthz' >>"$bad/app.ini"
 	run -100 up "$bad" jobs.test
-	assert_output --partial "app.ini:20: invalid job.bad.schedule 'Mon *-*-* 25:00': systemd-analyze calendar says:"
+	assert_output --partial "app.ini:15: invalid job.bad.schedule 'Mon *-*-* 25:00': systemd-analyze calendar says:"
 	run -0 on sl-query --instance jobs.test
 	assert_output "$inst1"
 	run -1 on ls $UNITS/silverlining-job@jb:bad.timer
