@@ -205,14 +205,29 @@ static void prop(const char *text, const char *name, struct sl_buf *out)
 		}
 }
 
-/* A systemd timestamp as systemctl --timestamp=unix gives it ("@SECONDS"), as ISO, or "-". */
+/*
+ * A systemd timestamp as systemctl shows it, into ISO or "-" for none:
+ * "@SECONDS" (--timestamp=unix), microseconds, or "Wed 2026-12-02
+ * 10:00:00 UTC" (the node's zone when it names another).
+ */
 static void stamp(struct sl_buf *v)
 {
-	long long t = v->len > 1 && v->buf[0] == '@' ? atoll(v->buf + 1) : 0;
+	const char *p = v->buf ? v->buf : "";
+	long long t = 0;
+	struct tm tm;
 
-	if (t > 0)
+	memset(&tm, 0, sizeof(tm));
+	if (*p == '@')
+		t = atoll(p + 1);
+	else if (*p >= '0' && *p <= '9' && !strchr(p, '-'))
+		t = atoll(p) / 1000000;
+	else if ((p = strptime(p, "%a %Y-%m-%d %H:%M:%S", &tm))) {
+		tm.tm_isdst = -1;
+		t = !strcmp(p, " UTC") ? (long long)timegm(&tm) : (long long)mktime(&tm);
+	}
+	if (t > 0) {
 		iso(v, (time_t)t);
-	else {
+	} else {
 		sl_buf_reset(v);
 		sl_buf_addch(v, '-');
 	}
@@ -248,8 +263,8 @@ static int job_line(const char *app, const char *job, const char *timer_text, in
 	prop(out.buf ? out.buf : "", "ExecMainStartTimestamp", &last);
 	stamp(&last);
 	prop(out.buf ? out.buf : "", "ActiveState", &v);
-	*running = !strcmp(v.buf ? v.buf : "", "activating") || !strcmp(v.buf ? v.buf : "", "active") ||
-		   !strcmp(v.buf ? v.buf : "", "deactivating");
+	*running = v.len && (!strcmp(v.buf, "activating") || !strcmp(v.buf, "active") ||
+			     !strcmp(v.buf, "deactivating"));
 	if (*running) {
 		st = "running";
 	} else if (!strcmp(last.buf, "-")) {
@@ -389,7 +404,10 @@ static int run_now(const char *arg, const char *job)
 	if (timer_text(unit.buf, &text) < 0)
 		sl_die(SL_EXIT_USAGE, "%s has no job %s on this node", app.buf, job);
 	sl_buf_addf(&svc, "silverlining-job@%s.service", unit.buf);
-	if (!sl_say_capture(&a, (char *[]){ "systemctl", "is-active", "-q", svc.buf, NULL }))
+	sl_say_capture(&a, (char *[]){ "systemctl", "show", "-P", "ActiveState", svc.buf, NULL });
+	sl_buf_rtrim(&a);
+	if (a.len && (!strcmp(a.buf, "activating") || !strcmp(a.buf, "active") ||
+		      !strcmp(a.buf, "deactivating")))
 		sl_die(SL_EXIT_TEMP, "the job %s of %s is running already: try again when it ends",
 		       job, app.buf);
 	sl_buf_addf(&log, "%s/apps/%s/jobs.log", sl_node_logs(), app.buf);

@@ -107,7 +107,7 @@ lines() { on sh -c "cat $LOG 2>/dev/null | wc -l"; }
 	m=$(lines)
 	logged_after "$m" 'job slow ok'
 	# between two starts of slow there is always its end
-	run -0 on sh -c "grep -E 'job slow (started|ok|failed)' $LOG | awk '{print \$3}' | uniq -d"
+	run -0 on sh -c "grep -E 'job slow (started|ok|failed)' $LOG | awk '{print \$4}' | uniq -d"
 	assert_output ''
 	run -0 on sh -c "grep -c 'job slow started' $LOG"
 	[ "$output" -ge 2 ]
@@ -128,7 +128,7 @@ lines() { on sh -c "cat $LOG 2>/dev/null | wc -l"; }
 	silver run-job --node "$NODE" jobs.test hang >"$BATS_TEST_TMPDIR/first" 2>&1 &
 	pid=$!
 	for ((i = 0; i < 20; i++)); do
-		on systemctl is-active -q 'silverlining-job@jb:hang.service' && break
+		[ "$(on systemctl show -P ActiveState 'silverlining-job@jb:hang.service')" = activating ] && break
 		sleep 0.25
 	done
 	run -111 silver run-job --node "$NODE" jobs.test hang
@@ -147,14 +147,14 @@ lines() { on sh -c "cat $LOG 2>/dev/null | wc -l"; }
 	on rm -f $LOG
 	on runuser -u sl-jb -- ln -s /etc/sl-jobs-victim $LOG
 	run -0 silver run-job --node "$NODE" jobs.test page
-	run -1 on ls /etc/sl-jobs-victim
+	run -1 on test -e /etc/sl-jobs-victim
 	run -0 on stat -c '%F %U' $LOG
 	assert_output 'regular file root'
 }
 
 @test "deactivate removes the app's timers" {
 	run -0 silver deactivate --node "$NODE" jobs.test
-	run -0 on sh -c "ls $UNITS | grep -c 'silverlining-job@' || true"
+	run -0 on sh -c "ls $UNITS | grep -c 'silverlining-job@jb:' || true"
 	assert_output 0
 	run -0 on sh -c "systemctl list-timers --all --no-legend | grep -c silverlining-job || true"
 	assert_output 0
