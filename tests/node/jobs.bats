@@ -80,7 +80,7 @@ lines() { on sh -c "cat $LOG 2>/dev/null | wc -l"; }
 	assert_output --partial "app.ini:15: invalid job.bad.schedule 'Mon *-*-* 25:00': systemd-analyze calendar says:"
 	run -0 on sl-query --instance jobs.test
 	assert_output "$inst1"
-	run -1 on ls $UNITS/silverlining-job@jb:bad.timer
+	run -1 on test -e $UNITS/silverlining-job@jb:bad.timer
 }
 
 @test "a redeploy and a rollback move the runs to the instance serving" {
@@ -133,7 +133,9 @@ lines() { on sh -c "cat $LOG 2>/dev/null | wc -l"; }
 	done
 	run -111 silver run-job --node "$NODE" jobs.test hang
 	assert_output --partial 'the job hang of jb is running already'
-	run -1 wait $pid
+	rc=0
+	wait $pid || rc=$?
+	[ "$rc" = 1 ]
 	run -0 cat "$BATS_TEST_TMPDIR/first"
 	assert_output --partial 'job hang stopped at its time limit of 3 s'
 	assert_line --regexp '^jb hang @yearly last=20.* status=timeout$'
