@@ -31,9 +31,10 @@ static void told(void *ctx, const char *text, size_t len, int line)
 {
 	(void)ctx;
 	if (line)
-		sl_warn("%.*s", (int)len, text);
+		fprintf(stderr, "%s: %.*s\n", sl_msg_prog(), (int)len, text);
 	else
 		fwrite(text, 1, len, stderr);
+	fflush(stderr);
 }
 
 static const struct sl_say talk = { told, NULL };

@@ -345,7 +345,7 @@ static void routed_apps(const struct sl_routes *r, struct sl_strv *out)
 	sl_buf_release(&a);
 }
 
-/* Runs systemctl VERB UNITS... when there are units; its exit code. */
+/* Runs systemctl -q VERB [OPT] UNITS... when there are units; its exit code. */
 static int systemctl(const struct sl_say *s, const char *verb, const char *opt,
 		     const struct sl_strv *units)
 {
@@ -355,6 +355,7 @@ static int systemctl(const struct sl_say *s, const char *verb, const char *opt,
 	if (!units->n)
 		return 0;
 	sl_strv_push(&argv, "systemctl");
+	sl_strv_push(&argv, "-q");
 	sl_strv_push(&argv, verb);
 	if (opt)
 		sl_strv_push(&argv, opt);
@@ -465,7 +466,7 @@ int sl_jobs_sync(const struct sl_say *s, struct sl_err *err)
 	ret = 0;
 	if ((gone.n || changed.n) &&
 	    (SL_SAY_RUN(s, SL_RUN_NULL, STDERR_FILENO, "systemctl", "daemon-reload") ||
-	     systemctl(s, "enable", "-q", &changed) || systemctl(s, "restart", NULL, &changed)))
+	     systemctl(s, "enable", NULL, &changed) || systemctl(s, "restart", NULL, &changed)))
 		ret = sl_err_set(err, SL_EXIT_TEMP, "systemctl failed to schedule the jobs");
 out:
 	sl_routes_release(&r);
