@@ -20,16 +20,16 @@ LDLIBS_DB :=
 
 # A new tool is one word in one of these lists.
 TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config sl-route sl-remote-run \
-	sl-remote-backup sl-activate sl-run sl-query sl-backup sl-cert
+	sl-remote-backup sl-activate sl-run sl-query sl-backup sl-cert sl-job
 SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-init sl-serve
 LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance instance-names upload appuser node render location route \
-	template diff service service-db service-area service-pg service-my say failing unit switch prepare gate tls acme fcgi
+	template diff service service-db service-area service-pg service-my say failing unit switch prepare gate tls acme fcgi jobs
 # the verbs of silver, each with its page silver-VERB(1)
 VERBS := env init serve setup-node create-node destroy-node list-nodes update \
 	activate deactivate query clean-node disable enable logs backup restore \
-	clear run create-config diff install-cert list-certs renew-certs
+	clear run create-config diff install-cert list-certs renew-certs jobs run-job
 MAN1 := $(TOOLS) $(SCRIPTS) $(SERVICES:%=sl-service-%) $(VERBS:%=silver-%)
 MAN7 := silver
 

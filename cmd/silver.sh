@@ -22,6 +22,8 @@ clean-node	sl-remote	[-n] [--keep N] [--node NODE | NODE]	remove instances nothi
 disable	sl-remote	[--node NODE] LOCATION	take the app at LOCATION offline (503)
 enable	sl-remote	[--node NODE] LOCATION	bring it back
 logs	sl-remote	[--node NODE] [-f] LOCATION	the log of the app at LOCATION (-f follows)
+jobs	sl-remote	[--node NODE] NODE|LOCATION	the scheduled jobs of a node, or of the app at LOCATION: last and next run, status
+run-job	sl-remote	[--node NODE] LOCATION JOB	run a job of the app at LOCATION now, and report its status
 backup	sl-remote-backup	[--node NODE] LOCATION DEST	back up the services of the app at LOCATION into DEST (dir or .tar.gz)
 restore	sl-remote-backup	[--node NODE] BACKUP LOCATION	load a backup into the app at LOCATION
 clear	sl-remote	[--node NODE] LOCATION	wipe the data of the services of the app at LOCATION, then update_fetch
@@ -99,7 +101,7 @@ node= ssh=() keep=() follow=() dry=() SL_CLEAR=() upd=() as=() tty=() force=()
 acme=() hsts=() staging=
 case $verb in
 update|activate|deactivate|query|clean-node|disable|enable|logs|backup|restore|clear|run|diff|\
-install-cert|list-certs|renew-certs)
+install-cert|list-certs|renew-certs|jobs|run-job)
 	while [ $# -gt 0 ]; do
 		case $verb:$1 in
 		renew-certs:--force) force=(--force); shift; continue ;;
@@ -240,6 +242,18 @@ logs)
 	need $# 1 1
 	n=$(node_of "$1") || exit
 	set -- "${ssh[@]}" "$n" sl-query --logs "${follow[@]}" "$1" ;;
+jobs)	# NODE (user@host: the node's jobs) or LOCATION (its host is the node;
+	# one that nothing is mapped at, with no path, names the node too)
+	need $# 1 1
+	case $1 in
+	*@*) [ -n "$node" ] || node=$1; set -- "${ssh[@]}" "$node" sl-job --list ;;
+	*) n=$(node_of "$1") || exit
+	   set -- "${ssh[@]}" "$n" sl-job --list "$1" ;;
+	esac ;;
+run-job)
+	need $# 2 2
+	n=$(node_of "$1") || exit
+	set -- "${ssh[@]}" "$n" sl-job --run "$1" "$2" ;;
 backup)	# into DEST.tar.gz, or unpacked into the directory DEST (sl-remote-backup)
 	need $# 2 2
 	n=$(node_of "$1") || exit

@@ -18,6 +18,7 @@
 #include "../libsl/file.h"
 #include "../libsl/gate.h"
 #include "../libsl/instance.h"
+#include "../libsl/jobs.h"
 #include "../libsl/location.h"
 #include "../libsl/msg.h"
 #include "../libsl/node.h"
@@ -389,6 +390,7 @@ static void activate(char **argv, int argc)
 		exit(rc);
 	}
 	retire_unused();
+	sl_jobs_after_switch(&talk);
 	say("%s: prepare %s, start %s, checks %s, certificates %s, switch %s", inst,
 	    ms(t0, t1), ms(t1, t2), ms(t2, tc), ms(tc, td), ms(t3, now_ns()));
 	for (int i = 0; i < n; i++)
@@ -441,6 +443,7 @@ static void rollback(const char *text)
 		exit(rc);
 	t3 = now_ns();
 	retire_unused();
+	sl_jobs_after_switch(&talk);
 	say("%s: lock %s, start %s, switch %s, retire %s", prev, ms(t0, t1), ms(t1, t2),
 	    ms(t2, t3), ms(t3, now_ns()));
 	printf("%s\n", prev);
@@ -504,6 +507,7 @@ static void deactivate(char **argv, int argc)
 	if (rc)
 		exit(rc);
 	retire_unused();
+	sl_jobs_after_switch(&talk);
 	sl_exit_flush();
 }
 

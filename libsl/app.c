@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "exit.h"
 #include "ini.h"
+#include "jobs.h"
 #include "location.h"
 #include "mem.h"
 
@@ -37,6 +38,7 @@ struct parse {
 	const struct key *pending;	/* a single-value key left empty so far */
 	unsigned pending_line;
 	struct sl_app_service *prev_service;
+	const char *prev_job_key;	/* a job's key, which takes no continuation */
 	struct sl_strv other_sections;
 };
 
@@ -382,6 +384,93 @@ static int add_service(struct parse *ps, const char *name, const char *value,
 	return 0;
 }
 
+static struct sl_app_job *job_named(struct sl_app *app, const char *name, size_t n)
+{
+	struct sl_app_job *j;
+
+	for (size_t i = 0; i < app->njobs; i++)
+		if (strlen(app->jobs[i].name) == n && !strncmp(app->jobs[i].name, name, n))
+			return &app->jobs[i];
+	app->jobs = sl_xrealloc(app->jobs, (app->njobs + 1) * sizeof(*app->jobs));
+	j = &app->jobs[app->njobs++];
+	memset(j, 0, sizeof(*j));
+	j->name = sl_xstrndup(name, n);
+	j->timeout = 600;
+	return j;
+}
+
+/* job.NAME.schedule, job.NAME.run, job.NAME.timeout (KEY lowercased). */
+static int add_job_key(struct parse *ps, const char *key, const char *value,
+		       unsigned line, struct sl_err *err)
+{
+	struct sl_app *app = ps->app;
+	const char *name = key + 4, *dot = strrchr(name, '.');
+	struct sl_buf why = SL_BUF_INIT, cal = SL_BUF_INIT;
+	struct sl_app_job *j;
+	char *n;
+	unsigned *at;
+	int ret = 0;
+
+	n = sl_xstrndup(name, dot ? (size_t)(dot - name) : strlen(name));
+	if (!dot || !sl_job_name_valid(n) ||
+	    (strcmp(dot, ".schedule") && strcmp(dot, ".run") && strcmp(dot, ".timeout"))) {
+		char *shown = printable(key);
+
+		sl_err_set(err, SL_EXIT_USAGE, "%s:%u: invalid key '%s': %s", app->ini, line, shown,
+			   dot && sl_job_name_valid(n) ? "a job has schedule, run and timeout" :
+			   "want job.NAME.schedule, job.NAME.run or job.NAME.timeout, NAME a lowercase letter, then up to 30 lowercase letters, digits, - or _");
+		free(shown);
+		free(n);
+		return -1;
+	}
+	j = job_named(app, n, strlen(n));
+	free(n);
+	ps->prev_job_key = sl_xstrdup(key);
+	at = !strcmp(dot, ".schedule") ? &j->line : !strcmp(dot, ".run") ? &j->run_line :
+		&j->timeout_line;
+	if (*at)
+		return sl_err_set(err, SL_EXIT_USAGE, "%s:%u: %s is already set at line %u",
+				  app->ini, line, key, *at);
+	*at = line;
+	if (!strcmp(dot, ".schedule")) {
+		if (sl_jobs_calendar(value, &cal, &why) < 0) {
+			ret = bad_value(err, app, line, key, value, why.buf);
+		} else {
+			j->schedule = sl_xstrdup(value);
+			j->calendar = sl_buf_detach(&cal, NULL);
+		}
+	} else if (!strcmp(dot, ".run")) {
+		if (!valid_fetch(value, NULL))
+			ret = bad_value(err, app, line, key, value,
+					"a URL path starting with / or script:COMMAND");
+		else
+			j->run = sl_xstrdup(value);
+	} else if (parse_long(value, 1, 86400, &j->timeout) < 0) {
+		ret = bad_value(err, app, line, key, value, "a whole number of seconds from 1 to 86400");
+	}
+	sl_buf_release(&why);
+	sl_buf_release(&cal);
+	return ret;
+}
+
+/* Every job has both a schedule and a run. */
+static int check_jobs(const struct sl_app *app, struct sl_err *err)
+{
+	for (size_t i = 0; i < app->njobs; i++) {
+		const struct sl_app_job *j = &app->jobs[i];
+
+		if (!j->line)
+			return sl_err_set(err, SL_EXIT_USAGE,
+					  "%s:%u: job.%s has no job.%s.schedule",
+					  app->ini, j->run_line ? j->run_line : j->timeout_line,
+					  j->name, j->name);
+		if (!j->run_line)
+			return sl_err_set(err, SL_EXIT_USAGE, "%s:%u: job.%s has no job.%s.run",
+					  app->ini, j->line, j->name, j->name);
+	}
+	return 0;
+}
+
 static int continue_value(struct parse *ps, const struct sl_ini_item *it,
 			  struct sl_err *err)
 {
@@ -399,6 +488,10 @@ static int continue_value(struct parse *ps, const struct sl_ini_item *it,
 		s->value = sl_buf_detach(&b, NULL);
 		return 0;
 	}
+	if (ps->prev_job_key)
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s:%u: %s takes one value, not a list (key at line %u)",
+				  app->ini, it->line, ps->prev_job_key, ps->prev_line);
 	if (!ps->prev_key)	/* continuing an ignored key */
 		return 0;
 	if (ps->prev_key->kind != K_LIST) {
@@ -430,6 +523,8 @@ static int on_item(void *user, const struct sl_ini_item *it, struct sl_err *err)
 		return -1;
 	ps->prev_key = NULL;
 	ps->prev_service = NULL;
+	free((char *)ps->prev_job_key);
+	ps->prev_job_key = NULL;
 	ps->prev_line = it->line;
 	key = sl_xstrdup(it->key);
 	for (char *p = key; *p; p++)
@@ -456,6 +551,10 @@ static int on_item(void *user, const struct sl_ini_item *it, struct sl_err *err)
 	}
 	if (!strncmp(key, "service.", 8)) {
 		ret = add_service(ps, key + 8, it->value, it->line, err);
+		goto out;
+	}
+	if (!strncmp(key, "job.", 4)) {
+		ret = add_job_key(ps, key, it->value, it->line, err);
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -534,6 +633,9 @@ int sl_app_load(struct sl_app *app, const char *dir, struct sl_err *err)
 	ret = sl_ini_parse(app->ini, on_item, &ps, err);
 	if (ret == 0)
 		ret = settle_pending(&ps, err);
+	if (ret == 0)
+		ret = check_jobs(app, err);
+	free((char *)ps.prev_job_key);
 	sl_strv_clear(&ps.other_sections);
 	if (ret < 0)
 		return -1;
@@ -564,5 +666,12 @@ void sl_app_release(struct sl_app *app)
 	free(app->config_template);
 	free(app->config_checker);
 	sl_strv_clear(&app->warnings);
+	for (size_t i = 0; i < app->njobs; i++) {
+		free(app->jobs[i].name);
+		free(app->jobs[i].schedule);
+		free(app->jobs[i].calendar);
+		free(app->jobs[i].run);
+	}
+	free(app->jobs);
 	*app = (struct sl_app)SL_APP_INIT;
 }

@@ -22,6 +22,17 @@ struct sl_app_service {
 	unsigned line;		/* where app.ini declares it */
 };
 
+/* A scheduled job (jobs.h): job.NAME.schedule, .run, .timeout. */
+struct sl_app_job {
+	char *name;
+	char *schedule;		/* as written */
+	char *calendar;		/* systemd's OnCalendar: translated from cron, or as written */
+	char *run;		/* "/path" or "script:CMD ARGS" */
+	long timeout;		/* seconds a run may take: 1 to 86400, default 600 */
+	unsigned line;		/* of its schedule key */
+	unsigned run_line, timeout_line;	/* 0 when unset */
+};
+
 struct sl_app {
 	char *dir;		/* the app directory, as given */
 	char *ini;		/* DIR/app.ini */
@@ -42,10 +53,12 @@ struct sl_app {
 	long processes, threads, timeout, memory_limit;
 	long idle_timeout;	/* seconds a Python server idles before it exits; 0 never */
 	struct sl_strv warnings;	/* "DIR/app.ini:LINE: ..." */
+	struct sl_app_job *jobs;	/* in app.ini's order of their first key */
+	size_t njobs;
 };
 #define SL_APP_INIT { NULL, NULL, NULL, NULL, SL_PLATFORM_PYTHON, NULL, \
 	SL_STRV_INIT, NULL, NULL, NULL, 0, SL_STRV_INIT, 0, NULL, NULL, NULL, \
-	2, 1, 30, 256, SL_APP_IDLE_TIMEOUT, SL_STRV_INIT }
+	2, 1, 30, 256, SL_APP_IDLE_TIMEOUT, SL_STRV_INIT, NULL, 0 }
 
 /* idle_timeout's default, in seconds (doc/DESIGN.md, "Idle instances") */
 #define SL_APP_IDLE_TIMEOUT 600

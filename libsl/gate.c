@@ -31,6 +31,12 @@ static long long now_ns(void)
 int sl_gate_script(const struct sl_gate *g, const char *inst, const char *user,
 		   const char *cmd)
 {
+	return sl_gate_script_in(g, NULL, inst, user, cmd);
+}
+
+int sl_gate_script_in(const struct sl_gate *g, const char *scope, const char *inst,
+		      const char *user, const char *cmd)
+{
 	struct sl_buf dir = SL_BUF_INIT, unit = SL_BUF_INIT, uid = SL_BUF_INIT;
 	struct sl_buf gid = SL_BUF_INIT, max = SL_BUF_INIT;
 	struct sl_child c = SL_CHILD_INIT;
@@ -39,7 +45,10 @@ int sl_gate_script(const struct sl_gate *g, const char *inst, const char *user,
 	int rc;
 
 	sl_node_instance_path(&dir, "instances", inst);
-	sl_buf_addf(&unit, "--unit=silverlining-fetch-%s", inst);
+	if (scope)
+		sl_buf_addf(&unit, "--unit=%s", scope);
+	else
+		sl_buf_addf(&unit, "--unit=silverlining-fetch-%s", inst);
 	sl_buf_addf(&uid, "--uid=%s", user);
 	sl_buf_addf(&gid, "--gid=%s", user);
 	sl_buf_addf(&max, "RuntimeMaxSec=%ld", g->fetch_limit);

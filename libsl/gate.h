@@ -47,6 +47,9 @@ void sl_gate_request(const char *instance, long timeout, const char *host, const
  */
 int sl_gate_script(const struct sl_gate *g, const char *instance, const char *user,
 		   const char *cmd);
+/* The same, in the scope unit named SCOPE (sl_gate_script's: silverlining-fetch-INSTANCE). */
+int sl_gate_script_in(const struct sl_gate *g, const char *scope, const char *instance,
+		      const char *user, const char *cmd);
 
 /*
  * The gate of INSTANCE (its app.ini in A) at WHERE ("HOST PATH"): 0 when

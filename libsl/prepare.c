@@ -13,6 +13,7 @@
 #include "appuser.h"
 #include "exit.h"
 #include "file.h"
+#include "jobs.h"
 #include "node.h"
 #include "prepare.h"
 #include "render.h"
@@ -158,13 +159,8 @@ out:
 	return ret;
 }
 
-/*
- * DIR/NAME, a log root's php-fpm or uWSGI opens: root's own regular file,
- * of the app's group GID, mode 0640. One that is not (an older release's,
- * a symlink the app made) is replaced by one made under a name of its
- * own and renamed over it. 0, or -1 (told).
- */
-static int root_log(const struct sl_say *s, const char *dir, const char *name, gid_t gid)
+/* DIR/NAME made root's log (prepare.h). */
+int sl_prepare_root_log(const struct sl_say *s, const char *dir, const char *name, gid_t gid)
 {
 	struct sl_buf f = SL_BUF_INIT, t = SL_BUF_INIT;
 	struct stat st;
@@ -205,7 +201,7 @@ out:
  * slow.log, where php-fpm's master, as root, writes its slow log. The
  * directory is root's, sticky, and the app's group writes in it: the app
  * makes files of its own there, and cannot remove, rename or replace
- * root's logs (root_log()).
+ * root's logs (sl_prepare_root_log()).
  */
 static int app_log(const struct sl_say *s, const char *app, gid_t gid, int php)
 {
@@ -218,8 +214,8 @@ static int app_log(const struct sl_say *s, const char *app, gid_t gid, int php)
 	    chmod(d.buf, 01770) < 0)
 		sl_say(s, "unable to make the log %s: %s", d.buf,
 		       err.code ? err.msg.buf : strerror(errno));
-	else if (root_log(s, d.buf, "app.log", gid) == 0 &&
-		 (!php || root_log(s, d.buf, "slow.log", gid) == 0))
+	else if (sl_prepare_root_log(s, d.buf, "app.log", gid) == 0 &&
+		 (!php || sl_prepare_root_log(s, d.buf, "slow.log", gid) == 0))
 		ret = 0;
 	sl_err_release(&err);
 	sl_buf_release(&d);
@@ -685,7 +681,7 @@ static int prepare(const struct sl_say *s, int clear, const char *inst, struct s
 		rc = SL_EXIT_TEMP;
 		goto out;
 	}
-	if ((rc = load_app(s, inst, dir.buf, a)) ||
+	if ((rc = load_app(s, inst, dir.buf, a)) || (rc = sl_jobs_check(s, a)) ||
 	    (rc = install_packages(s, a, run.buf, fatal)) ||
 	    (rc = php_service_off(s, a)) ||
 	    (rc = make_user(s, app.buf, &user, &uid, &gid)) ||

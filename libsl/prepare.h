@@ -57,6 +57,15 @@ int sl_prepare_start(const struct sl_say *s, const char *instance, struct sl_err
 int sl_prepare_user(const struct sl_say *s, const char *app, struct sl_buf *user,
 		    uid_t *uid, gid_t *gid);
 
+/*
+ * DIR/NAME, a log root writes in a directory the app's group writes in
+ * (sticky): root's own regular file, of the app's group GID, mode 0640.
+ * One that is not (an older release's, a symlink or a file the app made)
+ * is replaced by one made under a name of its own and renamed over it.
+ * 0, or -1 (told).
+ */
+int sl_prepare_root_log(const struct sl_say *s, const char *dir, const char *name, gid_t gid);
+
 /* The last 20 lines of APP's log, read with the app's own rights, told. */
 void sl_prepare_log_tail(const struct sl_say *s, const char *app);
 

@@ -17,6 +17,7 @@
 #include "../libsl/quote.h"
 #include "../libsl/route.h"
 #include "../libsl/run.h"
+#include "../libsl/jobs.h"
 #include "../libsl/strv.h"
 #include "../libsl/switch.h"
 #include "../libsl/template.h"
@@ -30,7 +31,8 @@
 	"routes-match FILE HOST PATH | template DIR OUT [VAR=VALUE...] | " \
 	"diff OLDDIR|- NEWDIR | links | failing | switch-changed OLD|- NEW | " \
 	"switch-render | fcgi SOCKET MS [NAME=VALUE...] | fcgi-parse < RECORDS | " \
-	"gate-request INST HOST PATH URL TIMEOUT"
+	"gate-request INST HOST PATH URL TIMEOUT | jobs | jobs-calendar SCHEDULE | " \
+	"jobs-serving ROUTES APP"
 
 static int check(int ok, const char *what)
 {
@@ -403,6 +405,68 @@ static void test_gate_request(char **argv)
 	sl_buf_release(&body);
 }
 
+/* The cron translation's table: schedule, and what it gives ("!" refused). */
+static void test_jobs(void)
+{
+	static const char *const table[][2] = {
+		{ "* * * * *", "*-*-* *:*:00" },
+		{ "*/5 * * * *", "*-*-* *:00/5:00" },
+		{ "0 3 * * *", "*-*-* 03:00:00" },
+		{ "15,45 8-17 * * *", "*-*-* 08..17:15,45:00" },
+		{ "0 0 1 1 *", "*-01-01 00:00:00" },
+		{ "30 2 * * 1-5", "Mon,Tue,Wed,Thu,Fri *-*-* 02:30:00" },
+		{ "0 12 * * sun,SAT", "Sun,Sat *-*-* 12:00:00" },
+		{ "0 12 * * 7", "Sun *-*-* 12:00:00" },
+		{ "0 0 * jan-mar,dec *", "*-01..03,12-* 00:00:00" },
+		{ "0 0 1-20/5 * *", "*-*-01,06,11,16 00:00:00" },
+		{ "5/20 * * * *", "*-*-* *:05/20:00" },
+		{ "0 */6 * * *", "*-*-* 00/6:00:00" },
+		{ "0 1,2 * * *", "*-*-* 01,02:00:00" },
+		{ "@daily", "*-*-* 00:00:00" },
+		{ "@hourly", "*-*-* *:00:00" },
+		{ "@WEEKLY", "Sun *-*-* 00:00:00" },
+		{ "@yearly", "*-01-01 00:00:00" },
+		{ "@monthly", "*-*-01 00:00:00" },
+		{ "daily", "=daily" },
+		{ "*:*:0/5", "=*:*:0/5" },
+		{ "Mon..Fri *-*-* 10:00 UTC", "=Mon..Fri *-*-* 10:00 UTC" },
+		{ "60 * * * *", "!" },
+		{ "* 24 * * *", "!" },
+		{ "* * 0 * *", "!" },
+		{ "* * * 13 *", "!" },
+		{ "* * * * 8", "!" },
+		{ "5-1 * * * *", "!" },
+		{ "*/0 * * * *", "!" },
+		{ "1,,2 * * * *", "!" },
+		{ "x * * * *", "!" },
+		{ "* * * foo *", "!" },
+		{ "0 0 1 * mon", "!" },
+		{ "@reboot", "!" },
+		{ "", "!" },
+		{ "* * * * * *", "!" },
+	};
+	struct sl_buf out = SL_BUF_INIT, why = SL_BUF_INIT;
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		const char *want = table[i][1];
+		int rc = sl_jobs_calendar(table[i][0], &out, &why);
+		int ok = *want == '!' ? rc == -1 && why.len > 0 :
+			 *want == '=' ? rc == 0 && !strcmp(out.buf, want + 1) :
+			 rc == 1 && !strcmp(out.buf, want);
+
+		if (!ok)
+			sl_die(1, "check failed: '%s' gave %d '%s' (%s), want '%s'", table[i][0],
+			       rc, out.len ? out.buf : "", why.len ? why.buf : "", want);
+	}
+	check(sl_job_name_valid("a") && sl_job_name_valid("nightly_digest-2") &&
+	      !sl_job_name_valid("2a") && !sl_job_name_valid("A") && !sl_job_name_valid("") &&
+	      !sl_job_name_valid("a.b") && !sl_job_name_valid("abcdefghijabcdefghijabcdefghijab"),
+	      "job names");
+	sl_buf_release(&out);
+	sl_buf_release(&why);
+	puts("jobs ok");
+}
+
 int main(int argc, char **argv)
 {
 	struct sl_err err = SL_ERR_INIT;
@@ -448,6 +512,30 @@ int main(int argc, char **argv)
 		test_location_url(argv + 2);
 	} else if (!strcmp(argv[1], "routes") && argc >= 3) {
 		test_routes(argv[2], argv + 3);
+	} else if (!strcmp(argv[1], "jobs") && argc == 2) {
+		test_jobs();
+	} else if (!strcmp(argv[1], "jobs-calendar") && argc == 3) {
+		struct sl_buf out = SL_BUF_INIT, why = SL_BUF_INIT;
+		int rc = sl_jobs_calendar(argv[2], &out, &why);
+
+		if (rc < 0)
+			sl_die(SL_EXIT_USAGE, "want %s", why.buf);
+		printf("%s %s\n", rc ? "cron" : "systemd", out.buf);
+		sl_buf_release(&out);
+		sl_buf_release(&why);
+	} else if (!strcmp(argv[1], "jobs-serving") && argc == 4) {
+		struct sl_routes r = SL_ROUTES_INIT;
+		struct sl_buf inst = SL_BUF_INIT, where = SL_BUF_INIT;
+
+		if (sl_routes_load(argv[2], &r, &err) < 0)
+			sl_die_err(&err);
+		if (sl_jobs_serving(&r, argv[3], &inst, &where))
+			printf("%s %s\n", inst.buf, where.buf);
+		else
+			puts("none");
+		sl_routes_release(&r);
+		sl_buf_release(&inst);
+		sl_buf_release(&where);
 	} else if (!strcmp(argv[1], "failing") && argc == 2) {
 		test_failing();
 	} else if (!strcmp(argv[1], "switch-changed") && argc == 4) {

@@ -1,0 +1,75 @@
+/* silverlining — scheduled jobs: app.ini's schedules, and the node's timers. */
+#ifndef SL_JOBS_H
+#define SL_JOBS_H
+
+#include "app.h"
+#include "buf.h"
+#include "err.h"
+#include "route.h"
+#include "say.h"
+
+/*
+ * An app declares jobs in app.ini (doc/SPEC.md "Scheduled jobs"):
+ * job.NAME.schedule, job.NAME.run (a URL path, or script:COMMAND) and
+ * job.NAME.timeout. On the node each job is one timer,
+ * /etc/systemd/system/silverlining-job@APP:NAME.timer, root's, written
+ * from the routes by sl_jobs_sync() alone; it starts the template
+ * silverlining-job@.service, which runs sl-job --exec APP:NAME in the
+ * instance serving the app when it fires (sl-job(1)).
+ */
+
+/* Whether NAME is a valid job name: ^[a-z][a-z0-9_-]{0,30}$. */
+int sl_job_name_valid(const char *name);
+
+/*
+ * SCHEDULE as a systemd OnCalendar expression, into OUT (after resetting
+ * it). A schedule is cron's (five fields: minute hour day-of-month month
+ * day-of-week, with *, lists, ranges, steps, and the names jan..dec and
+ * sun..sat; or @yearly, @annually, @monthly, @weekly, @daily, @midnight,
+ * @hourly), translated here; or systemd's calendar syntax, copied as it
+ * is (checked on the node by sl_jobs_check()). Returns 1 for a cron
+ * schedule translated, 0 for a systemd one, -1 with the reason in WHY
+ * (reset first) for a bad one. Cron's rule that a day matches when
+ * either day field does, when both are restricted, has no systemd
+ * equivalent: such a schedule is refused.
+ */
+int sl_jobs_calendar(const char *schedule, struct sl_buf *out, struct sl_buf *why);
+
+/*
+ * The instance whose jobs run for APP, by R: of the instances R routes
+ * at a location that is not prev.*, the newest (instance names sort by
+ * date); into INST, and into WHERE ("HOST PATH") the first such location
+ * in R's order that routes it. 1, or 0 when none serves APP.
+ */
+int sl_jobs_serving(const struct sl_routes *r, const char *app, struct sl_buf *inst,
+		    struct sl_buf *where);
+
+/* The timer file's text for job J of APP, into OUT (after resetting it). */
+void sl_jobs_timer_text(struct sl_buf *out, const char *app, const struct sl_app_job *j);
+
+/*
+ * Every job schedule of A checked by systemd-analyze calendar. 0, or 100
+ * (the first bad one told through S as A->ini:LINE).
+ */
+int sl_jobs_check(const struct sl_say *s, const struct sl_app *a);
+
+/*
+ * The node's job timers made to match its routes: for each app with a
+ * serving instance (sl_jobs_serving), a timer per job of that
+ * instance's app.ini, written (by temp file and rename) when it differs,
+ * enabled and started; every other silverlining-job@ timer stopped,
+ * disabled and removed, with its running job. What changed is told
+ * through S. The caller holds the node's lock. 0, or -1 with ERR (111).
+ */
+int sl_jobs_sync(const struct sl_say *s, struct sl_err *err);
+
+/*
+ * sl_jobs_sync() after sl-activate changed the routes: a failure is told
+ * through S (the switch stands; sl-job --sync repairs it).
+ */
+void sl_jobs_after_switch(const struct sl_say *s);
+
+/* Where the timers are: root's, and nothing an app can change. */
+#define SL_JOBS_UNIT_DIR "/etc/systemd/system"
+
+#endif
