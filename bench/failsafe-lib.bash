@@ -84,7 +84,7 @@ fs_others() {
 # fs_unit SERVER: its systemd unit on the node
 fs_unit() {
 	case $1 in
-	silverlining) fs_on systemctl list-units --plain --no-legend 'silverlining-instance@*' | awk 'NR == 1 {print $1}' ;;
+	silverlining) fs_on systemctl list-units --all --plain --no-legend 'silverlining-instance@*.service' | awk 'NR == 1 {print $1}' ;;
 	*) echo "bench-$1.service" ;;
 	esac
 }
@@ -121,24 +121,31 @@ fs_case() {
 	[ "$up" = 200 ] || { echo "$server does not answer /ok ($up):" >&2
 		fs_on sh -c "systemctl status --no-pager -l $unit; tail $log" >&2; return 1; }
 	before=$(fs_on sh -c "wc -l < $log")
-	# the unit's cgroup, sampled every 0.5 s
+	# the memory of the unit's processes (the sum of their Pss: the lab's
+	# nodes have no memory controller of their own), sampled every 0.5 s
 	fs_put /root/bench-sampler <<-EOF
-	cd "/sys/fs/cgroup\$(systemctl show -p ControlGroup --value $unit)" || exit 1
-	while :; do cat memory.current >> /root/memory.samples; cat memory.peak > /root/memory.peak; sleep 0.5; done
+	cg=\$(systemctl show -p ControlGroup --value $unit)
+	while :; do
+		procs=/sys/fs/cgroup/systemd\$cg/cgroup.procs
+		[ -e \$procs ] || procs=/sys/fs/cgroup\$cg/cgroup.procs
+		for p in \$(cat \$procs 2>/dev/null); do
+			sed -n 's/^Pss: *\\([0-9]*\\) kB/\\1/p' /proc/\$p/smaps_rollup 2>/dev/null
+		done | awk '{ s += \$1 } END { print s * 1024 }' >> /root/memory.samples
+		sleep 0.5
+	done
 	EOF
-	fs_on sh -c 'rm -f /root/memory.samples /root/memory.peak' &&
+	fs_on sh -c 'rm -f /root/memory.samples' &&
 		fs_on systemd-run --quiet --collect --unit=bench-sampler sh /root/bench-sampler || return
 	rm -f "$dir/stop"
 	"$TOP/bench/load" --bad "$bad" --record "$dir/$server.$case" \
 		"http://${NODE#root@}/ok" "$host" "$rate" "$dir/stop" "$secs" > /dev/null
-	fs_on systemctl stop bench-sampler
-	local restarts peak
+	fs_on systemctl stop bench-sampler 2>/dev/null
+	local restarts
 	restarts=$(fs_on sh -c "tail -n +$((before + 1)) $log" |
 		grep -c -E 'Respawned uWSGI worker|Booting worker with pid') || true
-	peak=$(fs_on cat /root/memory.peak 2>/dev/null) || peak=0
-	fs_on cat /root/memory.samples | python3 -c '
+	fs_on cat /root/memory.samples 2>/dev/null | python3 -c '
 import sys, statistics
-server, case, peak, restarts, record = sys.argv[1:]
+server, case, restarts, record = sys.argv[1:]
 mem = [int(x) for x in sys.stdin.read().split()]
 lat, ok = [], 0
 for line in open(record):
@@ -149,8 +156,8 @@ for line in open(record):
     ok += status == "200"
 lat.sort()
 q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
-peak = max([int(peak)] + mem) / 2**20
+peak = max(mem) / 2**20 if mem else float("nan")
 mean = statistics.mean(mem) / 2**20 if mem else float("nan")
 print(f"{server} {case} {100 * ok / max(1, len(lat)):.2f} {q(0.5):.3f} {q(0.99):.3f} {restarts} {peak:.0f} {mean:.0f}")
-' "$server" "$case" "$peak" "$restarts" "$dir/$server.$case"
+' "$server" "$case" "$restarts" "$dir/$server.$case"
 }

@@ -29,9 +29,10 @@ setup() {
 
 # bar CASE: CASE's row for silverlining, shown, and the bar checked on it
 bar() {
-	run -0 fs_case silverlining "$1" 20 50 "$BATS_TEST_TMPDIR"
+	run -0 --separate-stderr fs_case silverlining "$1" 20 50 "$BATS_TEST_TMPDIR"
 	echo "# $output" >&3
 	set -- $output
+	[ $# = 8 ] || fail "no figures: $output $stderr"
 	awk -v ok="$3" -v p99="$5" 'BEGIN { exit !(ok >= 99.9 && p99 < 1) }' ||
 		fail "the B3 bar missed: $3 % of /ok answered, p99 $5 s"
 }
