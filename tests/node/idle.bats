@@ -27,7 +27,6 @@ setup() {
 	lab_setup
 }
 
-up() { silver update --node "$NODE" "$@"; }
 # status and seconds of one request to HOST
 ask() { curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Host: $1" "http://$NODE_IP/"; }
 # the uWSGI processes of the node

@@ -43,7 +43,6 @@ setup() {
 	lab_setup
 }
 
-up() { silver update --node "$NODE" "$@"; }
 
 # logged_after N PATTERN: a line of the log after its Nth matches PATTERN,
 # within 30 seconds
