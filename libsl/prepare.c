@@ -757,6 +757,22 @@ static int server_ready(const char *unit)
  * PHP instance's service is enabled and started, waited for until its
  * php-fpm binds its socket. 0, 111, or 100 with the log's tail told.
  */
+/*
+ * Whether the instance whose uwsgi.ini is at INI is a Python one started by
+ * its socket unit. An instance prepared by a package from before socket
+ * activation has a uwsgi.ini that binds its own socket (http-socket): it
+ * is started by its service alone, as then, and runs until it is retired
+ * (a redeploy prepares a new instance the new way).
+ */
+static int socket_activated(const char *ini)
+{
+	struct sl_buf text = SL_BUF_INIT;
+	int r = sl_buf_read_file(&text, ini) == 0 && !strstr(text.buf, "\nhttp-socket = ");
+
+	sl_buf_release(&text);
+	return r;
+}
+
 static int start(const struct sl_say *s, const char *inst)
 {
 	struct sl_buf u = SL_BUF_INIT, timer = SL_BUF_INIT, sock = SL_BUF_INIT, app = SL_BUF_INIT;
@@ -769,7 +785,7 @@ static int start(const struct sl_say *s, const char *inst)
 	sl_unit_socket_name(&k, inst);
 	sl_node_instance_path(&ini, "run", inst);
 	sl_buf_adds(&ini, "/uwsgi.ini");
-	python = lstat(ini.buf, &st) == 0;
+	python = socket_activated(ini.buf);
 	sl_buf_addf(&timer, "silverlining-drain-%s.timer", inst);
 	SL_SAY_RUN(s, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "stop", timer.buf);	/* it serves again */
 	if (node_dir(s, sl_node_sockets(), 0755) < 0)

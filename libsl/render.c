@@ -544,29 +544,32 @@ int sl_render_generation(const char *text, struct sl_buf *out)
 	return 0;
 }
 
-/* uWSGI's pool: workers it may add to app.ini's processes */
+/* uWSGI's pool: the workers it may add to app.ini's processes */
 #define SPARE_WORKERS 32
 
 void sl_render_uwsgi(const struct sl_render_uwsgi *in, struct sl_buf *out)
 {
-	sl_buf_addf(out, "[uwsgi]\nstrict = true\nplugins = python3\nmaster = true\n"
+	sl_buf_addf(out, "[uwsgi]\nstrict = true\nplugins = python3,cheaper_busyness\nmaster = true\n"
 		    "# HTTP on the socket systemd holds, %s\nprotocol = http\n"
 		    "uid = %s\ngid = %s\nchdir = %s\npythonpath = %s\nwsgi-file = %s\n"
 		    "need-app = true\n",
 		    in->socket, in->user, in->user, in->dir,
 		    in->pythonpath, in->wsgi_file);
 	/*
-	 * The pool (doc/DESIGN.md, "The pool"): app.ini's processes always
-	 * run; when every one is busy for a second (a request that never
-	 * returns wedges one until harakiri), uWSGI's cheaper subsystem
-	 * (algorithm spare, 2.0.21 has no spare2) adds 2 more, up to
-	 * SPARE_WORKERS more, and stops them again when idle. The listen
-	 * queue that holds a burst while they start is the socket unit's
-	 * (Backlog=).
+	 * The pool (doc/DESIGN.md, "The pool"): app.ini's processes, and up
+	 * to SPARE_WORKERS more, added two at a time by uWSGI's busyness
+	 * algorithm (its plugin is in uwsgi-core) as soon as the workers are
+	 * busy half of a second on average, and stopped again after 30 s
+	 * under a fifth. A worker held by a request that never returns counts
+	 * as busy, so workers are added while some are still free: spare
+	 * (uWSGI's default) adds them only once every one is busy, and the
+	 * requests queued meanwhile waited for its once-a-second check
+	 * (bench/failsafe, B3).
 	 */
 	sl_buf_addf(out, "processes = %d\ncheaper = %d\ncheaper-initial = %d\n"
-		    "cheaper-algo = spare\ncheaper-step = 2\ncheaper-overload = 1\n"
-		    "threads = %d\n",
+		    "cheaper-algo = busyness\ncheaper-step = 2\ncheaper-overload = 1\n"
+		    "cheaper-busyness-max = 50\ncheaper-busyness-min = 20\n"
+		    "cheaper-busyness-multiplier = 30\nthreads = %d\n",
 		    in->processes + SPARE_WORKERS, in->processes, in->processes, in->threads);
 	if (in->threads > 1)
 		sl_buf_adds(out, "enable-threads = true\n");
