@@ -10,7 +10,7 @@
 #include "buf.h"
 #include "exit.h"
 #include "ini.h"
-#include "jobs.h"
+#include "schedule.h"
 #include "location.h"
 #include "mem.h"
 

@@ -7,6 +7,7 @@
 #include "err.h"
 #include "route.h"
 #include "say.h"
+#include "schedule.h"
 
 /*
  * An app declares jobs in app.ini (doc/SPEC.md "Scheduled jobs"):
@@ -17,23 +18,6 @@
  * silverlining-job@.service, which runs sl-job --exec APP:NAME in the
  * instance serving the app when it fires (sl-job(1)).
  */
-
-/* Whether NAME is a valid job name: ^[a-z][a-z0-9_-]{0,30}$. */
-int sl_job_name_valid(const char *name);
-
-/*
- * SCHEDULE as a systemd OnCalendar expression, into OUT (after resetting
- * it). A schedule is cron's (five fields: minute hour day-of-month month
- * day-of-week, with *, lists, ranges, steps, and the names jan..dec and
- * sun..sat; or @yearly, @annually, @monthly, @weekly, @daily, @midnight,
- * @hourly), translated here; or systemd's calendar syntax, copied as it
- * is (checked on the node by sl_jobs_check()). Returns 1 for a cron
- * schedule translated, 0 for a systemd one, -1 with the reason in WHY
- * (reset first) for a bad one. Cron's rule that a day matches when
- * either day field does, when both are restricted, has no systemd
- * equivalent: such a schedule is refused.
- */
-int sl_jobs_calendar(const char *schedule, struct sl_buf *out, struct sl_buf *why);
 
 /*
  * The instance whose jobs run for APP, by R: of the instances R routes
