@@ -71,6 +71,7 @@ static int handle(void *user, const char *section, const char *name,
 {
 	struct reader *r = user;
 	struct sl_ini_item item;
+	char cont[SL_INI_MAX_LINE + 1];
 
 	if (r->failed)
 		return 0;
@@ -80,6 +81,24 @@ static int handle(void *user, const char *section, const char *name,
 	item.line = r->lineno;
 	item.continuation = r->indented && r->have_key;
 	r->have_key = 1;
+	if (item.continuation) {
+		/*
+		 * inih 55 strips " ;" comments from key lines only: a
+		 * continuation line gets the same treatment here
+		 */
+		size_t n = strlen(value);
+
+		for (size_t i = 1; i < n; i++)
+			if (value[i] == ';' && isspace((unsigned char)value[i - 1])) {
+				n = i;
+				break;
+			}
+		while (n && isspace((unsigned char)value[n - 1]))
+			n--;
+		memcpy(cont, value, n);
+		cont[n] = '\0';
+		item.value = cont;
+	}
 	if (r->fn(r->user, &item, r->err) < 0) {
 		r->failed = 1;
 		r->fail_line = r->lineno;

@@ -12,7 +12,8 @@
  * that key's value (one more call of the handler with the same key).
  *
  * What inih does not give, this adds: the line number of every key, a
- * flag for continuation lines, and errors for what inih would silently
+ * flag for continuation lines, " ;" comments removed from continuation
+ * lines as from key lines (inih 55 keeps them there), and errors for what inih would silently
  * mangle (NUL bytes, lines longer than it can hold), so every message
  * can point at PATH:LINE.
  */

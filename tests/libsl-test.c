@@ -14,6 +14,7 @@
 #include "../libsl/location.h"
 #include "../libsl/msg.h"
 #include "../libsl/node.h"
+#include "../libsl/nodeset.h"
 #include "../libsl/quote.h"
 #include "../libsl/route.h"
 #include "../libsl/run.h"
@@ -32,7 +33,7 @@
 	"diff OLDDIR|- NEWDIR | links | failing | switch-changed OLD|- NEW | " \
 	"switch-render | fcgi SOCKET MS [NAME=VALUE...] | fcgi-parse < RECORDS | " \
 	"gate-request INST HOST PATH URL TIMEOUT | jobs | jobs-calendar SCHEDULE | " \
-	"jobs-serving ROUTES APP"
+	"jobs-serving ROUTES APP | nodeset FILE | nodeset-path NAME | node-resolve NODE"
 
 static int check(int ok, const char *what)
 {
@@ -467,6 +468,39 @@ static void test_jobs(void)
 	puts("jobs ok");
 }
 
+/*
+ * WHAT is "nodeset" (ARG a file: the nodeset read, its warnings on
+ * stderr), "nodeset-path" (ARG a nodeset's name) or "node-resolve" (ARG a
+ * node as a user names it).
+ */
+static void test_nodeset(const char *what, const char *arg)
+{
+	struct sl_nodeset ns = SL_NODESET_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_buf out = SL_BUF_INIT;
+
+	if (!strcmp(what, "nodeset-path") || !strcmp(what, "node-resolve")) {
+		if ((!strcmp(what, "node-resolve") ?
+		     sl_node_resolve(arg, &out, &err) :
+		     sl_nodeset_path(arg, &out, &err)) < 0)
+			sl_die_err(&err);
+		puts(out.buf);
+		sl_buf_release(&out);
+		return;
+	}
+	if (sl_nodeset_load(&ns, arg, &err) < 0)
+		sl_die_err(&err);
+	for (size_t i = 0; i < ns.warnings.n; i++)
+		sl_warn("%s", ns.warnings.v[i]);
+	printf("name %s\n", ns.name);
+	for (size_t i = 0; i < ns.app.n; i++)
+		printf("app %s\n", ns.app.v[i]);
+	printf("balancer %s\ncheck_interval %d\nfall %d\nrise %d\n",
+	       ns.balancer ? ns.balancer : "-", ns.check_interval, ns.fall, ns.rise);
+	sl_nodeset_release(&ns);
+	sl_nodeset_release(&ns);	/* twice: a released nodeset is empty */
+}
+
 int main(int argc, char **argv)
 {
 	struct sl_err err = SL_ERR_INIT;
@@ -536,6 +570,9 @@ int main(int argc, char **argv)
 		sl_routes_release(&r);
 		sl_buf_release(&inst);
 		sl_buf_release(&where);
+	} else if ((!strcmp(argv[1], "nodeset") || !strcmp(argv[1], "nodeset-path") ||
+		    !strcmp(argv[1], "node-resolve")) && argc == 3) {
+		test_nodeset(argv[1], argv[2]);
 	} else if (!strcmp(argv[1], "failing") && argc == 2) {
 		test_failing();
 	} else if (!strcmp(argv[1], "switch-changed") && argc == 4) {
