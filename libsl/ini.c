@@ -59,8 +59,12 @@ static char *read_line(char *str, int num, void *stream)
 		str[text++] = '\n';
 	str[text] = '\0';
 	r->indented = len && (r->p[0] == ' ' || r->p[0] == '\t');
-	/* inih forgets the previous key at every section line, even a repeated one */
-	if (r->p[strspn(r->p, " \t")] == '[')
+	/*
+	 * inih forgets the previous key at every section line, even a
+	 * repeated one; but an indented line after a key continues it, even
+	 * one starting with '[' (an IPv6 address "[::1]:2222")
+	 */
+	if (r->p[strspn(r->p, " \t")] == '[' && !(r->indented && r->have_key))
 		r->have_key = 0;
 	r->p += len;
 	return str;
