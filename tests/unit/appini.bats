@@ -306,6 +306,16 @@ sl-env: fatal: $A/app.ini: app_name is missing from [production]"
 		'packages = libpq5' '  libxml2' '' '  # a comment' '  g++' '  libc6.1-dev'
 }
 
+@test "' ;' starts a comment on a continuation line as on a key line; ';' inside a word does not" {
+	accepted 'packages = libpq5 ; for psycopg' '  libxml2   ; for lxml' "$(printf '\tg++\t; a tab before')"
+	ini '[production]' 'app_name = x' 'packages = libpq5' '  -oFoo ; a comment'
+	run -100 sl-env "$A"
+	assert_output "sl-env: fatal: $A/app.ini:4: invalid packages '-oFoo': want Debian package names, one per line"
+	ini '[production]' 'app_name = x' 'packages = libpq5' '  lib;x'
+	run -100 sl-env "$A"
+	assert_output "sl-env: fatal: $A/app.ini:4: invalid packages 'lib;x': want Debian package names, one per line"
+}
+
 @test "a list may start on the line after its key" {
 	accepted 'packages =' '  libpq5' '  libxml2'
 }
