@@ -25,7 +25,7 @@ SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-init sl-serve
 LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance instance-names upload appuser node render location route \
-	template diff service service-db service-area service-pg service-my say failing unit switch prepare gate tls acme fcgi schedule jobs nodeset
+	template diff service service-db service-area service-pg service-my say failing unit switch prepare gate tls acme fcgi schedule jobs nodeset balancer
 # the verbs of silver, each with its page silver-VERB(1)
 VERBS := env init serve setup-node create-node destroy-node list-nodes update \
 	activate deactivate query clean-node disable enable logs backup restore \
@@ -41,7 +41,7 @@ LIB := $(B)/libsl.a
 BINS := $(TOOLS:%=$(BIN)/%) $(SERVICES:%=$(BIN)/sl-service-%) $(SCRIPTS:%=$(BIN)/%)
 ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo unknown)
 DEB := build/silverlining_$(VERSION)_$(ARCH).deb
-TESTBINS := $(B)/tests/libsl-test $(B)/tests/render-test $(B)/tests/tls-test
+TESTBINS := $(B)/tests/libsl-test $(B)/tests/render-test $(B)/tests/tls-test $(B)/tests/balancer-test
 
 all: $(BINS) $(TESTBINS)
 

@@ -1,0 +1,88 @@
+/* silverlining — the balancer's haproxy.cfg, in front of several app nodes. */
+#ifndef SL_BALANCER_H
+#define SL_BALANCER_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+/*
+ * A pure function from a nodeset's balancer settings to the text of
+ * HAProxy 2.6's haproxy.cfg (Debian 12): no file is read, no clock or
+ * environment consulted; the same input always renders the same bytes,
+ * so a caller can compare it with the running config and reload only on
+ * a change. tests/unit/balancer.bats holds its golden files and runs
+ * `haproxy -c` on each, and HAProxy itself on one.
+ *
+ * What the text promises:
+ * - global: logs to the node's syslog socket (LOG), the runtime API on
+ *   STATS_SOCKET (mode 0600, level admin: a node is drained and made
+ *   ready again there around its switch), running as user and group
+ *   haproxy.
+ * - defaults: mode http, option httplog, option http-keep-alive towards
+ *   both sides, http-reuse safe (a client's first request never rides
+ *   on an idle server connection, so a closed one is never its fault);
+ *   timeout connect 5 s; timeout client and server TIMEOUT seconds; an
+ *   idle client connection is closed after 10 s (timeout http-keep-alive).
+ * - frontend "www": binds PORT (all addresses) and, when CERT_DIR is
+ *   given, TLS_PORT with `ssl crt CERT_DIR` (every PEM file there: chain
+ *   then key). A client's own X-Forwarded-For and X-Forwarded-Proto are
+ *   removed; X-Forwarded-Proto is set to http or https.
+ * - backend "nodes": balance leastconn (a node's uWSGI has a fixed number
+ *   of workers: a node busy with slow requests gets the next ones last;
+ *   among equally loaded nodes it goes round robin), option forwardfor
+ *   (X-Forwarded-For: the client's address, once), active HTTP checks
+ *   `GET CHECK_PATH HTTP/1.1` with `Host: CHECK_HOST` every
+ *   CHECK_INTERVAL seconds expecting 200, a node out after FALL failed
+ *   checks and back after RISE good ones; option redispatch, retries 2,
+ *   retry-on conn-failure empty-response response-timeout, and
+ *   `http-request disable-l7-retry unless METH_GET` (METH_GET is GET or
+ *   HEAD: any other method is resent only when its connection failed,
+ *   that is when the node never saw it). Each node is one `server` line
+ *   named NAME (the name the runtime API takes: `set server nodes/NAME
+ *   state drain`).
+ */
+
+struct sl_balancer_node {
+	const char *name;	/* [A-Za-z0-9][A-Za-z0-9._-]{0,63} */
+	const char *addr;	/* an IPv4 address, dotted quad: a host
+				   name HAProxy could not resolve would
+				   stop it from starting, so the caller
+				   resolves names (IPv6 is refused for now) */
+	int port;		/* its nginx's port, 1..65535 */
+};
+
+struct sl_render_haproxy {
+	const struct sl_balancer_node *nodes;	/* at least one */
+	size_t n;
+	int check_interval;	/* seconds between checks, 1..60 */
+	int fall;		/* failed checks before a node is out, 1..10 */
+	int rise;		/* good checks before it is back, 1..10 */
+	const char *check_path;	/* "/" then [A-Za-z0-9._~/-]: the checks' URI */
+	const char *check_host;	/* the checks' Host header, [a-z0-9.-] */
+	int timeout;		/* seconds for a client and a node's answer,
+				   1..3700; 0 for 60 (above the apps'
+				   default timeout of 30 s and nginx's 5 s
+				   more): give the nodes' longest app
+				   timeout plus 10 */
+	int port;		/* HTTP's port, 0 for 80 */
+	int tls_port;		/* HTTPS's port, 0 for 443 */
+	const char *cert_dir;	/* absolute, [A-Za-z0-9._/-]; NULL: no HTTPS */
+	const char *stats_socket;	/* absolute as CERT_DIR; NULL for
+					   /run/haproxy/admin.sock */
+	const char *log;	/* absolute as CERT_DIR; NULL for /dev/log */
+};
+#define SL_RENDER_HAPROXY_INIT { NULL, 0, 2, 3, 2, "/", "localhost", 0, 0, 0, NULL, NULL, NULL }
+
+/*
+ * Appends IN's haproxy.cfg to OUT. Returns 0, or -1 with ERR (100) when
+ * an input is out of its range or holds a byte it may not (the message
+ * names the field and the node): nothing HAProxy could read another way
+ * is ever written. Two nodes with one name, or one address and port, are
+ * refused too. OUT is left as it was on error.
+ */
+int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
+		      struct sl_err *err);
+
+#endif

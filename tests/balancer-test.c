@@ -1,0 +1,67 @@
+/* silverlining — drives libsl/balancer from the bats suite tests/unit/balancer.bats. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../libsl/balancer.h"
+#include "../libsl/mem.h"
+#include "../libsl/msg.h"
+
+#define USAGE "balancer-test [KEY VALUE | node NAME ADDR PORT]..."
+
+/*
+ * The arguments fill a struct sl_render_haproxy, starting from its
+ * _INIT: KEY is a field's name (check_interval, fall, rise, check_path,
+ * check_host, timeout, port, tls_port, cert_dir, stats_socket, log);
+ * each "node" adds one node. The config goes to stdout; a refused input
+ * exits 100 with the library's message.
+ */
+int main(int argc, char **argv)
+{
+	struct sl_render_haproxy in = SL_RENDER_HAPROXY_INIT;
+	struct sl_balancer_node *v = NULL;
+	struct sl_buf out = SL_BUF_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	const char *texts[] = { "check_path", "check_host", "cert_dir", "stats_socket", "log" };
+	const char **text_at[] = { &in.check_path, &in.check_host, &in.cert_dir,
+				   &in.stats_socket, &in.log };
+	const char *ints[] = { "check_interval", "fall", "rise", "timeout", "port", "tls_port" };
+	int *int_at[] = { &in.check_interval, &in.fall, &in.rise, &in.timeout,
+			  &in.port, &in.tls_port };
+
+	sl_msg_init(argv[0]);
+	for (int i = 1; i < argc;) {
+		size_t k;
+
+		if (!strcmp(argv[i], "node")) {
+			if (i + 3 >= argc)
+				sl_die_usage(USAGE);
+			v = sl_xrealloc(v, (in.n + 1) * sizeof(*v));
+			v[in.n++] = (struct sl_balancer_node){ argv[i + 1], argv[i + 2],
+							       atoi(argv[i + 3]) };
+			i += 4;
+			continue;
+		}
+		if (i + 1 >= argc)
+			sl_die_usage(USAGE);
+		for (k = 0; k < sizeof(texts) / sizeof(*texts) && strcmp(argv[i], texts[k]); k++)
+			;
+		if (k < sizeof(texts) / sizeof(*texts)) {
+			*text_at[k] = argv[i + 1];
+		} else {
+			for (k = 0; k < sizeof(ints) / sizeof(*ints) && strcmp(argv[i], ints[k]); k++)
+				;
+			if (k == sizeof(ints) / sizeof(*ints))
+				sl_die(100, "unknown key %s", argv[i]);
+			*int_at[k] = atoi(argv[i + 1]);
+		}
+		i += 2;
+	}
+	in.nodes = v;
+	if (sl_render_haproxy(&in, &out, &err) < 0)
+		sl_die_err(&err);
+	fwrite(out.buf, 1, out.len, stdout);
+	free(v);
+	sl_buf_release(&out);
+	sl_exit_flush();
+}

@@ -1,0 +1,206 @@
+#!/usr/bin/env bats
+# libsl/balancer: the balancer's haproxy.cfg, driven through
+# build/tests/balancer-test over the argument files in
+# tests/fixtures/balancer (NAME.args), compared byte for byte with their
+# golden files (NAME.cfg), checked by `haproxy -c`, and one config run
+# for real in front of two loopback HTTP servers.
+bats_require_minimum_version 1.5.0
+
+load ../lib/common
+
+setup() {
+	common_setup
+	T=${SL_TEST_BUILD:-$TOP/build}/tests/balancer-test
+	F=$TOP/tests/fixtures/balancer
+	cd "$BATS_TEST_TMPDIR" || exit
+}
+
+# certs: a directory holding one self-signed certificate and its key
+certs() {
+	mkdir -p certs
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out crt.pem \
+		-days 2 -subj /CN=balancer.test 2> /dev/null
+	cat crt.pem key.pem > certs/balancer.test.pem
+}
+
+@test "balancer: each argument file renders as its golden file" {
+	n=0
+	for a in "$F"/*.args; do
+		# shellcheck disable=SC2046 # the file holds words
+		"$T" $(cat "$a") > out || fail "balancer-test ${a##*/} failed"
+		cmp out "${a%.args}.cfg" || fail "$(diff -u "${a%.args}.cfg" out)"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 3 ]
+}
+
+@test "balancer: haproxy -c accepts every golden config" {
+	certs
+	for a in "$F"/*.args; do
+		# the certificate directory made here, in place of the golden one
+		# shellcheck disable=SC2046
+		"$T" $(cat "$a") $(grep -q cert_dir "$a" && echo cert_dir "$PWD/certs") > c.cfg
+		run haproxy -c -q -f c.cfg
+		[ "$status" -eq 0 ] || fail "haproxy -c refused ${a##*/}: $output"
+	done
+}
+
+@test "balancer: what the config promises is in it" {
+	c=$F/two.cfg
+	grep -qx $'\tstats socket /run/haproxy/admin.sock mode 600 level admin' "$c"
+	grep -qx $'\thttp-reuse safe' "$c"
+	grep -qx $'\tretry-on conn-failure empty-response response-timeout' "$c"
+	grep -qx $'\thttp-request disable-l7-retry unless METH_GET' "$c"
+	grep -qx $'\thttp-check send meth GET uri /.silverlining/health ver HTTP/1.1 hdr Host balancer.internal' "$c"
+	grep -qx $'\tdefault-server check inter 2s fall 3 rise 2' "$c"
+	grep -qx $'\tserver web2 203.0.113.11:80' "$c"
+	! grep -q ssl "$c"
+	grep -qx $'\tbind :8443 ssl crt /etc/haproxy/certs' "$F/tls.cfg"
+}
+
+# refused ARGS...: balancer-test refuses ARGS with 100, a message, no text
+refused() {
+	run --separate-stderr "$T" "$@"
+	[ "$status" -eq 100 ] || fail "status $status for: $*"
+	[ -z "$output" ] || fail "wrote a config for: $*"
+	[[ $stderr == "balancer-test: fatal: "* ]] || fail "message: $stderr"
+}
+
+@test "balancer: bad input is refused with 100, and no config is written" {
+	ok=(node a 10.0.0.1 80)
+	refused
+	refused check_interval 2
+	refused node $'a\nb' 10.0.0.1 80
+	refused node 'a b' 10.0.0.1 80
+	refused node '#a' 10.0.0.1 80
+	refused node -a 10.0.0.1 80
+	refused node "$(printf 'a%.0s' {1..65})" 10.0.0.1 80
+	refused node a 10.0.0.1 0
+	refused node a 10.0.0.1 65536
+	for addr in '' web1.example.com 10.0.0 10.0.0.256 010.0.0.1 ' 10.0.0.1' \
+		$'10.0.0.1\n' 10.0.0.1:80 ::1 '10.0.0.1 backup'; do
+		refused node a "$addr" 80
+	done
+	refused "${ok[@]}" node a 10.0.0.2 80
+	refused "${ok[@]}" node b 10.0.0.1 80
+	refused "${ok[@]}" check_interval 0
+	refused "${ok[@]}" check_interval 61
+	refused "${ok[@]}" fall 11
+	refused "${ok[@]}" rise 0
+	refused "${ok[@]}" timeout 3701
+	refused "${ok[@]}" port 70000
+	for p in health '/a b' '/a%20' $'/a\r' '/a"' '/a#b' '/$x' '/a?b'; do
+		refused "${ok[@]}" check_path "$p"
+	done
+	for h in '' 'a b' 'a%b' A.example a..b a. $'a\n'; do
+		refused "${ok[@]}" check_host "$h"
+	done
+	for f in certs '/a b' '/a"b' '/a$b' $'/a\nb' '/a#b'; do
+		refused "${ok[@]}" cert_dir "$f"
+		refused "${ok[@]}" stats_socket "$f"
+		refused "${ok[@]}" log "$f"
+	done
+	# the same node list is fine apart
+	"$T" "${ok[@]}" node b 10.0.0.1 81 > /dev/null
+}
+
+# The real run: two loopback HTTP servers that answer their name and the
+# X-Forwarded-For they were given, and 200 to the checks' path.
+serve() {
+	python3 -c '
+import http.server, sys
+name, port = sys.argv[1], int(sys.argv[2])
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(n)
+        body = ("%s %s\n" % (name, ",".join(self.headers.get_all("X-Forwarded-For") or []))).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    do_GET = do_POST = answer
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+' "$@" &
+	echo $! > "$1.pid"
+}
+
+# stat SERVER FIELD: FIELD of backend nodes' SERVER in `show stat`
+stat() {
+	echo "show stat" | socat - "UNIX-CONNECT:$PWD/admin.sock" |
+		awk -F, -v s="$1" -v f="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+			$1 == "nodes" && $2 == s { print $col[f] }'
+}
+
+# wait_status SERVER STATUS: wait until SERVER is STATUS (at most 100 looks)
+wait_status() {
+	for _ in $(seq 100); do
+		[ "$(stat "$1" status)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "balancer: HAProxy spreads GETs over two nodes, takes a stopped one out after fall checks, and no GET fails" {
+	[ "$SL_TEST_NETNS" = 1 ] || skip "needs the unit tier's network namespace (tests/run, as root)"
+	[ "$(id -u)" -eq 0 ] || skip "needs root (HAProxy runs as user haproxy)"
+	interval=1 fall=2
+	serve web1 8001
+	serve web2 8002
+	"$T" node web1 127.0.0.1 8001 node web2 127.0.0.1 8002 port 8080 \
+		check_interval $interval fall $fall rise 1 check_path /health \
+		check_host balancer.test stats_socket "$PWD/admin.sock" \
+		log "$PWD/log.sock" > haproxy.cfg
+	haproxy -db -f haproxy.cfg > haproxy.out 2>&1 &
+	echo $! > haproxy.pid
+	wait_status web1 UP && wait_status web2 UP || fail "not both UP: $(cat haproxy.out)"
+
+	# spread, and X-Forwarded-For is the client's address alone
+	for _ in $(seq 20); do
+		curl -fsS -H 'X-Forwarded-For: 203.0.113.66' http://127.0.0.1:8080/ >> spread
+	done
+	grep -qx 'web1 127.0.0.1' spread && grep -qx 'web2 127.0.0.1' spread ||
+		fail "not spread over both: $(sort spread | uniq -c)"
+	[ "$(grep -c -v ' 127.0.0.1$' spread)" -eq 0 ] || fail "$(cat spread)"
+
+	# GETs and POSTs under load while web2 stops
+	python3 -c '
+import http.client, sys, time
+ok = bad = posts = 0
+end = None
+while True:
+    for meth in ("GET", "GET", "GET", "POST"):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", 8080, timeout=30)
+            c.request(meth, "/", body=b"x" if meth == "POST" else None)
+            r = c.getresponse(); r.read(); c.close()
+            good = r.status == 200
+        except Exception:
+            good = False
+        posts += meth == "POST"
+        ok += good; bad += not good
+    try:
+        open("down").close()
+        if end is None: end = time.monotonic() + 1
+    except FileNotFoundError:
+        pass
+    if end is not None and time.monotonic() > end: break
+print("requests %d failed %d (of them POST %d)" % (ok + bad, bad, posts))
+' > load.out &
+	load=$!
+	sleep 1
+	kill "$(cat web2.pid)"
+	t0=$(date +%s.%N)
+	wait_status web2 DOWN || fail "web2 never marked DOWN"
+	t1=$(date +%s.%N)
+	touch down
+	wait "$load"
+	chkfail=$(stat web2 chkfail)
+	kill "$(cat haproxy.pid)" "$(cat web1.pid)"
+	echo "# web2 DOWN after $(echo "$t1 - $t0" | bc) s, $chkfail failed checks (check_interval*fall = $((interval * fall)) s)" >&3
+	echo "# $(cat load.out)" >&3
+	[ "$chkfail" -eq "$fall" ]
+	grep -q 'failed 0 ' load.out || fail "$(cat load.out)"
+}
