@@ -197,7 +197,12 @@ print("requests %d failed %d (of them POST %d)" % (ok + bad, bad, posts))
 	t1=$(date +%s.%N)
 	touch down
 	wait "$load"
+	# a clean-clone CI run once found HAProxy's stats socket gone here (in
+	# the sanitizer tier): say whether HAProxy still runs, and what it said
+	kill -0 "$(cat haproxy.pid)" 2>/dev/null ||
+		fail "HAProxy exited during the load: $(cat haproxy.out; cat load.out)"
 	chkfail=$(stat web2 chkfail)
+	[ -n "$chkfail" ] || fail "no stats from HAProxy: $(ls -l; cat haproxy.out)"
 	kill "$(cat haproxy.pid)" "$(cat web1.pid)"
 	echo "# web2 DOWN after $(echo "$t1 - $t0" | bc) s, $chkfail failed checks (check_interval*fall = $((interval * fall)) s)" >&3
 	echo "# $(cat load.out)" >&3
