@@ -18,17 +18,6 @@
 	"renew [--force] [HOST ...]"
 #define NODE_LOCK_WAIT 600
 
-static void told(void *ctx, const char *text, size_t len, int line)
-{
-	(void)ctx;
-	if (line)
-		fprintf(stderr, "%s: %s\n", sl_msg_prog(), text);
-	else
-		fwrite(text, 1, len, stderr);
-	fflush(stderr);
-}
-
-static const struct sl_say talk = { told, NULL };
 
 static int lock(void)
 {
@@ -47,7 +36,7 @@ static void rerender(void)
 	struct sl_routes r = SL_ROUTES_INIT;
 	struct sl_err err = SL_ERR_INIT;
 
-	sw.say = talk;
+	sw.say = sl_say_stderr;
 	if (sl_switch_load(&r, &err) < 0 || sl_switch_again(&sw, &r, &err) < 0)
 		sl_die_err(&err);
 	sl_routes_release(&r);
@@ -234,7 +223,7 @@ int main(int argc, char **argv)
 	if (argc == 6 && (!strcmp(argv[1], "begin") || !strcmp(argv[1], "done") ||
 			  !strcmp(argv[1], "failed")))
 		hook(argv + 1);
-	a.say = talk;
+	a.say = sl_say_stderr;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
 		switch (c) {

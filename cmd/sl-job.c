@@ -27,17 +27,6 @@
 #define USAGE "sl-job --sync | --list [LOCATION|APP] | --run LOCATION|APP JOB | --exec APP:JOB"
 #define NODE_LOCK_WAIT 600	/* 10 minutes */
 
-static void told(void *ctx, const char *text, size_t len, int line)
-{
-	(void)ctx;
-	if (line)
-		fprintf(stderr, "%s: %.*s\n", sl_msg_prog(), (int)len, text);
-	else
-		fwrite(text, 1, len, stderr);
-	fflush(stderr);
-}
-
-static const struct sl_say talk = { told, NULL };
 
 /* APP:JOB into its parts, or death (100). */
 static void split_unit(const char *arg, struct sl_buf *app, struct sl_buf *job)
@@ -82,7 +71,7 @@ static int open_log(const char *app, gid_t gid, int flags)
 
 	sl_buf_addf(&dir, "%s/apps/%s", sl_node_logs(), app);
 	sl_buf_addf(&f, "%s/jobs.log", dir.buf);
-	if (flags != O_RDONLY && sl_prepare_root_log(&talk, dir.buf, "jobs.log", gid) < 0)
+	if (flags != O_RDONLY && sl_prepare_root_log(&sl_say_stderr, dir.buf, "jobs.log", gid) < 0)
 		sl_die(SL_EXIT_TEMP, "unable to make %s", f.buf);
 	fd = open(f.buf, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -142,7 +131,7 @@ static int exec_job(const char *arg)
 			j = &a.jobs[i];
 	if (!j)
 		sl_die(SL_EXIT_USAGE, "%s has no job %s", inst.buf, name.buf);
-	if (sl_prepare_user(&talk, app.buf, &user, NULL, &gid) != 1)
+	if (sl_prepare_user(&sl_say_stderr, app.buf, &user, NULL, &gid) != 1)
 		sl_die(SL_EXIT_USAGE, "%s has no user", app.buf);
 	fd = open_log(app.buf, gid, O_WRONLY | O_APPEND);
 	fflush(stdout);
@@ -161,7 +150,7 @@ static int exec_job(const char *arg)
 	} else if (!strncmp(j->run, "script:", 7)) {
 		struct sl_gate g = SL_GATE_INIT;
 
-		g.say = talk;
+		g.say = sl_say_stderr;
 		g.fetch_limit = j->timeout;
 		g.script_out = STDOUT_FILENO;
 		sl_buf_addf(&scope, "silverlining-job-%s-%s", app.buf, name.buf);
@@ -414,7 +403,7 @@ static int run_now(const char *arg, const char *job)
 	sl_buf_addf(&log, "%s/apps/%s/jobs.log", sl_node_logs(), app.buf);
 	if (lstat(log.buf, &st) == 0 && S_ISREG(st.st_mode))
 		at = st.st_size;
-	SL_SAY_RUN(&talk, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "start", svc.buf);
+	SL_SAY_RUN(&sl_say_stderr, SL_RUN_NULL, SL_RUN_NULL, "systemctl", "start", svc.buf);
 	fd = open_log(app.buf, 0, O_RDONLY);
 	if (lseek(fd, at, SEEK_SET) == at) {
 		char b[8192];
@@ -466,7 +455,7 @@ int main(int argc, char **argv)
 	case 's':
 		if (n)
 			sl_die_usage(USAGE);
-		if (sl_node_lock(NULL, NODE_LOCK_WAIT, &err) < 0 || sl_jobs_sync(&talk, &err) < 0)
+		if (sl_node_lock(NULL, NODE_LOCK_WAIT, &err) < 0 || sl_jobs_sync(&sl_say_stderr, &err) < 0)
 			sl_die_err(&err);
 		break;
 	case 'l':

@@ -1,10 +1,12 @@
 /* silverlining — what node-side library code tells while it works. */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "exit.h"
+#include "msg.h"
 #include "run.h"
 #include "say.h"
 
@@ -89,3 +91,20 @@ int sl_say_capture(struct sl_buf *out, char *const *argv)
 	code = sl_run_capture(&c, out, NULL);
 	return code < 0 ? SL_EXIT_TEMP : code;
 }
+
+static void to_stderr(void *ctx, const char *text, size_t len, int line)
+{
+	struct sl_buf b = SL_BUF_INIT;
+
+	(void)ctx;
+	if (line) {
+		sl_buf_addf(&b, "%s: %.*s\n", sl_msg_prog(), (int)len, text);
+		fputs(b.buf, stderr);
+		sl_buf_release(&b);
+	} else {
+		fwrite(text, 1, len, stderr);
+	}
+	fflush(stderr);
+}
+
+const struct sl_say sl_say_stderr = { to_stderr, NULL };

@@ -20,6 +20,13 @@ struct sl_say {
 };
 #define SL_SAY_INIT { NULL, NULL }
 
+/*
+ * A tool's own teller: a line goes to stderr as "PROG: TEXT\n" in one
+ * write (so that a child's output on the same stderr never splits it),
+ * text as it is.
+ */
+extern const struct sl_say sl_say_stderr;
+
 /* Tells one formatted line through S. */
 void sl_say(const struct sl_say *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
