@@ -1,9 +1,19 @@
 /* silverlining — the balancer's haproxy.cfg, in front of several app nodes. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "balancer.h"
 #include "exit.h"
+#include "file.h"
+#include "mem.h"
 
 #define ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 #define LOWER "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -97,7 +107,8 @@ static int check_input(const struct sl_render_haproxy *in, struct sl_err *err)
 		return sl_err_set(err, SL_EXIT_USAGE, "bad port");
 	if ((in->cert_dir && !file_ok(in->cert_dir)) ||
 	    (in->stats_socket && !file_ok(in->stats_socket)) ||
-	    (in->log && !file_ok(in->log)))
+	    (in->log && !file_ok(in->log)) ||
+	    (in->server_state_file && !file_ok(in->server_state_file)))
 		return sl_err_set(err, SL_EXIT_USAGE, "bad file name (absolute; "
 				  "letters, digits, '.', '_', '/', '-')");
 	return check_nodes(in, err);
@@ -116,11 +127,19 @@ int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
 		    "\tlog %s local0\n"
 		    "\tstats socket %s mode 600 level admin\n"
 		    "\tuser haproxy\n"
-		    "\tgroup haproxy\n"
+		    "\tgroup haproxy\n",
+		    in->log ? in->log : "/dev/log",
+		    in->stats_socket ? in->stats_socket : "/run/haproxy/admin.sock");
+	if (in->server_state_file)
+		sl_buf_addf(out, "\tserver-state-file %s\n", in->server_state_file);
+	sl_buf_adds(out,
 		    "\n"
 		    "defaults\n"
 		    "\tmode http\n"
-		    "\tlog global\n"
+		    "\tlog global\n");
+	if (in->server_state_file)
+		sl_buf_adds(out, "\tload-server-state-from-file global\n");
+	sl_buf_addf(out,
 		    "\toption httplog\n"
 		    "\toption dontlognull\n"
 		    "\toption http-keep-alive\n"
@@ -132,8 +151,6 @@ int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
 		    "\n"
 		    "frontend www\n"
 		    "\tbind :%d\n",
-		    in->log ? in->log : "/dev/log",
-		    in->stats_socket ? in->stats_socket : "/run/haproxy/admin.sock",
 		    timeout, timeout, in->port ? in->port : 80);
 	if (in->cert_dir)
 		sl_buf_addf(out, "\tbind :%d ssl crt %s\n",
@@ -168,4 +185,127 @@ void sl_balancer_server_name(const char *host, struct sl_buf *out)
 	sl_buf_reset(out);
 	for (; *host; host++)
 		sl_buf_addch(out, strchr(ALNUM "._-", *host) ? *host : '-');
+}
+
+int sl_haproxy_ask(const char *sock, const char *cmd, struct sl_buf *out,
+		   struct sl_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timespec end, now;
+	struct sl_buf line = SL_BUF_INIT;
+	int fd, ret = -1;
+
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		return sl_err_set(err, SL_EXIT_USAGE, "%s: socket path too long", sock);
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return sl_err_errno(err, "socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		sl_err_errno(err, "unable to reach HAProxy's runtime API at %s", sock);
+		goto out;
+	}
+	sl_buf_addf(&line, "%s\n", cmd);
+	if (sl_file_write_all(fd, line.buf, line.len) < 0 || shutdown(fd, SHUT_WR) < 0) {
+		sl_err_errno(err, "%s: unable to send '%s'", sock, cmd);
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 10;
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		long ms, got;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0 || poll(&p, 1, (int)ms) == 0) {
+			sl_err_set(err, SL_EXIT_TEMP, "%s: no answer to '%s' in 10 s", sock, cmd);
+			goto out;
+		}
+		sl_buf_grow(out, 4096);
+		got = read(fd, out->buf + out->len, 4096);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			sl_err_errno(err, "%s: unable to read the answer to '%s'", sock, cmd);
+			goto out;
+		}
+		if (!got)
+			break;
+		out->len += got;
+		out->buf[out->len] = '\0';
+	}
+	ret = 0;
+out:
+	if (ret < 0 && err)
+		err->code = SL_EXIT_TEMP;
+	close(fd);
+	sl_buf_release(&line);
+	return ret;
+}
+
+/* The COL'th comma-separated field of LINE (up to its end) into DST. */
+static void field(const char *line, int col, char *dst, size_t size)
+{
+	size_t n;
+
+	for (; col > 0 && line; col--)
+		if ((line = strchr(line, ',')))
+			line++;
+	n = line ? strcspn(line, ",\n") : 0;
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, line ? line : "", n);
+	dst[n] = '\0';
+}
+
+int sl_haproxy_servers(const char *csv, struct sl_haproxy_server **v,
+		       size_t *n, struct sl_err *err)
+{
+	const char *want[] = { "pxname", "svname", "status", "check_status", "addr" };
+	int col[5] = { -1, -1, -1, -1, -1 };
+	const char *p = csv + 2, *line;
+	char name[64];
+
+	*v = NULL;
+	*n = 0;
+	if (strncmp(csv, "# ", 2))
+		return sl_err_set(err, SL_EXIT_TEMP, "HAProxy's stats: no header line");
+	for (int i = 0; p; i++) {
+		field(p, 0, name, sizeof(name));
+		for (size_t k = 0; k < 5; k++)
+			if (!strcmp(name, want[k]))
+				col[k] = i;
+		p = p + strcspn(p, ",\n");
+		p = *p == ',' ? p + 1 : NULL;
+	}
+	for (size_t k = 0; k < 5; k++)
+		if (col[k] < 0)
+			return sl_err_set(err, SL_EXIT_TEMP, "HAProxy's stats: no column %s",
+					  want[k]);
+	for (line = strchr(csv, '\n'); line && *++line; line = strchr(line, '\n')) {
+		struct sl_haproxy_server s;
+		char status[32];
+
+		field(line, col[0], name, sizeof(name));
+		if (strcmp(name, "nodes"))
+			continue;
+		field(line, col[1], s.name, sizeof(s.name));
+		if (!strcmp(s.name, "BACKEND") || !strcmp(s.name, "FRONTEND"))
+			continue;
+		field(line, col[4], s.addr, sizeof(s.addr));
+		field(line, col[2], status, sizeof(status));
+		status[strcspn(status, " ")] = '\0';
+		snprintf(s.state, sizeof(s.state), "%s",
+			 !strcmp(status, "no") ? "NOCHECK" : *status ? status : "-");
+		field(line, col[3], status, sizeof(status));
+		snprintf(s.check, sizeof(s.check), "%s",
+			 status[0] == '*' ? status + 1 + (status[1] == ' ') :
+			 *status ? status : "-");
+		if (!*s.check)
+			strcpy(s.check, "-");
+		*v = sl_xrealloc(*v, (*n + 1) * sizeof(**v));
+		(*v)[(*n)++] = s;
+	}
+	return 0;
 }

@@ -72,8 +72,14 @@ struct sl_render_haproxy {
 	const char *stats_socket;	/* absolute as CERT_DIR; NULL for
 					   /run/haproxy/admin.sock */
 	const char *log;	/* absolute as CERT_DIR; NULL for /dev/log */
+	const char *server_state_file;	/* absolute as CERT_DIR; NULL: none.
+					   Given, global has server-state-file
+					   and defaults load-server-state-from-file
+					   global: the servers' states (a node in
+					   maint or drain) as dumped there before a
+					   reload are taken up again after it */
 };
-#define SL_RENDER_HAPROXY_INIT { NULL, 0, 2, 3, 2, "/", "localhost", 0, 0, 0, NULL, NULL, NULL }
+#define SL_RENDER_HAPROXY_INIT { NULL, 0, 2, 3, 2, "/", "localhost", 0, 0, 0, NULL, NULL, NULL, NULL }
 
 /*
  * Appends IN's haproxy.cfg to OUT. Returns 0, or -1 with ERR (100) when
@@ -84,6 +90,36 @@ struct sl_render_haproxy {
  */
 int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
 		      struct sl_err *err);
+
+/*
+ * HAProxy's runtime API: sends CMD (one line, no newline) to the UNIX
+ * socket SOCK and appends the whole answer (until HAProxy closes) to OUT.
+ * Waits at most 10 s for it. 0, or -1 with ERR: 111 when the socket
+ * cannot be reached or answers too late (HAProxy not running, reloading).
+ */
+int sl_haproxy_ask(const char *sock, const char *cmd, struct sl_buf *out,
+		   struct sl_err *err);
+
+/*
+ * One server of backend "nodes" as `show stat` tells it.
+ */
+struct sl_haproxy_server {
+	char name[65];
+	char addr[64];		/* ADDR:PORT */
+	char state[32];		/* UP, DOWN, MAINT, DRAIN, NOLB, NOCHECK: the
+				   first word of HAProxy's status ("UP 1/3",
+				   up and failing, is UP) */
+	char check[32];		/* the last check's status: L7OK, L4CON,
+				   L7STS...; "-" when none yet */
+};
+
+/*
+ * Parses the CSV of `show stat` (its first line names the columns) into
+ * *V (malloc'ed, N entries): the servers of backend "nodes", in order.
+ * -1 with ERR (111) when the text is not such a table.
+ */
+int sl_haproxy_servers(const char *csv, struct sl_haproxy_server **v,
+		       size_t *n, struct sl_err *err);
 
 /*
  * The name the balancer gives the app node whose host (the host part of

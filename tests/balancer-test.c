@@ -12,7 +12,8 @@
 /*
  * The arguments fill a struct sl_render_haproxy, starting from its
  * _INIT: KEY is a field's name (check_interval, fall, rise, check_path,
- * check_host, timeout, port, tls_port, cert_dir, stats_socket, log);
+ * check_host, timeout, port, tls_port, cert_dir, stats_socket, log,
+ * server_state_file);
  * each "node" adds one node. The config goes to stdout; a refused input
  * exits 100 with the library's message. "name HOST" prints
  * sl_balancer_server_name(HOST) instead.
@@ -23,9 +24,10 @@ int main(int argc, char **argv)
 	struct sl_balancer_node *v = NULL;
 	struct sl_buf out = SL_BUF_INIT;
 	struct sl_err err = SL_ERR_INIT;
-	const char *texts[] = { "check_path", "check_host", "cert_dir", "stats_socket", "log" };
+	const char *texts[] = { "check_path", "check_host", "cert_dir", "stats_socket", "log",
+				"server_state_file" };
 	const char **text_at[] = { &in.check_path, &in.check_host, &in.cert_dir,
-				   &in.stats_socket, &in.log };
+				   &in.stats_socket, &in.log, &in.server_state_file };
 	const char *ints[] = { "check_interval", "fall", "rise", "timeout", "port", "tls_port" };
 	int *int_at[] = { &in.check_interval, &in.fall, &in.rise, &in.timeout,
 			  &in.port, &in.tls_port };

@@ -56,6 +56,9 @@ certs() {
 	grep -qx $'\tserver web2 203.0.113.11:80' "$c"
 	! grep -q ssl "$c"
 	grep -qx $'\tbind :8443 ssl crt /etc/haproxy/certs' "$F/tls.cfg"
+	! grep -q server-state "$c"
+	grep -qx $'\tserver-state-file /var/lib/haproxy/server-state' "$F/state.cfg"
+	grep -qx $'\tload-server-state-from-file global' "$F/state.cfg"
 }
 
 # refused ARGS...: balancer-test refuses ARGS with 100, a message, no text
@@ -99,6 +102,7 @@ refused() {
 		refused "${ok[@]}" cert_dir "$f"
 		refused "${ok[@]}" stats_socket "$f"
 		refused "${ok[@]}" log "$f"
+		refused "${ok[@]}" server_state_file "$f"
 	done
 	# the same node list is fine apart
 	"$T" "${ok[@]}" node b 10.0.0.1 81 > /dev/null
@@ -134,17 +138,25 @@ http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 	echo $! > "$1.pid"
 }
 
-# stat SERVER FIELD: FIELD of backend nodes' SERVER in `show stat`
+# stat SERVER FIELD: FIELD of backend nodes' SERVER in `show stat`.
+# socat waits only 0.5 s (its -t) for an answer once it has sent the
+# command: on a loaded machine (the sanitizer tier) HAProxy's answer came
+# later, socat printed nothing, and the stats looked gone. -t 10.
 stat() {
-	echo "show stat" | socat - "UNIX-CONNECT:$PWD/admin.sock" |
+	echo "show stat" | socat -t 10 - "UNIX-CONNECT:$PWD/admin.sock" |
 		awk -F, -v s="$1" -v f="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 			$1 == "nodes" && $2 == s { print $col[f] }'
+}
+
+# state SERVER: SERVER's state as sl-balancer --state tells it
+state() {
+	sl-balancer --socket "$PWD/admin.sock" --state | awk -v s="$1" '$1 == s { print $3 }'
 }
 
 # wait_status SERVER STATUS: wait until SERVER is STATUS (at most 100 looks)
 wait_status() {
 	for _ in $(seq 100); do
-		[ "$(stat "$1" status)" = "$2" ] && return 0
+		[ "$(state "$1")" = "$2" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -163,6 +175,23 @@ wait_status() {
 	haproxy -db -f haproxy.cfg > haproxy.out 2>&1 &
 	echo $! > haproxy.pid
 	wait_status web1 UP && wait_status web2 UP || fail "not both UP: $(cat haproxy.out)"
+
+	# sl-balancer steers it through the runtime API
+	b=(sl-balancer --socket "$PWD/admin.sock")
+	run --separate-stderr "${b[@]}" --state
+	[ "$status" -eq 0 ] && [ "${lines[0]}" = "web1 127.0.0.1:8001 UP L7OK" ] &&
+		[ "${lines[1]}" = "web2 127.0.0.1:8002 UP L7OK" ] || fail "state: $output $stderr"
+	"${b[@]}" --drain web1 && [ "$(state web1)" = DRAIN ]
+	"${b[@]}" --maint web2 && [ "$(state web2)" = MAINT ]
+	run -100 "${b[@]}" --wait-up web3
+	run -111 "${b[@]}" --wait-up web2 1
+	[[ $output == *"web2 is not UP after 1 s: MAINT"* ]] || fail "$output"
+	"${b[@]}" --ready web1 && [ "$(state web1)" = UP ]
+	"${b[@]}" --ready web2 && "${b[@]}" --wait-up web2 10
+	[ "$(state web2)" = UP ]
+	run -100 "${b[@]}" --drain 10.9.9.9
+	run -100 "${b[@]}" --wait-up web2 0
+	run -111 sl-balancer --socket "$PWD/nothing.sock" --state
 
 	# spread, and X-Forwarded-For is the client's address alone
 	for _ in $(seq 20); do
