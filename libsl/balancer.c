@@ -162,3 +162,10 @@ int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
 			    in->nodes[i].addr, in->nodes[i].port);
 	return 0;
 }
+
+void sl_balancer_server_name(const char *host, struct sl_buf *out)
+{
+	sl_buf_reset(out);
+	for (; *host; host++)
+		sl_buf_addch(out, strchr(ALNUM "._-", *host) ? *host : '-');
+}

@@ -85,4 +85,16 @@ struct sl_render_haproxy {
 int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
 		      struct sl_err *err);
 
+/*
+ * The name the balancer gives the app node whose host (the host part of
+ * its address: "root@10.231.0.2:22" -> "10.231.0.2") is HOST, into OUT
+ * (reset first): HOST with every byte outside [A-Za-z0-9._-] replaced by
+ * '-'. The one rule for both sides: sl-balancer names its servers so,
+ * and the laptop names a node so when it asks the balancer to drain it.
+ * The name is not checked: sl_render_haproxy() refuses one HAProxy
+ * could not take (empty, longer than 64, not starting with a letter or
+ * digit).
+ */
+void sl_balancer_server_name(const char *host, struct sl_buf *out);
+
 #endif

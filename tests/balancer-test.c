@@ -7,14 +7,15 @@
 #include "../libsl/mem.h"
 #include "../libsl/msg.h"
 
-#define USAGE "balancer-test [KEY VALUE | node NAME ADDR PORT]..."
+#define USAGE "balancer-test [KEY VALUE | node NAME ADDR PORT]... | name HOST"
 
 /*
  * The arguments fill a struct sl_render_haproxy, starting from its
  * _INIT: KEY is a field's name (check_interval, fall, rise, check_path,
  * check_host, timeout, port, tls_port, cert_dir, stats_socket, log);
  * each "node" adds one node. The config goes to stdout; a refused input
- * exits 100 with the library's message.
+ * exits 100 with the library's message. "name HOST" prints
+ * sl_balancer_server_name(HOST) instead.
  */
 int main(int argc, char **argv)
 {
@@ -30,6 +31,12 @@ int main(int argc, char **argv)
 			  &in.port, &in.tls_port };
 
 	sl_msg_init(argv[0]);
+	if (argc == 3 && !strcmp(argv[1], "name")) {
+		sl_balancer_server_name(argv[2], &out);
+		printf("%s\n", out.buf);
+		sl_buf_release(&out);
+		sl_exit_flush();
+	}
 	for (int i = 1; i < argc;) {
 		size_t k;
 

@@ -104,6 +104,13 @@ refused() {
 	"$T" "${ok[@]}" node b 10.0.0.1 81 > /dev/null
 }
 
+@test "balancer: a node's server name is its host, bytes outside [A-Za-z0-9._-] as '-'" {
+	[ "$("$T" name 10.231.0.2)" = 10.231.0.2 ]
+	[ "$("$T" name web-1.Example_2.com)" = web-1.Example_2.com ]
+	[ "$("$T" name 2001:db8::1)" = 2001-db8--1 ]
+	[ "$("$T" name 'a b@c/d')" = a-b-c-d ]
+}
+
 # The real run: two loopback HTTP servers that answer their name and the
 # X-Forwarded-For they were given, and 200 to the checks' path.
 serve() {
