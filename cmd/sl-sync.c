@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include "../libsl/app.h"
+#include "../libsl/balancer.h"
 #include "../libsl/appenv.h"
 #include "../libsl/devconf.h"
 #include "../libsl/diff.h"
+#include "../libsl/fanout.h"
 #include "../libsl/file.h"
 #include "../libsl/instance.h"
 #include "../libsl/manifest.h"
@@ -24,8 +26,12 @@
 #include "../libsl/version.h"
 
 #define USAGE "sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--config DIR] [--name APP] [--clear]" \
-	" [--activate LOCATION]... [--acme-directory URL] [--acme-email ADDR] [--hsts | --no-hsts] APPDIR NODE | sl-sync --diff LOCATION [--accept-new] [-i FILE] [--timeout SECONDS] APPDIR NODE" \
-	" | sl-sync --server APP | sl-sync --server --config INSTANCE | sl-sync --server --show INSTANCE | sl-sync --server --show-at LOCATION"
+	" [--activate LOCATION]... [--acme-directory URL] [--acme-email ADDR] [--hsts | --no-hsts] APPDIR NODE" \
+	" | sl-sync [-v] [--accept-new] [-i FILE] [--timeout SECONDS] [--config DIR] [--name APP] [--clear]" \
+	" [--rolling] [--balancer NODE] [--skip NODE]... [--acme-directory URL] [--acme-email ADDR] [--hsts | --no-hsts]" \
+	" --activate LOCATION APPDIR NODE NODE..." \
+	" | sl-sync --diff LOCATION [--accept-new] [-i FILE] [--timeout SECONDS] APPDIR NODE" \
+	" | sl-sync --server [--as INSTANCE] APP | sl-sync --server --next APP | sl-sync --server --config INSTANCE | sl-sync --server --show INSTANCE | sl-sync --server --show-at LOCATION"
 
 extern char **environ;
 
@@ -55,19 +61,27 @@ static void progress(void *ctx, uint64_t bytes, size_t files, int done)
 		done ? "\n" : "");
 }
 
-static int server(const char *app, const char *config_of, const char *show)
+static int server(const char *app, const char *config_of, const char *show,
+		  const char *as, int next)
 {
 	struct sl_err err = SL_ERR_INIT;
 	char *name = NULL;
 
 	umask(022);
+	if (next) {
+		if (sl_instance_next(sl_instance_root(), app, &name, &err) < 0)
+			sl_die_err(&err);
+		printf("%s\n", name);
+		free(name);
+		sl_exit_flush();
+	}
 	if (show) {
 		if (sl_instance_show(sl_instance_root(), show, 0, 1, &err) < 0)
 			sl_die_err(&err);
 		sl_exit_flush();
 	}
 	if ((config_of ? sl_config_receive(sl_instance_root(), config_of, 0, 1, &err) :
-	     sl_instance_receive(sl_instance_root(), app, 0, 1, &name, &err)) < 0)
+	     sl_instance_receive_as(sl_instance_root(), app, as, 0, 1, &name, &err)) < 0)
 		sl_die_err(&err);
 	free(name);
 	sl_exit_flush();
@@ -277,6 +291,320 @@ static void acme_options(struct sl_strv *options, const char *directory,
 	sl_acmeconf_release(&ac);
 }
 
+/*
+ * A fleet deploy (two or more NODEs, or --skip, --balancer, --rolling):
+ * each step runs on every node at once, one forked child per node with
+ * its own SSH session (libsl/fanout: every line prefixed "HOST: "), and
+ * the parent goes on only when every node succeeded.
+ */
+struct fleet_node {
+	const char *text;		/* as the user named it */
+	struct sl_ssh_addr addr;
+	struct sl_buf next;		/* its answer to --next */
+	int code;			/* of its last step */
+};
+
+static struct {
+	const struct sl_ssh_opts *opts;
+	const struct sl_app *app;
+	const struct sl_manifest *m, *cm;
+	const char *config, *location;
+	const struct sl_strv *options;
+	const char *instance;
+	const char *verb, *host;	/* sl-balancer's */
+} F;
+
+/* Child side: a session to N, or NULL (said on stderr). */
+static struct sl_ssh *fleet_connect(struct fleet_node *n)
+{
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_ssh *s = sl_ssh_connect(&n->addr, F.opts, &err);
+
+	if (!s) {
+		fprintf(stderr, "%s: fatal: %s\n", sl_msg_prog(), err.msg.buf);
+		n->code = err.code;
+	}
+	return s;
+}
+
+/* Child side: runs WORDS on N over a new session: its exit status. */
+static int fleet_command(struct fleet_node *n, const char *const *words)
+{
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_ssh *s = fleet_connect(n);
+	int code;
+
+	if (!s)
+		return n->code;
+	code = sl_upload_command(s, getenv("SL_ROOT"), words, &err);
+	if (code < 0) {
+		fprintf(stderr, "%s: fatal: %s\n", sl_msg_prog(), err.msg.buf);
+		code = err.code;
+	}
+	sl_ssh_close(s);
+	return code;
+}
+
+static int step_next(void *arg)
+{
+	return fleet_command(arg, (const char *const[]){ "sl-sync", "--server", "--next",
+				F.app->name, NULL });
+}
+
+static int step_upload(void *arg)
+{
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_ssh *s = fleet_connect(arg);
+	char *instance = NULL;
+
+	if (!s)
+		return ((struct fleet_node *)arg)->code;
+	if (sl_upload_as(s, F.app->dir, F.app->name, F.instance, F.m, getenv("SL_ROOT"),
+			 NULL, &instance, &err) < 0 ||
+	    (F.config && sl_upload_config(s, F.config, F.instance, F.cm,
+					  getenv("SL_ROOT"), &err) < 0)) {
+		fprintf(stderr, "%s: fatal: %s\n", sl_msg_prog(), err.msg.buf);
+		return err.code;
+	}
+	free(instance);
+	sl_ssh_close(s);
+	return 0;
+}
+
+static int step_prepare(void *arg)
+{
+	struct sl_strv w = SL_STRV_INIT;
+
+	sl_strv_push(&w, "sl-activate");
+	sl_strv_push(&w, "--prepare");
+	for (size_t i = 0; i < F.options->n; i++)
+		sl_strv_push(&w, F.options->v[i]);
+	sl_strv_push(&w, F.instance);
+	sl_strv_push(&w, F.location);
+	return fleet_command(arg, (const char *const *)w.v);
+}
+
+static int step_switch(void *arg)
+{
+	return fleet_command(arg, (const char *const[]){ "sl-activate", "--switch",
+				F.instance, F.location, NULL });
+}
+
+static int step_abandon(void *arg)
+{
+	return fleet_command(arg, (const char *const[]){ "sl-activate", "--abandon",
+				F.instance, NULL });
+}
+
+static int step_balancer(void *arg)
+{
+	return fleet_command(arg, (const char *const[]){ "sl-balancer", F.verb, F.host, NULL });
+}
+
+/*
+ * Runs FN on each of the N nodes at once (WHICH[i] set, or all when
+ * WHICH is NULL), each node's code in its code. Returns the index of the
+ * first that failed (its code and STEP said on stderr), or -1.
+ */
+static long on_nodes(struct fleet_node *nodes, size_t n, const int *which,
+		     int (*fn)(void *), const char *step, int capture)
+{
+	struct sl_fanout f = SL_FANOUT_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	size_t *index = sl_xcalloc(n + 1, sizeof(*index));
+	long failed = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct sl_fanout_job *j;
+
+		if (which && !which[i])
+			continue;
+		j = sl_fanout_add(&f, nodes[i].addr.host);
+		j->fn = fn;
+		j->arg = &nodes[i];
+		if (capture)
+			j->capture = &nodes[i].next;
+		index[f.n - 1] = i;
+	}
+	if (sl_fanout_run(&f, &err) < 0)
+		sl_die_err(&err);
+	for (size_t k = 0; k < f.n; k++) {
+		struct fleet_node *nd = &nodes[index[k]];
+
+		nd->code = f.jobs[k]->code;
+		if (f.jobs[k]->err.msg.len)
+			sl_warn("%s: %s", nd->addr.host, f.jobs[k]->err.msg.buf);
+		if (nd->code) {
+			sl_warn("%s: %s failed (exit status %d)", nd->addr.host, step, nd->code);
+			if (failed < 0)
+				failed = (long)index[k];
+		}
+	}
+	sl_fanout_release(&f);
+	free(index);
+	return failed;
+}
+
+/* sl-balancer VERB on BALANCER for node N's server; its exit status. */
+static int balance(struct fleet_node *balancer, const char *verb, struct fleet_node *n)
+{
+	struct sl_buf server = SL_BUF_INIT;
+	long failed;
+
+	sl_balancer_server_name(n->addr.host, &server);
+	F.verb = verb;
+	F.host = server.buf;
+	failed = on_nodes(balancer, 1, NULL, step_balancer, verb + 2, 0);
+	sl_buf_release(&server);
+	return failed < 0 ? 0 : balancer->code;
+}
+
+static void fleet_parse(struct fleet_node *n, const char *text)
+{
+	struct sl_err err = SL_ERR_INIT;
+
+	n->text = text;
+	n->addr = (struct sl_ssh_addr)SL_SSH_ADDR_INIT;
+	n->next = (struct sl_buf)SL_BUF_INIT;
+	if (sl_ssh_addr_parse(&n->addr, text, &err) < 0)
+		sl_die_err(&err);
+}
+
+/*
+ * silver update --nodeset: uploads APP (manifest M, config CM) to every
+ * one of NODES not in SKIP under one name, prepares it at LOCATION
+ * everywhere (the barrier), then switches every node, at once or
+ * through BALANCER one at a time (ROLLING). T[0]: when the scan began.
+ */
+static void fleet_main(const struct sl_app *app, const struct sl_manifest *m,
+		       const char *config, const struct sl_manifest *cm,
+		       char **nodes_text, size_t nnodes, const struct sl_strv *skip,
+		       const char *balancer_text, int rolling, const char *location,
+		       const struct sl_strv *options, int verbose, const double *t)
+{
+	struct fleet_node *nodes = sl_xcalloc(nnodes + 1, sizeof(*nodes)), bal, *skipped;
+	size_t n = 0;
+	double t1 = now(), t2, t3, t4;
+	long failed;
+	char *name = NULL;
+
+	skipped = sl_xcalloc(skip->n + 1, sizeof(*skipped));
+	for (size_t i = 0; i < skip->n; i++)
+		fleet_parse(&skipped[i], skip->v[i]);
+	for (size_t i = 0; i < nnodes; i++) {
+		int skipping = 0;
+
+		fleet_parse(&nodes[n], nodes_text[i]);
+		for (size_t k = 0; k < skip->n; k++)
+			skipping |= !strcmp(nodes[n].addr.host, skipped[k].addr.host) &&
+				nodes[n].addr.port == skipped[k].addr.port;
+		for (size_t k = 0; k < n && !skipping; k++)
+			if (!strcmp(nodes[n].addr.host, nodes[k].addr.host) &&
+			    nodes[n].addr.port == nodes[k].addr.port)
+				sl_die(SL_EXIT_USAGE, "%s is named twice", nodes_text[i]);
+		if (skipping)
+			sl_ssh_addr_release(&nodes[n].addr);
+		else
+			n++;
+	}
+	if (!n)
+		sl_die(SL_EXIT_USAGE, "every node is skipped: nothing to deploy to");
+	if (balancer_text)
+		fleet_parse(&bal, balancer_text);
+	F.app = app;
+	F.m = m;
+	F.config = config;
+	F.cm = cm;
+	F.location = location;
+	F.options = options;
+
+	/* a: every node answers (and says its next name) before anything is sent */
+	failed = on_nodes(nodes, n, NULL, step_next, "connect", 1);
+	if (failed >= 0)
+		sl_die(nodes[failed].code, "%s cannot be reached or refused: nothing was "
+		       "uploaded (--skip %s to deploy without it)", nodes[failed].text,
+		       nodes[failed].text);
+	for (size_t i = 0; i < n; i++) {
+		sl_buf_rtrim(&nodes[i].next);
+		if (!sl_instance_name_valid(nodes[i].next.buf))
+			sl_die(SL_EXIT_TEMP, "%s: answered '%.80s', not an instance name",
+			       nodes[i].addr.host, nodes[i].next.buf);
+		/* the highest: a name free and newest on every node */
+		if (!name || strcmp(nodes[i].next.buf, name) > 0)
+			name = nodes[i].next.buf;
+	}
+	F.instance = name;
+	for (size_t i = 0; i < skip->n; i++) {
+		if (!balancer_text) {
+			sl_warn("%s is skipped: it keeps what it serves (no --balancer "
+				"to take it out)", skip->v[i]);
+			continue;
+		}
+		if (balance(&bal, "--maint", &skipped[i]))
+			sl_die(bal.code, "%s could not be put in maintenance on the balancer: "
+			       "nothing was uploaded", skip->v[i]);
+		sl_warn("%s is skipped: in maintenance on the balancer until it is "
+			"brought to %s", skip->v[i], name);
+	}
+
+	/* b: the upload, everywhere at once */
+	t2 = now();
+	failed = on_nodes(nodes, n, NULL, step_upload, "upload", 0);
+	if (failed >= 0)
+		sl_die(nodes[failed].code, "%s: upload of %s failed: nothing was switched",
+		       nodes[failed].addr.host, name);
+	printf("%s\n", name);
+	if (fflush(stdout) == EOF)
+		sl_die_errno("unable to write to standard output");
+
+	/* c: the barrier */
+	t3 = now();
+	failed = on_nodes(nodes, n, NULL, step_prepare, "prepare", 0);
+	if (failed >= 0) {
+		int code = nodes[failed].code, *which = sl_xcalloc(n, sizeof(*which));
+
+		for (size_t i = 0; i < n; i++)
+			which[i] = nodes[i].code == 0;
+		on_nodes(nodes, n, which, step_abandon, "abandon", 0);
+		sl_die(code, "%s: prepare of %s at %s failed (exit status %d): nothing was "
+		       "switched, %s is stopped on every node", nodes[failed].addr.host,
+		       name, location, code, name);
+	}
+
+	/* d: the switch, at once or one node at a time through the balancer */
+	t4 = now();
+	for (size_t i = 0; rolling && i < n; i++) {
+		int code = balance(&bal, "--drain", &nodes[i]);
+
+		if (code)
+			sl_die(code, "%s could not be drained: %zu of %zu nodes switched to %s",
+			       nodes[i].addr.host, i, n, name);
+		failed = on_nodes(&nodes[i], 1, NULL, step_switch, "switch", 0);
+		/* back in the balancer either way: it serves the old or the new */
+		code = balance(&bal, "--ready", &nodes[i]);
+		if (failed >= 0)
+			sl_die(nodes[i].code, "%s: switch to %s failed: %zu of %zu nodes "
+			       "switched", nodes[i].addr.host, name, i, n);
+		if (code || (code = balance(&bal, "--wait-up", &nodes[i])))
+			sl_die(code, "%s switched to %s but is not up in the balancer: %zu "
+			       "of %zu nodes switched", nodes[i].addr.host, name, i + 1, n);
+	}
+	if (!rolling && (failed = on_nodes(nodes, n, NULL, step_switch, "switch", 0)) >= 0)
+		sl_die(nodes[failed].code, "%s: switch to %s failed (the other nodes "
+		       "switched)", nodes[failed].addr.host, name);
+	if (verbose)
+		fprintf(stderr, "%s: %s: %zu nodes: manifest %.3f s, connect %.3f s, "
+			"upload %.3f s, prepare %.3f s, switch %.3f s%s\n", sl_msg_prog(),
+			name, n, t1 - t[0], t2 - t1, t3 - t2, t4 - t3, now() - t4,
+			rolling ? " (rolling)" : "");
+	for (size_t i = 0; i < n; i++) {
+		sl_ssh_addr_release(&nodes[i].addr);
+		sl_buf_release(&nodes[i].next);
+	}
+	free(nodes);
+	free(skipped);
+}
+
 /* The instance routed at LOCATION; exits 1 quietly when none is (silver diff says it). */
 static char *instance_at(const char *location)
 {
@@ -296,6 +624,11 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		SL_SSH_LONGOPTS,
 		{ "server", no_argument, NULL, 'S' },
+		{ "as", required_argument, NULL, 'X' },
+		{ "rolling", no_argument, NULL, 'R' },
+		{ "balancer", required_argument, NULL, 'B' },
+		{ "skip", required_argument, NULL, 'K' },
+		{ "next", no_argument, NULL, 'x' },
 		{ "activate", required_argument, NULL, 'A' },
 		{ "clear", no_argument, NULL, 'C' },
 		{ "acme-directory", required_argument, NULL, 'a' },
@@ -316,12 +649,14 @@ int main(int argc, char **argv)
 	struct sl_app app = SL_APP_INIT;
 	struct sl_ignore ign = SL_IGNORE_INIT;
 	struct sl_manifest m = SL_MANIFEST_INIT, cm = SL_MANIFEST_INIT;
-	const char *config = NULL, *name = NULL, *diff = NULL, *show = NULL;
-	const char *directory = NULL, *email = NULL;
+	const char *config = NULL, *name = NULL, *diff = NULL, *show = NULL, *as = NULL;
+	const char *directory = NULL, *email = NULL, *balancer = NULL;
+	struct sl_strv skip = SL_STRV_INIT;
 	struct sl_strv skipped = SL_STRV_INIT, activate = SL_STRV_INIT, options = SL_STRV_INIT;
 	struct sl_err err = SL_ERR_INIT;
 	struct sl_ssh *s;
-	int verbose = 0, is_server = 0, clear = 0, hsts = -1, acme, c;
+	int verbose = 0, is_server = 0, clear = 0, hsts = -1, next = 0, rolling = 0, acme, c;
+	int fleet;
 	double t[3] = { now(), 0, 0 };
 
 	sl_msg_init(argv[0]);
@@ -338,6 +673,11 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'v': verbose = 1; break;
 		case 'S': is_server = 1; break;
+		case 'X': as = optarg; break;
+		case 'x': next = 1; break;
+		case 'R': rolling = 1; break;
+		case 'B': balancer = optarg; break;
+		case 'K': sl_strv_push(&skip, optarg); break;
 		case 'A': sl_strv_push(&activate, optarg); break;
 		case 'C': clear = 1; break;
 		case 'a': directory = optarg; break;
@@ -360,12 +700,20 @@ int main(int argc, char **argv)
 	acme = directory || email || hsts >= 0;
 	if (is_server) {
 		if (argc - optind != (config || show ? 0 : 1) || (config && show) || name ||
-		    clear || activate.n || diff || acme)
+		    clear || activate.n || diff || acme ||
+		    ((as || next) && (config || show)) || (as && next) ||
+		    rolling || balancer || skip.n)
 			sl_die_usage(USAGE);
-		return server(argv[optind], config, show);
+		return server(argv[optind], config, show, as, next);
 	}
-	if (argc - optind != 2 || show || (acme && !activate.n) ||
-	    (diff && (config || name || clear || activate.n)))
+	fleet = argc - optind > 2 || rolling || balancer || skip.n;
+	if (fleet && (argc - optind < 2 || activate.n != 1 || diff || show || as || next))
+		sl_die_usage(USAGE);
+	if (rolling && !balancer)
+		sl_die(SL_EXIT_USAGE, "--rolling drains each node on the balancer: "
+		       "it needs --balancer NODE");
+	if (!fleet && (argc - optind != 2 || show || as || next || (acme && !activate.n) ||
+	    (diff && (config || name || clear || activate.n))))
 		sl_die_usage(USAGE);
 	if (clear)
 		sl_strv_push(&options, "--clear");
@@ -373,12 +721,18 @@ int main(int argc, char **argv)
 		acme_options(&options, directory, email, hsts);
 
 	load(&app, argv[optind], name, config, &cm, &skipped);
-	if (sl_ssh_addr_parse(&addr, argv[optind + 1], &err) < 0 ||
+	if ((!fleet && sl_ssh_addr_parse(&addr, argv[optind + 1], &err) < 0) ||
 	    sl_ignore_load(&ign, argv[optind], &err) < 0 ||
 	    sl_manifest_scan(&m, argv[optind], &ign, &skipped, &err) < 0)
 		sl_die_err(&err);
 	for (size_t i = 0; i < skipped.n; i++)
 		sl_warn("%s is not a file, a directory or a symlink; left out", skipped.v[i]);
+	if (fleet) {
+		F.opts = &opts;
+		fleet_main(&app, &m, config, &cm, argv + optind + 1, (size_t)(argc - optind - 1),
+			   &skip, balancer, rolling, activate.v[0], &options, verbose, t);
+		sl_exit_flush();
+	}
 	t[1] = now();
 	s = sl_ssh_connect(&addr, &opts, &err);
 	if (!s)

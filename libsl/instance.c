@@ -348,31 +348,59 @@ out:
 	return ret;
 }
 
+/* "APP.YYYY-MM-DD_" for the UTC day of WHEN, onto OUT. */
+static void day_prefix(struct sl_buf *out, const char *app, time_t when)
+{
+	struct tm tm;
+
+	gmtime_r(&when, &tm);
+	sl_buf_addf(out, "%s.%04d-%02d-%02d_", app, tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday);
+}
+
+/*
+ * Today's next number for APP in INSTANCES (PREFIX: today's prefix), and
+ * in *NEWEST (when not NULL) a copy of APP's newest instance name of any
+ * day, or NULL. -1 with ERR when the directory cannot be read.
+ */
+static int next_number(int instances, const char *app, const char *prefix,
+		       char **newest, struct sl_err *err)
+{
+	size_t plen = strlen(prefix), alen = strlen(app);
+	struct dirent *de;
+	int next = 1;
+	DIR *d = list_dir(instances);
+
+	if (!d)
+		return sl_err_errno(err, "unable to list the instances");
+	if (newest)
+		*newest = NULL;
+	while ((de = readdir(d))) {
+		if (!sl_instance_name_valid(de->d_name) || strncmp(de->d_name, app, alen) ||
+		    de->d_name[alen] != '.')
+			continue;
+		if (!strncmp(de->d_name, prefix, plen) && atoi(de->d_name + plen) >= next)
+			next = atoi(de->d_name + plen) + 1;
+		if (newest && (!*newest || strcmp(de->d_name, *newest) > 0)) {
+			free(*newest);
+			*newest = sl_xstrdup(de->d_name);
+		}
+	}
+	closedir(d);
+	return next;
+}
+
 /* Renames INCOMING to APP.DATE_NNN, NNN one more than today's highest. */
 static int name_instance(int instances, const char *incoming, const char *app,
 			 char **name, struct sl_err *err)
 {
 	struct sl_buf prefix = SL_BUF_INIT, final = SL_BUF_INIT;
-	time_t now = time(NULL);
-	struct tm tm;
-	struct dirent *de;
-	int next = 1, ret = -1;
-	DIR *d;
+	int next, ret = -1;
 
-	gmtime_r(&now, &tm);
-	sl_buf_addf(&prefix, "%s.%04d-%02d-%02d_", app, tm.tm_year + 1900,
-		    tm.tm_mon + 1, tm.tm_mday);
-	d = list_dir(instances);
-	if (!d) {
-		sl_err_errno(err, "unable to list the instances");
+	day_prefix(&prefix, app, time(NULL));
+	next = next_number(instances, app, prefix.buf, NULL, err);
+	if (next < 0)
 		goto out;
-	}
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, prefix.buf, prefix.len) &&
-		    sl_instance_name_valid(de->d_name) &&
-		    atoi(de->d_name + prefix.len) >= next)
-			next = atoi(de->d_name + prefix.len) + 1;
-	closedir(d);
 	for (;; next++) {
 		if (next > 999) {
 			sl_err_set(err, SL_EXIT_USAGE, "%s has 999 instances today already", app);
@@ -397,6 +425,44 @@ out:
 	sl_buf_release(&prefix);
 	sl_buf_release(&final);
 	return ret;
+}
+
+/*
+ * Whether AS may name APP's next instance on this node: an instance name
+ * of APP, dated within a day of the node's UTC date (clocks of a fleet
+ * may straddle midnight), and newer than every instance of APP here, so
+ * that the newest name is still the newest upload. 0, or -1 with ERR (100).
+ */
+static int check_as(int instances, const char *app, const char *as, struct sl_err *err)
+{
+	size_t alen = strlen(app);
+	time_t now = time(NULL);
+	char *newest = NULL;
+	int ok = 0;
+
+	if (!sl_instance_name_valid(as) || strncmp(as, app, alen) || as[alen] != '.')
+		return sl_err_set(err, SL_EXIT_USAGE, "--as %s: not an instance name of %s "
+				  "(%s.YYYY-MM-DD_NNN)", as, app, app);
+	for (int day = -1; day <= 1 && !ok; day++) {
+		struct sl_buf prefix = SL_BUF_INIT;
+
+		day_prefix(&prefix, app, now + day * 86400);
+		ok = !strncmp(as, prefix.buf, prefix.len);
+		sl_buf_release(&prefix);
+	}
+	if (!ok)
+		return sl_err_set(err, SL_EXIT_USAGE, "--as %s: not dated within a day "
+				  "of this node's date (UTC)", as);
+	if (next_number(instances, app, "", &newest, err) < 0)
+		return -1;
+	if (newest && strcmp(as, newest) <= 0) {
+		sl_err_set(err, SL_EXIT_USAGE, "--as %s: %s is taken or older than %s, "
+			   "the newest here", as, as, newest);
+		free(newest);
+		return -1;
+	}
+	free(newest);
+	return 0;
 }
 
 /* Takes APP's build lock and removes what interrupted builds left. */
@@ -466,6 +532,7 @@ struct store {
 	const char *dir;
 	mode_t dir_mode, build_mode, index_mode;
 	const char *fixed;	/* the name to take, or NULL: APP.DATE_NNN */
+	int check_as;		/* FIXED is an instance name the laptop chose */
 };
 
 /* Renames INCOMING to S's fixed name, which must be free. */
@@ -474,10 +541,10 @@ static int name_fixed(int dirfd, const char *incoming, const char *fixed,
 {
 	if (renameat2(dirfd, incoming, dirfd, fixed, RENAME_NOREPLACE) < 0)
 		return errno == EEXIST ?
-			sl_err_set(err, SL_EXIT_USAGE, "%s has a config already", fixed) :
-			sl_err_errno(err, "unable to name the config %s", fixed);
+			sl_err_set(err, SL_EXIT_USAGE, "%s exists already", fixed) :
+			sl_err_errno(err, "unable to name %s", fixed);
 	if (fsync(dirfd) < 0)
-		return sl_err_errno(err, "unable to sync the configs directory");
+		return sl_err_errno(err, "unable to sync the directory of %s", fixed);
 	*name = sl_xstrdup(fixed);
 	return 0;
 }
@@ -515,6 +582,9 @@ static int receive(const char *root, const struct store *st, const char *app,
 	}
 	lock = lock_app(instances, app, err);
 	if (lock < 0)
+		goto out;
+	/* under the lock: the name stays free and newest until the rename */
+	if (st->check_as && check_as(instances, app, st->fixed, err) < 0)
 		goto out;
 
 	if (read_line(r, &line, 64, err) < 0)
@@ -592,20 +662,62 @@ out:
 int sl_instance_receive(const char *root, const char *app, int in_fd,
 			int out_fd, char **name, struct sl_err *err)
 {
+	return sl_instance_receive_as(root, app, NULL, in_fd, out_fd, name, err);
+}
+
+int sl_instance_receive_as(const char *root, const char *app, const char *as,
+			   int in_fd, int out_fd, char **name, struct sl_err *err)
+{
 	/*
 	 * Built and named root's alone: sl-activate gives an instance to its
 	 * app's group (and static/ to all) once the app's user exists. Others
 	 * may pass through ROOT/instances, not list it.
 	 */
-	static const struct store instances = { "instances", 0711, 0700, 0600, NULL };
+	struct store instances = { "instances", 0711, 0700, 0600, as, as != NULL };
 
 	return receive(root, &instances, app, in_fd, out_fd, name, err);
+}
+
+int sl_instance_next(const char *root, const char *app, char **name, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT, prefix = SL_BUF_INIT;
+	int instances, next, lock;
+
+	if (!sl_app_name_valid(app))
+		return sl_err_set(err, SL_EXIT_USAGE, "invalid app name '%s'", app);
+	sl_buf_addf(&path, "%s/instances", root);
+	instances = open(path.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (instances < 0 && errno != ENOENT) {
+		sl_err_errno(err, "unable to open %s", path.buf);
+		sl_buf_release(&path);
+		return -1;
+	}
+	sl_buf_release(&path);
+	day_prefix(&prefix, app, time(NULL));
+	next = 1;
+	if (instances >= 0) {
+		/* an upload under way names itself: wait for it */
+		lock = lock_app(instances, app, err);
+		next = lock < 0 ? -1 : next_number(instances, app, prefix.buf, NULL, err);
+		if (lock >= 0)
+			close(lock);
+		close(instances);
+	}
+	if (next < 0 || next > 999) {
+		if (next > 999)
+			sl_err_set(err, SL_EXIT_USAGE, "%s has 999 instances today already", app);
+		sl_buf_release(&prefix);
+		return -1;
+	}
+	sl_buf_addf(&prefix, "%03d", next);
+	*name = sl_buf_detach(&prefix, NULL);
+	return 0;
 }
 
 int sl_config_receive(const char *root, const char *instance, int in_fd,
 		      int out_fd, struct sl_err *err)
 {
-	struct store configs = { "configs", 0711, 0700, 0600, instance };
+	struct store configs = { "configs", 0711, 0700, 0600, instance, 0 };
 	char *app, *name = NULL;
 	int ret;
 

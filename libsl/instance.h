@@ -55,6 +55,26 @@ int sl_instance_receive(const char *root, const char *app, int in_fd,
 			int out_fd, char **name, struct sl_err *err);
 
 /*
+ * The same, naming the instance AS (NULL: as sl_instance_receive()): the
+ * one name a fleet deploy gives every node (sl-sync --server --as). AS
+ * must be an instance name of APP dated within a day of the node's UTC
+ * date and newer than every instance of APP on the node (so a free name:
+ * the rename never replaces); else -1 with ERR (100), checked before
+ * anything is read.
+ */
+int sl_instance_receive_as(const char *root, const char *app, const char *as,
+			   int in_fd, int out_fd, char **name, struct sl_err *err);
+
+/*
+ * The name the next upload of APP would take: APP.DATE_NNN with today's
+ * UTC date and NNN one more than today's highest (001 for none). Waits
+ * for an upload of APP under way. 0 with *NAME set (the caller frees
+ * it), or -1 with ERR: 100 for an invalid app or a full day, 111 when
+ * the instances cannot be read.
+ */
+int sl_instance_next(const char *root, const char *app, char **name, struct sl_err *err);
+
+/*
  * The same for the deployment config of INSTANCE (silver update
  * --config): received into ROOT/configs/INSTANCE, which must not exist
  * yet. ROOT/configs is 0711 and each config 0700 root, its files linked

@@ -248,9 +248,24 @@ int sl_upload(struct sl_ssh *s, const char *appdir, const char *app,
 	      const struct sl_upload_progress *p, char **instance,
 	      struct sl_err *err)
 {
-	const char *what[] = { app, NULL };
+	return sl_upload_as(s, appdir, app, NULL, m, root, p, instance, err);
+}
 
-	return upload(s, appdir, what, m, root, p, instance, err);
+int sl_upload_as(struct sl_ssh *s, const char *appdir, const char *app, const char *as,
+		 const struct sl_manifest *m, const char *root,
+		 const struct sl_upload_progress *p, char **instance,
+		 struct sl_err *err)
+{
+	const char *what[] = { "--as", as, app, NULL };
+	int ret = upload(s, appdir, as ? what : what + 2, m, root, p, instance, err);
+
+	if (ret == 0 && as && strcmp(*instance, as)) {
+		ret = sl_err_set(err, SL_EXIT_TEMP, "the node named the instance %s, not %s",
+				 *instance, as);
+		free(*instance);
+		*instance = NULL;
+	}
+	return ret;
 }
 
 int sl_upload_config(struct sl_ssh *s, const char *dir, const char *instance,
@@ -434,6 +449,21 @@ int sl_upload_tree_close(struct sl_upload_tree *t, struct sl_err *err)
 	free(t->instance);
 	t->instance = NULL;
 	sl_manifest_release(&t->m);
+	return code;
+}
+
+int sl_upload_command(struct sl_ssh *s, const char *root, const char *const *words,
+		      struct sl_err *err)
+{
+	struct sl_buf cmd = SL_BUF_INIT;
+	struct sl_ssh_chan *ch;
+	int code = -1;
+
+	node_command(&cmd, root, words[0], words + 1);
+	ch = sl_ssh_exec(s, cmd.buf, err);
+	if (ch)
+		code = sl_ssh_pump(ch, -1, 1, 2, err);
+	sl_buf_release(&cmd);
 	return code;
 }
 

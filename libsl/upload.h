@@ -29,6 +29,26 @@ int sl_upload(struct sl_ssh *s, const char *appdir, const char *app,
 	      struct sl_err *err);
 
 /*
+ * The same, asking the node to name the instance AS (NULL: the node's
+ * next name): `sl-sync --server --as AS APP`, which the node refuses
+ * (100) when AS is taken or not newer than its instances of APP. A node
+ * that answers another name is an error (111).
+ */
+int sl_upload_as(struct sl_ssh *s, const char *appdir, const char *app, const char *as,
+		 const struct sl_manifest *m, const char *root,
+		 const struct sl_upload_progress *progress, char **instance,
+		 struct sl_err *err);
+
+/*
+ * Runs WORDS (a NULL-terminated list: a tool of the node and its
+ * arguments, each quoted for the node's shell) on the node over S, with
+ * SL_ROOT=ROOT before it when ROOT is not NULL; its stdout and stderr
+ * are copied to ours. Returns its exit status, or -1 with ERR set.
+ */
+int sl_upload_command(struct sl_ssh *s, const char *root, const char *const *words,
+		      struct sl_err *err);
+
+/*
  * Uploads the deployment config in DIR (manifest M) as INSTANCE's:
  * `sl-sync --server --config INSTANCE` on the node. 0, or -1 with ERR.
  */
