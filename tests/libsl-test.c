@@ -8,10 +8,12 @@
 #include "../libsl/buf.h"
 #include "../libsl/diff.h"
 #include "../libsl/failing.h"
+#include "../libsl/fanout.h"
 #include "../libsl/fcgi.h"
 #include "../libsl/file.h"
 #include "../libsl/gate.h"
 #include "../libsl/location.h"
+#include "../libsl/mem.h"
 #include "../libsl/msg.h"
 #include "../libsl/node.h"
 #include "../libsl/nodeset.h"
@@ -33,7 +35,8 @@
 	"diff OLDDIR|- NEWDIR | links | failing | switch-changed OLD|- NEW | " \
 	"switch-render | fcgi SOCKET MS [NAME=VALUE...] | fcgi-parse < RECORDS | " \
 	"gate-request INST HOST PATH URL TIMEOUT | jobs | jobs-calendar SCHEDULE | " \
-	"jobs-serving ROUTES APP | nodeset FILE | nodeset-path NAME | node-resolve NODE"
+	"jobs-serving ROUTES APP | nodeset FILE | nodeset-path NAME | node-resolve NODE | " \
+	"fanout [-c] HOST CMD|fn:CODE...  "
 
 static int check(int ok, const char *what)
 {
@@ -501,6 +504,67 @@ static void test_nodeset(const char *what, const char *arg)
 	sl_nodeset_release(&ns);	/* twice: a released nodeset is empty */
 }
 
+/* A fan-out job that runs in a forked child: a line on each stream, one unended. */
+static int fanout_fn(void *arg)
+{
+	printf("out of fn\n");
+	fflush(stdout);
+	fprintf(stderr, "err of fn\n");
+	printf("last line unended");
+	return atoi(arg);
+}
+
+/*
+ * Runs "sh -c CMD" (or fanout_fn for fn:CODE) for each HOST at once; then
+ * prints each job's code (and, with -c, what it printed on stdout, kept
+ * apart) and the first that failed.
+ */
+static void test_fanout(char **argv)
+{
+	struct sl_fanout f = SL_FANOUT_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	int capture = argv[0] && !strcmp(argv[0], "-c");
+	struct sl_buf *cap;
+	size_t n;
+
+	argv += capture;
+	for (n = 0; argv[n] && argv[n + 1]; n += 2)
+		;
+	cap = sl_xcalloc(n / 2 + 1, sizeof(*cap));
+	for (size_t i = 0; i < n; i += 2) {
+		struct sl_fanout_job *j = sl_fanout_add(&f, argv[i]);
+		char **sh = sl_xcalloc(4, sizeof(*sh));
+
+		sh[0] = "sh";
+		sh[1] = "-c";
+		sh[2] = argv[i + 1];
+		if (!strncmp(argv[i + 1], "fn:", 3)) {
+			j->fn = fanout_fn;
+			j->arg = argv[i + 1] + 3;
+			free(sh);
+		} else {
+			j->argv = sh;
+		}
+		cap[i / 2] = (struct sl_buf)SL_BUF_INIT;
+		if (capture)
+			j->capture = &cap[i / 2];
+	}
+	if (sl_fanout_run(&f, &err) < 0)
+		sl_die_err(&err);
+	for (size_t i = 0; i < f.n; i++) {
+		printf("%s code %d%s%s\n", argv[2 * i], f.jobs[i]->code,
+		       f.jobs[i]->err.msg.len ? " " : "", f.jobs[i]->err.msg.buf);
+		if (capture)
+			printf("%s captured [%s]\n", argv[2 * i], cap[i].buf);
+		if (!f.jobs[i]->fn)
+			free((void *)f.jobs[i]->argv);
+		sl_buf_release(&cap[i]);
+	}
+	printf("first-failed %ld\n", sl_fanout_first_failed(&f));
+	free(cap);
+	sl_fanout_release(&f);
+}
+
 int main(int argc, char **argv)
 {
 	struct sl_err err = SL_ERR_INIT;
@@ -573,6 +637,8 @@ int main(int argc, char **argv)
 	} else if ((!strcmp(argv[1], "nodeset") || !strcmp(argv[1], "nodeset-path") ||
 		    !strcmp(argv[1], "node-resolve")) && argc == 3) {
 		test_nodeset(argv[1], argv[2]);
+	} else if (!strcmp(argv[1], "fanout") && argc >= 4) {
+		test_fanout(argv + 2);
 	} else if (!strcmp(argv[1], "failing") && argc == 2) {
 		test_failing();
 	} else if (!strcmp(argv[1], "switch-changed") && argc == 4) {

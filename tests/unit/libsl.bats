@@ -588,3 +588,51 @@ selfsigned() {
 	# the Python app beside them is proxied as before
 	[ "$(grep -c 'proxy_pass "http://unix:' <<< "$output")" -eq 1 ]
 }
+
+@test "sl_fanout: every line of every child, stdout and stderr, prefixed by its host; codes per job" {
+	run -0 --separate-stderr "$T" fanout a 'echo one; echo two >&2; printf three' \
+		b 'exit 3' c fn:5 d 'kill -TERM $$' e 'echo "x: y"; exit 0'
+	# lines of different children interleave, so compare sorted
+	assert_equal "$(sort <<<"$output")" "$(sort <<'OUT'
+a: one
+a: three
+c: out of fn
+c: last line unended
+e: x: y
+a code 0
+b code 3
+c code 5
+d code 143
+e code 0
+first-failed 1
+OUT
+)"
+	assert_equal "$(sort <<<"$stderr")" "$(printf '%s\n' 'a: two' 'c: err of fn')"
+}
+
+@test "sl_fanout: a captured stdout is kept apart, not relayed; stderr still is" {
+	run -0 --separate-stderr "$T" fanout -c a 'echo one; echo two >&2' b fn:0
+	assert_output "$(cat <<'OUT'
+a code 0
+a captured [one
+]
+b code 0
+b captured [out of fn
+last line unended]
+first-failed -1
+OUT
+)"
+	assert_equal "$(sort <<<"$stderr")" "$(printf '%s\n' 'a: two' 'b: err of fn')"
+}
+
+@test "sl_fanout: the children run at once, and a long line is relayed whole" {
+	# b waits for a's mark, so one after the other would never end: a deadlock
+	# shows as the suite hanging, not as a timed assertion
+	mark=$BATS_TEST_TMPDIR/a-ran
+	run -0 "$T" fanout b "while ! test -e $mark; do sleep 0.01; done; echo b saw a" \
+		a "touch $mark; head -c 100000 /dev/zero | tr '\\0' x; echo"
+	assert_line "b: b saw a"
+	assert_line "a: $(head -c 65536 /dev/zero | tr '\0' x)"
+	assert_line "a: $(head -c 34464 /dev/zero | tr '\0' x)"
+	assert_line "first-failed -1"
+}
