@@ -10,7 +10,7 @@ USAGE='silver [-y] [-q|-v] VERB [OPTIONS] ARGS...'
 VERBS='env	sl-env	[-0] [--config DIR] [--node] APPDIR [-- COMMAND [ARG...]]	print the environment of an app, or run a command in it
 init	sl-init	[-f] DIR	a new app: app.ini, a runner, static/, lib/python/
 serve	sl-serve	[--host HOST] [--port PORT] [--config DIR] APPDIR	run an app here with its production environment and rules
-setup-node	sl-provision	[--accept-new] [-i FILE] [--timeout SECONDS] [--deb FILE] NODE | --nodeset NAME	make a bare Debian 12 server a node (re-run to upgrade)
+setup-node	sl-provision	[--accept-new] [-i FILE] [--timeout SECONDS] [--deb FILE] [--nodeset NAME] [NODE]	make a bare Debian 12 server a node (re-run to upgrade)
 create-node	sl-node create	[--provider local] [--key FILE.pub] NAME	make a local node on this machine (--provider local)
 destroy-node	sl-node destroy	NAME	remove a local node
 list-nodes	sl-node list	-	list the local nodes
@@ -97,7 +97,10 @@ fi
 
 # resolve NODE: the address of a node as a user names it (a local node's
 # name: root@ITS-IP), by sl-nodeset(1)
-resolve() { PATH=$here:$PATH sl-nodeset --node "$1"; }
+resolve() {
+	[ "${1#-}" = "$1" ] || die 100 "invalid node '$1': an option of $verb goes before its operands"
+	PATH=$here:$PATH sl-nodeset --node "$1"
+}
 
 # The verbs that reach a node take its options before their operands:
 # --node NODE (else the location's host), and the transport's own.
