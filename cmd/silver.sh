@@ -21,7 +21,7 @@ query	sl-remote	[--node NODE | --nodeset NAME | NODE] [APP...]	apps, instances, 
 clean-node	sl-remote	[-n] [--keep N] [--node NODE | --nodeset NAME | NODE]	remove instances nothing needs (-n: only show)
 disable	sl-remote	[--node NODE | --nodeset NAME] LOCATION	take the app at LOCATION offline (503)
 enable	sl-remote	[--node NODE | --nodeset NAME] LOCATION	bring it back
-logs	sl-remote	[--node NODE [-f] | --nodeset NAME] LOCATION	the log of the app at LOCATION (-f follows)
+logs	sl-remote	[--node NODE | --nodeset NAME] [-f] LOCATION	the log of the app at LOCATION (-f follows)
 jobs	sl-remote	[--node NODE | --nodeset NAME] NODE|LOCATION	the scheduled jobs of a node, or of the app at LOCATION: last and next run, status
 run-job	sl-remote	[--node NODE] LOCATION JOB	run a job of the app at LOCATION now, and report its status
 backup	sl-remote-backup	[--node NODE] LOCATION DEST	back up the services of the app at LOCATION into DEST (dir or .tar.gz)
