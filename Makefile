@@ -20,7 +20,8 @@ LDLIBS_DB :=
 
 # A new tool is one word in one of these lists.
 TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config sl-route sl-remote-run \
-	sl-remote-backup sl-activate sl-run sl-query sl-backup sl-cert sl-job sl-balancer
+	sl-remote-backup sl-activate sl-run sl-query sl-backup sl-cert sl-job sl-balancer \
+	sl-nodeset
 SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-init sl-serve
 LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \

@@ -10,19 +10,19 @@ USAGE='silver [-y] [-q|-v] VERB [OPTIONS] ARGS...'
 VERBS='env	sl-env	[-0] [--config DIR] [--node] APPDIR [-- COMMAND [ARG...]]	print the environment of an app, or run a command in it
 init	sl-init	[-f] DIR	a new app: app.ini, a runner, static/, lib/python/
 serve	sl-serve	[--host HOST] [--port PORT] [--config DIR] APPDIR	run an app here with its production environment and rules
-setup-node	sl-provision	[--accept-new] [-i FILE] [--timeout SECONDS] [--deb FILE] NODE	make a bare Debian 12 server a node (re-run to upgrade)
+setup-node	sl-provision	[--accept-new] [-i FILE] [--timeout SECONDS] [--deb FILE] [--nodeset NAME] [NODE]	make a bare Debian 12 server a node (re-run to upgrade)
 create-node	sl-node create	[--provider local] [--key FILE.pub] NAME	make a local node on this machine (--provider local)
 destroy-node	sl-node destroy	NAME	remove a local node
 list-nodes	sl-node list	-	list the local nodes
-update	sl-sync	[--node NODE] [--clear] [--config DIR] [--name APP] [--acme-directory URL | --acme-staging] [--acme-email ADDR] [--hsts | --no-hsts] DIR [LOCATION]	upload an app, check the new instance, switch LOCATION to it
-activate	sl-remote	[--node NODE] [--acme-directory URL | --acme-staging] [--acme-email ADDR] [--hsts | --no-hsts] LOCATION INSTANCE|prev	point LOCATION at an instance; prev rolls back
-deactivate	sl-remote	[--node NODE] [--keep-prev] LOCATION...	remove mappings (--keep-prev keeps the rollback)
-query	sl-remote	[--node NODE | NODE] [APP...]	apps, instances, locations, disabled apps and TLS state of a node
-clean-node	sl-remote	[-n] [--keep N] [--node NODE | NODE]	remove instances nothing needs (-n: only show)
-disable	sl-remote	[--node NODE] LOCATION	take the app at LOCATION offline (503)
-enable	sl-remote	[--node NODE] LOCATION	bring it back
-logs	sl-remote	[--node NODE] [-f] LOCATION	the log of the app at LOCATION (-f follows)
-jobs	sl-remote	[--node NODE] NODE|LOCATION	the scheduled jobs of a node, or of the app at LOCATION: last and next run, status
+update	sl-sync	[--node NODE | --nodeset NAME [--rolling] [--skip NODE]...] [--clear] [--config DIR] [--name APP] [--acme-directory URL | --acme-staging] [--acme-email ADDR] [--hsts | --no-hsts] DIR [LOCATION]	upload an app, check the new instance, switch LOCATION to it
+activate	sl-remote	[--node NODE | --nodeset NAME [--rolling]] [--acme-directory URL | --acme-staging] [--acme-email ADDR] [--hsts | --no-hsts] LOCATION INSTANCE|prev	point LOCATION at an instance; prev rolls back
+deactivate	sl-remote	[--node NODE | --nodeset NAME] [--keep-prev] LOCATION...	remove mappings (--keep-prev keeps the rollback)
+query	sl-remote	[--node NODE | --nodeset NAME | NODE] [APP...]	apps, instances, locations, disabled apps and TLS state of a node
+clean-node	sl-remote	[-n] [--keep N] [--node NODE | --nodeset NAME | NODE]	remove instances nothing needs (-n: only show)
+disable	sl-remote	[--node NODE | --nodeset NAME] LOCATION	take the app at LOCATION offline (503)
+enable	sl-remote	[--node NODE | --nodeset NAME] LOCATION	bring it back
+logs	sl-remote	[--node NODE | --nodeset NAME] [-f] LOCATION	the log of the app at LOCATION (-f follows)
+jobs	sl-remote	[--node NODE | --nodeset NAME] NODE|LOCATION	the scheduled jobs of a node, or of the app at LOCATION: last and next run, status
 run-job	sl-remote	[--node NODE] LOCATION JOB	run a job of the app at LOCATION now, and report its status
 backup	sl-remote-backup	[--node NODE] LOCATION DEST	back up the services of the app at LOCATION into DEST (dir or .tar.gz)
 restore	sl-remote-backup	[--node NODE] BACKUP LOCATION	load a backup into the app at LOCATION
@@ -30,9 +30,9 @@ clear	sl-remote	[--node NODE] LOCATION	wipe the data of the services of the app 
 run	sl-remote-run	[--node NODE] [--user app|root] [-i] LOCATION SCRIPT [ARG...]	run a script of the app at LOCATION on its node, in its environment
 create-config	sl-config	DIR OUT [VAR=VALUE...] | silver create-config --info DIR	fill the app'"'"'s config.template into a deployment config
 diff	sl-sync	[--node NODE] DIR [LOCATION]	what an update of DIR would change at LOCATION (nothing is sent)
-install-cert	sl-remote	[--node NODE | NODE] CHAIN.pem KEY.pem	install a certificate chain and its key on a node (they win over ACME)
-list-certs	sl-remote	[--node NODE | NODE]	the certificates a node holds: hosts, source, expiry
-renew-certs	sl-remote	[--force] [--node NODE | NODE] [HOST...]	renew the certificates that are due now (--force: all of them)'
+install-cert	sl-remote	[--node NODE | --nodeset NAME | NODE] CHAIN.pem KEY.pem	install a certificate chain and its key on a node (they win over ACME)
+list-certs	sl-remote	[--node NODE | --nodeset NAME | NODE]	the certificates a node holds: hosts, source, expiry
+renew-certs	sl-remote	[--force] [--node NODE | --nodeset NAME | NODE] [HOST...]	renew the certificates that are due now (--force: all of them)'
 
 prog=silver
 # --acme-staging: Let's Encrypt's staging directory
@@ -95,9 +95,16 @@ if [ "$verb" = create-node ] && [ "${1:-}" = --provider ]; then
 	shift 2
 fi
 
+# resolve NODE: the address of a node as a user names it (a local node's
+# name: root@ITS-IP), by sl-nodeset(1)
+resolve() {
+	[ "${1#-}" = "$1" ] || die 100 "invalid node '$1': an option of $verb goes before its operands"
+	PATH=$here:$PATH sl-nodeset --node "$1"
+}
+
 # The verbs that reach a node take its options before their operands:
 # --node NODE (else the location's host), and the transport's own.
-node= ssh=() keep=() follow=() dry=() SL_CLEAR=() upd=() as=() tty=() force=()
+node= nodeset= each=() skip=() ssh=() keep=() follow=() dry=() SL_CLEAR=() upd=() as=() tty=() force=()
 acme=() hsts=() staging=
 case $verb in
 update|activate|deactivate|query|clean-node|disable|enable|logs|backup|restore|clear|run|diff|\
@@ -132,6 +139,12 @@ install-cert|list-certs|renew-certs|jobs|run-job)
 		case $1 in
 		--node) [ $# -ge 2 ] || die 100 "--node needs a node"; node=$2; shift 2 ;;
 		--node=*) node=${1#--node=}; shift ;;
+		--nodeset) [ $# -ge 2 ] || die 100 "--nodeset needs a nodeset's name"; nodeset=$2; shift 2 ;;
+		--nodeset=*) nodeset=${1#--nodeset=}; shift ;;
+		--rolling) case $verb in update|activate) ;; *) die 100 "--rolling is an option of update and activate" ;; esac
+			each=(--rolling); shift ;;
+		--skip) [ "$verb" = update ] || die 100 "--skip is an option of update"
+			[ $# -ge 2 ] || die 100 "--skip needs a node"; skip+=("$2"); shift 2 ;;
 		-i|--identity) [ $# -ge 2 ] || die 100 "$1 needs a key file"; ssh+=(-i "$2"); shift 2 ;;
 		--timeout) [ $# -ge 2 ] || die 100 "$1 needs a value"; ssh+=("$1" "$2"); shift 2 ;;
 		--timeout=*) ssh+=("$1"); shift ;;
@@ -147,7 +160,16 @@ install-cert|list-certs|renew-certs|jobs|run-job)
 			upd+=("$1"); shift ;;
 		*) break ;;
 		esac
-	done ;;
+	done
+	[ -z "$node" ] || [ -z "$nodeset" ] || die 100 "--node and --nodeset: give one"
+	[ -n "$nodeset" ] || [ ${#each[@]} -eq 0 ] || die 100 "--rolling needs --nodeset NAME"
+	[ -n "$nodeset" ] || [ ${#skip[@]} -eq 0 ] || die 100 "--skip needs --nodeset NAME"
+	[ -z "$node" ] || node=$(resolve "$node") || exit
+	case $verb in
+	backup|restore|clear|run|diff|run-job) [ -z "$nodeset" ] ||
+		die 100 "$verb works on one node (each node holds its own data and instances): give --node NODE, not --nodeset" ;;
+	logs) [ -z "$nodeset" ] || [ ${#follow[@]} -eq 0 ] || die 100 "logs -f follows one node: give --node NODE, not --nodeset" ;;
+	esac ;;
 esac
 
 # node_of [--deploy] LOCATION: the node is the location's host, unless --node
@@ -158,7 +180,7 @@ node_of() {
 	[ "$1" = --deploy ] && { flags=(--https); shift; }
 	host=$(PATH=$here:$PATH sl-route --parse "${flags[@]}" "$1") || exit
 	host=${host% *}
-	[ -n "$node" ] && { printf '%s\n' "$node"; return; }
+	[ -n "$node$nodeset" ] && { printf '%s\n' "${node:-$nodeset}"; return; }
 	case $host in
 	\*|.*|prev.*|not-found) die 100 "the location '$1' names no node: give --node NODE" ;;
 	esac
@@ -176,6 +198,87 @@ need() { # COUNT AT-LEAST [AT-MOST]: so many operands, else the verb's usage
 	fi
 }
 
+# operand_node ARGS...: with neither --node nor --nodeset, the first operand
+# is the node (resolved): false then, for the caller to shift it. With
+# --nodeset, NODE is the nodeset's name for the mapping at the end.
+operand_node() {
+	[ -z "$nodeset" ] || node=$nodeset
+	[ -z "$node" ] || return 0
+	need $# 1
+	node=$(resolve "$1") || exit
+	return 1
+}
+
+# set_nodes: the nodeset's app nodes into apps, its balancer (or "") into balancer
+set_nodes() {
+	local out kind addr
+	out=$(PATH=$here:$PATH sl-nodeset "$nodeset") || return
+	apps=() balancer=
+	while read -r kind addr; do
+		case $kind in
+		app) apps+=("$addr") ;;
+		balancer) balancer=$addr ;;
+		esac
+	done <<<"$out"
+}
+
+# same_instance LOCATION INSTANCE|prev: the one instance every node of the
+# nodeset names (prev: each one's previous instance at LOCATION), or exit
+# 100 when they differ (a node without one fails in sl-route, prefixed)
+same_instance() {
+	local out lines there host path prevhost
+	if [ "$2" = prev ]; then
+		there=$(PATH=$here:$PATH sl-route --parse --https "$1") || exit
+		host=${there% *} path=${there#* }
+		prevhost=prev.${host#.}
+		[ "$path" = / ] && path=
+		out=$(PATH=$here:$PATH sl-nodeset "${ssh[@]}" --each "$nodeset" -- sl-route "$prevhost$path") || exit
+	else	# the instance is there on every node
+		out=$(PATH=$here:$PATH sl-nodeset "${ssh[@]}" --each "$nodeset" -- sl-route --instances "${2%.*}") || exit
+		out=$(awk -v i="$2" '{ sub(/^[^ ]*: /, "") } $0 == i' <<<"$out" | wc -l)
+		set_nodes || exit
+		[ "$out" = "${#apps[@]}" ] || die 100 "$2 is not on every node of nodeset $nodeset (silver query --nodeset $nodeset)"
+		printf '%s\n' "$2"
+		return
+	fi
+	lines=$(sed 's/^[^ ]*: //' <<<"$out" | sort -u)
+	[ -n "$lines" ] && [ "$(wc -l <<<"$lines")" -eq 1 ] ||
+		die 100 "the nodes of $nodeset have different previous instances at $1, so prev would not give one version: $(tr '\n' ' ' <<<"$out")(silver activate --nodeset $nodeset $1 INSTANCE names one)"
+	printf '%s\n' "$lines"
+}
+
+# balancer_ip ADDRESS: the IPv4 address of a node's host (the app nodes'
+# nginx believe X-Forwarded-For from it alone)
+balancer_ip() {
+	local h=${1#*@} ip
+	h=${h%:*}
+	if [[ $h =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+		printf '%s\n' "$h"
+		return
+	fi
+	ip=$(getent ahostsv4 "$h" | awk 'NR == 1 { print $1 }')
+	[ -n "$ip" ] || die 100 "the balancer $1: no IPv4 address for $h"
+	printf '%s\n' "$ip"
+}
+
+# setup_nodeset: setup-node --nodeset, then exit: each app node made a node,
+# then the balancer, given the resolved nodeset, and the app nodes told
+# its address
+setup_nodeset() {
+	local a ini ip
+	set_nodes || exit
+	[ -z "$balancer" ] || ip=$(balancer_ip "$balancer") || exit
+	for a in "${apps[@]}"; do
+		PATH=$here:$PATH sl-provision "${prov[@]}" "$a" || exit
+	done
+	[ -n "$balancer" ] || exit 0
+	PATH=$here:$PATH sl-provision "${prov[@]}" --balancer "$balancer" || exit
+	ini=$(PATH=$here:$PATH sl-nodeset --ini "$nodeset") || exit
+	PATH=$here:$PATH sl-remote "${ssh[@]}" "$balancer" sl-balancer --apply <<<"$ini" || exit
+	PATH=$here:$PATH sl-nodeset "${ssh[@]}" --each "$nodeset" -- sl-activate --balancers "$ip" || exit
+	exit 0
+}
+
 case $verb in
 update|diff)
 	need $# 1 2
@@ -189,6 +292,18 @@ update|diff)
 	n=$(node_of --deploy "$loc") || exit
 	if [ "$verb" = diff ]; then
 		set -- "${ssh[@]}" --diff "$loc" "$dir" "$n"
+	elif [ -n "$nodeset" ]; then	# a fleet deploy: sl-sync(1) with every app node
+		fleet=() apps=()
+		set_nodes || exit
+		for s in "${skip[@]}"; do
+			s=$(resolve "$s") || exit
+			printf '%s\n' "${apps[@]}" | grep -qxF -- "$s" ||
+				die 100 "--skip $s: not an app node of nodeset $nodeset"
+			fleet+=(--skip "$s")
+		done
+		[ -z "$balancer" ] || fleet=(--balancer "$balancer" "${fleet[@]}")
+		set -- "${ssh[@]}" "${each[@]}" "${fleet[@]}" "${SL_CLEAR[@]}" "${upd[@]}" \
+			"${acme[@]}" "${hsts[@]}" --activate "$loc" "$dir" "${apps[@]}"
 	else
 		set -- "${ssh[@]}" "${SL_CLEAR[@]}" "${upd[@]}" "${acme[@]}" "${hsts[@]}" \
 			--activate "$loc" "$dir" "$n"
@@ -200,16 +315,30 @@ run)	# sl-remote-run sends the local files the arguments name
 activate)
 	need $# 2 2
 	n=$(node_of "$1") || exit
-	set -- "${ssh[@]}" "$n" sl-activate "${acme[@]}" "${hsts[@]}" "$2" "$1" ;;
+	inst=$2
+	[ -z "$nodeset" ] || inst=$(same_instance "$1" "$2") || exit
+	set -- "${ssh[@]}" "$n" sl-activate "${acme[@]}" "${hsts[@]}" "$inst" "$1" ;;
 deactivate)
 	need $# 1
 	n=$(node_of "$1") || exit
 	set -- "${ssh[@]}" "$n" sl-activate --deactivate "${keep[@]}" "$@" ;;
 query)	# the node: --node, or the first operand
-	[ -n "$node" ] || { need $# 1; node=$1; shift; }
+	operand_node "$@" || shift
+	if [ -n "$nodeset" ]; then
+		# every node's instances, then the balancer's view of them
+		PATH=$here:$PATH sl-nodeset "${ssh[@]}" --each "$nodeset" -- sl-query "$@"
+		code=$?
+		set_nodes || exit
+		if [ -n "$balancer" ]; then
+			PATH=$here:$PATH sl-nodeset "${ssh[@]}" --balancer --each "$nodeset" -- sl-balancer --state
+			b=$?
+			[ "$b" -le "$code" ] || code=$b
+		fi
+		exit "$code"
+	fi
 	set -- "${ssh[@]}" "$node" sl-query "$@" ;;
 clean-node)	# its options may also follow the node
-	[ -n "$node" ] || { need $# 1; node=$1; shift; }
+	operand_node "$@" || shift
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-n) dry+=(-n); shift ;;
@@ -220,19 +349,20 @@ clean-node)	# its options may also follow the node
 	done
 	set -- "${ssh[@]}" "$node" sl-query --clean "${dry[@]}" ;;
 install-cert)	# the chain and the key on the node's stdin, never in an argv
-	[ -n "$node" ] || { need $# 1; node=$1; shift; }
+	operand_node "$@" || shift
 	need $# 2 2
 	for f; do
 		[ -f "$f" ] && [ -r "$f" ] || die 100 "unable to read $f: give a PEM file"
 	done
 	exec < <(cat -- "$1" "$2")
+	each+=(--stdin)
 	set -- "${ssh[@]}" "$node" sl-cert install ;;
 list-certs)
-	[ -n "$node" ] || { need $# 1; node=$1; shift; }
+	operand_node "$@" || shift
 	need $# 0 0
 	set -- "${ssh[@]}" "$node" sl-cert list ;;
 renew-certs)
-	[ -n "$node" ] || { need $# 1; node=$1; shift; }
+	operand_node "$@" || shift
 	set -- "${ssh[@]}" "$node" sl-cert renew "${force[@]}" "$@" ;;
 disable|enable)
 	need $# 1 1
@@ -246,7 +376,7 @@ jobs)	# NODE (user@host: the node's jobs) or LOCATION (its host is the node;
 	# one that nothing is mapped at, with no path, names the node too)
 	need $# 1 1
 	case $1 in
-	*@*) [ -n "$node" ] || node=$1; set -- "${ssh[@]}" "$node" sl-job --list ;;
+	*@*) [ -n "$node$nodeset" ] || node=$1; set -- "${ssh[@]}" "${node:-$nodeset}" sl-job --list ;;
 	*) n=$(node_of "$1") || exit
 	   set -- "${ssh[@]}" "$n" sl-job --list "$1" ;;
 	esac ;;
@@ -272,11 +402,39 @@ clear)
 	fi
 	n=$(node_of "$1") || exit
 	set -- "${ssh[@]}" "$n" sl-backup --clear "$1" ;;
+setup-node)	# NODE resolved; --nodeset: every node of the set
+	prov=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--nodeset) [ $# -ge 2 ] || die 100 "--nodeset needs a nodeset's name"; nodeset=$2; shift 2 ;;
+		--nodeset=*) nodeset=${1#--nodeset=}; shift ;;
+		-i|--identity|--timeout) [ $# -ge 2 ] || die 100 "$1 needs a value"
+			ssh+=("$1" "$2"); prov+=("$1" "$2"); shift 2 ;;
+		--deb) [ $# -ge 2 ] || die 100 "$1 needs a value"; prov+=("$1" "$2"); shift 2 ;;
+		--accept-new|--timeout=*) ssh+=("$1"); prov+=("$1"); shift ;;
+		-*) prov+=("$1"); shift ;;
+		*) break ;;
+		esac
+	done
+	if [ -n "$nodeset" ]; then
+		need $# 0 0
+		setup_nodeset
+	fi
+	[ $# -ne 1 ] || { n=$(resolve "$1") || exit; set -- "$n"; }
+	set -- "${prov[@]}" "$@" ;;
 *)
 	set -- ${tool#* } "$@"
 	[ "$tool" = "${tool%% *}" ] && shift ;;
 esac
 tool=${tool%% *}
+
+# --nodeset: the command sl-remote would run on one node, run on each app
+# node by sl-nodeset --each (set -- ... NODE COMMAND...: NODE is the
+# nodeset's name, put there by node_of or operand_node)
+if [ -n "$nodeset" ] && [ "$tool" = sl-remote ]; then
+	set -- "${@:1:${#ssh[@]}}" "${each[@]}" --each "${@:${#ssh[@]}+1:1}" -- "${@:${#ssh[@]}+2}"
+	tool=sl-nodeset
+fi
 
 # The tools installed beside silver come first, so a build tree runs its own.
 if [ -x "$here/$tool" ]; then

@@ -116,16 +116,16 @@ help_verbs() {
 
 @test "the options of update, of logs, and of a verb that takes none" {
 	run -0 tab 'silver update -'
-	assert_output "$(words --node -i --identity --timeout --accept-new --clear --config --name \
+	assert_output "$(words --node --nodeset -i --identity --timeout --accept-new --rolling --skip --clear --config --name \
 		--acme-directory --acme-staging --acme-email --hsts --no-hsts)"
 	run -0 tab 'silver -y update --c'
 	assert_output "$(words --clear --config)"
 	run -0 tab 'silver activate --acme-'
 	assert_output "$(words --acme-directory --acme-staging --acme-email)"
 	run -0 tab 'silver renew-certs -'
-	assert_output "$(words --node -i --identity --timeout --accept-new --force)"
+	assert_output "$(words --node --nodeset -i --identity --timeout --accept-new --force)"
 	run -0 tab 'silver logs -'
-	assert_output "$(words --node -i --identity --timeout --accept-new -f)"
+	assert_output "$(words --node --nodeset -i --identity --timeout --accept-new -f)"
 	run -0 tab 'silver run --'
 	assert_output "$(words --node --user --interactive --identity --timeout --accept-new)"
 	run -0 tab 'silver env -'

@@ -395,7 +395,7 @@ KEY"
 		assert_output "silver: fatal: unable to read secret.pem: give a PEM file"
 	fi
 	run -100 "$FAKE/silver" install-cert n1 key.pem
-	assert_output "silver: usage: silver install-cert [--node NODE | NODE] CHAIN.pem KEY.pem"
+	assert_output "silver: usage: silver install-cert [--node NODE | --nodeset NAME | NODE] CHAIN.pem KEY.pem"
 	run -100 "$FAKE/silver" install-cert n1 key.pem key.pem extra
 	assert_line --index 0 "silver: fatal: too many operands"
 }
@@ -423,7 +423,7 @@ stdin:"
 [renew]
 stdin:"
 	run -100 "$FAKE/silver" renew-certs
-	assert_output "silver: usage: silver renew-certs [--force] [--node NODE | NODE] [HOST...]"
+	assert_output "silver: usage: silver renew-certs [--force] [--node NODE | --nodeset NAME | NODE] [HOST...]"
 	run -100 "$FAKE/silver" list-certs --force n1
 	assert_line --index 0 --partial "silver: fatal:"
 }
