@@ -14,6 +14,7 @@
 #include "instance.h"
 #include "manifest.h"
 #include "node.h"
+#include "prepare.h"
 #include "render.h"
 #include "run.h"
 #include "strv.h"
@@ -550,7 +551,9 @@ int sl_switch_retire(const struct sl_switch *sw, struct sl_err *err)
 	sl_say_capture(&list, (char *[]){ "systemctl", "list-units", "--plain", "--no-legend",
 		"--state=active", "silverlining-instance@*", NULL });
 	for (line = strtok_r(list.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (!unit_instance(line, &name) || sl_switch_serves(&r, name.buf))
+		/* one --prepare made ready waits for its --switch (or --abandon) */
+		if (!unit_instance(line, &name) || sl_switch_serves(&r, name.buf) ||
+		    sl_prepare_marked(name.buf, NULL))
 			continue;
 		sl_buf_reset(&u);
 		sl_buf_addf(&u, "silverlining-drain-%s.timer", name.buf);
