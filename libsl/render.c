@@ -490,6 +490,15 @@ static int add_digested(const struct sl_buf *text, struct sl_buf *out,
 	return 0;
 }
 
+/* Whether IN's balancer I is one before it too (a map refuses a key twice). */
+static int balancer_seen(const struct sl_render_nginx *in, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (!strcmp(in->balancers[j], in->balancers[i]))
+			return 1;
+	return 0;
+}
+
 int sl_render_nginx(const struct sl_render_nginx *in, struct sl_buf *out,
 		    struct sl_err *err)
 {
@@ -544,11 +553,13 @@ int sl_render_nginx(const struct sl_render_nginx *in, struct sl_buf *out,
 		    "map $realip_remote_addr $silverlining_balancer {\n"
 		    "\t127.0.0.1 1;\n\t::1 1;\n");
 	for (size_t i = 0; i < in->nbalancers; i++)
-		sl_buf_addf(&text, "\t%s 1;\n", in->balancers[i]);
+		if (strcmp(in->balancers[i], "127.0.0.1") && !balancer_seen(in, i))
+			sl_buf_addf(&text, "\t%s 1;\n", in->balancers[i]);
 	sl_buf_adds(&text, "\tdefault 0;\n}\n");
 	/* a balancer's X-Forwarded-For names the client: its last address, the one it saw */
 	for (size_t i = 0; i < in->nbalancers; i++)
-		sl_buf_addf(&text, "set_real_ip_from %s;\n", in->balancers[i]);
+		if (!balancer_seen(in, i))
+			sl_buf_addf(&text, "set_real_ip_from %s;\n", in->balancers[i]);
 	if (in->nbalancers)
 		sl_buf_adds(&text, "real_ip_header X-Forwarded-For;\nreal_ip_recursive off;\n");
 	r = add_servers(in, v, &text, err);

@@ -607,10 +607,13 @@ link() {
 
 @test "render nginx: balancers: their X-Forwarded-For alone trusted, loopback and balancers by the connection's address" {
 	c=$F/nginx-balancers.conf
-	[ "$(grep -c '^set_real_ip_from ' "$c")" -eq 2 ]
+	[ "$(grep -c "^set_real_ip_from " "$c")" -eq 3 ]
 	grep -qx 'set_real_ip_from 10.231.0.4;' "$c"
 	grep -qx 'set_real_ip_from 192.0.2.10;' "$c"
 	grep -qx 'real_ip_header X-Forwarded-For;' "$c"
+	# a repeated balancer, or loopback, is one key of the map (nginx refuses a key twice)
+	[ "$(grep -c "^	127.0.0.1 1;" "$c")" -eq 1 ]
+	[ "$(grep -c "^	10.231.0.4 1;" "$c")" -eq 1 ]
 	grep -qx 'real_ip_recursive off;' "$c"
 	# no balancer, no trust: nothing a client sends moves $remote_addr
 	for s in "$F"/nginx-*.conf; do
