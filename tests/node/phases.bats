@@ -72,7 +72,7 @@ host_ip() { on sh -c 'echo ${SSH_CLIENT%% *}'; }
 	assert_output 0
 	# the switch
 	run -0 --separate-stderr on sl-activate --switch "$new" ph.test
-	assert_output "http://ph.test/"
+	assert_output "http://ph.test"
 	[[ "$stderr" =~ sl-activate:\ $new:\ lock\ [0-9.]+\ s,\ switch\ ([0-9]+)\.([0-9]{3})\ s,\ retire ]] ||
 		fail "no timings line: $stderr"
 	[ "${BASH_REMATCH[1]}" -eq 0 ] || fail "the switch took ${BASH_REMATCH[1]}.${BASH_REMATCH[2]} s"
