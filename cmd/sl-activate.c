@@ -27,12 +27,14 @@
 #include "../libsl/route.h"
 #include "../libsl/run.h"
 #include "../libsl/say.h"
+#include "../libsl/strv.h"
 #include "../libsl/switch.h"
 #include "../libsl/unit.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-activate [--clear] [--hsts | --no-hsts] [--acme-directory URL] " \
-	"[--acme-email ADDRESS] INSTANCE LOCATION... | prev LOCATION | " \
+#define USAGE "sl-activate [--prepare] [--clear] [--hsts | --no-hsts] " \
+	"[--acme-directory URL] [--acme-email ADDRESS] INSTANCE LOCATION... | prev LOCATION | " \
+	"--switch INSTANCE LOCATION... | --abandon INSTANCE | --balancers [IP...] | " \
 	"--deactivate [--keep-prev] LOCATION... | --disable LOCATION | --enable LOCATION | " \
 	"--routes | --unit-start INSTANCE | --unit-exec INSTANCE | --unit-stop INSTANCE"
 #define SHARE "/usr/share/silverlining"
@@ -324,38 +326,58 @@ static void route_to(struct sl_routes *r, const struct sl_location *locs,
 	sl_buf_release(&prev);
 }
 
-static void activate(char **argv, int argc)
-{
-	const char *inst = argv[0];
-	struct sl_location *locs = calloc((size_t)argc, sizeof(*locs));
-	unsigned *flags = calloc((size_t)argc, sizeof(*flags));
-	struct sl_buf app = SL_BUF_INIT, where = SL_BUF_INIT, dir = SL_BUF_INIT;
-	struct sl_routes r = SL_ROUTES_INIT;
-	struct sl_app a = SL_APP_INIT;
-	struct sl_err err = SL_ERR_INIT;
-	struct stat st;
-	long long t0, t1, t2, t3, tc, td;
-	int n = argc - 1, rc;
+/* When each phase of a deploy began (now_ns). */
+struct phases {
+	long long t0, t1, t2, tc, td;
+};
 
-	if (!locs || !flags)
-		sl_die(SL_EXIT_TEMP, "out of memory");
+/* ARGV[0..N) parsed into LOCS; dies on a bad one. */
+static void parse_locations(char **argv, int n, struct sl_location *locs)
+{
+	for (int i = 0; i < n; i++)
+		parse_location(argv[i], SL_LOC_HTTPS, &locs[i]);
+}
+
+/* INST, a valid name of an uploaded instance, or die (100). */
+static void instance_or_die(const char *inst)
+{
+	struct sl_buf dir = SL_BUF_INIT;
+	struct stat st;
+
 	if (!sl_instance_name_valid(inst))
 		sl_die(SL_EXIT_USAGE, "invalid instance name '%s'", inst);
 	sl_node_instance_path(&dir, "instances", inst);
 	if (stat(dir.buf, &st) < 0 || !S_ISDIR(st.st_mode))
 		sl_die(SL_EXIT_USAGE, "no instance %s on this node", inst);
-	for (int i = 0; i < n; i++)
-		parse_location(argv[i + 1], SL_LOC_HTTPS, &locs[i]);
+	sl_buf_release(&dir);
+}
+
+/*
+ * INST made ready to serve LOCS[0..N): prepared, started, gated, their
+ * certificates had, under its app's lock (which the caller keeps). Dies
+ * as activate does, the instance stopped, nothing switched.
+ */
+static void make_ready(const char *inst, const struct sl_location *locs, unsigned *flags,
+		       int n, struct sl_buf *app, struct phases *t)
+{
+	struct sl_buf where = SL_BUF_INIT;
+	struct sl_routes r = SL_ROUTES_INIT;
+	struct sl_app a = SL_APP_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	int rc;
+
 	canonical(locs, (size_t)n, &where);
-	t0 = now_ns();
-	app_of(inst, &app);
-	lock_or_die(app.buf, (int)(gatekeeper.fetch_limit + 120));
-	sw.locked_app = app.buf;
+	t->t0 = now_ns();
+	app_of(inst, app);
+	lock_or_die(app->buf, (int)(gatekeeper.fetch_limit + 120));
+	sw.locked_app = app->buf;
+	/* made ready again: switched only once this says so again */
+	sl_prepare_unmark(inst);
 	if (sl_prepare_instance(&prep, inst, &a, where.buf, &locs[0], &err) < 0)
 		sl_die_err(&err);
-	t1 = now_ns();
+	t->t1 = now_ns();
 	rc = sl_prepare_start(&talk, inst, &err);
-	t2 = now_ns();
+	t->t2 = now_ns();
 	if (rc || sl_gate_check(&gatekeeper, inst, &a, where.buf, &err)) {
 		if (!routed_now(inst))
 			sl_unit_disable_now(&talk, inst);
@@ -363,7 +385,7 @@ static void activate(char **argv, int argc)
 		       "the old instance keeps serving", inst);
 	}
 	/* the certificates before the node's lock: an issuance takes seconds */
-	tc = now_ns();
+	t->tc = now_ns();
 	routes_load(&r);
 	for (int i = 0; i < n; i++)
 		flags[i] = flags_of(&r, &locs[i]);
@@ -375,7 +397,24 @@ static void activate(char **argv, int argc)
 		sl_die(rc, "%s has no certificate for its location; nothing switched, "
 		       "the old instance keeps serving", inst);
 	}
-	td = now_ns();
+	t->td = now_ns();
+	sl_app_release(&a);
+	sl_buf_release(&where);
+}
+
+/*
+ * LOCS[0..N) switched to INST, ready and its app locked: the routes under
+ * the node's lock, then what follows a switch (retire, jobs); returns the
+ * time the switch began and, in *END, when it ended. Exits with the
+ * switch's code when it did not happen (INST stopped unless KEEP).
+ */
+static long long switch_to(const char *inst, const struct sl_location *locs, unsigned *flags,
+			   int n, int keep, long long *end)
+{
+	struct sl_routes r = SL_ROUTES_INIT;
+	long long t3;
+	int rc;
+
 	lock_or_die(NULL, NODE_LOCK_WAIT);
 	routes_load(&r);
 	for (int i = 0; i < n; i++)
@@ -385,16 +424,198 @@ static void activate(char **argv, int argc)
 	rc = commit_routes(&r);
 	if (rc) {
 		/* a switch that fails must not leave the new instance running */
-		if (!routed_now(inst))
+		if (!keep && !routed_now(inst))
 			sl_unit_disable_now(&talk, inst);
 		exit(rc);
 	}
+	*end = now_ns();
+	sl_prepare_unmark(inst);
 	retire_unused();
 	sl_jobs_after_switch(&talk);
-	say("%s: prepare %s, start %s, checks %s, certificates %s, switch %s", inst,
-	    ms(t0, t1), ms(t1, t2), ms(t2, tc), ms(tc, td), ms(t3, now_ns()));
+	sl_routes_release(&r);
+	return t3;
+}
+
+static void print_urls(const struct sl_location *locs, const unsigned *flags, int n)
+{
 	for (int i = 0; i < n; i++)
 		print_url(locs[i].host, locs[i].path, (flags[i] & SL_ROUTE_HTTPS) != 0);
+}
+
+static void activate(char **argv, int argc)
+{
+	const char *inst = argv[0];
+	int n = argc - 1;
+	struct sl_location *locs = calloc((size_t)n, sizeof(*locs));
+	unsigned *flags = calloc((size_t)n, sizeof(*flags));
+	struct sl_buf app = SL_BUF_INIT;
+	struct phases t;
+	long long t3, t4;
+
+	if (!locs || !flags)
+		sl_die(SL_EXIT_TEMP, "out of memory");
+	instance_or_die(inst);
+	parse_locations(argv + 1, n, locs);
+	make_ready(inst, locs, flags, n, &app, &t);
+	t3 = switch_to(inst, locs, flags, n, 0, &t4);
+	say("%s: prepare %s, start %s, checks %s, certificates %s, switch %s", inst,
+	    ms(t.t0, t.t1), ms(t.t1, t.t2), ms(t.t2, t.tc), ms(t.tc, t.td), ms(t3, now_ns()));
+	(void)t4;
+	print_urls(locs, flags, n);
+	sl_exit_flush();
+}
+
+/*
+ * --prepare [options] INSTANCE LOCATION...: activate up to the switch,
+ * then the mark (prepare.h): "hsts N" and the locations, one a line.
+ */
+static void prepare_only(char **argv, int argc)
+{
+	const char *inst = argv[0];
+	int n = argc - 1;
+	struct sl_location *locs = calloc((size_t)n, sizeof(*locs));
+	unsigned *flags = calloc((size_t)n, sizeof(*flags));
+	struct sl_buf app = SL_BUF_INIT, mark = SL_BUF_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct phases t;
+
+	if (!locs || !flags)
+		sl_die(SL_EXIT_TEMP, "out of memory");
+	instance_or_die(inst);
+	parse_locations(argv + 1, n, locs);
+	make_ready(inst, locs, flags, n, &app, &t);
+	sl_buf_addf(&mark, "hsts %d\n", hsts);
+	for (int i = 0; i < n; i++)
+		sl_buf_addf(&mark, "%s\n", argv[i + 1]);
+	if (sl_prepare_mark(inst, mark.buf, &err) < 0) {
+		if (!routed_now(inst))
+			sl_unit_disable_now(&talk, inst);
+		sl_die_err(&err);
+	}
+	say("%s: prepare %s, start %s, checks %s, certificates %s; ready to switch", inst,
+	    ms(t.t0, t.t1), ms(t.t1, t.t2), ms(t.t2, t.tc), ms(t.tc, t.td));
+	sl_exit_flush();
+}
+
+/* Whether LOC is one of the locations MARK (a --prepare's) names. */
+static int marked_for(const char *mark, const struct sl_location *loc)
+{
+	struct sl_buf text = SL_BUF_INIT;
+	char *line, *save = NULL;
+	int found = 0;
+
+	sl_buf_adds(&text, mark);
+	line = strtok_r(text.buf, "\n", &save);		/* hsts N */
+	while (!found && (line = strtok_r(NULL, "\n", &save))) {
+		struct sl_location m = SL_LOCATION_INIT;
+		struct sl_err err = SL_ERR_INIT;
+
+		if (sl_location_parse(line, SL_LOC_HTTPS, &m, &err) == 0)
+			found = !strcmp(m.host, loc->host) && !strcmp(m.path, loc->path) &&
+				m.https == loc->https && m.http == loc->http;
+		sl_location_release(&m);
+		sl_err_release(&err);
+	}
+	sl_buf_release(&text);
+	return found;
+}
+
+/* --switch INSTANCE LOCATION...: LOCATION to INSTANCE, which --prepare made ready for it. */
+static void switch_only(char **argv, int argc)
+{
+	const char *inst = argv[0];
+	int n = argc - 1, marked_n = 0;
+	struct sl_location *locs = calloc((size_t)n, sizeof(*locs));
+	unsigned *flags = calloc((size_t)n, sizeof(*flags));
+	struct sl_buf app = SL_BUF_INIT, mark = SL_BUF_INIT;
+	long long t0, t1, t3, t4;
+
+	if (!locs || !flags)
+		sl_die(SL_EXIT_TEMP, "out of memory");
+	instance_or_die(inst);
+	parse_locations(argv + 1, n, locs);
+	t0 = now_ns();
+	app_of(inst, &app);
+	lock_or_die(app.buf, NODE_LOCK_WAIT);
+	sw.locked_app = app.buf;
+	t1 = now_ns();
+	if (!sl_prepare_marked(inst, &mark) || sscanf(mark.buf, "hsts %d", &hsts) != 1)
+		sl_die(SL_EXIT_USAGE, "%s was not made ready to switch: "
+		       "sl-activate --prepare %s LOCATION first", inst, inst);
+	for (const char *c = mark.buf; *c; c++)
+		marked_n += *c == '\n';
+	for (int i = 0; i < n; i++)
+		if (!marked_for(mark.buf, &locs[i]))
+			sl_die(SL_EXIT_USAGE, "%s was made ready for other locations, not %s",
+			       inst, argv[i + 1]);
+	if (marked_n - 1 != n)
+		sl_die(SL_EXIT_USAGE, "%s was made ready for %d locations, not %d: "
+		       "switch them together", inst, marked_n - 1, n);
+	if (!sl_unit_active(&talk, inst))
+		sl_die(SL_EXIT_USAGE, "%s is not running (its server and socket are stopped): "
+		       "sl-activate --prepare it again", inst);
+	t3 = switch_to(inst, locs, flags, n, 1, &t4);
+	say("%s: lock %s, switch %s, retire %s", inst, ms(t0, t1), ms(t3, t4),
+	    ms(t4, now_ns()));
+	print_urls(locs, flags, n);
+	sl_exit_flush();
+}
+
+/* --abandon INSTANCE: one that a route names stays; else stopped, unmarked. */
+static void abandon(const char *inst)
+{
+	struct sl_routes r = SL_ROUTES_INIT;
+
+	instance_or_die(inst);
+	lock_or_die(NULL, NODE_LOCK_WAIT);
+	routes_load(&r);
+	for (size_t i = 0; i < r.n; i++)
+		if (!strcmp(r.v[i].instance, inst))
+			sl_die(SL_EXIT_USAGE, "%s serves %s%s: it is not abandoned", inst,
+			       r.v[i].host, strcmp(r.v[i].path, "/") ? r.v[i].path : "");
+	if (sl_unit_active(&talk, inst)) {
+		sl_unit_disable_now(&talk, inst);
+		say("%s stopped", inst);
+	}
+	sl_prepare_unmark(inst);
+	sl_routes_release(&r);
+	sl_exit_flush();
+}
+
+/*
+ * --balancers [IP...]: the node's balancers (switch.h), nginx rendered
+ * again; the list as it was when nginx cannot take it. Prints them.
+ */
+static void balancers(char **ips, int n)
+{
+	struct sl_strv old = SL_STRV_INIT;
+	struct sl_routes r = SL_ROUTES_INIT;
+	struct sl_err err = SL_ERR_INIT;
+
+	for (int i = 0; i < n; i++)
+		if (!sl_render_balancer_ok(ips[i]))
+			sl_die(SL_EXIT_USAGE, "invalid balancer address '%s': want an IPv4 address "
+			       "such as 10.0.0.5", ips[i]);
+	lock_or_die(NULL, NODE_LOCK_WAIT);
+	routes_load(&r);
+	if (sl_switch_balancers_load(&old, &err) < 0)
+		say("warning: %s (replaced)", err.msg.buf);
+	sl_err_release(&err);
+	if (sl_switch_balancers_write(ips, (size_t)n, &err) < 0)
+		sl_die_err(&err);
+	if (sl_switch_again(&sw, &r, &err) < 0) {
+		struct sl_err back = SL_ERR_INIT;
+
+		if (sl_switch_balancers_write(old.v, old.n, &back) == 0)
+			sl_switch_again(&sw, &r, &back);
+		sl_die_err(&err);
+	}
+	if (!n)
+		say("no balancer: nginx believes no X-Forwarded-For");
+	for (int i = 0; i < n; i++)
+		printf("%s\n", ips[i]);
+	sl_strv_clear(&old);
+	sl_routes_release(&r);
 	sl_exit_flush();
 }
 
@@ -694,7 +915,9 @@ int main(int argc, char **argv)
 	if (*verb == '-' && strcmp(verb, "--routes") && strcmp(verb, "--deactivate") &&
 	    strcmp(verb, "--disable") && strcmp(verb, "--enable") && !activate_option(verb) &&
 	    strcmp(verb, "--unit-start") && strcmp(verb, "--unit-stop") &&
-	    strcmp(verb, "--unit-exec")) {
+	    strcmp(verb, "--unit-exec") && strcmp(verb, "--prepare") &&
+	    strcmp(verb, "--switch") && strcmp(verb, "--abandon") &&
+	    strcmp(verb, "--balancers")) {
 		fprintf(stderr, "%s: fatal: unknown option %s\n", sl_msg_prog(), verb);
 		sl_die_usage(USAGE);
 	}
@@ -709,6 +932,26 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(verb, "--deactivate"))
 		deactivate(argv + 2, argc - 2);
+	if (!strcmp(verb, "--balancers"))
+		balancers(argv + 2, argc - 2);
+	if (!strcmp(verb, "--abandon")) {
+		if (argc != 3)
+			sl_die_usage(USAGE);
+		abandon(argv[2]);
+	}
+	if (!strcmp(verb, "--switch")) {
+		if (argc < 4)
+			sl_die_usage(USAGE);
+		switch_only(argv + 2, argc - 2);
+	}
+	if (!strcmp(verb, "--prepare")) {
+		argv++;
+		argc--;
+		activate_options(&argc, &argv);
+		if (argc < 3 || !strcmp(argv[1], "prev") || *argv[1] == '-')
+			sl_die_usage(USAGE);
+		prepare_only(argv + 1, argc - 1);
+	}
 	if (activate_option(verb)) {
 		activate_options(&argc, &argv);
 		if (argc < 3)

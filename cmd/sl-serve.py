@@ -128,6 +128,7 @@ def front(app, appdir):
         # what nginx sets or strips on a node, nobody outside sets here
         environ.pop("HTTP_X_SILVERLINING_UPDATE", None)
         environ.pop("HTTP_X_SILVERLINING_SCRIPT_NAME", None)
+        environ.pop("HTTP_X_SILVERLINING_REMOTE_ADDR", None)
         environ.pop("HTTP_X_FORWARDED_PROTO", None)	# this server speaks plain HTTP
         try:
             result = app(environ, start_response)

@@ -52,6 +52,8 @@ struct sl_render_nginx {
 	size_t n;
 	const char *pages;	/* the directory of disabled.html and not-found.html */
 	const char *challenge;	/* the directory of the ACME HTTP-01 answers */
+	const char *const *balancers;	/* the balancers' IPv4 addresses */
+	size_t nbalancers;		/* how many (0: no balancer) */
 };
 
 /*
@@ -62,6 +64,20 @@ struct sl_render_nginx {
  * rest of the text (after a reload, nginx serves the new routes once it
  * answers the new digest). Returns 0, or -1 with ERR (100) when the routes
  * cannot be served together ("*" and "not-found" both routed).
+ *
+ * Every server answers /.silverlining/up, the balancer's health check,
+ * with 200 "up" to loopback and IN's balancers and 404 to everyone else,
+ * as long as nginx runs. Loopback (generation, a disabled app) and the
+ * balancers are told by the connection's own address
+ * ($realip_remote_addr), never by a header. With balancers, the text
+ * trusts their X-Forwarded-For alone (set_real_ip_from each,
+ * real_ip_header X-Forwarded-For, real_ip_recursive off: its last
+ * address, the one the balancer saw): $remote_addr is the client's for a
+ * request from a balancer and the connection's for any other. The app is
+ * given $remote_addr as X-Forwarded-For (nothing a client sent) and as
+ * X-Silverlining-Remote-Addr, which the runner makes REMOTE_ADDR; a PHP
+ * app has it as REMOTE_ADDR and HTTP_X_FORWARDED_FOR. A balancer that is
+ * not a dotted-quad IPv4 address is refused (100).
  *
  * Every port-80 server, the default one too, answers
  * /.well-known/acme-challenge/ from IN's challenge directory, before any
@@ -118,6 +134,9 @@ int sl_render_nginx(const struct sl_render_nginx *in, struct sl_buf *out,
 
 /* The largest request body a PHP route takes (PHP's post_max_size too). */
 #define SL_RENDER_PHP_BODY_MB 32
+
+/* 1 when IP is an IPv4 address in dotted-quad form (as nginx and the balancer list write it). */
+int sl_render_balancer_ok(const char *ip);
 
 /*
  * The generation digest a text rendered by sl_render_nginx() carries,

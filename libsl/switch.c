@@ -1,4 +1,5 @@
 /* silverlining — switching a node's routes: nginx's text, its links, retiring. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,8 +14,10 @@
 #include "instance.h"
 #include "manifest.h"
 #include "node.h"
+#include "prepare.h"
 #include "render.h"
 #include "run.h"
+#include "strv.h"
 #include "switch.h"
 #include "unit.h"
 
@@ -37,6 +40,56 @@ int sl_switch_serves(const struct sl_routes *r, const char *instance)
 		if (!strcmp(r->v[i].instance, instance))
 			return 1;
 	return 0;
+}
+
+int sl_switch_balancers_load(struct sl_strv *out, struct sl_err *err)
+{
+	struct sl_buf f = SL_BUF_INIT, text = SL_BUF_INIT;
+	char *line, *save = NULL;
+	int ret = 0;
+
+	sl_node_path(&f, "balancers");
+	if (sl_buf_read_file(&text, f.buf) < 0) {
+		if (errno != ENOENT)
+			ret = sl_err_set(err, SL_EXIT_TEMP, "unable to read %s: %s", f.buf,
+					 strerror(errno));
+		goto out;
+	}
+	for (line = strtok_r(text.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!sl_render_balancer_ok(line)) {
+			ret = sl_err_set(err, SL_EXIT_USAGE, "%s: '%s' is not an IPv4 address "
+					 "(sl-activate --balancers writes it)", f.buf, line);
+			goto out;
+		}
+		sl_strv_push(out, line);
+	}
+out:
+	sl_buf_release(&f);
+	sl_buf_release(&text);
+	return ret;
+}
+
+int sl_switch_balancers_write(char *const *ips, size_t n, struct sl_err *err)
+{
+	struct sl_buf f = SL_BUF_INIT, text = SL_BUF_INIT;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!sl_render_balancer_ok(ips[i])) {
+			ret = sl_err_set(err, SL_EXIT_USAGE, "invalid balancer address '%s': "
+					 "want an IPv4 address such as 10.0.0.5", ips[i]);
+			goto out;
+		}
+		sl_buf_addf(&text, "%s\n", ips[i]);
+	}
+	sl_node_path(&f, "balancers");
+	if (sl_file_write(f.buf, text.buf ? text.buf : "", text.len, 0644,
+			  SL_FILE_REPLACE, err) < 0)
+		ret = -1;
+out:
+	sl_buf_release(&f);
+	sl_buf_release(&text);
+	return ret;
 }
 
 /* What the routes need of an instance's app.ini. */
@@ -172,13 +225,18 @@ int sl_switch_render(const struct sl_switch *sw, const struct sl_routes *r,
 	struct sl_buf *links = calloc(m, 3 * sizeof(*links));
 	struct live *lv = calloc(m, sizeof(*lv));
 	struct sl_buf challenge = SL_BUF_INIT;
-	struct sl_render_nginx in = { rr, r->n, PAGES, NULL };
+	struct sl_strv bal = SL_STRV_INIT;
+	struct sl_render_nginx in = { rr, r->n, PAGES, NULL, NULL, 0 };
 	int ret = -1;
 
 	if (!rr || !sv || !links || !lv) {
 		sl_err_set(err, SL_EXIT_TEMP, "out of memory");
 		goto out;
 	}
+	if (sl_switch_balancers_load(&bal, err) < 0)
+		goto out;
+	in.balancers = (const char *const *)bal.v;
+	in.nbalancers = bal.n;
 	sl_node_path(&challenge, "acme/challenge");
 	in.challenge = challenge.buf;
 	for (size_t i = 0; i < r->n; i++) {
@@ -225,6 +283,7 @@ int sl_switch_render(const struct sl_switch *sw, const struct sl_routes *r,
 		sl_buf_release(&lv[i].sha);
 	}
 out:
+	sl_strv_clear(&bal);
 	sl_buf_release(&challenge);
 	free(lv);
 	free(links);
@@ -492,7 +551,9 @@ int sl_switch_retire(const struct sl_switch *sw, struct sl_err *err)
 	sl_say_capture(&list, (char *[]){ "systemctl", "list-units", "--plain", "--no-legend",
 		"--state=active", "silverlining-instance@*", NULL });
 	for (line = strtok_r(list.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (!unit_instance(line, &name) || sl_switch_serves(&r, name.buf))
+		/* one --prepare made ready waits for its --switch (or --abandon) */
+		if (!unit_instance(line, &name) || sl_switch_serves(&r, name.buf) ||
+		    sl_prepare_marked(name.buf, NULL))
 			continue;
 		sl_buf_reset(&u);
 		sl_buf_addf(&u, "silverlining-drain-%s.timer", name.buf);

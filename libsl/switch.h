@@ -6,6 +6,7 @@
 #include "err.h"
 #include "route.h"
 #include "say.h"
+#include "strv.h"
 
 /*
  * The node's routes (ROOT/routes, route.h) are the state; nginx's text
@@ -29,6 +30,21 @@ struct sl_switch {
 
 /* The node's routes into R: 0, or -1 with ERR. */
 int sl_switch_load(struct sl_routes *r, struct sl_err *err);
+
+/*
+ * The balancers in front of the node (ROOT/balancers: one IPv4 address a
+ * line, root's, 0644; none when it is missing or empty), pushed onto OUT.
+ * nginx trusts their X-Forwarded-For and answers their health check
+ * (render.h). 0, or -1 with ERR (100: a line that is not an address).
+ */
+int sl_switch_balancers_load(struct sl_strv *out, struct sl_err *err);
+
+/*
+ * IPS[0..N) become the node's balancers (an empty list: none), written
+ * atomically; the caller renders nginx again (sl_switch_again). 0, or -1
+ * with ERR (100: one is not a dotted-quad IPv4 address, nothing written).
+ */
+int sl_switch_balancers_write(char *const *ips, size_t n, struct sl_err *err);
 
 /* 1 when INSTANCE serves a location of R, 0 when not. */
 int sl_switch_serves(const struct sl_routes *r, const char *instance);
@@ -70,7 +86,8 @@ int sl_switch_again(const struct sl_switch *sw, const struct sl_routes *r,
 /*
  * Instances that serve nothing any more drain for SW's drain, then stop
  * (a transient timer disables them: disabling reloads systemd, which must
- * not delay a switch); prev.* routes keep theirs, an app being deployed
+ * not delay a switch); prev.* routes keep theirs, an instance marked
+ * ready to switch (sl_prepare_mark) keeps running, an app being deployed
  * by someone else is left to its deploy. Told for each one retired.
  * 0, or -1 with ERR when the routes cannot be read.
  */

@@ -20,6 +20,7 @@
  *   route HOST PATH APP SOCKET STATIC WRITABLE_ROOT TIMEOUT DISABLED
  *         [FLAGS CERT SHA256]	(FLAGS "https" or "https,hsts"; "-" none)
  *   php HOST PATH LINK runner|php_root FILE	(the route at HOST PATH is PHP's)
+ *   balancer IP		(one a line, in order)
  *   KEY VALUE		(uwsgi, phpfpm: instance user dir ...; wsgi: dir runner)
  */
 static char *unescape(const char *w, size_t n)
@@ -150,6 +151,17 @@ static void nginx_state(char ***rec, struct sl_render_nginx *in)
 	}
 	in->routes = v;
 	in->n = n;
+	in->balancers = NULL;
+	in->nbalancers = 0;
+	for (rec = first; *rec; rec++) {
+		const char **b = (const char **)in->balancers;
+
+		if (strcmp((*rec)[0], "balancer"))
+			continue;
+		b = sl_xrealloc(b, (in->nbalancers + 1) * sizeof(*b));
+		b[in->nbalancers++] = (*rec)[1] ? (*rec)[1] : "";
+		in->balancers = b;
+	}
 }
 
 static void render_nginx(const struct sl_render_nginx *in, struct sl_buf *out)
@@ -221,6 +233,7 @@ int main(int argc, char **argv)
 		else
 			render_nginx(&in, &out);
 		free((void *)in.routes);
+		free((void *)in.balancers);
 	} else if (!strcmp(argv[1], "uwsgi")) {
 		struct sl_render_uwsgi in = {
 			.instance = value(rec, "instance"), .user = value(rec, "user"),

@@ -604,3 +604,51 @@ link() {
 	assert_line refused
 	refute_line read
 }
+
+@test "render nginx: balancers: their X-Forwarded-For alone trusted, loopback and balancers by the connection's address" {
+	c=$F/nginx-balancers.conf
+	[ "$(grep -c "^set_real_ip_from " "$c")" -eq 3 ]
+	grep -qx 'set_real_ip_from 10.231.0.4;' "$c"
+	grep -qx 'set_real_ip_from 192.0.2.10;' "$c"
+	grep -qx 'real_ip_header X-Forwarded-For;' "$c"
+	# a repeated balancer, or loopback, is one key of the map (nginx refuses a key twice)
+	[ "$(grep -c "^	127.0.0.1 1;" "$c")" -eq 1 ]
+	[ "$(grep -c "^	10.231.0.4 1;" "$c")" -eq 1 ]
+	grep -qx 'real_ip_recursive off;' "$c"
+	# no balancer, no trust: nothing a client sends moves $remote_addr
+	for s in "$F"/nginx-*.conf; do
+		[ "$s" = "$c" ] && continue
+		! grep -q -e real_ip_header -e set_real_ip_from "$s" || fail "${s##*/} trusts a header"
+	done
+	# loopback (a disabled app, the health check) is the connection's, never a header's
+	! grep -q 'map $remote_addr' "$c"
+	grep -qx 'map $realip_remote_addr $silverlining_outside {' "$c"
+	grep -qx 'map $realip_remote_addr $silverlining_balancer {' "$c"
+	# the app is given $remote_addr alone: nothing a client wrote in front of it
+	! grep -q proxy_add_x_forwarded_for "$F"/nginx-*.conf
+	grep -qF 'proxy_set_header X-Forwarded-For $remote_addr;' "$c"
+	grep -qF 'proxy_set_header X-Silverlining-Remote-Addr $remote_addr;' "$c"
+	grep -qF 'fastcgi_param HTTP_X_FORWARDED_FOR $remote_addr;' "$c"
+}
+
+@test "render nginx: every server answers the balancer's health check /.silverlining/up" {
+	for s in "$F"/nginx-*.conf; do
+		servers=$(grep -c '^server {' "$s")
+		ups=$(grep -c '^	location = /.silverlining/up {' "$s")
+		rejects=$(grep -c 'ssl_reject_handshake on' "$s" || true)
+		[ "$ups" -eq $((servers - rejects)) ] || fail "${s##*/}: $ups of $servers servers answer it"
+	done
+}
+
+@test "render nginx: a balancer that is not an IPv4 address is refused" {
+	for b in 10.0.0 10.0.0.256 010.0.0.1 ::1 'unix:' '10.0.0.1;' 'all' '10.0.0.1/8' ''; do
+		{ echo "pages /p"; printf 'balancer %s\n' "${b:-\\x00}"; } > state
+		run -100 --separate-stderr "$T" nginx state
+		[[ "$stderr" == "render-test: fatal: invalid balancer address '"*"': want an IPv4 address such as 10.0.0.5" ]] ||
+			fail "$b: $stderr"
+		[ -z "$output" ]
+	done
+	{ echo "pages /p"; echo "balancer 10.0.0.1"; } > state
+	run -0 "$T" nginx state
+	assert_output --partial 'set_real_ip_from 10.0.0.1;'
+}

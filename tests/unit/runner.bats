@@ -46,3 +46,17 @@ request() {
 	run -0 request HTTP_X_FORWARDED_PROTO=HTTPS
 	assert_output --partial "wsgi.url_scheme=http HTTPS=-"
 }
+
+@test "runner: REMOTE_ADDR is nginx's X-Silverlining-Remote-Addr, which the app never sees itself" {
+	cat > app/runner.py <<-'PY'
+	def application(environ, start_response):
+	    start_response("200 OK", [("Content-Type", "text/plain")])
+	    keys = ("REMOTE_ADDR", "HTTP_X_FORWARDED_FOR", "HTTP_X_SILVERLINING_REMOTE_ADDR")
+	    return [" ".join("%s=%s" % (k, environ.get(k, "-")) for k in keys).encode()]
+	PY
+	run -0 request REMOTE_ADDR=0.0.0.0 HTTP_X_FORWARDED_FOR=203.0.113.9 HTTP_X_SILVERLINING_REMOTE_ADDR=203.0.113.9
+	assert_output "REMOTE_ADDR=203.0.113.9 HTTP_X_FORWARDED_FOR=203.0.113.9 HTTP_X_SILVERLINING_REMOTE_ADDR=-"
+	# no header (the gate's own request to the socket): REMOTE_ADDR as uWSGI gave it
+	run -0 request REMOTE_ADDR=127.0.0.1
+	assert_output "REMOTE_ADDR=127.0.0.1 HTTP_X_FORWARDED_FOR=- HTTP_X_SILVERLINING_REMOTE_ADDR=-"
+}

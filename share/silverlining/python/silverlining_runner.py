@@ -13,7 +13,12 @@ load(); load() puts the app's lib/python/ on the path, runs its runner
 - a request that reached nginx over HTTPS carries X-Forwarded-Proto:
   https, which nginx sets from its own $scheme on every request (never
   the client's): the app sees wsgi.url_scheme 'https' and HTTPS 'on';
-  else 'http' and no HTTPS.
+  else 'http' and no HTTPS;
+- a request nginx sends carries X-Silverlining-Remote-Addr, nginx's
+  $remote_addr (the client's address; behind a balancer the node trusts,
+  the one the balancer saw): it becomes REMOTE_ADDR, which uWSGI cannot
+  know on its Unix socket. nginx sets it on every request, never the
+  client's.
 """
 import os
 import runpy
@@ -35,6 +40,9 @@ def load(instance_dir, runner):
 
     def application(environ, start_response):
         environ["silverlining.update"] = environ.pop("HTTP_X_SILVERLINING_UPDATE", "") == "1"
+        remote = environ.pop("HTTP_X_SILVERLINING_REMOTE_ADDR", "")
+        if remote:
+            environ["REMOTE_ADDR"] = remote
         if environ.get("HTTP_X_FORWARDED_PROTO") == "https":
             environ["wsgi.url_scheme"] = "https"
             environ["HTTPS"] = "on"
