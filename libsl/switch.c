@@ -341,18 +341,88 @@ static int nginx_check(const struct sl_switch *sw)
 	return rc;
 }
 
-/* nginx reloaded, and waited for until it serves TEXT: systemctl's exit code. */
+/* 1 when process PID's title is an nginx worker's that still accepts connections. */
+static int worker_accepts(const char *pid)
+{
+	static const char worker[] = "nginx: worker process";
+	struct sl_buf path = SL_BUF_INIT, title = SL_BUF_INIT;
+	int r;
+
+	sl_buf_addf(&path, "/proc/%s/cmdline", pid);
+	r = sl_buf_read_file(&title, path.buf) == 0 &&
+		!strncmp(title.buf, worker, sizeof(worker) - 1) &&
+		!strstr(title.buf, "shutting down");
+	sl_buf_release(&path);
+	sl_buf_release(&title);
+	return r;
+}
+
+/* The PIDs of nginx's workers that accept connections now, each followed by a space, into OUT. */
+static void nginx_workers(struct sl_buf *out)
+{
+	struct sl_buf master = SL_BUF_INIT, path = SL_BUF_INIT, kids = SL_BUF_INIT;
+	char *p, *end;
+
+	sl_buf_reset(out);
+	if (sl_buf_read_file(&master, "/run/nginx.pid") == 0) {
+		sl_buf_rtrim(&master);
+		sl_buf_addf(&path, "/proc/%s/task/%s/children", master.buf, master.buf);
+		if (sl_buf_read_file(&kids, path.buf) == 0)
+			for (p = strtok_r(kids.buf, " \n", &end); p; p = strtok_r(NULL, " \n", &end))
+				if (worker_accepts(p))
+					sl_buf_addf(out, "%s ", p);
+	}
+	sl_buf_release(&master);
+	sl_buf_release(&path);
+	sl_buf_release(&kids);
+}
+
 /*
- * Reloads nginx and waits until it serves TEXT. Returns the reload's exit
- * status; *SERVED is 1 once nginx answers TEXT's generation, 0 when it
- * did not within the wait (links it may still use are then kept).
+ * Returns once none of the workers in OLD (nginx_workers' list from before
+ * a reload) accepts connections. A reload starts new workers and then asks
+ * the old ones to shut down: until an old worker has closed its listening
+ * sockets it may still take a connection, and answer it with the old
+ * routes (a new TLS host's handshake refused). Its title says "shutting
+ * down" once it has.
+ */
+static void wait_old_workers(const struct sl_switch *sw, const struct sl_buf *old)
+{
+	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	struct sl_buf pids = SL_BUF_INIT;
+	char *p, *end;
+	int busy = 1;
+
+	for (int i = 0; busy && i < 250; i++) {
+		busy = 0;
+		sl_buf_reset(&pids);
+		sl_buf_add(&pids, old->buf, old->len);
+		for (p = strtok_r(pids.buf, " ", &end); p && !busy; p = strtok_r(NULL, " ", &end))
+			busy = worker_accepts(p);
+		if (busy)
+			nanosleep(&nap, NULL);
+	}
+	if (busy)
+		sl_say(&sw->say, "warning: an old nginx worker still accepts connections after 5 seconds");
+	sl_buf_release(&pids);
+}
+
+/*
+ * Reloads nginx and waits until it serves TEXT, and its old workers take
+ * no more connections. Returns the reload's exit status; *SERVED is 1 once
+ * nginx answers TEXT's generation, 0 when it did not within the wait
+ * (links it may still use are then kept).
  */
 static int reload(const struct sl_switch *sw, const char *text, int *served)
 {
-	int rc = SL_SAY_RUN(&sw->say, SL_RUN_INHERIT, SL_RUN_INHERIT,
-			    "systemctl", "reload", "nginx");
+	struct sl_buf old = SL_BUF_INIT;
+	int rc;
 
+	nginx_workers(&old);
+	rc = SL_SAY_RUN(&sw->say, SL_RUN_INHERIT, SL_RUN_INHERIT, "systemctl", "reload", "nginx");
 	*served = rc == 0 && wait_nginx(sw, text) == 0;
+	if (*served)
+		wait_old_workers(sw, &old);
+	sl_buf_release(&old);
 	return rc;
 }
 

@@ -112,6 +112,20 @@ root regular file"
 	assert_output 200
 }
 
+@test "an app cannot talk to another app's instance past nginx, through its socket or a link to it" {
+	v=$(instance_at victim.test)
+	sock=/run/silverlining/$v.sock
+	# nginx (www-data) reaches it: the socket is there and answers
+	run -0 on runuser -u www-data -- curl -s -o /dev/null -w '%{http_code}' \
+		--unix-socket "$sock" -H 'Host: victim.test' http://victim.test/
+	assert_output 200
+	# the attacker's own app user does not, by the path or by a link it made
+	run as_attacker "curl -sS --unix-socket $sock -H 'Host: victim.test' http://victim.test/"
+	assert_failure 7
+	run as_attacker "ln -sf $sock /tmp/v.sock && curl -sS --unix-socket /tmp/v.sock http://victim.test/"
+	assert_failure 7
+}
+
 @test "a route for * is a host, never a glob of the node's working directory" {
 	on touch /root/glob-bait /glob-bait
 	run -0 silver update --node "$NODE" "$BATS_FILE_TMPDIR/attacker" '*'
