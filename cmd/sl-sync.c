@@ -592,6 +592,11 @@ static void fleet_main(const struct sl_app *app, const struct sl_manifest *m,
 	if (!rolling && (failed = on_nodes(nodes, n, NULL, step_switch, "switch", 0)) >= 0)
 		sl_die(nodes[failed].code, "%s: switch to %s failed (the other nodes "
 		       "switched)", nodes[failed].addr.host, name);
+	/* a node skipped before (in maintenance) serves NAME now, as the others do */
+	for (size_t i = 0; !rolling && balancer_text && i < n; i++)
+		if (balance(&bal, "--ready", &nodes[i]))
+			sl_warn("%s switched to %s but could not be made ready on the balancer",
+				nodes[i].addr.host, name);
 	if (verbose)
 		fprintf(stderr, "%s: %s: %zu nodes: manifest %.3f s, connect %.3f s, "
 			"upload %.3f s, prepare %.3f s, switch %.3f s%s\n", sl_msg_prog(),
