@@ -167,11 +167,11 @@ int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
 		    "\toption httpchk\n"
 		    "\thttp-check send meth GET uri %s ver HTTP/1.1 hdr Host %s\n"
 		    "\thttp-check expect status 200\n"
-		    "\toption redispatch\n"
+		    "\toption redispatch 1\n"
 		    "\tretries 2\n"
 		    "\tretry-on conn-failure empty-response response-timeout\n"
 		    "\thttp-request disable-l7-retry unless METH_GET\n"
-		    "\tdefault-server check inter %ds fall %d rise %d\n",
+		    "\tdefault-server check inter %ds fall %d rise %d on-marked-down shutdown-sessions\n",
 		    in->check_path, in->check_host, in->check_interval,
 		    in->fall, in->rise);
 	for (size_t i = 0; i < in->n; i++)

@@ -35,7 +35,11 @@
  *   (X-Forwarded-For: the client's address, once), active HTTP checks
  *   `GET CHECK_PATH HTTP/1.1` with `Host: CHECK_HOST` every
  *   CHECK_INTERVAL seconds expecting 200, a node out after FALL failed
- *   checks and back after RISE good ones; option redispatch, retries 2,
+ *   checks and back after RISE good ones, and the requests it still holds
+ *   ended when it is marked out (on-marked-down shutdown-sessions: a node
+ *   that died mid-request would otherwise hold them for TIMEOUT); retries
+ *   2, each to another node when there is one (option redispatch 1: a
+ *   request that met a dead node waits one connect timeout, not three),
  *   retry-on conn-failure empty-response response-timeout, and
  *   `http-request disable-l7-retry unless METH_GET` (METH_GET is GET or
  *   HEAD: any other method is resent only when its connection failed,

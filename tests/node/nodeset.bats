@@ -203,8 +203,13 @@ load_stop() {
 	echo "# web2 gone under 20 requests/s: $LOAD; out of the balancer after $out s (check 1 s, fall 2)" >&3
 	run -0 sl-remote "$LB" sl-balancer --state
 	assert_line --regexp "^$WEB2_IP .* DOWN"
-	# GETs that reached the gone node are retried on web1: none may fail
-	[[ $LOAD == "sent "*" failed 0"* ]] || fail "$LOAD"
+	# a GET whose connection to the gone node fails is retried on web1;
+	# only those web2 held when it went can fail (at 20 requests a second
+	# of a few milliseconds each, about none): a balancer that did not
+	# retry would fail the 10 or more sent to web2 before its checks
+	# failed (check_interval 1 s, fall 2)
+	failed=$(sed -n '1s/^sent [0-9]* failed \([0-9]*\)$/\1/p' <<<"$LOAD")
+	[ -n "$failed" ] && [ "$failed" -le 2 ] || fail "$LOAD"
 }
 
 @test "a node unreachable at deploy time is refused before anything is sent, or skipped on request" {
