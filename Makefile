@@ -138,6 +138,7 @@ bench-run: all
 	bench/sync
 	bench/deploy
 	bench/failsafe
+	bench/nodes
 
 # The link graph of libsl has no cycle: each module depends only on the
 # modules below it (tests/lib/link-cycles, with nm, names any cycle).

@@ -10,6 +10,7 @@ bats_require_minimum_version 1.5.0
 
 load ../lib/common
 load ../lib/lab
+load ../lib/acme
 
 setup_file() {
 	lab_setup_file
@@ -45,7 +46,8 @@ setup_file() {
 	s += ('\n\ndef whoami(environ):\n'
 	      '    import socket\n'
 	      '    return "200 OK", "text/plain", (f"node={socket.gethostname()}\\n"\n'
-	      '        f"remote={environ.get(\'REMOTE_ADDR\')}\\n")\n\n\n'
+	      '        f"remote={environ.get(\'REMOTE_ADDR\')}\\n"\n'
+	      '        f"scheme={environ.get(\'wsgi.url_scheme\')}\\n")\n\n\n'
 	      'ROUTES["/_who"] = whoami\n')
 	open(p, "w").write(s)
 	EOF
@@ -53,6 +55,7 @@ setup_file() {
 }
 
 teardown_file() {
+	acme_down
 	for n in web1 web2 lb; do
 		sl-node destroy "$n" 3>&- || true
 	done
@@ -177,6 +180,35 @@ load_stop() {
 		run -0 lb_page hello.test
 		assert_output --partial "Hello, version two"
 	done
+}
+
+@test "an https location: the balancer holds the certificate and ends TLS; the nodes ask no CA" {
+	acme_up
+	NODE=$LB acme_trust_node
+	acme_root "$BATS_FILE_TMPDIR/root.pem"
+	acme_name secure.test "$LB_IP"
+	run -0 --separate-stderr ns_up --acme-directory "$ACME_URL" --acme-email ops@secure.test \
+		"$HELLO" https://secure.test
+	[ "$(acme_orders)" -eq 1 ] || fail "$(acme_orders) orders: the nodes asked too"
+	# TLS ends at the balancer; the app is told https and the client's address
+	seen=
+	for _ in $(seq 10); do
+		run -0 curl -sS --cacert "$BATS_FILE_TMPDIR/root.pem" \
+			--resolve "secure.test:443:$LB_IP" https://secure.test/_who
+		assert_line scheme=https
+		assert_line remote=10.231.0.1
+		seen+=$(sed -n 's/^node=//p' <<<"$output")$'\n'
+	done
+	[ "$(sort -u <<<"$seen" | grep -c .)" -eq 2 ] || fail "one node answered: $seen"
+	# plain HTTP is sent to HTTPS by the balancer
+	run -0 curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: secure.test' "http://$LB_IP/x"
+	assert_output "301 https://secure.test/x"
+	# the nodes hold no certificate, listen on no 443, and do not serve the
+	# location in clear to a client that goes around the balancer
+	run -0 sl-remote "$WEB1" sh -c "ss -Hltn 'sport = :443' | wc -l"
+	assert_output 0
+	run -0 curl -s -o /dev/null -w '%{http_code}' -H 'Host: secure.test' "http://$WEB1_IP/_who"
+	assert_output 421
 }
 
 @test "query --nodeset shows each node's instance and the balancer's view" {
