@@ -105,7 +105,7 @@ resolve() {
 # The verbs that reach a node take its options before their operands:
 # --node NODE (else the location's host), and the transport's own.
 node= nodeset= each=() skip=() ssh=() keep=() follow=() dry=() SL_CLEAR=() upd=() as=() tty=() force=()
-acme=() hsts=() staging=
+acme=() hsts=() staging= balancer=
 case $verb in
 update|activate|deactivate|query|clean-node|disable|enable|logs|backup|restore|clear|run|diff|\
 install-cert|list-certs|renew-certs|jobs|run-job)
@@ -222,6 +222,39 @@ set_nodes() {
 	done <<<"$out"
 }
 
+# balancer_tls LOCATION: with --nodeset, an https LOCATION and a balancer, its
+# certificate on the balancer (sl-balancer --cert, with the ACME options and
+# HSTS), the ACME options taken from the nodes' command (TLS is the
+# balancer's); a failure exits with its code before any node is asked
+balancer_tls() {
+	local host
+	[ -n "$nodeset" ] || return 0
+	case $1 in https://*) ;; *) return 0 ;; esac
+	set_nodes || exit
+	[ -n "$balancer" ] || return 0
+	host=$(PATH=$here:$PATH sl-route --parse --https "$1") || exit
+	PATH=$here:$PATH sl-remote "${ssh[@]}" "$balancer" sl-balancer --cert \
+		"${acme[@]}" "${hsts[@]}" "${host% *}" ||
+		die $? "no certificate for $1 on the balancer $balancer: nothing was activated"
+	acme=()
+}
+
+# certs_node: with --nodeset and a balancer, the balancer (TLS is its, so are
+# the certificates); else node as operand_node left it
+certs_node() {
+	[ -n "$nodeset" ] || return 0
+	set_nodes || exit
+	[ -n "$balancer" ] || return 0
+	node=$balancer nodeset=
+}
+
+# refresh_balancer HOST...: the balancer's PEMs for HOST... made again
+# (sl-balancer --cert) after sl-cert changed its certificates
+refresh_balancer() {
+	[ $# -gt 0 ] || return 0
+	PATH=$here:$PATH sl-remote "${ssh[@]}" "$node" sl-balancer --cert "$@"
+}
+
 # same_instance LOCATION INSTANCE|prev: the one instance every node of the
 # nodeset names (prev: each one's previous instance at LOCATION), or exit
 # 100 when they differ (a node without one fails in sl-route, prefixed)
@@ -317,6 +350,7 @@ activate)
 	n=$(node_of "$1") || exit
 	inst=$2
 	[ -z "$nodeset" ] || inst=$(same_instance "$1" "$2") || exit
+	balancer_tls "$1"
 	set -- "${ssh[@]}" "$n" sl-activate "${acme[@]}" "${hsts[@]}" "$inst" "$1" ;;
 deactivate)
 	need $# 1
@@ -354,15 +388,33 @@ install-cert)	# the chain and the key on the node's stdin, never in an argv
 	for f; do
 		[ -f "$f" ] && [ -r "$f" ] || die 100 "unable to read $f: give a PEM file"
 	done
+	certs_node
+	if [ -n "$balancer" ] && [ -z "$nodeset" ]; then
+		# the balancer's: installed, then its PEMs for the certificate's hosts
+		out=$(cat -- "$1" "$2" | PATH=$here:$PATH sl-remote "${ssh[@]}" "$node" sl-cert install) ||
+			exit
+		printf '%s\n' "$out"
+		read -r _ hosts _ <<<"$out"
+		IFS=, read -r -a hosts <<<"$hosts"
+		refresh_balancer "${hosts[@]}"
+		exit
+	fi
 	exec < <(cat -- "$1" "$2")
 	each+=(--stdin)
 	set -- "${ssh[@]}" "$node" sl-cert install ;;
 list-certs)
 	operand_node "$@" || shift
 	need $# 0 0
+	certs_node
 	set -- "${ssh[@]}" "$node" sl-cert list ;;
 renew-certs)
 	operand_node "$@" || shift
+	certs_node
+	if [ -n "$balancer" ] && [ -z "$nodeset" ]; then
+		PATH=$here:$PATH sl-remote "${ssh[@]}" "$node" sl-cert renew "${force[@]}" "$@" || exit
+		refresh_balancer "$@"
+		exit
+	fi
 	set -- "${ssh[@]}" "$node" sl-cert renew "${force[@]}" "$@" ;;
 disable|enable)
 	need $# 1 1

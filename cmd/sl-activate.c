@@ -275,12 +275,21 @@ static unsigned flags_of(const struct sl_routes *r, const struct sl_location *lo
 /*
  * A certificate for every host of LOCS that is to be served over HTTPS,
  * before anything switches; FLAGS[i] what LOCS[i] will be. A host none can
- * be had for stops the deploy: 0, or the exit code (said).
+ * be had for stops the deploy: 0, or the exit code (said). On a node with
+ * balancers none is asked for: TLS is the balancers' (sl-balancer --cert).
  */
 static int certificates(const struct sl_location *locs, const unsigned *flags, int n)
 {
 	struct sl_err err = SL_ERR_INIT;
+	struct sl_strv bal = SL_STRV_INIT;
+	int behind;
 
+	if (sl_switch_balancers_load(&bal, &err) < 0) {
+		say("fatal: %s", err.msg.buf);
+		return err.code;
+	}
+	behind = bal.n > 0;
+	sl_strv_clear(&bal);
 	for (int i = 0; i < n; i++) {
 		int dup = 0, changed = 0;
 
@@ -289,7 +298,7 @@ static int certificates(const struct sl_location *locs, const unsigned *flags, i
 			    locs[i].host, locs[i].path);
 			return SL_EXIT_USAGE;
 		}
-		if (!(flags[i] & SL_ROUTE_HTTPS))
+		if (!(flags[i] & SL_ROUTE_HTTPS) || behind)
 			continue;
 		for (int j = 0; j < i; j++)
 			dup |= (flags[j] & SL_ROUTE_HTTPS) && !strcmp(locs[j].host, locs[i].host);

@@ -15,6 +15,7 @@
 #include "../libsl/fanout.h"
 #include "../libsl/file.h"
 #include "../libsl/instance.h"
+#include "../libsl/location.h"
 #include "../libsl/manifest.h"
 #include "../libsl/mem.h"
 #include "../libsl/msg.h"
@@ -312,6 +313,7 @@ static struct {
 	const struct sl_strv *options;
 	const char *instance;
 	const char *verb, *host;	/* sl-balancer's */
+	const struct sl_strv *cert;	/* sl-balancer --cert's words */
 } F;
 
 /* Child side: a session to N, or NULL (said on stderr). */
@@ -401,6 +403,11 @@ static int step_balancer(void *arg)
 	return fleet_command(arg, (const char *const[]){ "sl-balancer", F.verb, F.host, NULL });
 }
 
+static int step_cert(void *arg)
+{
+	return fleet_command(arg, (const char *const *)F.cert->v);
+}
+
 /*
  * Runs FN on each of the N nodes at once (WHICH[i] set, or all when
  * WHICH is NULL), each node's code in its code. Returns the index of the
@@ -459,6 +466,42 @@ static int balance(struct fleet_node *balancer, const char *verb, struct fleet_n
 	return failed < 0 ? 0 : balancer->code;
 }
 
+/*
+ * An https LOCATION behind a balancer: TLS is the balancer's. OPTIONS
+ * split into the nodes' (into NODE: no ACME option) and sl-balancer
+ * --cert's words for LOCATION's host (into CERT: the ACME options, HSTS,
+ * which the nodes keep too for their routes). 0 when LOCATION is not
+ * https://, 1 when CERT is to be run.
+ */
+static int balancer_cert(const char *location, const struct sl_strv *options,
+			 struct sl_strv *node, struct sl_strv *cert)
+{
+	struct sl_location loc = SL_LOCATION_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	int https;
+
+	if (sl_location_parse(location, SL_LOC_HTTPS, &loc, &err) < 0)
+		sl_die_err(&err);
+	sl_strv_push(cert, "sl-balancer");
+	sl_strv_push(cert, "--cert");
+	for (size_t i = 0; i < options->n; i++) {
+		const char *o = options->v[i];
+
+		if (!strncmp(o, "--acme-", 7) && i + 1 < options->n) {
+			sl_strv_push(cert, o);
+			sl_strv_push(cert, options->v[++i]);
+			continue;
+		}
+		if (!strcmp(o, "--hsts") || !strcmp(o, "--no-hsts"))
+			sl_strv_push(cert, o);
+		sl_strv_push(node, o);
+	}
+	sl_strv_push(cert, loc.host);
+	https = loc.https;
+	sl_location_release(&loc);
+	return https;
+}
+
 static void fleet_parse(struct fleet_node *n, const char *text)
 {
 	struct sl_err err = SL_ERR_INIT;
@@ -483,6 +526,8 @@ static void fleet_main(const struct sl_app *app, const struct sl_manifest *m,
 		       const struct sl_strv *options, int verbose, const double *t)
 {
 	struct fleet_node *nodes = sl_xcalloc(nnodes + 1, sizeof(*nodes)), bal, *skipped;
+	struct sl_strv node_options = SL_STRV_INIT, cert = SL_STRV_INIT;
+	int tls = 0;
 	size_t n = 0;
 	double t1 = now(), t2, t3, t4;
 	long failed;
@@ -517,6 +562,9 @@ static void fleet_main(const struct sl_app *app, const struct sl_manifest *m,
 	F.cm = cm;
 	F.location = location;
 	F.options = options;
+	if (balancer_text && (tls = balancer_cert(location, options, &node_options, &cert)))
+		F.options = &node_options;	/* the nodes ask no CA: TLS is the balancer's */
+	F.cert = &cert;
 
 	/* a: every node answers (and says its next name) before anything is sent */
 	failed = on_nodes(nodes, n, NULL, step_next, "connect", 1);
@@ -534,6 +582,10 @@ static void fleet_main(const struct sl_app *app, const struct sl_manifest *m,
 			name = nodes[i].next.buf;
 	}
 	F.instance = name;
+	/* an https location: the balancer's certificate first, or nothing is sent */
+	if (tls && on_nodes(&bal, 1, NULL, step_cert, "certificate", 0) >= 0)
+		sl_die(bal.code, "%s: no certificate for %s on the balancer (exit status %d): "
+		       "nothing was uploaded", bal.addr.host, location, bal.code);
 	for (size_t i = 0; i < skip->n; i++) {
 		if (!balancer_text) {
 			sl_warn("%s is skipped: it keeps what it serves (no --balancer "

@@ -188,6 +188,10 @@ static void add_up(struct sl_buf *out)
 static const char outside[] =
 	"\t\tif ($silverlining_outside) {\n\t\t\treturn 503;\n\t\t}\n";
 
+/* an https route behind a balancer: the balancer's (and loopback's) alone */
+static const char only_balancer[] =
+	"\t\tif ($silverlining_balancer = 0) {\n\t\t\treturn 421;\n\t\t}\n";
+
 static const char hsts_header[] =
 	"\t\tadd_header Strict-Transport-Security \"max-age=31536000\" always;\n";
 
@@ -198,13 +202,18 @@ static const char hsts_header[] =
  * instance behind it, once, for both the socket and the script.
  */
 static void add_fastcgi(const struct sl_render_route *r, const char *script,
-			const char *name, struct sl_buf *out)
+			const char *name, int behind, struct sl_buf *out)
 {
 	const char *sub = r->php_root ? r->php_root : "";
 
 	sl_buf_adds(out, "\t\tinclude /etc/nginx/fastcgi_params;\n"
-		    "\t\tfastcgi_param HTTP_X_FORWARDED_FOR $remote_addr;\n"
-		    "\t\tfastcgi_param SCRIPT_FILENAME \"$realpath_root/app/");
+		    "\t\tfastcgi_param HTTP_X_FORWARDED_FOR $remote_addr;\n");
+	/* the client spoke HTTPS to the balancer: php-fpm keeps the last of a name */
+	if (behind)
+		sl_buf_adds(out, "\t\tfastcgi_param HTTPS on;\n"
+			    "\t\tfastcgi_param REQUEST_SCHEME https;\n"
+			    "\t\tfastcgi_param HTTP_X_FORWARDED_PROTO https;\n");
+	sl_buf_adds(out, "\t\tfastcgi_param SCRIPT_FILENAME \"$realpath_root/app/");
 	sl_buf_addf(out, "%s\";\n\t\tfastcgi_param SCRIPT_NAME \"%s\";\n"
 		    "\t\tfastcgi_param DOCUMENT_ROOT \"$realpath_root/app%s",
 		    script, name, *sub ? "/" : "");
@@ -217,7 +226,7 @@ static void add_fastcgi(const struct sl_render_route *r, const char *script,
 
 /* R's PHP: its named location @H/P (after static/ and the writable root). */
 static void add_php(const struct sl_render_route *r, const char *off, const char *sts,
-		    struct sl_buf *out)
+		    int behind, struct sl_buf *out)
 {
 	const char *h = r->host, *p = r->path;
 	int root = !strcmp(p, "/");
@@ -228,7 +237,7 @@ static void add_php(const struct sl_render_route *r, const char *off, const char
 		add_quoted(out, r->link, "");
 		sl_buf_adds(out, ";\n");
 		add_escaped(&script, r->php_runner);
-		add_fastcgi(r, script.buf, root ? "" : p, out);
+		add_fastcgi(r, script.buf, root ? "" : p, behind, out);
 		sl_buf_release(&script);
 		return;
 	}
@@ -262,18 +271,26 @@ static void add_php(const struct sl_render_route *r, const char *off, const char
 	sl_buf_adds(&script, "$uri");
 	sl_buf_reset(&re);
 	sl_buf_addf(&re, "%s$uri", root ? "" : p);
-	add_fastcgi(r, script.buf, re.buf, out);
+	add_fastcgi(r, script.buf, re.buf, behind, out);
 	sl_buf_release(&re);
 	sl_buf_release(&script);
 }
 
-/* R's locations; its answers carry HSTS when HSTS is 1 (over HTTPS). */
-static void add_route(const struct sl_render_route *r, int hsts, struct sl_buf *out)
+/*
+ * R's locations; its answers carry HSTS when HSTS is 1 (over HTTPS).
+ * BEHIND: an https route whose TLS a balancer terminates, served on
+ * port 80 to the balancers and loopback alone, the app told https.
+ */
+static void add_route(const struct sl_render_route *r, int hsts, int behind,
+		      struct sl_buf *out)
 {
-	const char *off = r->disabled ? outside : "", *sts = hsts ? hsts_header : "";
+	const char *sts = hsts ? hsts_header : "";
 	const char *h = r->host, *p = r->path, *wr = r->writable_root ? "wr:" : "";
 	int root = !strcmp(p, "/");
-	char body[64] = "";
+	char body[64] = "", off[sizeof(outside) + sizeof(only_balancer)];
+
+	snprintf(off, sizeof(off), "%s%s", r->disabled ? outside : "",
+		 behind ? only_balancer : "");
 
 	/* PHP reads the body: nginx takes it (in the location the URI finds) */
 	if (r->php)
@@ -296,7 +313,7 @@ static void add_route(const struct sl_render_route *r, int hsts, struct sl_buf *
 		sl_buf_addf(out, ";\n%s\t\ttry_files /$host$uri $uri @%s%s;\n\t}\n", sts, h, p);
 	}
 	if (r->php) {
-		add_php(r, off, sts, out);
+		add_php(r, off, sts, behind, out);
 		return;
 	}
 	sl_buf_addf(out, "\tlocation @%s%s {\n%s%s\t\tproxy_pass ", h, p, off, sts);
@@ -305,10 +322,10 @@ static void add_route(const struct sl_render_route *r, int hsts, struct sl_buf *
 		    "\t\tproxy_set_header Host $host;\n"
 		    "\t\tproxy_set_header X-Forwarded-For $remote_addr;\n"
 		    "\t\tproxy_set_header X-Silverlining-Remote-Addr $remote_addr;\n"
-		    "\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
+		    "\t\tproxy_set_header X-Forwarded-Proto %s;\n"
 		    "\t\tproxy_set_header X-Silverlining-Update \"\";\n"
 		    "\t\tproxy_set_header X-Silverlining-Script-Name \"%s\";\n"
-		    "\t\tproxy_read_timeout %ds;\n\t}\n",
+		    "\t\tproxy_read_timeout %ds;\n\t}\n", behind ? "https" : "$scheme",
 		    root ? "" : p, (r->timeout > 0 ? r->timeout : 30) + 5);
 }
 
@@ -367,7 +384,7 @@ static void add_tls_server(const struct sl_render_nginx *in,
 	add_up(out);
 	add_disabled_page(in, out);
 	for (size_t i = 0; i < n; i++)
-		add_route(v[i], tls(v[i]) && v[i]->hsts, out);
+		add_route(v[i], tls(v[i]) && v[i]->hsts, 0, out);
 	sl_buf_adds(out, "}\n");
 }
 
@@ -404,8 +421,11 @@ static int add_servers(const struct sl_render_nginx *in,
 
 		for (n = 1; i + n < in->n && !strcmp(v[i + n]->host, host); n++)
 			;
+		/* behind balancers, TLS is theirs: no certificate, no 443, no redirect */
 		if (host_cert(v + i, n, &c, err) < 0)
 			return -1;
+		if (in->nbalancers)
+			c = NULL;
 		sl_buf_adds(out, "server {\n");
 		if (!strcmp(host, "*") || !strcmp(host, "not-found")) {
 			has_default = 1;
@@ -416,14 +436,14 @@ static int add_servers(const struct sl_render_nginx *in,
 				    "\tserver_name %s;\n", host);
 		}
 		add_generation(out);
-	add_up(out);
+		add_up(out);
 		add_challenge(in, out);
 		add_disabled_page(in, out);
 		for (size_t j = i; j < i + n; j++) {
 			if (c && v[j]->https)
 				add_redirect(v[j], out);
 			else
-				add_route(v[j], 0, out);
+				add_route(v[j], 0, in->nbalancers && v[j]->https, out);
 		}
 		sl_buf_adds(out, "}\n");
 		if (c) {
@@ -436,7 +456,7 @@ static int add_servers(const struct sl_render_nginx *in,
 		sl_buf_adds(out, "server {\n\tlisten 80 default_server;\n"
 			    "\tlisten [::]:80 default_server;\n\tserver_name _;\n");
 		add_generation(out);
-	add_up(out);
+		add_up(out);
 		add_challenge(in, out);
 		sl_buf_adds(out, "\troot ");
 		add_quoted(out, in->pages, "");

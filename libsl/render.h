@@ -93,6 +93,15 @@ struct sl_render_nginx {
  * (the caller warns). The https routes of one host name one certificate,
  * and "*" and "not-found" none: else refused (100).
  *
+ * With balancers, TLS is theirs (they terminate it and redirect plain
+ * HTTP): an https route gets no 443 server, no redirect and no HSTS,
+ * whatever certificate it names, and is served on port 80 to loopback
+ * and the balancers alone (421 Misdirected Request to anyone else, told
+ * by the connection's address: a client that reaches the node directly
+ * would otherwise use an https:// location in clear, around the
+ * balancer's redirect and HSTS), the app told the request was HTTPS
+ * (X-Forwarded-Proto https; a PHP app HTTPS on, REQUEST_SCHEME https).
+ *
  * A php route's requests that static/ and the writable root do not
  * answer are PHP's: fastcgi_pass to LINK/sock with Debian's
  * /etc/nginx/fastcgi_params. nginx resolves LINK once for the request

@@ -258,7 +258,10 @@ int sl_switch_render(const struct sl_switch *sw, const struct sl_routes *r,
 			.disabled = s->disabled, .php = s->php, .link = lk[2].buf,
 			.php_runner = s->php_runner, .php_root = s->php_root,
 		};
-		if (t->flags & SL_ROUTE_HTTPS) {
+		/* behind balancers, TLS is theirs: no certificate looked for (render.h) */
+		if ((t->flags & SL_ROUTE_HTTPS) && bal.n) {
+			rr[i].https = 1;
+		} else if (t->flags & SL_ROUTE_HTTPS) {
 			struct live *l = live_find(sw, lv, &nlv, t->host);
 
 			rr[i].https = 1;

@@ -55,7 +55,9 @@ int sl_switch_serves(const struct sl_routes *r, const char *instance);
  * https route is served over HTTPS with its live certificate
  * (sl_node_tls_path), the text carrying the SHA-256 of the certificate's
  * blocks (so a new or renewed one is a new text); a host without one is
- * served over HTTP, told once through SW's say (SW may be NULL). 0, or -1
+ * served over HTTP, told once through SW's say (SW may be NULL); on a
+ * node with balancers, no certificate is looked for (render.h: TLS is
+ * the balancers'). 0, or -1
  * with ERR (100: the routes cannot be served together).
  */
 int sl_switch_render(const struct sl_switch *sw, const struct sl_routes *r,

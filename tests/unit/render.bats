@@ -617,7 +617,7 @@ link() {
 	grep -qx 'real_ip_recursive off;' "$c"
 	# no balancer, no trust: nothing a client sends moves $remote_addr
 	for s in "$F"/nginx-*.conf; do
-		[ "$s" = "$c" ] && continue
+		[ "$s" = "$c" ] || [ "$s" = "$F/nginx-behind.conf" ] && continue
 		! grep -q -e real_ip_header -e set_real_ip_from "$s" || fail "${s##*/} trusts a header"
 	done
 	# loopback (a disabled app, the health check) is the connection's, never a header's
@@ -651,4 +651,26 @@ link() {
 	{ echo "pages /p"; echo "balancer 10.0.0.1"; } > state
 	run -0 "$T" nginx state
 	assert_output --partial 'set_real_ip_from 10.0.0.1;'
+}
+
+@test "render nginx: behind a balancer, an https route is served on port 80 to the balancers alone, the app told https" {
+	c=$F/nginx-behind.conf
+	# TLS is the balancer's: no 443, no redirect, no HSTS, no certificate, whatever the route names
+	! grep -q -e 443 -e 'return 308' -e Strict-Transport-Security -e ssl_ "$c"
+	# the https routes: 421 to all but the balancers and loopback, X-Forwarded-Proto https
+	[ "$(grep -c 'return 421;' "$c")" -eq 4 ]
+	grep -B4 'return 421;' "$c" | grep -q 'if ($silverlining_balancer = 0) {'
+	[ "$(grep -c 'proxy_set_header X-Forwarded-Proto https;' "$c")" -eq 1 ]
+	grep -qF 'fastcgi_param HTTPS on;' "$c"
+	grep -qF 'fastcgi_param HTTP_X_FORWARDED_PROTO https;' "$c"
+	# the http route of the same host as on any node: anyone, the scheme it came by
+	sed -n '/^	location @example.com\/ {/,/^	}/p' "$c" > plain
+	grep -qF 'proxy_set_header X-Forwarded-Proto $scheme;' plain
+	! grep -q 421 plain
+	# the same routes with no balancer: a 443 server and redirects, nothing refused with 421
+	grep -v '^balancer ' "$F/nginx-behind.state" > state
+	"$T" nginx state > alone
+	grep -q 'listen 443 ssl' alone
+	grep -q 'return 308' alone
+	! grep -q -e 'return 421' -e 'X-Forwarded-Proto https' -e 'fastcgi_param HTTPS on' alone
 }

@@ -160,14 +160,40 @@ sl-nodeset -i key --balancer --each prod -- sl-balancer --state"
 	assert_output "sl-nodeset --each prod -- sl-query --logs a.test"
 	run -0 "$S" clean-node --nodeset prod -n
 	assert_output "sl-nodeset --each prod -- sl-query --clean -n"
-	run -0 "$S" renew-certs --nodeset prod --force
-	assert_output "sl-nodeset --each prod -- sl-cert renew --force"
 	run -0 "$S" jobs --nodeset prod a.test
 	assert_output "sl-nodeset --each prod -- sl-job --list a.test"
 	printf 'C\n' > "$BATS_TEST_TMPDIR/c.pem"
 	printf 'K\n' > "$BATS_TEST_TMPDIR/k.pem"
+}
+
+@test "silver's certificate verbs with --nodeset: the balancer's (TLS is its), its PEMs refreshed" {
+	run -0 "$S" list-certs --nodeset prod
+	assert_output "sl-remote 10.0.0.9:2222 sl-cert list"
+	run -0 "$S" renew-certs --nodeset prod --force
+	assert_output "sl-remote 10.0.0.9:2222 sl-cert renew --force"
+	run -0 "$S" renew-certs --nodeset prod a.test
+	assert_output "sl-remote 10.0.0.9:2222 sl-cert renew a.test
+sl-remote 10.0.0.9:2222 sl-balancer --cert a.test"
+	# install: the chain and key on sl-cert's stdin, then the hosts it names
+	printf '#!/bin/sh
+echo "sl-remote $*" >&2
+case "$*" in *"sl-cert install") cat > /dev/null; echo "a.test a.test,*.a.test expires=2030-01-01" ;; esac
+' > "$FAKE/sl-remote"
+	printf 'C\n' > "$BATS_TEST_TMPDIR/c.pem"
+	printf 'K\n' > "$BATS_TEST_TMPDIR/k.pem"
 	run -0 "$S" install-cert --nodeset prod "$BATS_TEST_TMPDIR/c.pem" "$BATS_TEST_TMPDIR/k.pem"
-	assert_output "sl-nodeset --stdin --each prod -- sl-cert install"
+	assert_output "sl-remote 10.0.0.9:2222 sl-cert install
+a.test a.test,*.a.test expires=2030-01-01
+sl-remote 10.0.0.9:2222 sl-balancer --cert a.test *.a.test"
+	# activate of an https location: the balancer's certificate first, the nodes ask no CA
+	EACH=$'10.0.0.2: blog.2026-01-01_001\n10.231.0.7: blog.2026-01-01_001' \
+		run -0 "$S" activate --nodeset prod --acme-email a@b.test --hsts https://a.test/ prev
+	assert_line --index 1 "sl-remote 10.0.0.9:2222 sl-balancer --cert --acme-email a@b.test --hsts a.test"
+	assert_line --index 2 "sl-nodeset --each prod -- sl-activate --hsts blog.2026-01-01_001 https://a.test/"
+	# without a balancer, the nodes as before
+	printf '%s\n' '[nodeset]' 'app = root@10.0.0.2' '  web3' > "$NS"
+	run -0 "$S" list-certs --nodeset prod
+	assert_output "sl-nodeset --each prod -- sl-cert list"
 }
 
 @test "silver: the verbs of one node's data refuse --nodeset with 100" {
