@@ -60,6 +60,27 @@ certs() {
 	! grep -q server-state "$c"
 	grep -qx $'\tserver-state-file /var/lib/haproxy/server-state' "$F/state.cfg"
 	grep -qx $'\tload-server-state-from-file global' "$F/state.cfg"
+	# no TLS host, no ACME: no rule for them
+	! grep -q 'acme\|redirect\|Strict' "$c"
+}
+
+@test "balancer: the ACME answers go to the local server, TLS hosts are redirected, HSTS where asked" {
+	c=$F/acme-tls.cfg
+	grep -qx $'\tacl acme path_beg /.well-known/acme-challenge/' "$c"
+	grep -qx $'\tuse_backend acme if acme' "$c"
+	grep -qx $'\tserver acme 127.0.0.1:8402' "$c"
+	# the challenge is never redirected, whatever the host
+	grep -qx $'\thttp-request redirect scheme https code 301 if !{ ssl_fc } tls_host !acme' "$c"
+	grep -qx $'\tacl tls_host var(txn.host) -m str blog.example.com shop.example.com example.org' "$c"
+	grep -qx $'\tacl tls_host var(txn.host) -m end .example.org' "$c"
+	# shop.example.com asked for no HSTS
+	grep -qx $'\tacl hsts_host var(txn.host) -m str blog.example.com example.org' "$c"
+	grep -qx $'\thttp-response set-header Strict-Transport-Security "max-age=31536000" if { ssl_fc } hsts_host' "$c"
+	# the rules come before the backends are chosen
+	[ "$(grep -n 'redirect scheme' "$c" | cut -d: -f1)" -lt "$(grep -n use_backend "$c" | cut -d: -f1)" ]
+	# ACME alone: its backend, no redirect
+	grep -qx $'\tuse_backend acme if acme' "$F/acme.cfg"
+	! grep -q 'redirect\|tls_host\|Strict' "$F/acme.cfg"
 }
 
 # refused ARGS...: balancer-test refuses ARGS with 100, a message, no text
@@ -104,6 +125,13 @@ refused() {
 		refused "${ok[@]}" stats_socket "$f"
 		refused "${ok[@]}" log "$f"
 		refused "${ok[@]}" server_state_file "$f"
+	done
+	for h in '' 'a b' A.example.com .. '.' 'a..b' $'a\nb' '*.example.com' 'a"b'; do
+		refused "${ok[@]}" tls "$h" 1
+	done
+	for a in 127.0.0.1 127.0.0.1:0 127.0.0.1:65536 localhost:80 ':80' '127.0.0.1:8 0' \
+		'::1:80'; do
+		refused "${ok[@]}" acme "$a"
 	done
 	# the same node list is fine apart
 	"$T" "${ok[@]}" node b 10.0.0.1 81 > /dev/null
