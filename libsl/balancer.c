@@ -102,6 +102,11 @@ static int check_nodes(const struct sl_render_haproxy *in, struct sl_err *err)
 	return 0;
 }
 
+int sl_balancer_tls_host_ok(const char *h)
+{
+	return h && host_ok(h[0] == '.' ? h + 1 : h);
+}
+
 static int check_input(const struct sl_render_haproxy *in, struct sl_err *err)
 {
 	if (!in_range(in->check_interval, 1, 60))
@@ -130,9 +135,7 @@ static int check_input(const struct sl_render_haproxy *in, struct sl_err *err)
 	if (in->acme && !addr_port_ok(in->acme))
 		return sl_err_set(err, SL_EXIT_USAGE, "bad acme server (IPv4:PORT)");
 	for (size_t i = 0; i < in->ntls; i++) {
-		const char *h = in->tls[i].host;
-
-		if (!h || !host_ok(h[0] == '.' ? h + 1 : h))
+		if (!sl_balancer_tls_host_ok(in->tls[i].host))
 			return sl_err_set(err, SL_EXIT_USAGE, "TLS host %zu: bad host (a host"
 					  " name, or .example.com)", i + 1);
 	}

@@ -115,6 +115,9 @@ struct sl_render_haproxy {
 int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
 		      struct sl_err *err);
 
+/* 1 when HOST may be a TLS host (struct sl_balancer_tls), else 0. */
+int sl_balancer_tls_host_ok(const char *host);
+
 /*
  * HAProxy's runtime API: sends CMD (one line, no newline) to the UNIX
  * socket SOCK and appends the whole answer (until HAProxy closes) to OUT.

@@ -144,6 +144,22 @@ refused() {
 	[ "$("$T" name 'a b@c/d')" = a-b-c-d ]
 }
 
+@test "sl-balancer: --cert and --renew refuse bad use with 100 before anything is asked of a CA" {
+	export SL_ROOT=$PWD/root
+	for args in "--cert" "--cert Bad.Host" "--cert a..b" "--cert *" "--renew --hsts" \
+		"--state --no-hsts" "--cert --force a.test" "--cert --hsts --no-hsts a.test" \
+		"--apply --acme-email a@b.test" "--renew a.test"; do
+		# shellcheck disable=SC2086 # the words
+		run -100 sl-balancer $args
+	done
+	# no nodeset applied yet: nothing to put a certificate in front of
+	run -100 sl-balancer --cert a.test
+	[[ $output == *"sl-balancer --apply first"* ]] || fail "$output"
+	[ ! -e root/acme/accounts ] && [ ! -e root/balancer/tls ]
+	# no TLS host: --renew has nothing to do
+	run -0 sl-balancer --renew
+}
+
 # The real run: two loopback HTTP servers that answer their name and the
 # X-Forwarded-For they were given, and 200 to the checks' path.
 serve() {
