@@ -15,6 +15,15 @@ setup() {
 	cd "$BATS_TEST_TMPDIR" || exit
 }
 
+# a failed test leaves no server behind (bats would wait for it)
+teardown() {
+	local p
+	for p in "$BATS_TEST_TMPDIR"/*.pid; do
+		[ -f "$p" ] && kill "$(cat "$p")" 2> /dev/null
+	done
+	return 0
+}
+
 # certs: a directory holding one self-signed certificate and its key
 certs() {
 	mkdir -p certs
@@ -289,4 +298,37 @@ print("requests %d failed %d (of them POST %d)" % (ok + bad, bad, posts))
 	echo "# $(cat load.out)" >&3
 	[ "$chkfail" -eq "$fall" ]
 	grep -q 'failed 0 ' load.out || fail "$(cat load.out)"
+}
+
+@test "balancer: HAProxy over TLS redirects a TLS host's http, sends HSTS, and the ACME answers to the local server" {
+	[ "$SL_TEST_NETNS" = 1 ] || skip "needs the unit tier's network namespace (tests/run, as root)"
+	[ "$(id -u)" -eq 0 ] || skip "needs root (HAProxy runs as user haproxy)"
+	certs
+	serve web1 8001
+	serve acme 8402
+	"$T" node web1 127.0.0.1 8001 port 8080 tls_port 8443 cert_dir "$PWD/certs" \
+		acme 127.0.0.1:8402 tls balancer.test 1 tls plain.test 0 check_path /health \
+		stats_socket "$PWD/admin.sock" log "$PWD/log.sock" > haproxy.cfg
+	haproxy -db -f haproxy.cfg > haproxy.out 2>&1 &
+	echo $! > haproxy.pid
+	wait_status web1 UP || fail "not UP: $(cat haproxy.out)"
+	h=(-H 'Host: balancer.test')
+	run curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' "${h[@]}" 'http://127.0.0.1:8080/a/b?c=d'
+	[ "$output" = "301 https://balancer.test/a/b?c=d" ] || fail "http: $output"
+	# a host that is not a TLS host is served over http
+	[ "$(curl -sS -H 'Host: other.test' http://127.0.0.1:8080/)" = "web1 127.0.0.1" ]
+	# the CA's request, over http and https, goes to the local server, never redirected
+	# (backend acme has no forwardfor: the server prints "acme " alone)
+	run curl -sS "${h[@]}" http://127.0.0.1:8080/.well-known/acme-challenge/tok
+	[ "$output" = "acme " ] || fail "challenge over http: $output"
+	run curl -sSk "${h[@]}" https://127.0.0.1:8443/.well-known/acme-challenge/tok
+	[ "$output" = "acme " ] || fail "challenge over https: $output"
+	# https: the node answers, with HSTS for balancer.test (Host with a port), none for plain.test
+	run curl -sSk -D headers --resolve balancer.test:8443:127.0.0.1 https://balancer.test:8443/
+	[ "$output" = "web1 127.0.0.1" ] || fail "https: $output"
+	grep -qix $'Strict-Transport-Security: max-age=31536000\r' headers || fail "$(cat headers)"
+	curl -sSk -D headers2 --resolve plain.test:8443:127.0.0.1 https://plain.test:8443/ > /dev/null
+	! grep -qi strict-transport headers2
+	[ "$(curl -sS -o /dev/null -w '%{http_code}' -H 'Host: plain.test' http://127.0.0.1:8080/)" = 301 ]
+	kill "$(cat haproxy.pid)" "$(cat web1.pid)" "$(cat acme.pid)"
 }
