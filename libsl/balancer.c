@@ -50,6 +50,22 @@ static int addr_ok(const char *a)
 	return a && strspn(a, "0123456789.") == strlen(a) && inet_pton(AF_INET, a, &ip) == 1;
 }
 
+/* ADDR:PORT, ADDR IPv4's dotted quad. */
+static int addr_port_ok(const char *a)
+{
+	const char *colon = a ? strrchr(a, ':') : NULL;
+	char ip[16];
+	int port;
+
+	if (!colon || colon - a >= (long)sizeof(ip) || !colon[1] ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5)
+		return 0;
+	memcpy(ip, a, colon - a);
+	ip[colon - a] = '\0';
+	port = atoi(colon + 1);
+	return addr_ok(ip) && port >= 1 && port <= 65535;
+}
+
 static int in_range(int v, int lo, int hi)
 {
 	return v >= lo && v <= hi;
@@ -86,6 +102,11 @@ static int check_nodes(const struct sl_render_haproxy *in, struct sl_err *err)
 	return 0;
 }
 
+int sl_balancer_tls_host_ok(const char *h)
+{
+	return h && host_ok(h[0] == '.' ? h + 1 : h);
+}
+
 static int check_input(const struct sl_render_haproxy *in, struct sl_err *err)
 {
 	if (!in_range(in->check_interval, 1, 60))
@@ -111,7 +132,67 @@ static int check_input(const struct sl_render_haproxy *in, struct sl_err *err)
 	    (in->server_state_file && !file_ok(in->server_state_file)))
 		return sl_err_set(err, SL_EXIT_USAGE, "bad file name (absolute; "
 				  "letters, digits, '.', '_', '/', '-')");
+	if (in->acme && !addr_port_ok(in->acme))
+		return sl_err_set(err, SL_EXIT_USAGE, "bad acme server (IPv4:PORT)");
+	for (size_t i = 0; i < in->ntls; i++) {
+		if (!sl_balancer_tls_host_ok(in->tls[i].host))
+			return sl_err_set(err, SL_EXIT_USAGE, "TLS host %zu: bad host (a host"
+					  " name, or .example.com)", i + 1);
+	}
 	return check_nodes(in, err);
+}
+
+/*
+ * "\tacl NAME var(txn.host) -m str|end ..." for the TLS hosts (HSTS ones
+ * alone when ONLY_HSTS): exact names, and ".example.com" as example.com
+ * and the names ending in .example.com.
+ */
+static void host_acl(const struct sl_render_haproxy *in, const char *name, int only_hsts,
+		     struct sl_buf *out)
+{
+	for (int end = 0; end < 2; end++) {
+		size_t mark = out->len;
+		int any = 0;
+
+		sl_buf_addf(out, "\tacl %s var(txn.host) -m %s", name, end ? "end" : "str");
+		for (size_t i = 0; i < in->ntls; i++) {
+			const char *h = in->tls[i].host;
+
+			if (only_hsts && !in->tls[i].hsts)
+				continue;
+			if (end && h[0] == '.')
+				sl_buf_addf(out, " %s", h);
+			if (!end)
+				sl_buf_addf(out, " %s", h + (h[0] == '.'));
+			any |= !end || h[0] == '.';
+		}
+		if (any)
+			sl_buf_addch(out, '\n');
+		else
+			sl_buf_setlen(out, mark);
+	}
+}
+
+/* The frontend's rules for the ACME answers and the TLS hosts. */
+static void tls_rules(const struct sl_render_haproxy *in, struct sl_buf *out)
+{
+	int hsts = 0;
+
+	for (size_t i = 0; i < in->ntls; i++)
+		hsts |= in->tls[i].hsts;
+	if (in->acme)
+		sl_buf_adds(out, "\tacl acme path_beg /.well-known/acme-challenge/\n");
+	if (!in->ntls)
+		return;
+	sl_buf_adds(out, "\thttp-request set-var(txn.host) req.hdr(host),field(1,:),lower\n");
+	host_acl(in, "tls_host", 0, out);
+	if (hsts)
+		host_acl(in, "hsts_host", 1, out);
+	sl_buf_addf(out, "\thttp-request redirect scheme https code 301 if !{ ssl_fc } tls_host%s\n",
+		    in->acme ? " !acme" : "");
+	if (hsts)
+		sl_buf_adds(out, "\thttp-response set-header Strict-Transport-Security"
+			    " \"max-age=31536000\" if { ssl_fc } hsts_host\n");
 }
 
 int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
@@ -155,10 +236,14 @@ int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
 	if (in->cert_dir)
 		sl_buf_addf(out, "\tbind :%d ssl crt %s\n",
 			    in->tls_port ? in->tls_port : 443, in->cert_dir);
-	sl_buf_addf(out,
+	sl_buf_adds(out,
 		    "\thttp-request del-header X-Forwarded-For\n"
 		    "\thttp-request set-header X-Forwarded-Proto https if { ssl_fc }\n"
-		    "\thttp-request set-header X-Forwarded-Proto http unless { ssl_fc }\n"
+		    "\thttp-request set-header X-Forwarded-Proto http unless { ssl_fc }\n");
+	tls_rules(in, out);
+	if (in->acme)
+		sl_buf_adds(out, "\tuse_backend acme if acme\n");
+	sl_buf_addf(out,
 		    "\tdefault_backend nodes\n"
 		    "\n"
 		    "backend nodes\n"
@@ -177,6 +262,10 @@ int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
 	for (size_t i = 0; i < in->n; i++)
 		sl_buf_addf(out, "\tserver %s %s:%d\n", in->nodes[i].name,
 			    in->nodes[i].addr, in->nodes[i].port);
+	if (in->acme)
+		sl_buf_addf(out, "\n"
+			    "backend acme\n"
+			    "\tserver acme %s\n", in->acme);
 	return 0;
 }
 

@@ -28,7 +28,15 @@
  * - frontend "www": binds PORT (all addresses) and, when CERT_DIR is
  *   given, TLS_PORT with `ssl crt CERT_DIR` (every PEM file there: chain
  *   then key). A client's own X-Forwarded-For and X-Forwarded-Proto are
- *   removed; X-Forwarded-Proto is set to http or https.
+ *   removed; X-Forwarded-Proto is set to http or https. With ACME given,
+ *   every request for /.well-known/acme-challenge/ (any host, either
+ *   port) goes to backend "acme", the one server ACME (the balancer's
+ *   own HTTP-01 answers), never to a node, and is never redirected. A
+ *   request over http for one of the TLS hosts is redirected to https
+ *   (301, the same host, path and query); an answer over https to a TLS
+ *   host marked HSTS carries `Strict-Transport-Security:
+ *   max-age=31536000` (what a node sends). A request's host is its Host
+ *   header without a port, lower-cased.
  * - backend "nodes": balance leastconn (a node's uWSGI has a fixed number
  *   of workers: a node busy with slow requests gets the next ones last;
  *   among equally loaded nodes it goes round robin), option forwardfor
@@ -57,6 +65,13 @@ struct sl_balancer_node {
 	int port;		/* its nginx's port, 1..65535 */
 };
 
+/* A host the balancer serves over https (its certificate is in CERT_DIR). */
+struct sl_balancer_tls {
+	const char *host;	/* a host name, [a-z0-9.-], or ".example.com":
+				   example.com and every name under it */
+	int hsts;		/* its https answers carry HSTS */
+};
+
 struct sl_render_haproxy {
 	const struct sl_balancer_node *nodes;	/* at least one */
 	size_t n;
@@ -82,8 +97,13 @@ struct sl_render_haproxy {
 					   global: the servers' states (a node in
 					   maint or drain) as dumped there before a
 					   reload are taken up again after it */
+	const struct sl_balancer_tls *tls;	/* the hosts served over https */
+	size_t ntls;
+	const char *acme;	/* IPv4:PORT of the HTTP-01 answers' server,
+				   or NULL: none */
 };
-#define SL_RENDER_HAPROXY_INIT { NULL, 0, 2, 3, 2, "/", "localhost", 0, 0, 0, NULL, NULL, NULL, NULL }
+#define SL_RENDER_HAPROXY_INIT { NULL, 0, 2, 3, 2, "/", "localhost", 0, 0, 0, NULL, NULL, \
+	NULL, NULL, NULL, 0, NULL }
 
 /*
  * Appends IN's haproxy.cfg to OUT. Returns 0, or -1 with ERR (100) when
@@ -94,6 +114,9 @@ struct sl_render_haproxy {
  */
 int sl_render_haproxy(const struct sl_render_haproxy *in, struct sl_buf *out,
 		      struct sl_err *err);
+
+/* 1 when HOST may be a TLS host (struct sl_balancer_tls), else 0. */
+int sl_balancer_tls_host_ok(const char *host);
 
 /*
  * HAProxy's runtime API: sends CMD (one line, no newline) to the UNIX

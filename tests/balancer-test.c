@@ -7,14 +7,14 @@
 #include "../libsl/mem.h"
 #include "../libsl/msg.h"
 
-#define USAGE "balancer-test [KEY VALUE | node NAME ADDR PORT]... | name HOST"
+#define USAGE "balancer-test [KEY VALUE | node NAME ADDR PORT | tls HOST HSTS]... | name HOST"
 
 /*
  * The arguments fill a struct sl_render_haproxy, starting from its
  * _INIT: KEY is a field's name (check_interval, fall, rise, check_path,
  * check_host, timeout, port, tls_port, cert_dir, stats_socket, log,
- * server_state_file);
- * each "node" adds one node. The config goes to stdout; a refused input
+ * server_state_file, acme);
+ * each "node" adds one node, each "tls" one TLS host (HSTS 0 or 1). The config goes to stdout; a refused input
  * exits 100 with the library's message. "name HOST" prints
  * sl_balancer_server_name(HOST) instead.
  */
@@ -22,12 +22,14 @@ int main(int argc, char **argv)
 {
 	struct sl_render_haproxy in = SL_RENDER_HAPROXY_INIT;
 	struct sl_balancer_node *v = NULL;
+	struct sl_balancer_tls *tls = NULL;
 	struct sl_buf out = SL_BUF_INIT;
 	struct sl_err err = SL_ERR_INIT;
 	const char *texts[] = { "check_path", "check_host", "cert_dir", "stats_socket", "log",
-				"server_state_file" };
+				"server_state_file", "acme" };
 	const char **text_at[] = { &in.check_path, &in.check_host, &in.cert_dir,
-				   &in.stats_socket, &in.log, &in.server_state_file };
+				   &in.stats_socket, &in.log, &in.server_state_file,
+				   &in.acme };
 	const char *ints[] = { "check_interval", "fall", "rise", "timeout", "port", "tls_port" };
 	int *int_at[] = { &in.check_interval, &in.fall, &in.rise, &in.timeout,
 			  &in.port, &in.tls_port };
@@ -51,6 +53,14 @@ int main(int argc, char **argv)
 			i += 4;
 			continue;
 		}
+		if (!strcmp(argv[i], "tls")) {
+			if (i + 2 >= argc)
+				sl_die_usage(USAGE);
+			tls = sl_xrealloc(tls, (in.ntls + 1) * sizeof(*tls));
+			tls[in.ntls++] = (struct sl_balancer_tls){ argv[i + 1], atoi(argv[i + 2]) };
+			i += 3;
+			continue;
+		}
 		if (i + 1 >= argc)
 			sl_die_usage(USAGE);
 		for (k = 0; k < sizeof(texts) / sizeof(*texts) && strcmp(argv[i], texts[k]); k++)
@@ -67,10 +77,12 @@ int main(int argc, char **argv)
 		i += 2;
 	}
 	in.nodes = v;
+	in.tls = tls;
 	if (sl_render_haproxy(&in, &out, &err) < 0)
 		sl_die_err(&err);
 	fwrite(out.buf, 1, out.len, stdout);
 	free(v);
+	free(tls);
 	sl_buf_release(&out);
 	sl_exit_flush();
 }

@@ -15,6 +15,15 @@ setup() {
 	cd "$BATS_TEST_TMPDIR" || exit
 }
 
+# a failed test leaves no server behind (bats would wait for it)
+teardown() {
+	local p
+	for p in "$BATS_TEST_TMPDIR"/*.pid; do
+		[ -f "$p" ] && kill "$(cat "$p")" 2> /dev/null
+	done
+	return 0
+}
+
 # certs: a directory holding one self-signed certificate and its key
 certs() {
 	mkdir -p certs
@@ -60,6 +69,27 @@ certs() {
 	! grep -q server-state "$c"
 	grep -qx $'\tserver-state-file /var/lib/haproxy/server-state' "$F/state.cfg"
 	grep -qx $'\tload-server-state-from-file global' "$F/state.cfg"
+	# no TLS host, no ACME: no rule for them
+	! grep -q 'acme\|redirect\|Strict' "$c"
+}
+
+@test "balancer: the ACME answers go to the local server, TLS hosts are redirected, HSTS where asked" {
+	c=$F/acme-tls.cfg
+	grep -qx $'\tacl acme path_beg /.well-known/acme-challenge/' "$c"
+	grep -qx $'\tuse_backend acme if acme' "$c"
+	grep -qx $'\tserver acme 127.0.0.1:8402' "$c"
+	# the challenge is never redirected, whatever the host
+	grep -qx $'\thttp-request redirect scheme https code 301 if !{ ssl_fc } tls_host !acme' "$c"
+	grep -qx $'\tacl tls_host var(txn.host) -m str blog.example.com shop.example.com example.org' "$c"
+	grep -qx $'\tacl tls_host var(txn.host) -m end .example.org' "$c"
+	# shop.example.com asked for no HSTS
+	grep -qx $'\tacl hsts_host var(txn.host) -m str blog.example.com example.org' "$c"
+	grep -qx $'\thttp-response set-header Strict-Transport-Security "max-age=31536000" if { ssl_fc } hsts_host' "$c"
+	# the rules come before the backends are chosen
+	[ "$(grep -n 'redirect scheme' "$c" | cut -d: -f1)" -lt "$(grep -n use_backend "$c" | cut -d: -f1)" ]
+	# ACME alone: its backend, no redirect
+	grep -qx $'\tuse_backend acme if acme' "$F/acme.cfg"
+	! grep -q 'redirect\|tls_host\|Strict' "$F/acme.cfg"
 }
 
 # refused ARGS...: balancer-test refuses ARGS with 100, a message, no text
@@ -105,6 +135,13 @@ refused() {
 		refused "${ok[@]}" log "$f"
 		refused "${ok[@]}" server_state_file "$f"
 	done
+	for h in '' 'a b' A.example.com .. '.' 'a..b' $'a\nb' '*.example.com' 'a"b'; do
+		refused "${ok[@]}" tls "$h" 1
+	done
+	for a in 127.0.0.1 127.0.0.1:0 127.0.0.1:65536 localhost:80 ':80' '127.0.0.1:8 0' \
+		'::1:80'; do
+		refused "${ok[@]}" acme "$a"
+	done
 	# the same node list is fine apart
 	"$T" "${ok[@]}" node b 10.0.0.1 81 > /dev/null
 }
@@ -114,6 +151,22 @@ refused() {
 	[ "$("$T" name web-1.Example_2.com)" = web-1.Example_2.com ]
 	[ "$("$T" name 2001:db8::1)" = 2001-db8--1 ]
 	[ "$("$T" name 'a b@c/d')" = a-b-c-d ]
+}
+
+@test "sl-balancer: --cert and --renew refuse bad use with 100 before anything is asked of a CA" {
+	export SL_ROOT=$PWD/root
+	for args in "--cert" "--cert Bad.Host" "--cert a..b" "--cert *" "--renew --hsts" \
+		"--state --no-hsts" "--cert --force a.test" "--cert --hsts --no-hsts a.test" \
+		"--apply --acme-email a@b.test" "--renew a.test"; do
+		# shellcheck disable=SC2086 # the words
+		run -100 sl-balancer $args
+	done
+	# no nodeset applied yet: nothing to put a certificate in front of
+	run -100 sl-balancer --cert a.test
+	[[ $output == *"sl-balancer --apply first"* ]] || fail "$output"
+	[ ! -e root/acme/accounts ] && [ ! -e root/balancer/tls ]
+	# no TLS host: --renew has nothing to do
+	run -0 sl-balancer --renew
 }
 
 # The real run: two loopback HTTP servers that answer their name and the
@@ -245,4 +298,37 @@ print("requests %d failed %d (of them POST %d)" % (ok + bad, bad, posts))
 	echo "# $(cat load.out)" >&3
 	[ "$chkfail" -eq "$fall" ]
 	grep -q 'failed 0 ' load.out || fail "$(cat load.out)"
+}
+
+@test "balancer: HAProxy over TLS redirects a TLS host's http, sends HSTS, and the ACME answers to the local server" {
+	[ "$SL_TEST_NETNS" = 1 ] || skip "needs the unit tier's network namespace (tests/run, as root)"
+	[ "$(id -u)" -eq 0 ] || skip "needs root (HAProxy runs as user haproxy)"
+	certs
+	serve web1 8001
+	serve acme 8402
+	"$T" node web1 127.0.0.1 8001 port 8080 tls_port 8443 cert_dir "$PWD/certs" \
+		acme 127.0.0.1:8402 tls balancer.test 1 tls plain.test 0 check_path /health \
+		stats_socket "$PWD/admin.sock" log "$PWD/log.sock" > haproxy.cfg
+	haproxy -db -f haproxy.cfg > haproxy.out 2>&1 &
+	echo $! > haproxy.pid
+	wait_status web1 UP || fail "not UP: $(cat haproxy.out)"
+	h=(-H 'Host: balancer.test')
+	run curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' "${h[@]}" 'http://127.0.0.1:8080/a/b?c=d'
+	[ "$output" = "301 https://balancer.test/a/b?c=d" ] || fail "http: $output"
+	# a host that is not a TLS host is served over http
+	[ "$(curl -sS -H 'Host: other.test' http://127.0.0.1:8080/)" = "web1 127.0.0.1" ]
+	# the CA's request, over http and https, goes to the local server, never redirected
+	# (backend acme has no forwardfor: the server prints "acme " alone)
+	run curl -sS "${h[@]}" http://127.0.0.1:8080/.well-known/acme-challenge/tok
+	[ "$output" = "acme " ] || fail "challenge over http: $output"
+	run curl -sSk "${h[@]}" https://127.0.0.1:8443/.well-known/acme-challenge/tok
+	[ "$output" = "acme " ] || fail "challenge over https: $output"
+	# https: the node answers, with HSTS for balancer.test (Host with a port), none for plain.test
+	run curl -sSk -D headers --resolve balancer.test:8443:127.0.0.1 https://balancer.test:8443/
+	[ "$output" = "web1 127.0.0.1" ] || fail "https: $output"
+	grep -qix $'Strict-Transport-Security: max-age=31536000\r' headers || fail "$(cat headers)"
+	curl -sSk -D headers2 --resolve plain.test:8443:127.0.0.1 https://plain.test:8443/ > /dev/null
+	! grep -qi strict-transport headers2
+	[ "$(curl -sS -o /dev/null -w '%{http_code}' -H 'Host: plain.test' http://127.0.0.1:8080/)" = 301 ]
+	kill "$(cat haproxy.pid)" "$(cat web1.pid)" "$(cat acme.pid)"
 }
