@@ -93,8 +93,14 @@ load_stop() {
 	run -0 sl-remote "$LB" sl-balancer --state
 	assert_line --regexp "^$WEB1_IP $WEB1_IP:80 "
 	assert_line --regexp "^$WEB2_IP $WEB2_IP:80 "
-	# the balancer is no app node: no nginx of ours answers there
+	# the balancer is no app node: HAProxy has its ports 80 and 443, the
+	# nginx there answers on loopback alone (the CA's challenges), and
+	# its firewall is an app node's
 	run -0 sl-remote "$LB" systemctl is-active haproxy
+	run -0 sl-remote "$LB" sh -c "ss -Hltnp | grep nginx | awk '{ print \$4 }' | sort -u"
+	assert_output 127.0.0.1:8402
+	run -0 sl-remote "$LB" nft list table inet silverlining
+	assert_output --partial "tcp dport { 22, 80, 443 } accept"
 }
 
 @test "a deploy reaches both nodes with one instance name, served through the balancer" {
