@@ -32,9 +32,10 @@
 #include "../libsl/unit.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-activate [--prepare] [--clear] [--hsts | --no-hsts] " \
-	"[--acme-directory URL] [--acme-email ADDRESS] INSTANCE LOCATION... | prev LOCATION | " \
-	"--switch INSTANCE LOCATION... | --abandon INSTANCE | --balancers [IP...] | " \
+#define USAGE "sl-activate [--clear] [--hsts | --no-hsts] " \
+	"[--acme-directory URL] [--acme-email ADDRESS] INSTANCE LOCATION... | --prepare [--clear] " \
+	"[--hsts | --no-hsts] [--acme-directory URL] [--acme-email ADDRESS] INSTANCE LOCATION... | " \
+	"--switch INSTANCE LOCATION... | --abandon INSTANCE | --balancers [IP...] | prev LOCATION | " \
 	"--deactivate [--keep-prev] LOCATION... | --disable LOCATION | --enable LOCATION | " \
 	"--routes | --unit-start INSTANCE | --unit-exec INSTANCE | --unit-stop INSTANCE"
 #define SHARE "/usr/share/silverlining"
@@ -381,7 +382,7 @@ static void make_ready(const char *inst, const struct sl_location *locs, unsigne
 	lock_or_die(app->buf, (int)(gatekeeper.fetch_limit + 120));
 	sw.locked_app = app->buf;
 	/* made ready again: switched only once this says so again */
-	sl_prepare_unmark(inst);
+	sl_node_ready_unmark(inst);
 	if (sl_prepare_instance(&prep, inst, &a, where.buf, &locs[0], &err) < 0)
 		sl_die_err(&err);
 	t->t1 = now_ns();
@@ -438,7 +439,7 @@ static long long switch_to(const char *inst, const struct sl_location *locs, uns
 		exit(rc);
 	}
 	*end = now_ns();
-	sl_prepare_unmark(inst);
+	sl_node_ready_unmark(inst);
 	retire_unused();
 	sl_jobs_after_switch(&talk);
 	sl_routes_release(&r);
@@ -496,7 +497,7 @@ static void prepare_only(char **argv, int argc)
 	sl_buf_addf(&mark, "hsts %d\n", hsts);
 	for (int i = 0; i < n; i++)
 		sl_buf_addf(&mark, "%s\n", argv[i + 1]);
-	if (sl_prepare_mark(inst, mark.buf, &err) < 0) {
+	if (sl_node_ready_mark(inst, mark.buf, &err) < 0) {
 		if (!routed_now(inst))
 			sl_unit_disable_now(&talk, inst);
 		sl_die_err(&err);
@@ -548,7 +549,7 @@ static void switch_only(char **argv, int argc)
 	lock_or_die(app.buf, NODE_LOCK_WAIT);
 	sw.locked_app = app.buf;
 	t1 = now_ns();
-	if (!sl_prepare_marked(inst, &mark) || sscanf(mark.buf, "hsts %d", &hsts) != 1)
+	if (!sl_node_ready_marked(inst, &mark) || sscanf(mark.buf, "hsts %d", &hsts) != 1)
 		sl_die(SL_EXIT_USAGE, "%s was not made ready to switch: "
 		       "sl-activate --prepare %s LOCATION first", inst, inst);
 	for (const char *c = mark.buf; *c; c++)
@@ -586,7 +587,7 @@ static void abandon(const char *inst)
 		sl_unit_disable_now(&talk, inst);
 		say("%s stopped", inst);
 	}
-	sl_prepare_unmark(inst);
+	sl_node_ready_unmark(inst);
 	sl_routes_release(&r);
 	sl_exit_flush();
 }

@@ -20,8 +20,9 @@
 #include "../libsl/tls.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-balancer [--socket PATH] --apply | --state | --drain HOST | --ready HOST" \
-	" | --maint HOST | --wait-up HOST [SECONDS]" \
+#define USAGE "sl-balancer [--socket PATH] --apply | [--socket PATH] --state" \
+	" | [--socket PATH] --drain HOST | [--socket PATH] --ready HOST" \
+	" | [--socket PATH] --maint HOST | [--socket PATH] --wait-up HOST [SECONDS]" \
 	" | --cert [--acme-directory URL] [--acme-email ADDR] [--hsts | --no-hsts] HOST..." \
 	" | --renew [--force]"
 #define CONFIG "/etc/haproxy/haproxy.cfg"
@@ -540,6 +541,7 @@ int main(int argc, char **argv)
 		{ "hsts", no_argument, NULL, 'H' },
 		{ "no-hsts", no_argument, NULL, 'N' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -556,6 +558,9 @@ int main(int argc, char **argv)
 		case 's':
 			sock = optarg;
 			break;
+		case 'h':
+			printf("usage: %s\n", USAGE);
+			sl_exit_flush();
 		case 'V':
 			puts("sl-balancer " SL_VERSION);
 			sl_exit_flush();

@@ -74,14 +74,16 @@ static void relay_lines(struct sl_fanout *f, struct sl_fanout_job *j, int fd,
 	size_t start = 0;
 
 	for (;;) {
-		const char *nl = memchr(pending->buf + start, '\n', pending->len - start);
-		size_t end;
+		size_t avail = pending->len - start, len, end;
+		const char *nl = memchr(pending->buf + start, '\n', avail);
 
-		if (nl)
-			end = (size_t)(nl - pending->buf) + 1;
-		else if (pending->len - start >= LINE_MAX_BYTES ||
-			 (at_eof && pending->len > start))
-			end = pending->len;
+		len = nl ? (size_t)(nl - (pending->buf + start)) + 1 : avail;
+		/* a line longer than LINE_MAX_BYTES (its newline aside) goes in pieces of that size,
+		   whatever the reads that brought it */
+		if (len - (nl != NULL) > LINE_MAX_BYTES)
+			end = start + LINE_MAX_BYTES;
+		else if (nl || (at_eof && avail))
+			end = start + len;
 		else
 			break;
 		relay(f, j, fd, pending->buf + start, end - start);

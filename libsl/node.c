@@ -420,3 +420,47 @@ out:
 	sl_buf_release(&hex);
 	return ret;
 }
+
+static void mark_path(struct sl_buf *out, const char *instance)
+{
+	sl_node_instance_path(out, "run", instance);
+	sl_buf_adds(out, "/prepared");
+}
+
+int sl_node_ready_mark(const char *instance, const char *text, struct sl_err *err)
+{
+	struct sl_buf p = SL_BUF_INIT;
+	int ret;
+
+	mark_path(&p, instance);
+	ret = sl_file_write(p.buf, text, strlen(text), 0644, SL_FILE_REPLACE, err);
+	sl_buf_release(&p);
+	return ret;
+}
+
+int sl_node_ready_marked(const char *instance, struct sl_buf *text)
+{
+	struct sl_buf p = SL_BUF_INIT;
+	struct stat st;
+	int ret = 0;
+
+	mark_path(&p, instance);
+	/* root's own regular file: nothing an app made in its place */
+	if (lstat(p.buf, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0) {
+		if (!text)
+			ret = 1;
+		else if (sl_buf_read_file(text, p.buf) == 0)
+			ret = 1;
+	}
+	sl_buf_release(&p);
+	return ret;
+}
+
+void sl_node_ready_unmark(const char *instance)
+{
+	struct sl_buf p = SL_BUF_INIT;
+
+	mark_path(&p, instance);
+	unlink(p.buf);
+	sl_buf_release(&p);
+}

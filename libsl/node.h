@@ -147,4 +147,19 @@ int sl_node_links_prune(const struct sl_routes *r, struct sl_err *err);
  */
 int sl_node_app_secret(const char *app, uid_t uid, gid_t gid, struct sl_err *err);
 
+/*
+ * The mark sl-activate --prepare leaves on an instance it made ready to
+ * switch (run/INSTANCE/prepared, root's, 0644): TEXT, what the switch is
+ * to do (the locations it was prepared for). A marked instance that
+ * serves nothing is not retired (switch.h) until it is switched, or
+ * abandoned. 0, or -1 with ERR.
+ */
+int sl_node_ready_mark(const char *instance, const char *text, struct sl_err *err);
+
+/* 1 when INSTANCE is marked (its text appended to TEXT, unless NULL), else 0. */
+int sl_node_ready_marked(const char *instance, struct sl_buf *text);
+
+/* INSTANCE's mark removed (switched, abandoned, or activated as a whole). */
+void sl_node_ready_unmark(const char *instance);
+
 #endif

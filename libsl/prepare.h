@@ -49,20 +49,6 @@ int sl_prepare_instance(const struct sl_prepare *p, const char *instance, struct
  */
 int sl_prepare_start(const struct sl_say *s, const char *instance, struct sl_err *err);
 
-/*
- * The mark sl-activate --prepare leaves on an instance it made ready to
- * switch (run/INSTANCE/prepared, root's, 0644): TEXT, what the switch is
- * to do (the locations it was prepared for). A marked instance that
- * serves nothing is not retired (switch.h) until it is switched, or
- * abandoned. 0, or -1 with ERR.
- */
-int sl_prepare_mark(const char *instance, const char *text, struct sl_err *err);
-
-/* 1 when INSTANCE is marked (its text appended to TEXT, unless NULL), else 0. */
-int sl_prepare_marked(const char *instance, struct sl_buf *text);
-
-/* INSTANCE's mark removed (switched, abandoned, or activated as a whole). */
-void sl_prepare_unmark(const char *instance);
 
 /*
  * APP's system user: its name into USER, its ids (either may be NULL).

@@ -626,7 +626,7 @@ int sl_switch_retire(const struct sl_switch *sw, struct sl_err *err)
 	for (line = strtok_r(list.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		/* one --prepare made ready waits for its --switch (or --abandon) */
 		if (!unit_instance(line, &name) || sl_switch_serves(&r, name.buf) ||
-		    sl_prepare_marked(name.buf, NULL))
+		    sl_node_ready_marked(name.buf, NULL))
 			continue;
 		sl_buf_reset(&u);
 		sl_buf_addf(&u, "silverlining-drain-%s.timer", name.buf);

@@ -89,7 +89,7 @@ int sl_switch_again(const struct sl_switch *sw, const struct sl_routes *r,
  * Instances that serve nothing any more drain for SW's drain, then stop
  * (a transient timer disables them: disabling reloads systemd, which must
  * not delay a switch); prev.* routes keep theirs, an instance marked
- * ready to switch (sl_prepare_mark) keeps running, an app being deployed
+ * ready to switch (sl_node_ready_mark) keeps running, an app being deployed
  * by someone else is left to its deploy. Told for each one retired.
  * 0, or -1 with ERR when the routes cannot be read.
  */
