@@ -1,4 +1,5 @@
 /* silverlining — sl-sync: upload an app as a new, complete, immutable instance. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,6 +304,8 @@ struct fleet_node {
 	struct sl_ssh_addr addr;
 	struct sl_buf next;		/* its answer to --next */
 	int code;			/* of its last step */
+	int uploaded[2];		/* a pipe: its child writes a byte once
+					   the upload is done and prepare begins */
 };
 
 static struct {
@@ -353,14 +356,33 @@ static int step_next(void *arg)
 				F.app->name, NULL });
 }
 
-static int step_upload(void *arg)
+/* The words of sl-activate --prepare for the instance, into W. */
+static void prepare_words(struct sl_strv *w)
 {
+	sl_strv_push(w, "sl-activate");
+	sl_strv_push(w, "--prepare");
+	for (size_t i = 0; i < F.options->n; i++)
+		sl_strv_push(w, F.options->v[i]);
+	sl_strv_push(w, F.instance);
+	sl_strv_push(w, F.location);
+}
+
+/*
+ * Child side: the upload, then sl-activate --prepare, over one session
+ * (a node's handshake is paid once for both); a byte on the node's
+ * uploaded pipe between them tells the parent which step failed.
+ */
+static int step_upload_prepare(void *arg)
+{
+	struct fleet_node *n = arg;
 	struct sl_err err = SL_ERR_INIT;
-	struct sl_ssh *s = fleet_connect(arg);
+	struct sl_strv w = SL_STRV_INIT;
+	struct sl_ssh *s = fleet_connect(n);
 	char *instance = NULL;
+	int code;
 
 	if (!s)
-		return ((struct fleet_node *)arg)->code;
+		return n->code;
 	if (sl_upload_as(s, F.app->dir, F.app->name, F.instance, F.m, getenv("SL_ROOT"),
 			 NULL, &instance, &err) < 0 ||
 	    (F.config && sl_upload_config(s, F.config, F.instance, F.cm,
@@ -369,21 +391,16 @@ static int step_upload(void *arg)
 		return err.code;
 	}
 	free(instance);
+	if (write(n->uploaded[1], "u", 1) != 1)
+		return SL_EXIT_TEMP;
+	prepare_words(&w);
+	code = sl_upload_command(s, getenv("SL_ROOT"), (const char *const *)w.v, &err);
+	if (code < 0) {
+		fprintf(stderr, "%s: fatal: %s\n", sl_msg_prog(), err.msg.buf);
+		code = err.code;
+	}
 	sl_ssh_close(s);
-	return 0;
-}
-
-static int step_prepare(void *arg)
-{
-	struct sl_strv w = SL_STRV_INIT;
-
-	sl_strv_push(&w, "sl-activate");
-	sl_strv_push(&w, "--prepare");
-	for (size_t i = 0; i < F.options->n; i++)
-		sl_strv_push(&w, F.options->v[i]);
-	sl_strv_push(&w, F.instance);
-	sl_strv_push(&w, F.location);
-	return fleet_command(arg, (const char *const *)w.v);
+	return code;
 }
 
 static int step_switch(void *arg)
@@ -599,28 +616,37 @@ static void fleet_main(const struct sl_app *app, const struct sl_manifest *m,
 			"brought to %s", skip->v[i], name);
 	}
 
-	/* b: the upload, everywhere at once */
-	t2 = now();
-	failed = on_nodes(nodes, n, NULL, step_upload, "upload", 0);
-	if (failed >= 0)
-		sl_die(nodes[failed].code, "%s: upload of %s failed: nothing was switched",
-		       nodes[failed].addr.host, name);
+	/*
+	 * b and c: the upload and the prepare, everywhere at once, each node's
+	 * over one session; the barrier is their end
+	 */
 	printf("%s\n", name);
 	if (fflush(stdout) == EOF)
 		sl_die_errno("unable to write to standard output");
-
-	/* c: the barrier */
+	for (size_t i = 0; i < n; i++)
+		if (pipe2(nodes[i].uploaded, O_CLOEXEC | O_NONBLOCK) < 0)
+			sl_die_errno("pipe");
+	t2 = now();
+	failed = on_nodes(nodes, n, NULL, step_upload_prepare, "upload and prepare", 0);
 	t3 = now();
-	failed = on_nodes(nodes, n, NULL, step_prepare, "prepare", 0);
 	if (failed >= 0) {
 		int code = nodes[failed].code, *which = sl_xcalloc(n, sizeof(*which));
+		char c;
+		int up = read(nodes[failed].uploaded[0], &c, 1) == 1;
 
 		for (size_t i = 0; i < n; i++)
 			which[i] = nodes[i].code == 0;
 		on_nodes(nodes, n, which, step_abandon, "abandon", 0);
+		if (!up)
+			sl_die(code, "%s: upload of %s failed: nothing was switched, %s is "
+			       "stopped on every node", nodes[failed].addr.host, name, name);
 		sl_die(code, "%s: prepare of %s at %s failed (exit status %d): nothing was "
 		       "switched, %s is stopped on every node", nodes[failed].addr.host,
 		       name, location, code, name);
+	}
+	for (size_t i = 0; i < n; i++) {
+		close(nodes[i].uploaded[0]);
+		close(nodes[i].uploaded[1]);
 	}
 
 	/* d: the switch, at once or one node at a time through the balancer */
@@ -651,8 +677,8 @@ static void fleet_main(const struct sl_app *app, const struct sl_manifest *m,
 				nodes[i].addr.host, name);
 	if (verbose)
 		fprintf(stderr, "%s: %s: %zu nodes: manifest %.3f s, connect %.3f s, "
-			"upload %.3f s, prepare %.3f s, switch %.3f s%s\n", sl_msg_prog(),
-			name, n, t1 - t[0], t2 - t1, t3 - t2, t4 - t3, now() - t4,
+			"upload and prepare %.3f s, switch %.3f s%s\n", sl_msg_prog(),
+			name, n, t1 - t[0], t2 - t1, t3 - t2, now() - t4,
 			rolling ? " (rolling)" : "");
 	for (size_t i = 0; i < n; i++) {
 		sl_ssh_addr_release(&nodes[i].addr);

@@ -138,7 +138,8 @@ load_stop() {
 	run ns_up "$HELLO" hello.test
 	sl-remote "$WEB2" rm -f /etc/sl-fail-gate
 	[ "$status" -ne 0 ] || fail "the deploy succeeded: $output"
-	assert_output --partial "$WEB2_IP: "
+	# the node and the step are named
+	assert_output --partial "$WEB2_IP: prepare of hello."
 	run -0 instance_on "$WEB1" hello.test
 	assert_output "$before"
 	run -0 instance_on "$WEB2" hello.test
