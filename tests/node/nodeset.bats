@@ -129,6 +129,11 @@ load_stop() {
 	assert_line "remote=10.231.0.1"
 	run -0 curl -s -H 'Host: hello.test' -H 'X-Forwarded-For: 6.6.6.6' "http://$LB_IP/_who"
 	assert_line "remote=10.231.0.1"
+	# nor the header nginx tells the app the address in, sent by the client
+	run -0 curl -s -H 'Host: hello.test' -H 'X-Silverlining-Remote-Addr: 6.6.6.6' "http://$WEB1_IP/_who"
+	assert_line "remote=10.231.0.1"
+	run -0 curl -s -H 'Host: hello.test' -H 'X-Silverlining-Remote-Addr: 6.6.6.6' "http://$LB_IP/_who"
+	assert_line "remote=10.231.0.1"
 }
 
 @test "a gate failing on one node switches neither; the new instances are stopped" {
