@@ -29,6 +29,19 @@ static void check(const struct sl_nodeset *ns)
 		sl_ssh_addr_release(&a);
 		sl_err_release(&err);
 	}
+	if (ns->service.n > SL_NODESET_MAX_SERVICE)
+		abort();
+	for (size_t i = 0; i < ns->service.n; i++) {
+		struct sl_ssh_addr a = SL_SSH_ADDR_INIT;
+
+		if (sl_ssh_addr_parse(&a, ns->service.v[i], NULL) < 0 ||
+		    (ns->balancer && !strcmp(ns->balancer, ns->service.v[i])))
+			abort();
+		for (size_t j = 0; j < ns->app.n; j++)
+			if (!strcmp(ns->app.v[j], ns->service.v[i]))
+				abort();
+		sl_ssh_addr_release(&a);
+	}
 }
 
 /* haproxy.cfg from NS's app nodes, as sl-balancer --apply renders it */

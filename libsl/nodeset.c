@@ -1,5 +1,5 @@
 /*
- * silverlining — nodesets: the app nodes and the balancer of one deployment.
+ * silverlining — nodesets: the app nodes, service nodes and balancer of one deployment.
  *
  * Each node is resolved as it is read (a local node's name becomes
  * root@IP), then known by its identity, "host:port" with the host case
@@ -117,7 +117,7 @@ int sl_nodeset_path(const char *name, struct sl_buf *out, struct sl_err *err)
 	return 0;
 }
 
-enum { K_APP, K_BALANCER, K_INTERVAL, K_FALL, K_RISE, NKEYS };
+enum { K_APP, K_BALANCER, K_SERVICE, K_INTERVAL, K_FALL, K_RISE, NKEYS };
 
 static const struct {
 	const char *name;
@@ -126,6 +126,7 @@ static const struct {
 } keys[NKEYS] = {
 	{ "app", 0, NULL },
 	{ "balancer", 0, NULL },
+	{ "service", 0, NULL },
 	{ "check_interval", 60, "a whole number of seconds from 1 to 60" },
 	{ "fall", 10, "a whole number from 1 to 10" },
 	{ "rise", 10, "a whole number from 1 to 10" },
@@ -136,8 +137,9 @@ struct parse {
 	const char *path;
 	unsigned first_line[NKEYS];	/* where each key is set, 0 if unseen */
 	int prev;			/* the key a continuation continues, -1 none */
-	struct sl_strv ids;		/* the app nodes' identities, as app */
+	struct sl_strv ids;		/* the app and service nodes' identities */
 	unsigned *lines;		/* and their lines */
+	int *kinds;			/* and their keys, K_APP or K_SERVICE */
 	char *balancer_id;
 	unsigned balancer_line;
 	struct sl_strv sections;	/* other sections, warned about once */
@@ -152,6 +154,12 @@ static char *shown(const char *s)
 		if (iscntrl((unsigned char)*p))
 			*p = '?';
 	return c;
+}
+
+/* KEY's name in messages: "app node", "service node", "balancer" */
+static const char *role(int key)
+{
+	return key == K_APP ? "app node" : key == K_SERVICE ? "service node" : "balancer";
 }
 
 static int add_node(struct parse *ps, int key, const char *value,
@@ -172,6 +180,15 @@ static int add_node(struct parse *ps, int key, const char *value,
 		free(v);
 		return -1;
 	}
+	if (key == K_SERVICE && ns->service.n == SL_NODESET_MAX_SERVICE) {
+		char *v = shown(value);
+
+		sl_err_set(err, SL_EXIT_USAGE,
+			   "%s:%u: a fifth service node '%s': a nodeset has at most %d (a primary and its standbys)",
+			   ps->path, line, v, SL_NODESET_MAX_SERVICE);
+		free(v);
+		return -1;
+	}
 	if (resolve(value, &addr, &id, err) < 0) {
 		sl_err_prefix(err, "%s:%u", ps->path, line);
 		goto out;
@@ -179,20 +196,24 @@ static int add_node(struct parse *ps, int key, const char *value,
 	for (size_t i = 0; i < ps->ids.n; i++) {
 		if (strcmp(ps->ids.v[i], id.buf))
 			continue;
-		if (key == K_APP)
+		if (key == ps->kinds[i])
 			sl_err_set(err, SL_EXIT_USAGE,
-				   "%s:%u: app node '%s' is already listed at line %u",
-				   ps->path, line, value, ps->lines[i]);
+				   "%s:%u: %s '%s' is already listed at line %u",
+				   ps->path, line, role(key), value, ps->lines[i]);
 		else
 			sl_err_set(err, SL_EXIT_USAGE,
-				   "%s:%u: balancer '%s' is also an app node (line %u): the balancer needs a node of its own",
-				   ps->path, line, value, ps->lines[i]);
+				   "%s:%u: %s '%s' is also %s %s (line %u): %s",
+				   ps->path, line, role(key), value,
+				   ps->kinds[i] == K_APP ? "an" : "a", role(ps->kinds[i]),
+				   ps->lines[i], key == K_BALANCER ?
+				   "the balancer needs a node of its own" :
+				   "a service node serves the databases alone");
 		goto out;
 	}
-	if (key == K_APP && ps->balancer_id && !strcmp(ps->balancer_id, id.buf)) {
+	if (key != K_BALANCER && ps->balancer_id && !strcmp(ps->balancer_id, id.buf)) {
 		sl_err_set(err, SL_EXIT_USAGE,
-			   "%s:%u: app node '%s' is also the balancer (line %u): the balancer needs a node of its own",
-			   ps->path, line, value, ps->balancer_line);
+			   "%s:%u: %s '%s' is also the balancer (line %u): the balancer needs a node of its own",
+			   ps->path, line, role(key), value, ps->balancer_line);
 		goto out;
 	}
 	if (key == K_BALANCER) {
@@ -200,10 +221,12 @@ static int add_node(struct parse *ps, int key, const char *value,
 		ps->balancer_id = sl_buf_detach(&id, NULL);
 		ps->balancer_line = line;
 	} else {
-		sl_strv_push(&ns->app, addr.buf);
+		sl_strv_push(key == K_APP ? &ns->app : &ns->service, addr.buf);
 		sl_strv_push(&ps->ids, id.buf);
 		ps->lines = sl_xrealloc(ps->lines, ps->ids.n * sizeof(*ps->lines));
 		ps->lines[ps->ids.n - 1] = line;
+		ps->kinds = sl_xrealloc(ps->kinds, ps->ids.n * sizeof(*ps->kinds));
+		ps->kinds[ps->ids.n - 1] = key;
 	}
 	ret = 0;
 out:
@@ -237,7 +260,7 @@ static int set_number(struct parse *ps, int key, const char *value,
 static int set_key(struct parse *ps, int key, const char *value,
 		   unsigned line, struct sl_err *err)
 {
-	if (key == K_APP || key == K_BALANCER)
+	if (key == K_APP || key == K_BALANCER || key == K_SERVICE)
 		return add_node(ps, key, value, line, err);
 	return set_number(ps, key, value, line, err);
 }
@@ -268,7 +291,7 @@ static int on_item(void *user, const struct sl_ini_item *it, struct sl_err *err)
 		if (ps->prev < 0)	/* continuing an unknown key */
 			return 0;
 		/* a balancer's second line is a second balancer: add_node says so */
-		if (ps->prev == K_APP || ps->prev == K_BALANCER)
+		if (ps->prev == K_APP || ps->prev == K_BALANCER || ps->prev == K_SERVICE)
 			return set_key(ps, ps->prev, it->value, it->line, err);
 		return sl_err_set(err, SL_EXIT_USAGE,
 				  "%s:%u: %s takes one value, not a list (key at line %u)",
@@ -327,6 +350,7 @@ out:
 	sl_strv_clear(&ps.ids);
 	sl_strv_clear(&ps.sections);
 	free(ps.lines);
+	free(ps.kinds);
 	free(ps.balancer_id);
 	return ret;
 }
@@ -336,6 +360,7 @@ void sl_nodeset_release(struct sl_nodeset *ns)
 	free(ns->name);
 	ns->name = NULL;
 	sl_strv_clear(&ns->app);
+	sl_strv_clear(&ns->service);
 	free(ns->balancer);
 	ns->balancer = NULL;
 	sl_strv_clear(&ns->warnings);

@@ -1,4 +1,4 @@
-/* silverlining — nodesets: the app nodes and the balancer of one deployment. */
+/* silverlining — nodesets: the app nodes, service nodes and balancer of one deployment. */
 #ifndef SL_NODESET_H
 #define SL_NODESET_H
 
@@ -15,6 +15,11 @@
  *   app = root@203.0.113.10          ; the app nodes, one a line
  *         root@203.0.113.11:2222
  *         web3                       ; a local node's name
+ *   service = root@203.0.113.20      ; the service nodes (databases), one
+ *             root@203.0.113.21      ;   a line, at most 4: the first is
+ *                                    ;   made primary by the first
+ *                                    ;   sl-nodeset --db-setup; later the
+ *                                    ;   nodes say which is primary
  *   balancer = root@203.0.113.5      ; the one balancer node
  *   check_interval = 2               ; seconds between health checks, 1..60
  *   fall = 3                         ; failed checks before a node is out, 1..10
@@ -27,8 +32,9 @@
  *
  * sl_nodeset_load() refuses, with code 100 and "PATH:LINE: ...": a key
  * outside [nodeset], a key given twice, a second balancer (a continuation
- * line of balancer included), the same node twice in app, a balancer
- * that is also an app node, a bad address, a number out of its range or
+ * line of balancer included), the same node twice in app or in service,
+ * a node in two roles (app, service, balancer: each needs a node of its
+ * own), a fifth service node, a bad address, a number out of its range or
  * continued over lines; and, naming PATH alone, a file with no app node
  * (no app key: "PATH: ..."; an app key with no node: "PATH:LINE: ...").
  * Unknown keys and other sections are warnings ("PATH:LINE: ...") the
@@ -38,13 +44,18 @@ struct sl_nodeset {
 	char *name;		/* the file's name without ".ini" */
 	struct sl_strv app;	/* the app nodes' addresses: as written, or
 				   root@IP for a local node's name */
+	struct sl_strv service;	/* the service nodes, likewise; none when
+				   the apps' databases are on the app nodes */
 	char *balancer;		/* likewise; NULL when there is none */
 	int check_interval;	/* seconds; default 2 */
 	int fall;		/* default 3 */
 	int rise;		/* default 2 */
 	struct sl_strv warnings;
 };
-#define SL_NODESET_INIT { NULL, SL_STRV_INIT, NULL, 2, 3, 2, SL_STRV_INIT }
+#define SL_NODESET_INIT { NULL, SL_STRV_INIT, SL_STRV_INIT, NULL, 2, 3, 2, SL_STRV_INIT }
+
+/* The most service nodes a nodeset lists: a primary and its standbys. */
+#define SL_NODESET_MAX_SERVICE 4
 
 /* Reads PATH into NS (released first). 0, or -1 with ERR. */
 int sl_nodeset_load(struct sl_nodeset *ns, const char *path,

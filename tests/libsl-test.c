@@ -498,6 +498,8 @@ static void test_nodeset(const char *what, const char *arg)
 	printf("name %s\n", ns.name);
 	for (size_t i = 0; i < ns.app.n; i++)
 		printf("app %s\n", ns.app.v[i]);
+	for (size_t i = 0; i < ns.service.n; i++)
+		printf("service %s\n", ns.service.v[i]);
 	printf("balancer %s\ncheck_interval %d\nfall %d\nrise %d\n",
 	       ns.balancer ? ns.balancer : "-", ns.check_interval, ns.fall, ns.rise);
 	sl_nodeset_release(&ns);

@@ -183,6 +183,46 @@ libsl-test: warning: $F:6: section [Other] is not used; its keys are ignored"
 	assert_output "libsl-test: fatal: $F:4: app node 'root@10.231.0.5' is also the balancer (line 2): the balancer needs a node of its own"
 }
 
+@test "service nodes: a list, resolved like app nodes, printed in order" {
+	local_node db1 10.231.0.8
+	ns '[nodeset]' 'app = a' 'service = db1' '  admin@db2.example:2222 ; a standby' 'balancer = lb'
+	run -0 --separate-stderr "$T" nodeset "$F"
+	assert_equal "$stderr" ""
+	assert_output "name prod
+app a
+service root@10.231.0.8
+service admin@db2.example:2222
+balancer lb
+check_interval 2
+fall 3
+rise 2"
+	ns '[nodeset]' 'service =' '  d1' '  d2' '  d3' '  d4' 'app = a'
+	run -0 "$T" nodeset "$F"
+	assert_line --index 5 'service d4'
+}
+
+@test "service nodes: at most 4, each once, none in another role" {
+	refused '[nodeset]' 'app = a' 'service = d1' '  d2' '  d3' '  d4' '  d5'
+	assert_output "libsl-test: fatal: $F:7: a fifth service node 'd5': a nodeset has at most 4 (a primary and its standbys)"
+	refused '[nodeset]' 'app = a' 'service = d1' '  D1:22'
+	assert_output "libsl-test: fatal: $F:4: service node 'D1:22' is already listed at line 3"
+	refused '[nodeset]' 'app = a' '  b' 'service = admin@b'
+	assert_output "libsl-test: fatal: $F:4: service node 'admin@b' is also an app node (line 3): a service node serves the databases alone"
+	local_node db1 10.231.0.8
+	refused '[nodeset]' 'service = db1' 'app = a' '  10.231.0.8'
+	assert_output "libsl-test: fatal: $F:4: app node '10.231.0.8' is also a service node (line 2): a service node serves the databases alone"
+	refused '[nodeset]' 'app = a' 'service = d1' 'balancer = d1'
+	assert_output "libsl-test: fatal: $F:4: balancer 'd1' is also a service node (line 3): the balancer needs a node of its own"
+	refused '[nodeset]' 'app = a' 'balancer = d1' 'service = d1'
+	assert_output "libsl-test: fatal: $F:4: service node 'd1' is also the balancer (line 3): the balancer needs a node of its own"
+	refused '[nodeset]' 'app = a' 'service = d1' 'service = d2'
+	assert_output "libsl-test: fatal: $F:4: service is already set at line 3"
+	refused '[nodeset]' 'app = a' 'service = d1' '  a b'
+	assert_output "libsl-test: fatal: $F:4: invalid node 'a b': want [user@]host[:port] or a local node's name"
+	refused '[nodeset]' 'service = d1'
+	assert_output "libsl-test: fatal: $F: no app nodes: [nodeset] lists them in 'app = NODE', one a line"
+}
+
 @test "a bad address names its line" {
 	local v
 	for v in 'a b' 'root@' '@h' 'h:0' 'h:65536' 'h:22x' '-h' 'us\$er@h' 'h/x' '[::1' 'a;b'; do
