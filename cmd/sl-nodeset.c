@@ -131,8 +131,8 @@ static int run_remote(void *arg)
 
 /*
  * ARGV (a command) on each of the N nodes ADDRS at once, each one's lines
- * prefixed by LABEL (NULL: nothing) and its host (and port, when not 22),
- * IN (NULL: nothing) on each one's stdin; each one's stdout into OUT[i]
+ * prefixed by LABEL (NULL: nothing) and its host, IN (NULL: nothing) on
+ * each one's stdin; each one's stdout into OUT[i]
  * when OUT is not NULL (else relayed), and its code into CODES[i] when
  * CODES is not NULL. The worst code (the highest), 0 when every node
  * exited 0.
@@ -159,8 +159,6 @@ static int fan_io(char **addrs, size_t n, const char *label, char **argv,
 		if (label)
 			sl_buf_addf(&prefix, "%s ", label);
 		sl_buf_adds(&prefix, r[i].addr.host);
-		if (r[i].addr.port != 22)
-			sl_buf_addf(&prefix, ":%d", r[i].addr.port);
 		j = sl_fanout_add(&f, prefix.buf);
 		j->fn = run_remote;
 		j->arg = &r[i];
