@@ -14,7 +14,7 @@
 #include "../libsl/ssh.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-provision [--accept-new] [-i FILE] [--timeout SECONDS] [--deb FILE] [--balancer] NODE"
+#define USAGE "sl-provision [--accept-new] [-i FILE] [--timeout SECONDS] [--deb FILE] [--balancer | --service] NODE"
 #define UPLOADS "/var/cache/silverlining/provision"
 
 /* The first existing file among DIR/../REL for each REL of RELS (NULL-ended). */
@@ -133,6 +133,7 @@ int main(int argc, char **argv)
 		SL_SSH_LONGOPTS,
 		{ "deb", required_argument, NULL, 'd' },
 		{ "balancer", no_argument, NULL, 'b' },
+		{ "service", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -148,7 +149,8 @@ int main(int argc, char **argv)
 	char *deb = NULL, *script, host[256] = "";
 	const char *user = getenv("USER");
 	struct passwd *pw = getpwuid(getuid());
-	int ch, code, balancer = 0;
+	int ch, code;
+	const char *role = NULL;
 
 	sl_msg_init(argv[0]);
 	opterr = 0;
@@ -161,7 +163,11 @@ int main(int argc, char **argv)
 			continue;
 		switch (ch) {
 		case 'd': deb = realpath(optarg, NULL); if (!deb) sl_die_errno("unable to read %s", optarg); break;
-		case 'b': balancer = 1; break;
+		case 'b': case 's':
+			if (role && *role != ch)
+				sl_die_usage(USAGE);
+			role = ch == 'b' ? "balancer" : "service";
+			break;
 		case 'h': printf("usage: %s\n", USAGE); sl_exit_flush();
 		case 'V': printf("sl-provision %s\n", SL_VERSION); sl_exit_flush();
 		default: sl_die_option(USAGE, argv, ch);
@@ -189,8 +195,8 @@ int main(int argc, char **argv)
 	sl_buf_addf(&cmd, "bash " UPLOADS "/setup-node --version %s --deb " UPLOADS
 		    "/silverlining.deb --by ", SL_VERSION);
 	sl_quote_sh(&cmd, who.buf);
-	if (balancer)
-		sl_buf_adds(&cmd, " --role balancer");
+	if (role)
+		sl_buf_addf(&cmd, " --role %s", role);
 	c = sl_ssh_exec(s, cmd.buf, &err);
 	if (!c)
 		sl_die_err(&err);
