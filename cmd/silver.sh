@@ -32,6 +32,7 @@ create-config	sl-config	DIR OUT [VAR=VALUE...] | silver create-config --info DIR
 diff	sl-sync	[--node NODE] DIR [LOCATION]	what an update of DIR would change at LOCATION (nothing is sent)
 install-cert	sl-remote	[--node NODE | --nodeset NAME | NODE] CHAIN.pem KEY.pem	install a certificate chain and its key on a node (they win over ACME)
 list-certs	sl-remote	[--node NODE | --nodeset NAME | NODE]	the certificates a node holds: hosts, source, expiry
+failover	sl-nodeset	[--accept-new] [-i FILE] [--timeout SECONDS] [--rebuild] [--to NODE] --nodeset NAME	fail the databases of a nodeset over to a standby: fence, promote, re-point the app nodes
 renew-certs	sl-remote	[--force] [--node NODE | --nodeset NAME | NODE] [HOST...]	renew the certificates that are due now (--force: all of them)'
 
 prog=silver
@@ -209,14 +210,16 @@ operand_node() {
 	return 1
 }
 
-# set_nodes: the nodeset's app nodes into apps, its balancer (or "") into balancer
+# set_nodes: the nodeset's app nodes into apps, its service nodes into
+# services, its balancer (or "") into balancer
 set_nodes() {
 	local out kind addr
 	out=$(PATH=$here:$PATH sl-nodeset "$nodeset") || return
-	apps=() balancer=
+	apps=() services=() balancer=
 	while read -r kind addr; do
 		case $kind in
 		app) apps+=("$addr") ;;
+		service) services+=("$addr") ;;
 		balancer) balancer=$addr ;;
 		esac
 	done <<<"$out"
@@ -295,8 +298,10 @@ balancer_ip() {
 }
 
 # setup_nodeset: setup-node --nodeset, then exit: each app node made a node,
-# then the balancer, given the resolved nodeset, and the app nodes told
-# its address
+# then each service node, then the balancer, given the resolved nodeset,
+# and the app nodes told its address; last the databases (sl-nodeset
+# --db-setup: the service nodes made primary and standbys, the app nodes
+# told where their databases are)
 setup_nodeset() {
 	local a ini ip
 	set_nodes || exit
@@ -304,11 +309,16 @@ setup_nodeset() {
 	for a in "${apps[@]}"; do
 		PATH=$here:$PATH sl-provision "${prov[@]}" "$a" || exit
 	done
-	[ -n "$balancer" ] || exit 0
-	PATH=$here:$PATH sl-provision "${prov[@]}" --balancer "$balancer" || exit
-	ini=$(PATH=$here:$PATH sl-nodeset --ini "$nodeset") || exit
-	PATH=$here:$PATH sl-remote "${ssh[@]}" "$balancer" sl-balancer --apply <<<"$ini" || exit
-	PATH=$here:$PATH sl-nodeset "${ssh[@]}" --each "$nodeset" -- sl-activate --balancers "$ip" || exit
+	for a in "${services[@]}"; do
+		PATH=$here:$PATH sl-provision "${prov[@]}" --service "$a" || exit
+	done
+	if [ -n "$balancer" ]; then
+		PATH=$here:$PATH sl-provision "${prov[@]}" --balancer "$balancer" || exit
+		ini=$(PATH=$here:$PATH sl-nodeset --ini "$nodeset") || exit
+		PATH=$here:$PATH sl-remote "${ssh[@]}" "$balancer" sl-balancer --apply <<<"$ini" || exit
+		PATH=$here:$PATH sl-nodeset "${ssh[@]}" --each "$nodeset" -- sl-activate --balancers "$ip" || exit
+	fi
+	[ ${#services[@]} -eq 0 ] || PATH=$here:$PATH sl-nodeset "${ssh[@]}" --db-setup "$nodeset" || exit
 	exit 0
 }
 
@@ -365,6 +375,11 @@ query)	# the node: --node, or the first operand
 		set_nodes || exit
 		if [ -n "$balancer" ]; then
 			PATH=$here:$PATH sl-nodeset "${ssh[@]}" --balancer --each "$nodeset" -- sl-balancer --state
+			b=$?
+			[ "$b" -le "$code" ] || code=$b
+		fi
+		if [ ${#services[@]} -gt 0 ]; then	# then the databases' state
+			PATH=$here:$PATH sl-nodeset "${ssh[@]}" --db-state "$nodeset"
 			b=$?
 			[ "$b" -le "$code" ] || code=$b
 		fi
@@ -454,6 +469,36 @@ clear)
 	fi
 	n=$(node_of "$1") || exit
 	set -- "${ssh[@]}" "$n" sl-backup --clear "$1" ;;
+failover)	# sl-nodeset --failover decides; a terminal is asked first
+	fo=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--nodeset) [ $# -ge 2 ] || die 100 "--nodeset needs a nodeset's name"; nodeset=$2; shift 2 ;;
+		--nodeset=*) nodeset=${1#--nodeset=}; shift ;;
+		--to) [ $# -ge 2 ] || die 100 "--to needs a service node"; fo+=(--to "$2"); shift 2 ;;
+		--rebuild) fo+=(--rebuild); shift ;;
+		-i|--identity|--timeout) [ $# -ge 2 ] || die 100 "$1 needs a value"; ssh+=("$1" "$2"); shift 2 ;;
+		--accept-new|--timeout=*) ssh+=("$1"); shift ;;
+		*) break ;;
+		esac
+	done
+	need $# 0 0
+	[ -n "$nodeset" ] || die 100 "failover works on a nodeset's service nodes: give --nodeset NAME"
+	if [ -n "${SL_YES:-}" ]; then
+		fo+=(--yes)
+	else
+		[ -t 0 ] || die 100 "failover fences the primary database of nodeset $nodeset and promotes a standby: confirm with silver -y failover"
+		printf 'Fail the databases of nodeset %s over: fence the primary, promote a standby, re-point the app nodes? [y/N]: ' "$nodeset" >&2
+		read -r answer
+		case $answer in y|Y|yes) ;; *) exit 1 ;; esac
+		case " ${fo[*]} " in
+		*" --rebuild "*) ;;
+		*) printf 'Then make the old primary a standby of the new one (--rebuild)? [y/N]: ' >&2
+		   read -r answer
+		   case $answer in y|Y|yes) fo+=(--rebuild) ;; esac ;;
+		esac
+	fi
+	set -- "${ssh[@]}" --failover "${fo[@]}" "$nodeset" ;;
 setup-node)	# NODE resolved; --nodeset: every node of the set
 	prov=()
 	while [ $# -gt 0 ]; do

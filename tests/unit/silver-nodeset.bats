@@ -23,7 +23,7 @@ setup() {
 	cat > "$FAKE/sl-nodeset" <<SH
 #!/bin/sh
 case " \$* " in
-*" --each "*) echo "sl-nodeset \$*" >&2; [ -z "\${EACH-}" ] || printf '%s\n' "\$EACH"; exit \${EACH_CODE:-0} ;;
+*" --each "*|*" --db-setup "*|*" --db-state "*|*" --failover "*) echo "sl-nodeset \$*" >&2; [ -z "\${EACH-}" ] || printf '%s\n' "\$EACH"; exit \${EACH_CODE:-0} ;;
 esac
 exec "$TOP/bin/sl-nodeset" "\$@"
 SH
@@ -214,4 +214,57 @@ sl-remote --accept-new 10.0.0.9:2222 sl-balancer --apply
 sl-nodeset --accept-new --each prod -- sl-activate --balancers 10.0.0.9"
 	run -100 "$S" setup-node --nodeset prod web3
 	assert_output --partial "silver: fatal: too many operands"
+}
+
+@test "silver query --nodeset with service nodes: the databases' state last" {
+	printf '%s\n' 'service = db.example' >> "$NS"
+	run -0 "$S" query --nodeset prod
+	assert_output "sl-nodeset --each prod -- sl-query
+sl-nodeset --balancer --each prod -- sl-balancer --state
+sl-nodeset --db-state prod"
+	run -0 sl-nodeset prod
+	assert_line --index 2 "service db.example"
+}
+
+@test "silver setup-node --nodeset with service nodes: each made one (--service), then the databases set up" {
+	mkdir -p "$SL_LOCAL/nodes/db1"
+	echo 10.231.0.9 > "$SL_LOCAL/nodes/db1/ip"
+	printf '%s\n' 'service = db1' '  db2.example' >> "$NS"
+	run -0 "$S" setup-node -i key --nodeset prod
+	assert_output "sl-provision -i key root@10.0.0.2
+sl-provision -i key root@10.231.0.7
+sl-provision -i key --service root@10.231.0.9
+sl-provision -i key --service db2.example
+sl-provision -i key --balancer 10.0.0.9:2222
+sl-remote -i key 10.0.0.9:2222 sl-balancer --apply
+sl-nodeset -i key --each prod -- sl-activate --balancers 10.0.0.9
+sl-nodeset -i key --db-setup prod"
+	# no balancer: the databases are set up all the same
+	printf '%s\n' '[nodeset]' 'app = web3' 'service = db1' > "$NS"
+	run -0 "$S" setup-node --nodeset prod
+	assert_output "sl-provision root@10.231.0.7
+sl-provision --service root@10.231.0.9
+sl-nodeset --db-setup prod"
+}
+
+@test "silver failover: with --nodeset only, confirmed by -y (then --yes) or on a terminal" {
+	run -100 "$S" failover
+	assert_output "silver: fatal: failover works on a nodeset's service nodes: give --nodeset NAME"
+	run -100 "$S" failover --nodeset prod extra
+	assert_output --partial "silver: fatal: too many operands"
+	run -100 "$S" failover --nodeset prod < /dev/null
+	assert_output "silver: fatal: failover fences the primary database of nodeset prod and promotes a standby: confirm with silver -y failover"
+	run -0 "$S" -y failover --timeout 5 --rebuild --to db2 --nodeset prod
+	assert_output "sl-nodeset --timeout 5 --failover --rebuild --to db2 --yes prod"
+	EACH_CODE=100 run -100 "$S" -y failover --nodeset prod
+	assert_output "sl-nodeset --failover --yes prod"
+	# a person says yes, then whether to rebuild: never --yes (a risky case is refused, and says -y)
+	run -0 "$TOP/tests/lib/on-terminal" y y -- "$S" failover --nodeset prod
+	assert_output --partial "sl-nodeset --failover --rebuild prod"
+	run -0 "$TOP/tests/lib/on-terminal" y n -- "$S" failover --nodeset prod
+	assert_output --partial "sl-nodeset --failover prod"
+	run -1 "$TOP/tests/lib/on-terminal" n -- "$S" failover --nodeset prod
+	refute_output --partial "sl-nodeset"
+	run -0 "$S" failover --help
+	assert_output "usage: silver failover [--accept-new] [-i FILE] [--timeout SECONDS] [--rebuild] [--to NODE] --nodeset NAME"
 }
