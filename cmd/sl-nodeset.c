@@ -635,24 +635,27 @@ static int failover(const char *name, const char *to, int yes, int rebuild)
 	p = failover_primary(db, ns.service.n, name);
 	s = failover_standby(db, ns.service.n, p, to, name);
 	printf("primary %s%s\nstandby %s\n", db[p].addr,
-	       db[p].role ? (db[p].role == roles[2] ? " fenced" : "") : " unreachable", db[s].addr);
+	       db[p].role ? (db[p].role == roles[2] ? " fenced" : "") : " silent", db[s].addr);
 	printf("step states: %.2f s\n", now() - t0);
 
-	/* 2. the primary fenced, or known to be down */
+	/* 2. the primary fenced (tried even when it did not tell its state), or known to be down */
 	t = now();
-	if (db[p].role) {
-		if (line_of(&db[p].state, "standby", db[s].ip, &f) && f.n >= 7)
-			printf("lag %s: %s bytes, %s s (%s)\n", db[s].addr, f.v[5], f.v[6], f.v[2]);
-		else if (db[p].role == roles[0])
-			sl_warn("%s lists no replication to %s: the standby is not streaming, and its promote will wait for what the fence leaves",
-				db[p].addr, db[s].ip);
-		sl_say(&sl_say_stderr, "%s: fenced", db[p].addr);
-		code = on_node(db[p].addr, NULL, &out, fence);
-		if (code)
-			sl_die(code, "%s: not fenced: nothing was promoted", db[p].addr);
-		if (!value_of(&out, "lsn", &lsn))
-			sl_die(SL_EXIT_TEMP, "%s: sl-dbnode --fence told no lsn: nothing was promoted", db[p].addr);
+	if (db[p].role == roles[0] && line_of(&db[p].state, "standby", db[s].ip, &f) && f.n >= 7)
+		printf("lag %s: %s bytes, %s s (%s)\n", db[s].addr, f.v[5], f.v[6], f.v[2]);
+	else if (db[p].role == roles[0])
+		sl_warn("%s lists no replication to %s: the standby is not streaming, and its promote will wait for what the fence leaves",
+			db[p].addr, db[s].ip);
+	sl_say(&sl_say_stderr, "%s: fenced", db[p].addr);
+	if (!db[p].role)
+		opts.connect_timeout = 5;
+	code = on_node(db[p].addr, NULL, &out, fence);
+	opts.connect_timeout = timeout;
+	if (!code && !value_of(&out, "lsn", &lsn))
+		sl_die(SL_EXIT_TEMP, "%s: sl-dbnode --fence told no lsn: nothing was promoted", db[p].addr);
+	if (!code) {
 		printf("step fence %s: %.2f s (lsn %s)\n", db[p].addr, now() - t, lsn.buf);
+	} else if (db[p].role) {
+		sl_die(code, "%s: not fenced: nothing was promoted", db[p].addr);
 	} else {
 		sl_warn("%s: unreachable: not fenced: make sure it stays down (powered off, or its PostgreSQL stopped for good)",
 			db[p].addr);

@@ -36,6 +36,7 @@ record() {
 }
 case $1 in
 --state)
+	[ ! -e "$d/nostate" ] || { echo "sl-dbnode: fatal: PostgreSQL does not answer" >&2; exit 111; }
 	echo "role $role"
 	echo "timeline $(cat "$d/timeline" 2>/dev/null || echo 1)"
 	echo "lsn $lsn"
@@ -294,7 +295,7 @@ primary 127.0.0.1:2232"
 	run -100 --separate-stderr sl-nodeset --failover lost
 	[[ $stderr == *"sl-nodeset: warning: 127.0.0.1:2239: unreachable: not fenced: make sure it stays down"* ]]
 	[[ $stderr == *"give --yes (silver -y failover) when it is down for good"* ]]
-	assert_line "primary 127.0.0.1:2239 unreachable"
+	assert_line "primary 127.0.0.1:2239 silent"
 	assert_line "replay age 127.0.0.1:2232: 0.250 s (last replayed from 127.0.0.1)"
 	assert_equal "$(args 2232)" "--state"
 	run -0 --separate-stderr sl-nodeset --failover --yes --rebuild lost
@@ -336,4 +337,17 @@ primary 127.0.0.1:2232"
 	assert_output --partial "sl-nodeset: usage: "
 	run -100 sl-nodeset --to x --each prod -- true
 	assert_output --partial "sl-nodeset: usage: "
+}
+
+@test "--failover: a primary that does not tell its state is fenced all the same, and needs no --yes" {
+	role 2231 primary
+	touch "$DB/2231/nostate"
+	role 2232 standby 127.0.0.1
+	run -0 --separate-stderr sl-nodeset --failover prod
+	assert_line "primary 127.0.0.1:2231 silent"
+	assert_line -e '^step fence 127\.0\.0\.1:2231: [0-9]+\.[0-9]{2} s \(lsn 0/3000060\)$'
+	assert_line -e '^writes impossible from fence to promote: '
+	assert_equal "$(args 2232)" "--state
+--promote --min-lsn 0/3000060
+--record"
 }
