@@ -319,9 +319,11 @@ static int line_of(const struct sl_buf *text, const char *key, const char *what,
 	return 0;
 }
 
-/* sl-dbnode ARGS... on the node ADDR, IN on its stdin, its stdout into OUT (NULL: relayed); its code. */
+/* ARGV on the node ADDR, IN on its stdin, its stdout into OUT (reset first; NULL: relayed); its code. */
 static int on_node(char *addr, const struct sl_buf *in, struct sl_buf *out, char **argv)
 {
+	if (out)
+		sl_buf_reset(out);
 	return fan_io(&addr, 1, NULL, argv, in, out, NULL);
 }
 
