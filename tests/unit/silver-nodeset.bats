@@ -224,6 +224,10 @@ sl-nodeset --balancer --each prod -- sl-balancer --state
 sl-nodeset --db-state prod"
 	run -0 sl-nodeset prod
 	assert_line --index 2 "service db.example"
+	# --ini gives them back, and what it prints loads to the same
+	sl-nodeset --ini prod > "$HOME/.silverlining/nodesets/again.ini"
+	run -0 sl-nodeset again
+	assert_line --index 2 "service db.example"
 }
 
 @test "silver setup-node --nodeset with service nodes: each made one (--service), then the databases set up" {
