@@ -20,6 +20,7 @@ SERVICES=/var/lib/silverlining/services
 
 setup_file() {
 	lab_setup_file
+	SECONDS=0
 	node_up hmdb && export DB=$NODE DB_IP=$NODE_IP
 	node_up hmapp && export APP_IP=$NODE_IP
 	ADMIN_PW=$(openssl rand -hex 32) && SEED=$(openssl rand -hex 32) || return 1
@@ -56,6 +57,7 @@ setup_file() {
 			/var/lib/silverlining/instances --gecos "silverlining app $app" \
 			--shell /usr/sbin/nologin "sl-$app" || return 1
 	done
+	echo "# two nodes, a server and a client installed: $SECONDS s" >&3
 }
 
 # put_record CERT: the app node's record of the server (sl_dbrecord_store's
