@@ -1,5 +1,6 @@
 /* silverlining — MySQL (MariaDB) on a node, through MariaDB's client library. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -283,6 +284,17 @@ static void password_path(const struct sl_service_app *a, struct sl_buf *b)
 	sl_buf_addf(b, "%s/mysql.password", a->data);
 }
 
+/*
+ * Remote mode's server, as setup last reached it: "HOST\nPORT\n" in
+ * ROOT/apps/APP/mysql.server, beside the password and with its modes.
+ * env reads it there: env runs as the app's user, who may not read the
+ * node's record (it holds the server's admin password).
+ */
+static void server_path(const struct sl_service_app *a, struct sl_buf *b)
+{
+	sl_buf_addf(b, "%s/mysql.server", a->data);
+}
+
 /* S as a string literal: 's''s' (backslashes doubled too). */
 static const char *literal(struct sl_buf *b, const char *s)
 {
@@ -382,6 +394,12 @@ static int setup_local(MYSQL *m, const struct where *w, const struct sl_service_
 	char hash[42];
 	int made, user, ret = -1;
 
+	server_path(a, &path);
+	if (unlink(path.buf) < 0 && errno != ENOENT) {
+		sl_err_errno(err, "unable to remove %s", path.buf);
+		goto out;
+	}
+	sl_buf_reset(&path);
 	password_path(a, &path);
 	user = user_exists(m, a->dbname, err);
 	if (user < 0)
@@ -416,23 +434,20 @@ out:
 	return ret;
 }
 
-/* PASS into A's password record (0640, root and the app's group) unless it holds it. */
-static int write_password(const struct sl_service_app *a, const char *pass, struct sl_err *err)
+/* TEXT into A's record PATH (0640, root and the app's group) unless it holds it. */
+static int write_record(const struct sl_service_app *a, const char *path, const char *text,
+			struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT, old = SL_BUF_INIT;
+	struct sl_buf old = SL_BUF_INIT;
 	int ret = 0;
 
-	password_path(a, &path);
-	if (sl_buf_read_file(&old, path.buf) == 0)
-		sl_buf_rtrim(&old);
-	if (strcmp(old.buf, pass)) {
+	if (sl_buf_read_file(&old, path) < 0 || strcmp(old.buf, text)) {
 		if (sl_file_mkdirs(a->data, 0755, err) < 0 ||
-		    sl_file_write(path.buf, pass, strlen(pass), 0640, SL_FILE_REPLACE, err) < 0)
+		    sl_file_write(path, text, strlen(text), 0640, SL_FILE_REPLACE, err) < 0)
 			ret = -1;
-		else if (chown(path.buf, 0, a->gid) < 0)
-			ret = sl_err_errno(err, "unable to give %s to %s", path.buf, a->user);
+		else if (chown(path, 0, a->gid) < 0)
+			ret = sl_err_errno(err, "unable to give %s to %s", path, a->user);
 	}
-	sl_buf_release(&path);
 	sl_buf_release(&old);
 	return ret;
 }
@@ -448,6 +463,7 @@ static int setup_remote(MYSQL *m, const struct where *w, const struct sl_service
 			struct sl_err *err)
 {
 	struct sl_buf pass = SL_BUF_INIT, sql = SL_BUF_INIT, lit = SL_BUF_INIT;
+	struct sl_buf path = SL_BUF_INIT, server = SL_BUF_INIT;
 	struct sl_strv have = SL_STRV_INIT;
 	char hash[42];
 	int ret = -1;
@@ -467,7 +483,14 @@ static int setup_remote(MYSQL *m, const struct where *w, const struct sl_service
 				   have.v[i], w->srv->host);
 			goto out;
 		}
-	if (write_password(a, pass.buf, err) < 0)
+	/* the password record as a local server's (no newline), and the server */
+	password_path(a, &path);
+	sl_buf_addf(&server, "%s\n%d\n", w->srv->host, w->srv->port);
+	if (write_record(a, path.buf, pass.buf, err) < 0)
+		goto out;
+	sl_buf_reset(&path);
+	server_path(a, &path);
+	if (write_record(a, path.buf, server.buf, err) < 0)
 		goto out;
 	for (size_t i = 0; i < w->hosts->n; i++) {
 		const char *host = w->hosts->v[i];
@@ -493,6 +516,8 @@ out:
 	sl_buf_release(&pass);
 	sl_buf_release(&sql);
 	sl_buf_release(&lit);
+	sl_buf_release(&path);
+	sl_buf_release(&server);
 	sl_strv_clear(&have);
 	return ret;
 }
@@ -535,27 +560,47 @@ int sl_service_my_setup(const struct sl_service_app *a, struct sl_err *err)
 	return as_admin(a, setup, err);
 }
 
-/* Remote: the record's server, and CONFIG_MYSQL_SSL_CA, its certificate to check it with. */
+/*
+ * Remote (setup left ROOT/apps/APP/mysql.server): that server, and
+ * CONFIG_MYSQL_SSL_CA, its certificate to check it with.
+ */
 int sl_service_my_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT;
-	struct where w = WHERE_INIT;
-	char port[8];
+	struct sl_buf path = SL_BUF_INIT, server = SL_BUF_INIT, ca = SL_BUF_INIT;
+	char *port = NULL;
 	int ret = -1;
 
-	password_path(a, &path);
-	if (where_load(&w, err) == 0 && !w.srv) {
-		ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, "localhost", "3306",
-					vars, err);
-	} else if (w.srv) {
-		snprintf(port, sizeof(port), "%d", w.srv->port);
-		ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, w.srv->host, port,
-					vars, err);
-		if (!ret)
-			sl_strv_pushf(vars, "CONFIG_MYSQL_SSL_CA=%s", w.ca.buf);
+	server_path(a, &path);
+	if (sl_buf_read_file(&server, path.buf) < 0) {
+		if (errno == ENOENT) {
+			sl_buf_reset(&path);
+			password_path(a, &path);
+			ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, "localhost",
+						"3306", vars, err);
+		} else {
+			sl_err_errno(err, "unable to read %s", path.buf);
+		}
+		goto out;
 	}
-	where_release(&w);
+	port = strchr(server.buf, '\n');
+	if (!port || port == server.buf || !port[1] ||
+	    strcmp(port + 1 + strspn(port + 1, "0123456789"), "\n")) {
+		sl_err_set(err, SL_EXIT_TEMP, "%s is damaged: not HOST and PORT lines (setup "
+			   "writes it again)", path.buf);
+		goto out;
+	}
+	*port++ = '\0';
+	port[strlen(port) - 1] = '\0';
+	sl_buf_reset(&path);
+	password_path(a, &path);
+	ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, server.buf, port, vars, err);
+	sl_dbrecord_cert_path(&ca, SL_DBRECORD_MY);
+	if (!ret)
+		sl_strv_pushf(vars, "CONFIG_MYSQL_SSL_CA=%s", ca.buf);
+out:
 	sl_buf_release(&path);
+	sl_buf_release(&server);
+	sl_buf_release(&ca);
 	return ret;
 }
 

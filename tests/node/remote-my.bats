@@ -85,9 +85,10 @@ setup() {
 # on_db SQL: root's query on the service node
 on_db() { sl-remote "$DB" mariadb -N -e "$1"; }
 # as_app APP SQL [ARGS...]: SQL as APP's user, from the app node, with
-# what env gives it (TLS, the record's certificate)
+# what env, run as the app's Unix user as sl-env runs it, gives it (TLS,
+# the record's certificate)
 as_app() {
-	on bash -c 'eval "$(sl-service-mysql env "$1" | sed "s/^/export /")" &&
+	on bash -c 'eval "$(runuser -u "sl-$1" -- sl-service-mysql env "$1" | sed "s/^/export /")" &&
 		f=$(mktemp) && printf "[client]\nuser=%s\npassword=%s\nhost=%s\nport=%s\nssl-ca=%s\n" \
 			"$CONFIG_MYSQL_USER" "$CONFIG_MYSQL_PASSWORD" "$CONFIG_MYSQL_HOST" \
 			"$CONFIG_MYSQL_PORT" "$CONFIG_MYSQL_SSL_CA" > "$f" &&
@@ -120,7 +121,10 @@ as_app() {
 	assert_output '640 root sl-my-app'
 	run -0 on cat /var/lib/silverlining/apps/my-app/mysql.password
 	assert_output "$want"
-	run -0 on sl-service-mysql env my-app
+	run -0 on stat -c '%a %U %G' /var/lib/silverlining/apps/my-app/mysql.server
+	assert_output '640 root sl-my-app'
+	# env as sl-env runs it: the app's user, who cannot read the node's record
+	run -0 on runuser -u sl-my-app -- sl-service-mysql env my-app
 	assert_line "CONFIG_MYSQL_HOST=$DB_IP"
 	assert_line CONFIG_MYSQL_PORT=3306
 	assert_line "CONFIG_MYSQL_PASSWORD=$want"
