@@ -394,12 +394,6 @@ static int setup_local(MYSQL *m, const struct where *w, const struct sl_service_
 	char hash[42];
 	int made, user, ret = -1;
 
-	server_path(a, &path);
-	if (unlink(path.buf) < 0 && errno != ENOENT) {
-		sl_err_errno(err, "unable to remove %s", path.buf);
-		goto out;
-	}
-	sl_buf_reset(&path);
 	password_path(a, &path);
 	user = user_exists(m, a->dbname, err);
 	if (user < 0)
@@ -425,6 +419,13 @@ static int setup_local(MYSQL *m, const struct where *w, const struct sl_service_
 		sl_buf_addf(&sql, "ALTER USER '%s'@'localhost' IDENTIFIED BY PASSWORD '%s'", a->dbname, hash);
 		if (query(m, sql.buf, err) < 0)
 			goto out;
+	}
+	/* a server once remote is this node's own again: env says so */
+	sl_buf_reset(&path);
+	server_path(a, &path);
+	if (unlink(path.buf) < 0 && errno != ENOENT) {
+		sl_err_errno(err, "unable to remove %s", path.buf);
+		goto out;
 	}
 	ret = make_database(m, w, a, err);
 out:

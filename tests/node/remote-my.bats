@@ -24,7 +24,7 @@ setup_file() {
 	node_up hmdb && export DB=$NODE DB_IP=$NODE_IP
 	node_up hmapp && export APP_IP=$NODE_IP
 	ADMIN_PW=$(openssl rand -hex 32) && SEED=$(openssl rand -hex 32) || return 1
-	export SEED
+	export SEED ADMIN_PW
 	on sh -c 'cat > /usr/local/bin/sl-service-mysql && chmod 755 /usr/local/bin/sl-service-mysql' \
 		< "$TOP/bin/sl-service-mysql" || return 1
 	# a first record, its certificate not the server's yet (another, which
@@ -137,9 +137,10 @@ as_app() {
 	assert_line --partial 'GRANT ALL PRIVILEGES ON `my\\_app`.* TO `my_app`@'
 }
 
-@test "backup, restore and clear run against the remote server" {
+@test "backup, restore and clear run against the remote server; no password in an argv" {
 	run -0 as_app my-app "CREATE TABLE t (a INT PRIMARY KEY, b TEXT);
 		INSERT INTO t VALUES (1, 'one'), (2, 'two'); CREATE VIEW v AS SELECT b FROM t"
+	argv_sampling
 	run on sl-service-mysql backup my-app /root/bk
 	assert_success
 	run -0 on tail -n 1 /root/bk/database.sql
@@ -155,6 +156,9 @@ as_app() {
 	assert_output ''
 	run on sl-service-mysql clear my-app
 	assert_success
+	argv_sampled mariadb-dump
+	pass=$(on cat /var/lib/silverlining/apps/my-app/mysql.password)
+	run -1 on grep -c -F -e "$ADMIN_PW" -e "$pass" /root/argv.log
 	run -0 as_app my-app 'SHOW TABLES'
 	assert_output ''
 }
