@@ -1,5 +1,6 @@
 /* silverlining — MySQL (MariaDB) on a node, through MariaDB's client library. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "dbrecord.h"
 #include "exit.h"
 #include "file.h"
 #include "run.h"
@@ -33,6 +35,7 @@ static struct {
 	MYSQL_ROW (*fetch_row)(MYSQL_RES *);
 	unsigned int (*num_fields)(MYSQL_RES *);
 	int (*select_db)(MYSQL *, const char *);
+	int (*options)(MYSQL *, enum mysql_option, const void *);
 } my;
 
 static int load_libmariadb(struct sl_err *err)
@@ -41,7 +44,8 @@ static int load_libmariadb(struct sl_err *err)
 	void **fn = (void **)&my;
 	static const char *const names[] = { "mysql_init", "mysql_real_connect", "mysql_error",
 		"mysql_close", "mysql_query", "mysql_store_result", "mysql_free_result",
-		"mysql_num_rows", "mysql_fetch_row", "mysql_num_fields", "mysql_select_db" };
+		"mysql_num_rows", "mysql_fetch_row", "mysql_num_fields", "mysql_select_db",
+		"mysql_options" };
 
 	_Static_assert(sizeof(my) == sizeof(names) / sizeof(names[0]) * sizeof(void *), "my");
 	if (lib)
@@ -67,23 +71,71 @@ static int load_libmariadb(struct sl_err *err)
 #define mysql_fetch_row my.fetch_row
 #define mysql_num_fields my.num_fields
 #define mysql_select_db my.select_db
+#define mysql_options my.options
 
+/*
+ * Where the apps' databases are: the node's own server, over its socket,
+ * or, in remote mode (the node's record has a [mysql] section, see
+ * dbrecord.h), the record's server, over TCP with TLS required and its
+ * certificate checked against ROOT/services/mysql.pem (the chain only:
+ * the record names the server by the address its clients use, which the
+ * certificate need not carry).
+ */
+struct where {
+	struct sl_dbrecord rec;
+	const struct sl_dbrecord_server *srv;	/* NULL: the node's own server */
+	const struct sl_strv *hosts;		/* the hosts of each app's users */
+	struct sl_buf ca;			/* remote: the certificate's path */
+};
+#define WHERE_INIT { SL_DBRECORD_INIT, NULL, NULL, SL_BUF_INIT }
+
+static int where_load(struct where *w, struct sl_err *err)
+{
+	static const char *const local[] = { "localhost" };
+	static const struct sl_strv localhost = { (char **)local, 1, 1 };
+	int n = sl_dbrecord_load(&w->rec, err);
+
+	if (n < 0)
+		return -1;
+	w->srv = n && w->rec.my.present ? &w->rec.my : NULL;
+	w->hosts = w->srv ? &w->srv->clients : &localhost;
+	if (w->srv)
+		sl_dbrecord_cert_path(&w->ca, SL_DBRECORD_MY);
+	return 0;
+}
+
+static void where_release(struct where *w)
+{
+	sl_dbrecord_release(&w->rec);
+	sl_buf_release(&w->ca);
+}
+
+/* Remote mode installs the clients alone: the server is another node's. */
 int sl_service_my_install(struct sl_err *err)
 {
-	static const char *const pkgs[] = { "mariadb-server", NULL };
+	static const char *const server[] = { "mariadb-server", NULL };
+	static const char *const client[] = { "mariadb-client", NULL };
+	struct where w = WHERE_INIT;
+	int remote;
 
-	if (sl_service_apt(pkgs, err) < 0)
+	if (where_load(&w, err) < 0)
 		return -1;
-	return sl_service_start("mariadb", err);
+	remote = w.srv != NULL;
+	where_release(&w);
+	if (sl_service_apt(remote ? client : server, err) < 0)
+		return -1;
+	return remote ? 0 : sl_service_start("mariadb", err);
 }
 
 /*
  * Over the socket: root (MariaDB's root authenticates by unix_socket) when
- * USER is NULL, else USER with PASS, into DB when not NULL.
+ * USER is NULL, else USER with PASS, into DB when not NULL. Remote: to the
+ * record's server, TLS required, its certificate checked.
  */
-static MYSQL *connect_as(const char *user, const char *pass, const char *db,
-			 struct sl_err *err)
+static MYSQL *connect_as(const struct where *w, const char *user, const char *pass,
+			 const char *db, struct sl_err *err)
 {
+	const char *who = user ? user : "root";
 	MYSQL *m;
 
 	if (load_libmariadb(err) < 0)
@@ -93,18 +145,39 @@ static MYSQL *connect_as(const char *user, const char *pass, const char *db,
 		sl_err_set(err, SL_EXIT_TEMP, "out of memory");
 		return NULL;
 	}
-	if (!mysql_real_connect(m, NULL, user ? user : "root", pass, db, 0, SOCKET, 0)) {
-		sl_err_set(err, SL_EXIT_TEMP, "unable to reach MariaDB as %s: %s",
-			   user ? user : "root", mysql_error(m));
+	if (w->srv) {
+		my_bool on = 1, off = 0;
+		unsigned int timeout = 10;
+
+		mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+		mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &on);
+		mysql_options(m, MYSQL_OPT_SSL_CA, w->ca.buf);
+		/* the chain is checked with a CA; this is the host-name check */
+		mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
+		if (!mysql_real_connect(m, w->srv->host, who, pass, db, (unsigned)w->srv->port,
+					NULL, 0)) {
+			sl_err_set(err, SL_EXIT_TEMP, "unable to reach MariaDB at %s:%d as %s: %s",
+				   w->srv->host, w->srv->port, who, mysql_error(m));
+			mysql_close(m);
+			return NULL;
+		}
+		return m;
+	}
+	if (!mysql_real_connect(m, NULL, who, pass, db, 0, SOCKET, 0)) {
+		sl_err_set(err, SL_EXIT_TEMP, "unable to reach MariaDB as %s: %s", who,
+			   mysql_error(m));
 		mysql_close(m);
 		return NULL;
 	}
 	return m;
 }
 
-static MYSQL *connect_root(struct sl_err *err)
+/* The server's administrator: root over the socket, or the record's admin. */
+static MYSQL *connect_admin(const struct where *w, struct sl_err *err)
 {
-	return connect_as(NULL, NULL, NULL, err);
+	if (w->srv)
+		return connect_as(w, w->srv->admin, w->srv->password, NULL, err);
+	return connect_as(w, NULL, NULL, NULL, err);
 }
 
 static int query(MYSQL *m, const char *sql, struct sl_err *err)
@@ -211,16 +284,42 @@ static void password_path(const struct sl_service_app *a, struct sl_buf *b)
 	sl_buf_addf(b, "%s/mysql.password", a->data);
 }
 
-/* GRANT (or REVOKE) everything on DB alone to (from) APP's user. */
-static int grant(MYSQL *m, const struct sl_service_app *a, const char *db, int give,
-		 struct sl_err *err)
+/*
+ * Remote mode's server, as setup last reached it: "HOST\nPORT\n" in
+ * ROOT/apps/APP/mysql.server, beside the password and with its modes.
+ * env reads it there: env runs as the app's user, who may not read the
+ * node's record (it holds the server's admin password).
+ */
+static void server_path(const struct sl_service_app *a, struct sl_buf *b)
+{
+	sl_buf_addf(b, "%s/mysql.server", a->data);
+}
+
+/* S as a string literal: 's''s' (backslashes doubled too). */
+static const char *literal(struct sl_buf *b, const char *s)
+{
+	sl_buf_reset(b);
+	sl_buf_addch(b, '\'');
+	for (; *s; s++) {
+		if (*s == '\'' || *s == '\\')
+			sl_buf_addch(b, *s);
+		sl_buf_addch(b, *s);
+	}
+	sl_buf_addch(b, '\'');
+	return b->buf;
+}
+
+/* GRANT (or REVOKE) everything on DB alone to (from) APP's users. */
+static int grant(MYSQL *m, const struct where *w, const struct sl_service_app *a,
+		 const char *db, int give, struct sl_err *err)
 {
 	struct sl_buf q = SL_BUF_INIT;
-	int ret;
+	int ret = 0;
 
-	ret = queryf(m, err, "%s ALL PRIVILEGES ON %s.* %s '%s'@'localhost'",
-		     give ? "GRANT" : "REVOKE", grant_db(&q, db), give ? "TO" : "FROM",
-		     a->dbname);
+	for (size_t i = 0; !ret && i < w->hosts->n; i++)
+		ret = queryf(m, err, "%s ALL PRIVILEGES ON %s.* %s '%s'@'%s'",
+			     give ? "GRANT" : "REVOKE", grant_db(&q, db), give ? "TO" : "FROM",
+			     a->dbname, w->hosts->v[i]);
 	sl_buf_release(&q);
 	return ret;
 }
@@ -229,13 +328,14 @@ static int grant(MYSQL *m, const struct sl_service_app *a, const char *db, int g
  * The database and its grant. Grants made before the name was escaped
  * (ON `pay_ents`.*, which matched `payments` too) are revoked.
  */
-static int make_database(MYSQL *m, const struct sl_service_app *a, struct sl_err *err)
+static int make_database(MYSQL *m, const struct where *w, const struct sl_service_app *a,
+			 struct sl_err *err)
 {
 	struct sl_strv old = SL_STRV_INIT;
 	int ret;
 
 	ret = queryf(m, err, "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4", a->dbname);
-	if (!ret && strchr(a->dbname, '_')) {
+	if (!ret && !w->srv && strchr(a->dbname, '_')) {
 		struct sl_buf sql = SL_BUF_INIT;
 
 		/* '=' compares plainly: the row of the pattern as once written */
@@ -248,7 +348,7 @@ static int make_database(MYSQL *m, const struct sl_service_app *a, struct sl_err
 		sl_buf_release(&sql);
 	}
 	if (!ret)
-		ret = grant(m, a, a->dbname, 1, err);
+		ret = grant(m, w, a, a->dbname, 1, err);
 	sl_strv_clear(&old);
 	return ret;
 }
@@ -286,22 +386,14 @@ static int check_name(const struct sl_service_app *a, struct sl_err *err)
 	return 0;
 }
 
-int sl_service_my_setup(const struct sl_service_app *a, struct sl_err *err)
+/* Local: 'APP'@'localhost', its password random, its record the proof it is ours. */
+static int setup_local(MYSQL *m, const struct where *w, const struct sl_service_app *a,
+		       struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, sql = SL_BUF_INIT;
-	MYSQL *m;
 	char hash[42];
 	int made, user, ret = -1;
 
-	if (check_name(a, err) < 0)
-		return -1;
-	if (reserved(a->dbname))
-		return sl_err_set(err, SL_EXIT_USAGE,
-				  "%s is MariaDB's own name: an app called %s cannot have a database",
-				  a->dbname, a->name);
-	m = connect_root(err);
-	if (!m)
-		return -1;
 	password_path(a, &path);
 	user = user_exists(m, a->dbname, err);
 	if (user < 0)
@@ -328,23 +420,188 @@ int sl_service_my_setup(const struct sl_service_app *a, struct sl_err *err)
 		if (query(m, sql.buf, err) < 0)
 			goto out;
 	}
-	ret = make_database(m, a, err);
+	/* a server once remote is this node's own again: env says so */
+	sl_buf_reset(&path);
+	server_path(a, &path);
+	if (unlink(path.buf) < 0 && errno != ENOENT) {
+		sl_err_errno(err, "unable to remove %s", path.buf);
+		goto out;
+	}
+	ret = make_database(m, w, a, err);
 out:
-	mysql_close(m);
 	sl_buf_release(&path);
 	sl_buf_release(&pass);
 	sl_buf_release(&sql);
 	return ret;
 }
 
+/* TEXT into A's record PATH (0640, root and the app's group) unless it holds it. */
+static int write_record(const struct sl_service_app *a, const char *path, const char *text,
+			struct sl_err *err)
+{
+	struct sl_buf old = SL_BUF_INIT;
+	int ret = 0;
+
+	if (sl_buf_read_file(&old, path) < 0 || strcmp(old.buf, text)) {
+		if (sl_file_mkdirs(a->data, 0755, err) < 0 ||
+		    sl_file_write(path, text, strlen(text), 0640, SL_FILE_REPLACE, err) < 0)
+			ret = -1;
+		else if (chown(path, 0, a->gid) < 0)
+			ret = sl_err_errno(err, "unable to give %s to %s", path, a->user);
+	}
+	sl_buf_release(&old);
+	return ret;
+}
+
+/*
+ * Remote: 'APP'@'CLIENT' for each client of the record, TLS required, the
+ * password derived from the record's seed (every app node derives the
+ * same). A user of the app's name that does not log in with it is someone
+ * else's: refused before anything changes. Users of hosts that are no
+ * longer clients are dropped.
+ */
+static int setup_remote(MYSQL *m, const struct where *w, const struct sl_service_app *a,
+			struct sl_err *err)
+{
+	struct sl_buf pass = SL_BUF_INIT, sql = SL_BUF_INIT, lit = SL_BUF_INIT;
+	struct sl_buf path = SL_BUF_INIT, server = SL_BUF_INIT;
+	struct sl_strv have = SL_STRV_INIT;
+	char hash[42];
+	int ret = -1;
+
+	sl_dbrecord_app_password(w->srv, SL_DBRECORD_MY, a->name, &pass);
+	native_hash(pass.buf, hash);
+	sl_buf_addf(&sql, "SELECT Host, IFNULL(JSON_VALUE(Priv, '$.plugin'), ''), "
+		    "IFNULL(JSON_VALUE(Priv, '$.authentication_string'), '') "
+		    "FROM mysql.global_priv WHERE User = '%s'", a->dbname);
+	if (rows(m, sql.buf, &have, err) < 0)
+		goto out;
+	for (size_t i = 0; i + 2 < have.n; i += 3)
+		if (strcmp(have.v[i + 1], "mysql_native_password") || strcmp(have.v[i + 2], hash)) {
+			sl_err_set(err, SL_EXIT_USAGE,
+				   "a MariaDB user '%s'@'%s' exists on %s that does not log in with "
+				   "the app's password: someone else's, refused", a->dbname,
+				   have.v[i], w->srv->host);
+			goto out;
+		}
+	/* the password record as a local server's (no newline), and the server */
+	password_path(a, &path);
+	sl_buf_addf(&server, "%s\n%d\n", w->srv->host, w->srv->port);
+	if (write_record(a, path.buf, pass.buf, err) < 0)
+		goto out;
+	sl_buf_reset(&path);
+	server_path(a, &path);
+	if (write_record(a, path.buf, server.buf, err) < 0)
+		goto out;
+	for (size_t i = 0; i < w->hosts->n; i++) {
+		const char *host = w->hosts->v[i];
+
+		/* the server gets the hash: the password is in no statement, no log */
+		if (queryf(m, err, "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY PASSWORD '%s' "
+			   "REQUIRE SSL", a->dbname, host, hash) < 0 ||
+		    queryf(m, err, "ALTER USER '%s'@'%s' IDENTIFIED BY PASSWORD '%s' REQUIRE SSL",
+			   a->dbname, host, hash) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < have.n; i += 3) {
+		size_t k = 0;
+
+		while (k < w->hosts->n && strcmp(w->hosts->v[k], have.v[i]))
+			k++;
+		if (k == w->hosts->n &&
+		    queryf(m, err, "DROP USER '%s'@%s", a->dbname, literal(&lit, have.v[i])) < 0)
+			goto out;
+	}
+	ret = make_database(m, w, a, err);
+out:
+	sl_buf_release(&pass);
+	sl_buf_release(&sql);
+	sl_buf_release(&lit);
+	sl_buf_release(&path);
+	sl_buf_release(&server);
+	sl_strv_clear(&have);
+	return ret;
+}
+
+typedef int admin_fn(MYSQL *m, const struct where *w, const struct sl_service_app *a,
+		     struct sl_err *err);
+
+/* FN, on the administrator's connection to the server of A's database. */
+static int as_admin(const struct sl_service_app *a, admin_fn *fn, struct sl_err *err)
+{
+	struct where w = WHERE_INIT;
+	MYSQL *m;
+	int ret = -1;
+
+	if (where_load(&w, err) < 0)
+		return -1;
+	m = connect_admin(&w, err);
+	if (m) {
+		ret = fn(m, &w, a, err);
+		mysql_close(m);
+	}
+	where_release(&w);
+	return ret;
+}
+
+static int setup(MYSQL *m, const struct where *w, const struct sl_service_app *a,
+		 struct sl_err *err)
+{
+	return w->srv ? setup_remote(m, w, a, err) : setup_local(m, w, a, err);
+}
+
+int sl_service_my_setup(const struct sl_service_app *a, struct sl_err *err)
+{
+	if (check_name(a, err) < 0)
+		return -1;
+	if (reserved(a->dbname))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "%s is MariaDB's own name: an app called %s cannot have a database",
+				  a->dbname, a->name);
+	return as_admin(a, setup, err);
+}
+
+/*
+ * Remote (setup left ROOT/apps/APP/mysql.server): that server, and
+ * CONFIG_MYSQL_SSL_CA, its certificate to check it with.
+ */
 int sl_service_my_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT;
-	int ret;
+	struct sl_buf path = SL_BUF_INIT, server = SL_BUF_INIT, ca = SL_BUF_INIT;
+	char *port = NULL;
+	int ret = -1;
 
+	server_path(a, &path);
+	if (sl_buf_read_file(&server, path.buf) < 0) {
+		if (errno == ENOENT) {
+			sl_buf_reset(&path);
+			password_path(a, &path);
+			ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, "localhost",
+						"3306", vars, err);
+		} else {
+			sl_err_errno(err, "unable to read %s", path.buf);
+		}
+		goto out;
+	}
+	port = strchr(server.buf, '\n');
+	if (!port || port == server.buf || !port[1] ||
+	    strcmp(port + 1 + strspn(port + 1, "0123456789"), "\n")) {
+		sl_err_set(err, SL_EXIT_TEMP, "%s is damaged: not HOST and PORT lines (setup "
+			   "writes it again)", path.buf);
+		goto out;
+	}
+	*port++ = '\0';
+	port[strlen(port) - 1] = '\0';
+	sl_buf_reset(&path);
 	password_path(a, &path);
-	ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, "localhost", "3306", vars, err);
+	ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, server.buf, port, vars, err);
+	sl_dbrecord_cert_path(&ca, SL_DBRECORD_MY);
+	if (!ret)
+		sl_strv_pushf(vars, "CONFIG_MYSQL_SSL_CA=%s", ca.buf);
+out:
 	sl_buf_release(&path);
+	sl_buf_release(&server);
+	sl_buf_release(&ca);
 	return ret;
 }
 
@@ -366,14 +623,20 @@ static int read_password(const struct sl_service_app *a, struct sl_buf *pass, st
  * The clients (mariadb-dump, mariadb) run as APP's Unix user, logged in as
  * its MariaDB user: its password in an option file only that user reads.
  */
-static int client_file(const struct sl_service_app *a, struct sl_buf *path, struct sl_err *err)
+static int client_file(const struct where *w, const struct sl_service_app *a,
+		       struct sl_buf *path, struct sl_err *err)
 {
 	struct sl_buf pass = SL_BUF_INIT, text = SL_BUF_INIT;
 	int ret = -1;
 
 	if (read_password(a, &pass, err) == 0) {
-		sl_buf_addf(&text, "[client]\nuser=%s\npassword=%s\nsocket=%s\n",
-			    a->dbname, pass.buf, SOCKET);
+		sl_buf_addf(&text, "[client]\nuser=%s\npassword=%s\n", a->dbname, pass.buf);
+		if (w->srv)
+			/* TLS, the server checked against the record's certificate */
+			sl_buf_addf(&text, "host=%s\nport=%d\nprotocol=tcp\nssl-ca=%s\n",
+				    w->srv->host, w->srv->port, w->ca.buf);
+		else
+			sl_buf_addf(&text, "socket=%s\n", SOCKET);
 		ret = sl_service_private_file(a, text.buf, path, err);
 	}
 	sl_buf_release(&pass);
@@ -384,9 +647,14 @@ static int client_file(const struct sl_service_app *a, struct sl_buf *path, stru
 int sl_service_my_backup(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	struct sl_buf cnf = SL_BUF_INIT, opt = SL_BUF_INIT;
+	struct where w = WHERE_INIT;
 	int ret;
 
-	if (check_name(a, err) < 0 || client_file(a, &cnf, err) < 0)
+	if (check_name(a, err) < 0 || where_load(&w, err) < 0)
+		return -1;
+	ret = client_file(&w, a, &cnf, err);
+	where_release(&w);
+	if (ret < 0)
 		return -1;
 	sl_buf_addf(&opt, "--defaults-extra-file=%s", cnf.buf);
 	{
@@ -401,21 +669,19 @@ int sl_service_my_backup(const struct sl_service_app *a, const char *dir, struct
 	return ret;
 }
 
+static int clear(MYSQL *m, const struct where *w, const struct sl_service_app *a,
+		 struct sl_err *err)
+{
+	if (queryf(m, err, "DROP DATABASE IF EXISTS `%s`", a->dbname) < 0)
+		return -1;
+	return make_database(m, w, a, err);
+}
+
 int sl_service_my_clear(const struct sl_service_app *a, struct sl_err *err)
 {
-	MYSQL *m;
-	int ret;
-
 	if (check_name(a, err) < 0)
 		return -1;
-	m = connect_root(err);
-	if (!m)
-		return -1;
-	ret = queryf(m, err, "DROP DATABASE IF EXISTS `%s`", a->dbname);
-	if (!ret)
-		ret = make_database(m, a, err);
-	mysql_close(m);
-	return ret;
+	return as_admin(a, clear, err);
 }
 
 /*
@@ -722,6 +988,7 @@ int sl_service_my_restore(const struct sl_service_app *a, const char *dir, struc
 	struct sl_buf path = SL_BUF_INIT, tmp = SL_BUF_INIT, old = SL_BUF_INIT;
 	struct sl_buf cnf = SL_BUF_INIT, opt = SL_BUF_INIT, pass = SL_BUF_INIT;
 	struct sl_err drop = SL_ERR_INIT;
+	struct where w = WHERE_INIT;
 	MYSQL *m = NULL, *u = NULL;
 	int kept = 0, ret = -1;
 
@@ -729,18 +996,19 @@ int sl_service_my_restore(const struct sl_service_app *a, const char *dir, struc
 	side_db(&tmp, "restore", a->dbname);
 	side_db(&old, "replaced", a->dbname);
 	if (check_name(a, err) < 0 || dump_whole(path.buf, err) < 0 ||
-	    read_password(a, &pass, err) < 0 || !(m = connect_root(err)))
+	    read_password(a, &pass, err) < 0 || where_load(&w, err) < 0 ||
+	    !(m = connect_admin(&w, err)))
 		goto out;
 	/* what a restore that died left, then the load's own database */
 	if (queryf(m, err, "DROP DATABASE IF EXISTS `%s`", tmp.buf) < 0 ||
 	    queryf(m, err, "DROP DATABASE IF EXISTS `%s`", old.buf) < 0 ||
-	    make_database(m, a, err) < 0 ||
+	    make_database(m, &w, a, err) < 0 ||
 	    queryf(m, err, "CREATE DATABASE `%s` CHARACTER SET utf8mb4", tmp.buf) < 0 ||
 	    queryf(m, err, "CREATE DATABASE `%s` CHARACTER SET utf8mb4", old.buf) < 0 ||
-	    grant(m, a, tmp.buf, 1, err) < 0)
+	    grant(m, &w, a, tmp.buf, 1, err) < 0)
 		goto cleanup;
-	if (client_file(a, &cnf, err) < 0) {
-		grant(m, a, tmp.buf, 0, &drop);
+	if (client_file(&w, a, &cnf, err) < 0) {
+		grant(m, &w, a, tmp.buf, 0, &drop);
 		goto cleanup;
 	}
 	sl_buf_addf(&opt, "--defaults-extra-file=%s", cnf.buf);
@@ -756,12 +1024,12 @@ int sl_service_my_restore(const struct sl_service_app *a, const char *dir, struc
 		err->code = SL_EXIT_USAGE;
 	}
 	/* the load's database was the app's for the load only */
-	if (grant(m, a, tmp.buf, 0, ret < 0 ? &drop : err) < 0)
+	if (grant(m, &w, a, tmp.buf, 0, ret < 0 ? &drop : err) < 0)
 		ret = -1;
 	if (ret < 0)
 		goto cleanup;
 	ret = -1;
-	u = connect_as(a->dbname, pass.buf, a->dbname, err);
+	u = connect_as(&w, a->dbname, pass.buf, a->dbname, err);
 	if (u)
 		ret = swap(m, u, a->dbname, tmp.buf, old.buf, &kept, err);
 cleanup:
@@ -773,6 +1041,7 @@ out:
 		mysql_close(u);
 	if (m)
 		mysql_close(m);
+	where_release(&w);
 	sl_err_release(&drop);
 	sl_buf_release(&path);
 	sl_buf_release(&tmp);
