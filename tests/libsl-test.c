@@ -12,6 +12,7 @@
 #include "../libsl/fcgi.h"
 #include "../libsl/file.h"
 #include "../libsl/gate.h"
+#include "../libsl/instance.h"
 #include "../libsl/location.h"
 #include "../libsl/mem.h"
 #include "../libsl/msg.h"
@@ -36,7 +37,7 @@
 	"switch-render | fcgi SOCKET MS [NAME=VALUE...] | fcgi-parse < RECORDS | " \
 	"gate-request INST HOST PATH URL TIMEOUT | jobs | jobs-calendar SCHEDULE | " \
 	"jobs-serving ROUTES APP | nodeset FILE | nodeset-path NAME | node-resolve NODE | " \
-	"fanout [-c] HOST CMD|fn:CODE...  "
+	"fanout [-c] HOST CMD|fn:CODE... | instance-copy FROM  "
 
 static int check(int ok, const char *what)
 {
@@ -666,6 +667,13 @@ int main(int argc, char **argv)
 		test_fcgi(NULL, NULL, NULL);
 	} else if (!strcmp(argv[1], "gate-request") && argc == 7) {
 		test_gate_request(argv + 2);
+	} else if (!strcmp(argv[1], "instance-copy") && argc == 3) {
+		char *name = NULL;
+
+		if (sl_instance_copy(sl_instance_root(), argv[2], &name, &err) < 0)
+			sl_die_err(&err);
+		printf("%s\n", name);
+		free(name);
 	} else if (!strcmp(argv[1], "which") && argc == 4) {
 		char *s = sl_run_which(argv[2], argv[3]);
 
