@@ -138,9 +138,7 @@ int sl_ini_parse(const char *path, sl_ini_fn fn, void *user,
 		 struct sl_err *err)
 {
 	struct sl_buf text = SL_BUF_INIT;
-	struct reader r = { 0 };
-	const char *nul;
-	int line;
+	int ret;
 
 	if (sl_buf_read_file(&text, path) < 0) {
 		int code = errno == EIO ? SL_EXIT_TEMP : SL_EXIT_USAGE;
@@ -151,14 +149,26 @@ int sl_ini_parse(const char *path, sl_ini_fn fn, void *user,
 		sl_buf_release(&text);
 		return -1;
 	}
+	ret = sl_ini_parse_text(path, text.buf, text.len, fn, user, err);
+	sl_buf_release(&text);
+	return ret;
+}
+
+int sl_ini_parse_text(const char *path, const char *buf, size_t len, sl_ini_fn fn,
+		      void *user, struct sl_err *err)
+{
+	struct reader r = { 0 };
+	const char *nul;
+	int line;
+
 	/* the text before a NUL is parsed first: an earlier error wins */
-	nul = memchr(text.buf, '\0', text.len);
+	nul = memchr(buf, '\0', len);
 	r.path = path;
-	r.p = text.buf;
-	r.end = text.buf + text.len;
+	r.p = buf;
+	r.end = buf + len;
 	if (nul) {	/* up to the line holding the NUL, which is not text */
 		r.end = nul;
-		while (r.end > text.buf && r.end[-1] != '\n')
+		while (r.end > buf && r.end[-1] != '\n')
 			r.end--;
 	}
 	r.fn = fn;
@@ -169,7 +179,7 @@ int sl_ini_parse(const char *path, sl_ini_fn fn, void *user,
 	if (line > 0 && (!r.failed || (unsigned)line < r.fail_line)) {
 		struct sl_buf shown = SL_BUF_INIT;
 
-		show_line(&shown, text.buf, text.buf + text.len, (unsigned)line);
+		show_line(&shown, buf, buf + len, (unsigned)line);
 		sl_err_set(err, SL_EXIT_USAGE,
 			   "%s:%d: expected '[section]' or 'key = value', not '%s'",
 			   path, line, shown.buf);
@@ -181,12 +191,11 @@ int sl_ini_parse(const char *path, sl_ini_fn fn, void *user,
 	} else if (!r.failed && nul) {
 		unsigned lineno = 1;
 
-		for (const char *p = text.buf; p < nul; p++)
+		for (const char *p = buf; p < nul; p++)
 			lineno += *p == '\n';
 		sl_err_set(err, SL_EXIT_USAGE, "%s:%u: NUL byte in the file (is it text?)",
 			   path, lineno);
 		r.failed = 1;
 	}
-	sl_buf_release(&text);
 	return r.failed ? -1 : 0;
 }

@@ -2,6 +2,8 @@
 #ifndef SL_INI_H
 #define SL_INI_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 /*
@@ -44,5 +46,12 @@ typedef int (*sl_ini_fn)(void *user, const struct sl_ini_item *item,
  */
 int sl_ini_parse(const char *path, sl_ini_fn fn, void *user,
 		 struct sl_err *err);
+
+/*
+ * The same for TEXT (LEN bytes) held in memory, named PATH in messages
+ * (a record read from a pipe: "the record from root@10.0.0.5").
+ */
+int sl_ini_parse_text(const char *path, const char *text, size_t len, sl_ini_fn fn,
+		      void *user, struct sl_err *err);
 
 #endif

@@ -6,6 +6,7 @@
 #include "../libsl/app.h"
 #include "../libsl/appuser.h"
 #include "../libsl/buf.h"
+#include "../libsl/dbrecord.h"
 #include "../libsl/diff.h"
 #include "../libsl/failing.h"
 #include "../libsl/fanout.h"
@@ -37,7 +38,8 @@
 	"switch-render | fcgi SOCKET MS [NAME=VALUE...] | fcgi-parse < RECORDS | " \
 	"gate-request INST HOST PATH URL TIMEOUT | jobs | jobs-calendar SCHEDULE | " \
 	"jobs-serving ROUTES APP | nodeset FILE | nodeset-path NAME | node-resolve NODE | " \
-	"fanout [-c] HOST CMD|fn:CODE... | instance-copy FROM  "
+	"fanout [-c] HOST CMD|fn:CODE... | dbrecord FILE | dbrecord-store FILE | " \
+	"dbrecord-password FILE KIND APP | instance-copy FROM"
 
 static int check(int ok, const char *what)
 {
@@ -505,6 +507,44 @@ static void test_nodeset(const char *what, const char *arg)
 	sl_nodeset_release(&ns);	/* twice: a released nodeset is empty */
 }
 
+/*
+ * A service node's record (dbrecord.h): "dbrecord FILE" reads FILE and
+ * prints it formatted; "dbrecord-store FILE" stores it as the node's
+ * (SL_ROOT) and loads it back; "dbrecord-password FILE KIND APP" prints
+ * an app's password derived from FILE's server of KIND.
+ */
+static void test_dbrecord(const char *what, char **argv)
+{
+	struct sl_dbrecord r = SL_DBRECORD_INIT, back = SL_DBRECORD_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct sl_buf text = SL_BUF_INIT, out = SL_BUF_INIT;
+
+	if (sl_buf_read_file(&text, argv[0]) < 0)
+		sl_die(SL_EXIT_USAGE, "cannot read %s", argv[0]);
+	if (sl_dbrecord_parse(&r, text.buf, text.len, argv[0], &err) < 0)
+		sl_die_err(&err);
+	if (!strcmp(what, "dbrecord-password")) {
+		sl_dbrecord_app_password(strcmp(argv[1], SL_DBRECORD_PG) ? &r.my : &r.pg,
+					 argv[1], argv[2], &out);
+		puts(out.buf);
+	} else if (!strcmp(what, "dbrecord-store")) {
+		if (sl_dbrecord_load(&back, &err) != 0)
+			sl_die(SL_EXIT_TEMP, "a record before any was stored");
+		if (sl_dbrecord_store(&r, &err) < 0 || sl_dbrecord_load(&back, &err) != 1)
+			sl_die_err(&err);
+		sl_dbrecord_format(&back, &out);
+		fputs(out.buf, stdout);
+	} else {
+		sl_dbrecord_format(&r, &out);
+		fputs(out.buf, stdout);
+	}
+	sl_dbrecord_release(&r);
+	sl_dbrecord_release(&r);	/* twice: a released record is empty */
+	sl_dbrecord_release(&back);
+	sl_buf_release(&text);
+	sl_buf_release(&out);
+}
+
 /* A fan-out job that runs in a forked child: a line on each stream, one unended. */
 static int fanout_fn(void *arg)
 {
@@ -638,6 +678,10 @@ int main(int argc, char **argv)
 	} else if ((!strcmp(argv[1], "nodeset") || !strcmp(argv[1], "nodeset-path") ||
 		    !strcmp(argv[1], "node-resolve")) && argc == 3) {
 		test_nodeset(argv[1], argv[2]);
+	} else if ((!strcmp(argv[1], "dbrecord") && argc == 3) ||
+		   (!strcmp(argv[1], "dbrecord-store") && argc == 3) ||
+		   (!strcmp(argv[1], "dbrecord-password") && argc == 5)) {
+		test_dbrecord(argv[1], argv + 2);
 	} else if (!strcmp(argv[1], "fanout") && argc >= 4) {
 		test_fanout(argv + 2);
 	} else if (!strcmp(argv[1], "failing") && argc == 2) {
