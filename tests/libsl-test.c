@@ -6,6 +6,7 @@
 #include "../libsl/app.h"
 #include "../libsl/appuser.h"
 #include "../libsl/buf.h"
+#include "../libsl/dbclient.h"
 #include "../libsl/dbrecord.h"
 #include "../libsl/diff.h"
 #include "../libsl/failing.h"
@@ -39,7 +40,7 @@
 	"gate-request INST HOST PATH URL TIMEOUT | jobs | jobs-calendar SCHEDULE | " \
 	"jobs-serving ROUTES APP | nodeset FILE | nodeset-path NAME | node-resolve NODE | " \
 	"fanout [-c] HOST CMD|fn:CODE... | dbrecord FILE | dbrecord-store FILE | " \
-	"dbrecord-password FILE KIND APP | instance-copy FROM"
+	"dbrecord-password FILE KIND APP | instance-copy FROM | dbclient < RECORD"
 
 static int check(int ok, const char *what)
 {
@@ -711,6 +712,17 @@ int main(int argc, char **argv)
 		test_fcgi(NULL, NULL, NULL);
 	} else if (!strcmp(argv[1], "gate-request") && argc == 7) {
 		test_gate_request(argv + 2);
+	} else if (!strcmp(argv[1], "dbclient") && argc == 2) {
+		struct sl_buf text = SL_BUF_INIT;
+		struct sl_strv locs = SL_STRV_INIT;
+
+		if (sl_buf_read_fd(&text, 0) < 0 ||
+		    sl_dbclient_apply(text.buf, text.len, &locs, &err) < 0)
+			sl_die_err(&err);
+		for (size_t i = 0; i < locs.n; i++)
+			puts(locs.v[i]);
+		sl_strv_clear(&locs);
+		sl_buf_release(&text);
 	} else if (!strcmp(argv[1], "instance-copy") && argc == 3) {
 		char *name = NULL;
 
