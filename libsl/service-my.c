@@ -343,7 +343,7 @@ int sl_service_my_env(const struct sl_service_app *a, struct sl_strv *vars, stru
 	int ret;
 
 	password_path(a, &path);
-	ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, "localhost", "3306", vars, err);
+	ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, "localhost", "3306", NULL, vars, err);
 	sl_buf_release(&path);
 	return ret;
 }
