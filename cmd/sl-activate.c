@@ -81,13 +81,13 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* "S.MMM s" for the time from A to B, in a static buffer of four. */
+/* "S.MMM s" for the time from A to B, in a static buffer of eight (a line takes five). */
 static const char *ms(long long a, long long b)
 {
-	static char bufs[4][32];
+	static char bufs[8][32];
 	static int i;
 	long long d = (b - a) / 1000000;
-	char *s = bufs[i++ % 4];
+	char *s = bufs[i++ % 8];
 
 	snprintf(s, sizeof(bufs[0]), "%lld.%03lld s", d / 1000, d % 1000);
 	return s;

@@ -257,6 +257,16 @@ static void password_path(const struct sl_service_app *a, struct sl_buf *b)
 	sl_buf_addf(b, "%s/pg.password", a->data);
 }
 
+/*
+ * "HOST PORT" of the remote server A was set up on, kept beside its
+ * password (same modes): env runs with the app's rights, which do not
+ * read the node's record; none when the server is the node's.
+ */
+static void server_path(const struct sl_service_app *a, struct sl_buf *b)
+{
+	sl_buf_addf(b, "%s/pg.server", a->data);
+}
+
 /* NAME quoted as an identifier, to free with PQfreemem(); NULL with ERR set. */
 static char *quote_ident(PGconn *c, const char *name, struct sl_err *err)
 {
@@ -377,12 +387,12 @@ static int app_logs_in(const struct sl_dbrecord_server *s, const struct sl_servi
 	return ret;
 }
 
-/* PASS as A's password record PATH: the file and modes sl_service_secret() makes. */
-static int write_password(const struct sl_service_app *a, const char *path,
-			  const struct sl_buf *pass, struct sl_err *err)
+/* TEXT as A's record PATH: the file and modes sl_service_secret() makes. */
+static int write_record(const struct sl_service_app *a, const char *path,
+			const struct sl_buf *text, struct sl_err *err)
 {
 	if (sl_file_mkdirs(a->data, 0755, err) < 0 ||
-	    sl_file_write(path, pass->buf, pass->len, 0640, SL_FILE_REPLACE, err) < 0)
+	    sl_file_write(path, text->buf, text->len, 0640, SL_FILE_REPLACE, err) < 0)
 		return -1;
 	if (chown(path, 0, a->gid) < 0)
 		return sl_err_errno(err, "unable to give %s to %s", path, a->user);
@@ -392,6 +402,7 @@ static int write_password(const struct sl_service_app *a, const char *path,
 int sl_service_pg_setup(const struct sl_service_app *a, int postgis, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, sql = SL_BUF_INIT;
+	struct sl_buf srv = SL_BUF_INIT, where = SL_BUF_INIT;
 	const struct sl_dbrecord_server *s;
 	PGconn *c;
 	char *ident = NULL, *hash = NULL, *lit = NULL;
@@ -412,8 +423,11 @@ int sl_service_pg_setup(const struct sl_service_app *a, int postgis, struct sl_e
 		/* every app node derives the same: a role that logs in with it is ours */
 		made = 0;
 		sl_dbrecord_app_password(s, SL_DBRECORD_PG, a->name, &pass);
+		server_path(a, &srv);
+		sl_buf_addf(&where, "%s %d\n", s->host, s->port);
 		if ((role && app_logs_in(s, a, pass.buf, err) < 0) ||
-		    write_password(a, path.buf, &pass, err) < 0)
+		    write_record(a, path.buf, &pass, err) < 0 ||
+		    write_record(a, srv.buf, &where, err) < 0)
 			goto out;
 	} else if (role && access(path.buf, F_OK) < 0) {
 		/* the password record is what says silverlining made the role */
@@ -423,6 +437,13 @@ int sl_service_pg_setup(const struct sl_service_app *a, int postgis, struct sl_e
 		goto out;
 	} else if ((made = sl_service_secret(a, path.buf, &pass, err)) < 0) {
 		goto out;
+	} else {
+		/* the server is this node's (again) */
+		server_path(a, &srv);
+		if (unlink(srv.buf) < 0 && errno != ENOENT) {
+			sl_err_errno(err, "unable to remove %s", srv.buf);
+			goto out;
+		}
 	}
 	ident = PQescapeIdentifier(c, a->dbname, strlen(a->dbname));
 	/* hashed here: the password itself never reaches the server or its logs */
@@ -449,24 +470,29 @@ out:
 	sl_buf_release(&path);
 	sl_buf_release(&pass);
 	sl_buf_release(&sql);
+	sl_buf_release(&srv);
+	sl_buf_release(&where);
 	return ret;
 }
 
 int sl_service_pg_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT;
+	struct sl_buf path = SL_BUF_INIT, srv = SL_BUF_INIT, rec = SL_BUF_INIT;
+	char *port;
 	int ret;
 
-	const struct sl_dbrecord_server *s;
-	int failed;
-
 	password_path(a, &path);
-	if ((s = remote(&failed, err))) {
+	server_path(a, &srv);
+	if (sl_buf_read_file(&rec, srv.buf) < 0 && errno != ENOENT) {
+		ret = sl_err_errno(err, "unable to read %s", srv.buf);
+	} else if ((port = strchr(rec.buf, ' '))) {
+		/* set up on a remote server: its host and port, TLS checked against its certificate */
 		struct sl_buf pem = SL_BUF_INIT, query = SL_BUF_INIT, root = SL_BUF_INIT;
-		char port[16];
 		const char *extra[] = { NULL, NULL };
 		struct sl_service_db_extra x = { NULL, extra };
 
+		sl_buf_rtrim(&rec);
+		*port++ = 0;
 		sl_dbrecord_cert_path(&pem, SL_DBRECORD_PG);
 		sl_buf_adds(&query, "sslmode=verify-ca&sslrootcert=");
 		for (const char *c = pem.buf; *c; c++)	/* a path: its slashes kept */
@@ -477,20 +503,19 @@ int sl_service_pg_env(const struct sl_service_app *a, struct sl_strv *vars, stru
 		sl_buf_addf(&root, "CONFIG_PG_SSLROOTCERT=%s", pem.buf);
 		x.query = query.buf;
 		extra[0] = root.buf;
-		snprintf(port, sizeof(port), "%d", s->port);
-		ret = sl_service_db_env(&sl_service_db_postgresql, a, path.buf, s->host, port, &x,
+		ret = sl_service_db_env(&sl_service_db_postgresql, a, path.buf, rec.buf, port, &x,
 					vars, err);
 		sl_buf_release(&pem);
 		sl_buf_release(&query);
 		sl_buf_release(&root);
-	} else if (failed) {
-		ret = -1;
 	} else {
 		/* TCP on loopback: Debian's pg_hba asks a password there */
 		ret = sl_service_db_env(&sl_service_db_postgresql, a, path.buf, "127.0.0.1", PG_PORT,
 					NULL, vars, err);
 	}
 	sl_buf_release(&path);
+	sl_buf_release(&srv);
+	sl_buf_release(&rec);
 	return ret;
 }
 
