@@ -85,7 +85,7 @@ int sl_dbclient_apply(const char *text, size_t len, struct sl_strv *locations,
 	static const char *const pg_clients[] = { "postgresql-client-15", NULL };
 	static const char *const my_clients[] = { "mariadb-client", NULL };
 	struct sl_dbrecord in = SL_DBRECORD_INIT, node = SL_DBRECORD_INIT;
-	struct sl_dbrecord_server t;
+	struct sl_dbrecord_server was;
 	int pg = 0, my = 0, ret = -1;
 
 	if (sl_dbrecord_parse(&in, text, len, "the record", err) < 0 ||
@@ -97,11 +97,15 @@ int sl_dbclient_apply(const char *text, size_t len, struct sl_strv *locations,
 	/* what TEXT has replaces the node's; the node's old section is released with IN */
 	if (in.pg.present) {
 		pg = !same_server(&in.pg, &node.pg);
-		t = node.pg, node.pg = in.pg, in.pg = t;
+		was = node.pg;
+		node.pg = in.pg;
+		in.pg = was;
 	}
 	if (in.my.present) {
 		my = !same_server(&in.my, &node.my);
-		t = node.my, node.my = in.my, in.my = t;
+		was = node.my;
+		node.my = in.my;
+		in.my = was;
 	}
 	if (sl_dbrecord_store(&node, err) < 0)
 		goto out;
