@@ -23,6 +23,7 @@
 #include "../libsl/quote.h"
 #include "../libsl/route.h"
 #include "../libsl/run.h"
+#include "../libsl/service-db.h"
 #include "../libsl/jobs.h"
 #include "../libsl/strv.h"
 #include "../libsl/switch.h"
@@ -40,7 +41,8 @@
 	"gate-request INST HOST PATH URL TIMEOUT | jobs | jobs-calendar SCHEDULE | " \
 	"jobs-serving ROUTES APP | nodeset FILE | nodeset-path NAME | node-resolve NODE | " \
 	"fanout [-c] HOST CMD|fn:CODE... | dbrecord FILE | dbrecord-store FILE | " \
-	"dbrecord-password FILE KIND APP | instance-copy FROM | dbclient < RECORD"
+	"dbrecord-password FILE KIND APP | instance-copy FROM | dbclient < RECORD | " \
+	"db-vars pg|my HOST PORT [QUERY [VAR=VALUE]]"
 
 static int check(int ok, const char *what)
 {
@@ -723,6 +725,17 @@ int main(int argc, char **argv)
 			puts(locs.v[i]);
 		sl_strv_clear(&locs);
 		sl_buf_release(&text);
+	} else if (!strcmp(argv[1], "db-vars") && argc >= 5 && argc <= 7) {
+		const char *extra[] = { argc == 7 ? argv[6] : NULL, NULL };
+		struct sl_service_db_extra x = { argc >= 6 ? argv[5] : NULL, extra };
+		struct sl_strv vars = SL_STRV_INIT;
+
+		sl_service_db_push_vars(strcmp(argv[2], "my") ? &sl_service_db_postgresql :
+					&sl_service_db_mysql, "my_blog", "my_blog", "p@ss",
+					argv[3], argv[4], argc >= 6 ? &x : NULL, &vars);
+		for (size_t i = 0; i < vars.n; i++)
+			puts(vars.v[i]);
+		sl_strv_clear(&vars);
 	} else if (!strcmp(argv[1], "instance-copy") && argc == 3) {
 		char *name = NULL;
 

@@ -683,3 +683,24 @@ OUT
 	run -100 "$T" instance-copy "../etc"
 	assert_output --partial "invalid instance name"
 }
+
+@test "sl_service_db_push_vars: a local server's seven variables as ever; a remote one's query ends both URLs, its variables follow" {
+	run -0 "$T" db-vars pg 127.0.0.1 5432
+	assert_output "$(printf '%s\n' CONFIG_PG_DBNAME=my_blog CONFIG_PG_USER=my_blog \
+		CONFIG_PG_PASSWORD=p@ss CONFIG_PG_HOST=127.0.0.1 CONFIG_PG_PORT=5432 \
+		'CONFIG_PG_SQLALCHEMY=postgresql+psycopg2://my_blog:p%40ss@127.0.0.1:5432/my_blog' \
+		'CONFIG_PG_URL=postgresql://my_blog:p%40ss@127.0.0.1:5432/my_blog')"
+	run -0 "$T" db-vars pg 10.0.0.5 5433 'sslmode=verify-ca&sslrootcert=/r/services/postgresql.pem' \
+		CONFIG_PG_SSLROOTCERT=/r/services/postgresql.pem
+	assert_line CONFIG_PG_HOST=10.0.0.5
+	assert_line CONFIG_PG_PORT=5433
+	assert_line 'CONFIG_PG_SQLALCHEMY=postgresql+psycopg2://my_blog:p%40ss@10.0.0.5:5433/my_blog?sslmode=verify-ca&sslrootcert=/r/services/postgresql.pem'
+	assert_line 'CONFIG_PG_URL=postgresql://my_blog:p%40ss@10.0.0.5:5433/my_blog?sslmode=verify-ca&sslrootcert=/r/services/postgresql.pem'
+	[ "${lines[7]}" = CONFIG_PG_SSLROOTCERT=/r/services/postgresql.pem ] && [ "${#lines[@]}" = 8 ]
+	# a kind with a query of its own: the remote one joins it with '&'
+	run -0 "$T" db-vars my localhost 3306
+	assert_line 'CONFIG_MYSQL_SQLALCHEMY=mysql+mysqldb://my_blog:p%40ss@localhost:3306/my_blog?charset=utf8mb4'
+	run -0 "$T" db-vars my 10.0.0.5 3306 'ssl_ca=/r/services/mysql.pem'
+	assert_line 'CONFIG_MYSQL_SQLALCHEMY=mysql+mysqldb://my_blog:p%40ss@10.0.0.5:3306/my_blog?charset=utf8mb4&ssl_ca=/r/services/mysql.pem'
+	assert_line 'CONFIG_MYSQL_URL=mysql://my_blog:p%40ss@10.0.0.5:3306/my_blog?ssl_ca=/r/services/mysql.pem'
+}
