@@ -37,7 +37,8 @@
 	"[--hsts | --no-hsts] [--acme-directory URL] [--acme-email ADDRESS] INSTANCE LOCATION... | " \
 	"--switch INSTANCE LOCATION... | --abandon INSTANCE | --balancers [IP...] | prev LOCATION | " \
 	"--deactivate [--keep-prev] LOCATION... | --disable LOCATION | --enable LOCATION | " \
-	"--routes | --unit-start INSTANCE | --unit-exec INSTANCE | --unit-stop INSTANCE"
+	"--routes | --again LOCATION | --unit-start INSTANCE | --unit-exec INSTANCE | " \
+	"--unit-stop INSTANCE"
 #define SHARE "/usr/share/silverlining"
 #define NODE_LOCK_WAIT 600
 
@@ -80,13 +81,13 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* "S.MMM s" for the time from A to B, in a static buffer of four. */
+/* "S.MMM s" for the time from A to B, in a static buffer of eight (a line takes five). */
 static const char *ms(long long a, long long b)
 {
-	static char bufs[4][32];
+	static char bufs[8][32];
 	static int i;
 	long long d = (b - a) / 1000000;
-	char *s = bufs[i++ % 4];
+	char *s = bufs[i++ % 8];
 
 	snprintf(s, sizeof(bufs[0]), "%lld.%03lld s", d / 1000, d % 1000);
 	return s;
@@ -472,6 +473,67 @@ static void activate(char **argv, int argc)
 	    ms(t.t0, t.t1), ms(t.t1, t.t2), ms(t.t2, t.tc), ms(t.tc, t.td), ms(t3, now_ns()));
 	(void)t4;
 	print_urls(locs, flags, n);
+	sl_exit_flush();
+}
+
+/*
+ * --again LOCATION: a copy of the instance serving LOCATION, as a new
+ * instance (sl_instance_copy), made ready and switched as a deploy's is at
+ * every location the old one serves: its services set up again with what
+ * the node says now (a database moved to another server). Prints the new
+ * instance's name. A failure leaves the old instance serving.
+ */
+static void again(const char *text)
+{
+	struct sl_location loc = SL_LOCATION_INIT, *locs;
+	struct sl_routes r = SL_ROUTES_INIT, now_r = SL_ROUTES_INIT;
+	struct sl_buf app = SL_BUF_INIT;
+	struct sl_err err = SL_ERR_INIT;
+	struct phases t;
+	unsigned *flags;
+	char *old, *inst = NULL;
+	long long t3, t4;
+	int n = 0;
+
+	parse_location(text, SL_LOC_HTTPS, &loc);
+	routes_load(&r);
+	if (!sl_routes_get(&r, loc.host, loc.path))
+		sl_die(SL_EXIT_NO, "nothing is mapped at %s", text);
+	old = strdup(sl_routes_get(&r, loc.host, loc.path));
+	locs = calloc(r.n, sizeof(*locs));
+	flags = calloc(r.n, sizeof(*flags));
+	if (!old || !locs || !flags)
+		sl_die(SL_EXIT_TEMP, "out of memory");
+	/* every location it serves (its prev.* ones stay), the asked one first */
+	locs[n].host = loc.host;
+	locs[n++].path = loc.path;
+	for (size_t i = 0; i < r.n; i++)
+		if (!strcmp(r.v[i].instance, old) && strncmp(r.v[i].host, "prev.", 5) &&
+		    (strcmp(r.v[i].host, loc.host) || strcmp(r.v[i].path, loc.path))) {
+			locs[n].host = r.v[i].host;
+			locs[n++].path = r.v[i].path;
+		}
+	instance_or_die(old);
+	if (sl_instance_copy(sl_instance_root(), old, &inst, &err) < 0)
+		sl_die_err(&err);
+	say("%s: a copy of %s", inst, old);
+	make_ready(inst, locs, flags, n, &app, &t);
+	/* under the app's lock now: a deploy that switched meanwhile is not undone */
+	routes_load(&now_r);
+	for (int i = 0; i < n; i++) {
+		const char *now = sl_routes_get(&now_r, locs[i].host, locs[i].path);
+
+		if (!now || strcmp(now, old)) {
+			if (!routed_now(inst))
+				sl_unit_disable_now(&talk, inst);
+			sl_die(SL_EXIT_USAGE, "%s%s is served by %s now, not %s: nothing switched",
+			       locs[i].host, locs[i].path, now ? now : "nothing", old);
+		}
+	}
+	t3 = switch_to(inst, locs, flags, n, 0, &t4);
+	say("%s: prepare %s, start %s, checks %s, certificates %s, switch %s", inst,
+	    ms(t.t0, t.t1), ms(t.t1, t.t2), ms(t.t2, t.tc), ms(t.tc, t.td), ms(t3, t4));
+	printf("%s\n", inst);
 	sl_exit_flush();
 }
 
@@ -927,7 +989,7 @@ int main(int argc, char **argv)
 	    strcmp(verb, "--unit-start") && strcmp(verb, "--unit-stop") &&
 	    strcmp(verb, "--unit-exec") && strcmp(verb, "--prepare") &&
 	    strcmp(verb, "--switch") && strcmp(verb, "--abandon") &&
-	    strcmp(verb, "--balancers")) {
+	    strcmp(verb, "--balancers") && strcmp(verb, "--again")) {
 		fprintf(stderr, "%s: fatal: unknown option %s\n", sl_msg_prog(), verb);
 		sl_die_usage(USAGE);
 	}
@@ -948,6 +1010,11 @@ int main(int argc, char **argv)
 		if (argc != 3)
 			sl_die_usage(USAGE);
 		abandon(argv[2]);
+	}
+	if (!strcmp(verb, "--again")) {
+		if (argc != 3)
+			sl_die_usage(USAGE);
+		again(argv[2]);
 	}
 	if (!strcmp(verb, "--switch")) {
 		if (argc < 4)

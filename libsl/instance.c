@@ -714,6 +714,148 @@ int sl_instance_next(const char *root, const char *app, char **name, struct sl_e
 	return 0;
 }
 
+/* The tree SRC again beneath DST (PATH: where, for messages); see sl_instance_copy(). */
+static int copy_tree(int src, int dst, struct sl_buf *path, struct sl_err *err)
+{
+	size_t len = path->len;
+	struct dirent *de;
+	DIR *d = list_dir(src);
+	int ret = 0;
+
+	if (!d)
+		return sl_err_errno(err, "unable to list %s", path->buf);
+	while (ret == 0 && (de = readdir(d))) {
+		const char *n = de->d_name;
+		struct stat st;
+
+		if (!strcmp(n, ".") || !strcmp(n, ".."))
+			continue;
+		sl_buf_setlen(path, len);
+		sl_buf_addf(path, "/%s", n);
+		if (fstatat(src, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = sl_err_errno(err, "unable to read %s", path->buf);
+		} else if (S_ISREG(st.st_mode)) {
+			if (linkat(src, n, dst, n, 0) < 0)
+				ret = sl_err_errno(err, "unable to link %s", path->buf);
+		} else if (S_ISLNK(st.st_mode)) {
+			char *target = sl_xcalloc(1, (size_t)st.st_size + 2);
+			ssize_t got = readlinkat(src, n, target, (size_t)st.st_size + 1);
+
+			if (got < 0 || got > st.st_size || symlinkat(target, dst, n) < 0 ||
+			    fchownat(dst, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+				ret = sl_err_errno(err, "unable to copy the symlink %s", path->buf);
+			free(target);
+		} else if (S_ISDIR(st.st_mode)) {
+			int from = -1, to = -1;
+
+			if (mkdirat(dst, n, 0700) < 0 ||
+			    (from = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+			    (to = openat(dst, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+				ret = sl_err_errno(err, "unable to copy the directory %s", path->buf);
+			else if ((ret = copy_tree(from, to, path, err)) == 0 &&
+				 (fchown(to, st.st_uid, st.st_gid) < 0 ||
+				  fchmod(to, st.st_mode & 07777) < 0))
+				ret = sl_err_errno(err, "unable to set the owner and mode of %s", path->buf);
+			if (from >= 0)
+				close(from);
+			if (to >= 0)
+				close(to);
+		} else {
+			ret = sl_err_set(err, SL_EXIT_TEMP, "%s is not a file, a directory or a symlink: "
+					 "not copied", path->buf);
+		}
+	}
+	closedir(d);
+	sl_buf_setlen(path, len);
+	return ret;
+}
+
+/* The index of APP follows FROM to NAME (a copy of it); a failure only costs links. */
+static void index_follows(const char *dir, int instances, const char *app, const char *from,
+			  const char *name)
+{
+	struct sl_buf path = SL_BUF_INIT, text = SL_BUF_INIT, head = SL_BUF_INIT;
+	int fd;
+
+	sl_buf_addf(&path, ".index-%s", app);
+	sl_buf_addf(&head, "instance %s\n", from);
+	fd = openat(instances, path.buf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && sl_buf_read_fd(&text, fd) >= 0 &&
+	    text.len >= head.len && !memcmp(text.buf, head.buf, head.len)) {
+		struct sl_buf rest = SL_BUF_INIT;
+
+		sl_buf_add(&rest, text.buf + head.len, text.len - head.len);
+		write_index(dir, app, name, &rest, 0600, NULL);
+		sl_buf_release(&rest);
+	}
+	if (fd >= 0)
+		close(fd);
+	sl_buf_release(&path);
+	sl_buf_release(&text);
+	sl_buf_release(&head);
+}
+
+int sl_instance_copy(const char *root, const char *from, char **name, struct sl_err *err)
+{
+	struct sl_buf dir = SL_BUF_INIT, incoming = SL_BUF_INIT, where = SL_BUF_INIT;
+	int instances = -1, lock = -1, src = -1, dst = -1, ret = -1;
+	char *app;
+	struct stat st;
+
+	if (!sl_instance_name_valid(from))
+		return sl_err_set(err, SL_EXIT_USAGE, "invalid instance name '%s'", from);
+	app = sl_xstrndup(from, (size_t)(strrchr(from, '.') - from));
+	sl_buf_addf(&dir, "%s/instances", root);
+	instances = open(dir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (instances < 0) {
+		sl_err_errno(err, "unable to open %s", dir.buf);
+		goto out;
+	}
+	if ((lock = lock_app(instances, app, err)) < 0)
+		goto out;
+	src = openat(instances, from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (src < 0 || fstat(src, &st) < 0) {
+		sl_err_set(err, errno == ENOENT ? SL_EXIT_USAGE : SL_EXIT_TEMP,
+			   "no instance %s on this node (%s)", from, strerror(errno));
+		goto out;
+	}
+	sl_buf_addf(&incoming, ".incoming-%s-%ld", app, (long)getpid());
+	if (mkdirat(instances, incoming.buf, 0700) < 0) {
+		sl_err_errno(err, "unable to create %s/%s", dir.buf, incoming.buf);
+		goto out;
+	}
+	dst = openat(instances, incoming.buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	sl_buf_addf(&where, "%s/%s", dir.buf, from);
+	if (dst < 0) {
+		sl_err_errno(err, "unable to open %s", incoming.buf);
+	} else if (copy_tree(src, dst, &where, err) == 0) {
+		if (fchown(dst, st.st_uid, st.st_gid) < 0 || fchmod(dst, st.st_mode & 07777) < 0)
+			sl_err_errno(err, "unable to set the owner and mode of the copy of %s", from);
+		else if (syncfs(dst) < 0)
+			sl_err_errno(err, "unable to sync the copy of %s", from);
+		else if (name_instance(instances, incoming.buf, app, name, err) == 0)
+			ret = 0;
+	}
+	if (ret < 0)
+		sl_file_remove_tree(instances, incoming.buf, NULL);
+	else
+		index_follows(dir.buf, instances, app, from, *name);
+out:
+	if (dst >= 0)
+		close(dst);
+	if (src >= 0)
+		close(src);
+	if (lock >= 0)
+		close(lock);
+	if (instances >= 0)
+		close(instances);
+	free(app);
+	sl_buf_release(&dir);
+	sl_buf_release(&incoming);
+	sl_buf_release(&where);
+	return ret;
+}
+
 int sl_config_receive(const char *root, const char *instance, int in_fd,
 		      int out_fd, struct sl_err *err)
 {

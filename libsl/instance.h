@@ -75,6 +75,19 @@ int sl_instance_receive_as(const char *root, const char *app, const char *as,
 int sl_instance_next(const char *root, const char *app, char **name, struct sl_err *err);
 
 /*
+ * A new instance of FROM's app, a copy of ROOT/instances/FROM: its files
+ * hard-linked (instances are immutable), its directories and symlinks
+ * made again with FROM's modes and owners, built under the build's own
+ * temporary name and renamed to the name the next upload would take
+ * (sl_instance_next()), under the app's build lock: a half copy is never
+ * an instance. Anything else in FROM (a device, a socket) is refused. The
+ * app's index follows the copy when it named FROM. 0 with *NAME set (the
+ * caller frees it), or -1 with ERR: 100 for an invalid or missing FROM,
+ * 111 when the system fails (nothing left under an instance name).
+ */
+int sl_instance_copy(const char *root, const char *from, char **name, struct sl_err *err);
+
+/*
  * The same for the deployment config of INSTANCE (silver update
  * --config): received into ROOT/configs/INSTANCE, which must not exist
  * yet. ROOT/configs is 0711 and each config 0700 root, its files linked

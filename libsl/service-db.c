@@ -98,9 +98,16 @@ static void add_url(struct sl_buf *u, const char *scheme,
 
 void sl_service_db_push_vars(const struct sl_service_db_kind *k, const char *dbname,
 			     const char *user, const char *password, const char *host,
-			     const char *port, struct sl_strv *vars)
+			     const char *port, const struct sl_service_db_extra *x,
+			     struct sl_strv *vars)
 {
-	struct sl_buf u = SL_BUF_INIT;
+	struct sl_buf u = SL_BUF_INIT, sqla_q = SL_BUF_INIT, url_q = SL_BUF_INIT;
+
+	sl_buf_adds(&sqla_q, k->sqla_query);
+	if (x && x->query) {
+		sl_buf_addf(&sqla_q, "%c%s", *k->sqla_query ? '&' : '?', x->query);
+		sl_buf_addf(&url_q, "?%s", x->query);
+	}
 
 	sl_strv_pushf(vars, "CONFIG_%s_DBNAME=%s", k->var, dbname);
 	sl_strv_pushf(vars, "CONFIG_%s_USER=%s", k->var, user);
@@ -108,13 +115,17 @@ void sl_service_db_push_vars(const struct sl_service_db_kind *k, const char *dbn
 	sl_strv_pushf(vars, "CONFIG_%s_HOST=%s", k->var, host);
 	sl_strv_pushf(vars, "CONFIG_%s_PORT=%s", k->var, port);
 	sl_buf_addf(&u, "CONFIG_%s_SQLALCHEMY=", k->var);
-	add_url(&u, k->sqla_scheme, k, user, password, host, port, dbname, k->sqla_query);
+	add_url(&u, k->sqla_scheme, k, user, password, host, port, dbname, sqla_q.buf);
 	sl_strv_push(vars, u.buf);
 	sl_buf_reset(&u);
 	sl_buf_addf(&u, "CONFIG_%s_URL=", k->var);
-	add_url(&u, k->url_scheme, k, user, password, host, port, dbname, "");
+	add_url(&u, k->url_scheme, k, user, password, host, port, dbname, url_q.buf);
 	sl_strv_push(vars, u.buf);
+	for (size_t i = 0; x && x->vars && x->vars[i]; i++)
+		sl_strv_push(vars, x->vars[i]);
 	sl_buf_release(&u);
+	sl_buf_release(&sqla_q);
+	sl_buf_release(&url_q);
 }
 
 int sl_service_db_devel_env(const struct sl_service_db_kind *k, const char *app,
@@ -154,7 +165,7 @@ int sl_service_db_devel_env(const struct sl_service_db_kind *k, const char *app,
 		port = sl_xstrdup("");
 	if (!password)
 		password = "";
-	sl_service_db_push_vars(k, dbname, user, password, host, port, vars);
+	sl_service_db_push_vars(k, dbname, user, password, host, port, NULL, vars);
 	free(dbname);
 	free(host);
 	free(port);
@@ -163,7 +174,8 @@ int sl_service_db_devel_env(const struct sl_service_db_kind *k, const char *app,
 
 int sl_service_db_env(const struct sl_service_db_kind *k, const struct sl_service_app *a,
 		      const char *path, const char *host, const char *port,
-		      struct sl_strv *vars, struct sl_err *err)
+		      const struct sl_service_db_extra *x, struct sl_strv *vars,
+		      struct sl_err *err)
 {
 	struct sl_buf pass = SL_BUF_INIT;
 
@@ -172,7 +184,7 @@ int sl_service_db_env(const struct sl_service_db_kind *k, const struct sl_servic
 		return sl_err_errno(err, "unable to read %s (set the app up first)", path);
 	}
 	sl_buf_rtrim(&pass);
-	sl_service_db_push_vars(k, a->dbname, a->dbname, pass.buf, host, port, vars);
+	sl_service_db_push_vars(k, a->dbname, a->dbname, pass.buf, host, port, x, vars);
 	sl_buf_release(&pass);
 	return 0;
 }

@@ -577,7 +577,7 @@ int sl_service_my_env(const struct sl_service_app *a, struct sl_strv *vars, stru
 			sl_buf_reset(&path);
 			password_path(a, &path);
 			ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, "localhost",
-						"3306", vars, err);
+						"3306", NULL, vars, err);
 		} else {
 			sl_err_errno(err, "unable to read %s", path.buf);
 		}
@@ -594,10 +594,22 @@ int sl_service_my_env(const struct sl_service_app *a, struct sl_strv *vars, stru
 	port[strlen(port) - 1] = '\0';
 	sl_buf_reset(&path);
 	password_path(a, &path);
-	ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, server.buf, port, vars, err);
 	sl_dbrecord_cert_path(&ca, SL_DBRECORD_MY);
-	if (!ret)
-		sl_strv_pushf(vars, "CONFIG_MYSQL_SSL_CA=%s", ca.buf);
+	{
+		struct sl_buf query = SL_BUF_INIT, var = SL_BUF_INIT;
+		const char *more[] = { NULL, NULL };
+		struct sl_service_db_extra x = { NULL, more };
+
+		/* SQLAlchemy's MySQL dialects read ssl_ca from the URL's query */
+		sl_buf_addf(&query, "ssl_ca=%s", ca.buf);
+		sl_buf_addf(&var, "CONFIG_MYSQL_SSL_CA=%s", ca.buf);
+		x.query = query.buf;
+		more[0] = var.buf;
+		ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, server.buf, port, &x,
+					vars, err);
+		sl_buf_release(&query);
+		sl_buf_release(&var);
+	}
 out:
 	sl_buf_release(&path);
 	sl_buf_release(&server);

@@ -1,14 +1,17 @@
 /* silverlining — PostgreSQL and PostGIS on a node, through libpq. */
+#include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "dbrecord.h"
 #include "exit.h"
 #include "file.h"
 #include "run.h"
@@ -77,15 +80,99 @@ static int load_libpq(struct sl_err *err)
 #define PQencryptPasswordConn pq.encryptPasswordConn
 #define PQfreemem pq.freemem
 
+/*
+ * Remote mode: when the node has a record of a PostgreSQL server on a
+ * service node (dbrecord.h), the server is that one. The record is read
+ * once a process: a verb is one process.
+ */
+static struct sl_dbrecord record = SL_DBRECORD_INIT;
+
+/* The remote server, or NULL (local, or ERR set when *FAILED). */
+static const struct sl_dbrecord_server *remote(int *failed, struct sl_err *err)
+{
+	static int loaded = -2;
+
+	*failed = 0;
+	if (loaded == -2)
+		loaded = sl_dbrecord_load(&record, err);
+	if (loaded < 0) {
+		*failed = 1;
+		if (err && !err->code)
+			sl_err_set(err, SL_EXIT_TEMP, "the node's record of its database servers "
+				   "does not read");
+		return NULL;
+	}
+	return loaded && record.pg.present ? &record.pg : NULL;
+}
+
+/* KEY='VALUE' for a libpq connection string, onto OUT. */
+static void conn_add(struct sl_buf *out, const char *key, const char *value)
+{
+	sl_buf_addf(out, " %s='", key);
+	for (; *value; value++) {
+		if (*value == '\\' || *value == '\'')
+			sl_buf_addch(out, '\\');
+		sl_buf_addch(out, *value);
+	}
+	sl_buf_addch(out, '\'');
+}
+
+/* The remote server S's address, over TLS checked against its pinned certificate, onto OUT. */
+static void conn_remote(struct sl_buf *out, const struct sl_dbrecord_server *s)
+{
+	struct sl_buf pem = SL_BUF_INIT;
+
+	sl_dbrecord_cert_path(&pem, SL_DBRECORD_PG);
+	conn_add(out, "host", s->host);
+	sl_buf_addf(out, " port=%d sslmode=verify-ca", s->port);
+	conn_add(out, "sslrootcert", pem.buf);
+	sl_buf_release(&pem);
+}
+
 int sl_service_pg_install(int postgis, struct sl_err *err)
 {
 	static const char *const plain[] = { "postgresql-" PG_VERSION, NULL };
 	static const char *const gis[] = { "postgresql-" PG_VERSION,
 		"postgresql-" PG_VERSION "-postgis-3", NULL };
+	static const char *const client[] = { "postgresql-client-" PG_VERSION, NULL };
+	int failed;
 
+	/* a remote server: the clients only (the service node has PostGIS) */
+	if (remote(&failed, err))
+		return sl_service_apt(client, err);
+	if (failed)
+		return -1;
 	if (sl_service_apt(postgis ? gis : plain, err) < 0)
 		return -1;
 	return sl_service_start("postgresql@" PG_VERSION "-main", err);
+}
+
+/*
+ * A connection as the remote server's admin, its password in this
+ * process's memory only (the connection string, wiped after).
+ */
+static PGconn *connect_remote_admin(const struct sl_dbrecord_server *s, const char *db,
+				    struct sl_err *err)
+{
+	struct sl_buf info = SL_BUF_INIT;
+	PGconn *c;
+
+	sl_buf_adds(&info, "connect_timeout=10 options='-c client_min_messages=warning'");
+	conn_remote(&info, s);
+	conn_add(&info, "user", s->admin);
+	conn_add(&info, "dbname", db);
+	conn_add(&info, "password", s->password);
+	c = PQconnectdb(info.buf);
+	explicit_bzero(info.buf, info.len);
+	sl_buf_release(&info);
+	if (PQstatus(c) != CONNECTION_OK) {
+		sl_err_set(err, SL_EXIT_TEMP, "unable to reach PostgreSQL on %s:%d: %s", s->host,
+			   s->port, PQerrorMessage(c));
+		sl_buf_rtrim(&err->msg);
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
 }
 
 /*
@@ -95,10 +182,15 @@ int sl_service_pg_install(int postgis, struct sl_err *err)
  */
 static PGconn *connect_admin(const char *db, struct sl_err *err)
 {
-	struct passwd *pw = getpwnam("postgres");
+	struct passwd *pw;
 	struct sl_buf info = SL_BUF_INIT;
+	const struct sl_dbrecord_server *s;
+	int failed;
 	PGconn *c;
 
+	if ((s = remote(&failed, err)) || failed)
+		return failed || load_libpq(err) < 0 ? NULL : connect_remote_admin(s, db, err);
+	pw = getpwnam("postgres");
 	if (!pw) {
 		sl_err_set(err, SL_EXIT_TEMP, "PostgreSQL is not installed (no user postgres)");
 		return NULL;
@@ -163,6 +255,16 @@ static int exists(PGconn *c, const char *query, const char *arg, struct sl_err *
 static void password_path(const struct sl_service_app *a, struct sl_buf *b)
 {
 	sl_buf_addf(b, "%s/pg.password", a->data);
+}
+
+/*
+ * "HOST PORT" of the remote server A was set up on, kept beside its
+ * password (same modes): env runs with the app's rights, which do not
+ * read the node's record; none when the server is the node's.
+ */
+static void server_path(const struct sl_service_app *a, struct sl_buf *b)
+{
+	sl_buf_addf(b, "%s/pg.server", a->data);
 }
 
 /* NAME quoted as an identifier, to free with PQfreemem(); NULL with ERR set. */
@@ -248,12 +350,63 @@ static int reserved(const char *name)
 	return !strncmp(name, "pg_", 3);
 }
 
+/*
+ * Whether A's role on the remote server S logs in with PASSWORD: 0; a
+ * server that says no (a role someone else made, or one that may not log
+ * in) is refused, 100; a server not reached, 111.
+ */
+static int app_logs_in(const struct sl_dbrecord_server *s, const struct sl_service_app *a,
+		       const char *password, struct sl_err *err)
+{
+	struct sl_buf info = SL_BUF_INIT;
+	const char *why;
+	PGconn *c;
+	int ret = 0;
+
+	sl_buf_adds(&info, "connect_timeout=10 dbname=postgres");
+	conn_remote(&info, s);
+	conn_add(&info, "user", a->dbname);
+	conn_add(&info, "password", password);
+	c = PQconnectdb(info.buf);
+	explicit_bzero(info.buf, info.len);
+	why = PQerrorMessage(c);
+	if (PQstatus(c) == CONNECTION_OK) {
+		ret = 0;
+	} else if (strstr(why, "password authentication failed") ||
+		   strstr(why, "not permitted to log in")) {
+		ret = sl_err_set(err, SL_EXIT_USAGE, "a PostgreSQL role %s exists on %s that does not "
+				 "log in with the password silverlining gives it: refused",
+				 a->dbname, s->host);
+	} else {
+		ret = sl_err_set(err, SL_EXIT_TEMP, "unable to log in to PostgreSQL on %s:%d as %s: %s",
+				 s->host, s->port, a->dbname, why);
+		sl_buf_rtrim(&err->msg);
+	}
+	PQfinish(c);
+	sl_buf_release(&info);
+	return ret;
+}
+
+/* TEXT as A's record PATH: the file and modes sl_service_secret() makes. */
+static int write_record(const struct sl_service_app *a, const char *path,
+			const struct sl_buf *text, struct sl_err *err)
+{
+	if (sl_file_mkdirs(a->data, 0755, err) < 0 ||
+	    sl_file_write(path, text->buf, text->len, 0640, SL_FILE_REPLACE, err) < 0)
+		return -1;
+	if (chown(path, 0, a->gid) < 0)
+		return sl_err_errno(err, "unable to give %s to %s", path, a->user);
+	return 0;
+}
+
 int sl_service_pg_setup(const struct sl_service_app *a, int postgis, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, sql = SL_BUF_INIT;
+	struct sl_buf srv = SL_BUF_INIT, where = SL_BUF_INIT;
+	const struct sl_dbrecord_server *s;
 	PGconn *c;
 	char *ident = NULL, *hash = NULL, *lit = NULL;
-	int made, role, ret = -1;
+	int made, role, failed, ret = -1;
 
 	if (reserved(a->dbname))
 		return sl_err_set(err, SL_EXIT_USAGE,
@@ -266,16 +419,32 @@ int sl_service_pg_setup(const struct sl_service_app *a, int postgis, struct sl_e
 	role = exists(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", a->dbname, err);
 	if (role < 0)
 		goto out;
-	/* the password record is what says silverlining made the role */
-	if (role && access(path.buf, F_OK) < 0) {
+	if ((s = remote(&failed, err))) {
+		/* every app node derives the same: a role that logs in with it is ours */
+		made = 0;
+		sl_dbrecord_app_password(s, SL_DBRECORD_PG, a->name, &pass);
+		server_path(a, &srv);
+		sl_buf_addf(&where, "%s %d\n", s->host, s->port);
+		if ((role && app_logs_in(s, a, pass.buf, err) < 0) ||
+		    write_record(a, path.buf, &pass, err) < 0 ||
+		    write_record(a, srv.buf, &where, err) < 0)
+			goto out;
+	} else if (role && access(path.buf, F_OK) < 0) {
+		/* the password record is what says silverlining made the role */
 		sl_err_set(err, SL_EXIT_USAGE,
 			   "a PostgreSQL role %s exists that silverlining did not make (no %s): refused",
 			   a->dbname, path.buf);
 		goto out;
-	}
-	made = sl_service_secret(a, path.buf, &pass, err);
-	if (made < 0)
+	} else if ((made = sl_service_secret(a, path.buf, &pass, err)) < 0) {
 		goto out;
+	} else {
+		/* the server is this node's (again) */
+		server_path(a, &srv);
+		if (unlink(srv.buf) < 0 && errno != ENOENT) {
+			sl_err_errno(err, "unable to remove %s", srv.buf);
+			goto out;
+		}
+	}
 	ident = PQescapeIdentifier(c, a->dbname, strlen(a->dbname));
 	/* hashed here: the password itself never reaches the server or its logs */
 	hash = PQencryptPasswordConn(c, pass.buf, a->dbname, "scram-sha-256");
@@ -297,21 +466,56 @@ out:
 	PQfreemem(hash);
 	PQfreemem(lit);
 	PQfinish(c);
+	explicit_bzero(pass.buf, pass.len);
 	sl_buf_release(&path);
 	sl_buf_release(&pass);
 	sl_buf_release(&sql);
+	sl_buf_release(&srv);
+	sl_buf_release(&where);
 	return ret;
 }
 
 int sl_service_pg_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT;
+	struct sl_buf path = SL_BUF_INIT, srv = SL_BUF_INIT, rec = SL_BUF_INIT;
+	char *port;
 	int ret;
 
 	password_path(a, &path);
-	/* TCP on loopback: Debian's pg_hba asks a password there */
-	ret = sl_service_db_env(&sl_service_db_postgresql, a, path.buf, "127.0.0.1", PG_PORT, vars, err);
+	server_path(a, &srv);
+	if (sl_buf_read_file(&rec, srv.buf) < 0 && errno != ENOENT) {
+		ret = sl_err_errno(err, "unable to read %s", srv.buf);
+	} else if ((port = strchr(rec.buf, ' '))) {
+		/* set up on a remote server: its host and port, TLS checked against its certificate */
+		struct sl_buf pem = SL_BUF_INIT, query = SL_BUF_INIT, root = SL_BUF_INIT;
+		const char *extra[] = { NULL, NULL };
+		struct sl_service_db_extra x = { NULL, extra };
+
+		sl_buf_rtrim(&rec);
+		*port++ = 0;
+		sl_dbrecord_cert_path(&pem, SL_DBRECORD_PG);
+		sl_buf_adds(&query, "sslmode=verify-ca&sslrootcert=");
+		for (const char *c = pem.buf; *c; c++)	/* a path: its slashes kept */
+			if (isalnum((unsigned char)*c) || strchr("/-._~", *c))
+				sl_buf_addch(&query, *c);
+			else
+				sl_buf_addf(&query, "%%%02X", (unsigned char)*c);
+		sl_buf_addf(&root, "CONFIG_PG_SSLROOTCERT=%s", pem.buf);
+		x.query = query.buf;
+		extra[0] = root.buf;
+		ret = sl_service_db_env(&sl_service_db_postgresql, a, path.buf, rec.buf, port, &x,
+					vars, err);
+		sl_buf_release(&pem);
+		sl_buf_release(&query);
+		sl_buf_release(&root);
+	} else {
+		/* TCP on loopback: Debian's pg_hba asks a password there */
+		ret = sl_service_db_env(&sl_service_db_postgresql, a, path.buf, "127.0.0.1", PG_PORT,
+					NULL, vars, err);
+	}
 	sl_buf_release(&path);
+	sl_buf_release(&srv);
+	sl_buf_release(&rec);
 	return ret;
 }
 
@@ -328,7 +532,8 @@ static int app_login(const struct sl_service_app *a, const char *datname,
 		     struct sl_buf *conn, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, line = SL_BUF_INIT;
-	int fd = -1;
+	const struct sl_dbrecord_server *s = NULL;
+	int fd = -1, failed;
 
 	password_path(a, &path);
 	if (sl_buf_read_file(&pass, path.buf) < 0) {
@@ -336,7 +541,12 @@ static int app_login(const struct sl_service_app *a, const char *datname,
 		goto out;
 	}
 	sl_buf_rtrim(&pass);
-	sl_buf_addf(&line, "127.0.0.1:" PG_PORT ":*:%s:%s\n", a->dbname, pass.buf);
+	if ((s = remote(&failed, err)))
+		sl_buf_addf(&line, "%s:%d:*:%s:%s\n", s->host, s->port, a->dbname, pass.buf);
+	else if (failed)
+		goto out;
+	else
+		sl_buf_addf(&line, "127.0.0.1:" PG_PORT ":*:%s:%s\n", a->dbname, pass.buf);
 	fd = open("/run", O_TMPFILE | O_RDWR, 0600);
 	if (fd < 0) {
 		sl_err_errno(err, "unable to make a file in /run");
@@ -345,6 +555,12 @@ static int app_login(const struct sl_service_app *a, const char *datname,
 		sl_err_errno(err, "unable to write the login of %s", a->user);
 		close(fd);
 		fd = -1;
+	} else if (s) {
+		/* the server checked against its pinned certificate: the password goes nowhere else */
+		sl_buf_adds(conn, "connect_timeout=10");
+		conn_remote(conn, s);
+		sl_buf_addf(conn, " user=%s dbname=%s passfile=/proc/self/fd/%d", a->dbname,
+			    datname, fd);
 	} else {
 		sl_buf_addf(conn, "host=127.0.0.1 port=" PG_PORT " connect_timeout=10 "
 			    "user=%s dbname=%s passfile=/proc/self/fd/%d", a->dbname, datname, fd);

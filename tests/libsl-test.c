@@ -6,6 +6,7 @@
 #include "../libsl/app.h"
 #include "../libsl/appuser.h"
 #include "../libsl/buf.h"
+#include "../libsl/dbclient.h"
 #include "../libsl/dbrecord.h"
 #include "../libsl/diff.h"
 #include "../libsl/failing.h"
@@ -13,6 +14,7 @@
 #include "../libsl/fcgi.h"
 #include "../libsl/file.h"
 #include "../libsl/gate.h"
+#include "../libsl/instance.h"
 #include "../libsl/location.h"
 #include "../libsl/mem.h"
 #include "../libsl/msg.h"
@@ -21,6 +23,7 @@
 #include "../libsl/quote.h"
 #include "../libsl/route.h"
 #include "../libsl/run.h"
+#include "../libsl/service-db.h"
 #include "../libsl/jobs.h"
 #include "../libsl/strv.h"
 #include "../libsl/switch.h"
@@ -38,7 +41,8 @@
 	"gate-request INST HOST PATH URL TIMEOUT | jobs | jobs-calendar SCHEDULE | " \
 	"jobs-serving ROUTES APP | nodeset FILE | nodeset-path NAME | node-resolve NODE | " \
 	"fanout [-c] HOST CMD|fn:CODE... | dbrecord FILE | dbrecord-store FILE | " \
-	"dbrecord-password FILE KIND APP"
+	"dbrecord-password FILE KIND APP | instance-copy FROM | dbclient < RECORD | " \
+	"db-vars pg|my HOST PORT [QUERY [VAR=VALUE]]"
 
 static int check(int ok, const char *what)
 {
@@ -712,6 +716,35 @@ int main(int argc, char **argv)
 		test_fcgi(NULL, NULL, NULL);
 	} else if (!strcmp(argv[1], "gate-request") && argc == 7) {
 		test_gate_request(argv + 2);
+	} else if (!strcmp(argv[1], "dbclient") && argc == 2) {
+		struct sl_buf text = SL_BUF_INIT;
+		struct sl_strv locs = SL_STRV_INIT;
+
+		if (sl_buf_read_fd(&text, 0) < 0 ||
+		    sl_dbclient_apply(text.buf, text.len, &locs, &err) < 0)
+			sl_die_err(&err);
+		for (size_t i = 0; i < locs.n; i++)
+			puts(locs.v[i]);
+		sl_strv_clear(&locs);
+		sl_buf_release(&text);
+	} else if (!strcmp(argv[1], "db-vars") && argc >= 5 && argc <= 7) {
+		const char *extra[] = { argc == 7 ? argv[6] : NULL, NULL };
+		struct sl_service_db_extra x = { argc >= 6 ? argv[5] : NULL, extra };
+		struct sl_strv vars = SL_STRV_INIT;
+
+		sl_service_db_push_vars(strcmp(argv[2], "my") ? &sl_service_db_postgresql :
+					&sl_service_db_mysql, "my_blog", "my_blog", "p@ss",
+					argv[3], argv[4], argc >= 6 ? &x : NULL, &vars);
+		for (size_t i = 0; i < vars.n; i++)
+			puts(vars.v[i]);
+		sl_strv_clear(&vars);
+	} else if (!strcmp(argv[1], "instance-copy") && argc == 3) {
+		char *name = NULL;
+
+		if (sl_instance_copy(sl_instance_root(), argv[2], &name, &err) < 0)
+			sl_die_err(&err);
+		printf("%s\n", name);
+		free(name);
 	} else if (!strcmp(argv[1], "which") && argc == 4) {
 		char *s = sl_run_which(argv[2], argv[3]);
 

@@ -137,6 +137,37 @@ host_ip() { on sh -c 'echo ${SSH_CLIENT%% *}'; }
 	assert_output 200
 }
 
+@test "--again puts a copy of the serving instance in its place at every location it serves; the old one is prev" {
+	hello_says "Hello, again"
+	run -0 up "$HELLO" again.test
+	old=$(head -n 1 <<<"$output")
+	run -0 on sl-activate "$old" again2.test
+	run -0 --separate-stderr on sl-activate --again again.test
+	new=$output
+	[[ "$new" == hello.* && "$new" != "$old" ]] || fail "not a new instance name: $new"
+	[[ "$stderr" =~ sl-activate:\ $new:\ a\ copy\ of\ $old ]] || fail "no copy line: $stderr"
+	[[ "$stderr" =~ sl-activate:\ $new:\ prepare\ .*\ checks\ .*\ switch ]] || fail "no timings line: $stderr"
+	run -0 page again.test
+	assert_output --partial "<h1>Hello, again</h1>"
+	run -0 page again2.test
+	assert_output --partial "<h1>Hello, again</h1>"
+	run -0 on grep -F again $ROOT/routes
+	assert_line --partial "again.test / $new"
+	assert_line --partial "again2.test / $new"
+	assert_line --partial "prev.again.test / $old"
+	assert_line --partial "prev.again2.test / $old"
+	# a copy: the same files, linked, not the same directories
+	run -0 on stat -c %i "$ROOT/instances/$old/main.py" "$ROOT/instances/$new/main.py"
+	[ "${lines[0]}" = "${lines[1]}" ] || fail "main.py was not linked: $output"
+	run -0 on stat -c %i "$ROOT/instances/$old" "$ROOT/instances/$new"
+	[ "${lines[0]}" != "${lines[1]}" ] || fail "the same directory: $output"
+	run -0 on systemctl is-active "silverlining-instance@$new.service"
+	# nothing at a location: a "no"
+	run -1 on sl-activate --again nothing.test
+	assert_output "sl-activate: fatal: nothing is mapped at nothing.test"
+	run -100 on sl-activate --again
+}
+
 @test "a client's own X-Forwarded-For is not believed; a balancer's is, and only its /.silverlining/up answers" {
 	me=$(host_ip)
 	[ -n "$me" ] || fail "no SSH_CLIENT address"

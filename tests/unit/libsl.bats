@@ -636,3 +636,71 @@ OUT
 	assert_line "a: $(head -c 34464 /dev/zero | tr '\0' x)"
 	assert_line "first-failed -1"
 }
+
+@test "sl_instance_copy: files linked, dirs and symlinks made again, the next name, the index follows" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
+	local today from to
+	today=$(date -u +%F)
+	from=blog.${today}_001
+	mkdir -p "$SL_ROOT/instances/$from/static/css" "$SL_ROOT/instances/blog.${today}_002"
+	echo app >"$SL_ROOT/instances/$from/app.ini"
+	echo body >"$SL_ROOT/instances/$from/static/css/site.css"
+	chmod 0751 "$SL_ROOT/instances/$from/static"
+	chmod 0750 "$SL_ROOT/instances/$from"
+	ln -s css/site.css "$SL_ROOT/instances/$from/static/site.css"
+	printf 'instance %s\nMANIFEST\n' "$from" >"$SL_ROOT/instances/.index-blog"
+	run -0 "$T" instance-copy "$from"
+	to=blog.${today}_003
+	assert_output "$to"
+	local d=$SL_ROOT/instances/$to
+	[ "$(stat -c %i "$d/app.ini")" = "$(stat -c %i "$SL_ROOT/instances/$from/app.ini")" ]
+	[ "$(stat -c %i "$d/static/css/site.css")" = "$(stat -c %i "$SL_ROOT/instances/$from/static/css/site.css")" ]
+	[ "$(readlink "$d/static/site.css")" = css/site.css ]
+	[ "$(stat -c %a "$d/static")" = 751 ]
+	[ "$(stat -c %a "$d")" = 750 ]
+	[ "$(stat -c %i "$d/static")" != "$(stat -c %i "$SL_ROOT/instances/$from/static")" ]
+	[ "$(cat "$SL_ROOT/instances/.index-blog")" = "$(printf 'instance %s\nMANIFEST' "$to")" ]
+	# an index naming another instance is left as it is
+	run -0 "$T" instance-copy "blog.${today}_002"
+	assert_output "blog.${today}_004"
+	[ "$(head -1 "$SL_ROOT/instances/.index-blog")" = "instance $to" ]
+	run -0 find "$SL_ROOT/instances" -maxdepth 1 -name '.incoming-*'
+	assert_output ""
+}
+
+@test "sl_instance_copy: what is not a file, a directory or a symlink stops it, nothing left; a missing one is 100" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
+	local from=blog.$(date -u +%F)_001
+	mkdir -p "$SL_ROOT/instances/$from/sub"
+	echo x >"$SL_ROOT/instances/$from/a"
+	mkfifo "$SL_ROOT/instances/$from/sub/pipe"
+	run -111 "$T" instance-copy "$from"
+	assert_output --partial "sub/pipe is not a file, a directory or a symlink"
+	run -0 ls -A "$SL_ROOT/instances"
+	assert_output "$(printf '%s\n%s' .lock-blog "$from")"
+	run -100 "$T" instance-copy "blog.$(date -u +%F)_009"
+	assert_output --partial "no instance blog."
+	run -100 "$T" instance-copy "../etc"
+	assert_output --partial "invalid instance name"
+}
+
+@test "sl_service_db_push_vars: a local server's seven variables as ever; a remote one's query ends both URLs, its variables follow" {
+	run -0 "$T" db-vars pg 127.0.0.1 5432
+	assert_output "$(printf '%s\n' CONFIG_PG_DBNAME=my_blog CONFIG_PG_USER=my_blog \
+		CONFIG_PG_PASSWORD=p@ss CONFIG_PG_HOST=127.0.0.1 CONFIG_PG_PORT=5432 \
+		'CONFIG_PG_SQLALCHEMY=postgresql+psycopg2://my_blog:p%40ss@127.0.0.1:5432/my_blog' \
+		'CONFIG_PG_URL=postgresql://my_blog:p%40ss@127.0.0.1:5432/my_blog')"
+	run -0 "$T" db-vars pg 10.0.0.5 5433 'sslmode=verify-ca&sslrootcert=/r/services/postgresql.pem' \
+		CONFIG_PG_SSLROOTCERT=/r/services/postgresql.pem
+	assert_line CONFIG_PG_HOST=10.0.0.5
+	assert_line CONFIG_PG_PORT=5433
+	assert_line 'CONFIG_PG_SQLALCHEMY=postgresql+psycopg2://my_blog:p%40ss@10.0.0.5:5433/my_blog?sslmode=verify-ca&sslrootcert=/r/services/postgresql.pem'
+	assert_line 'CONFIG_PG_URL=postgresql://my_blog:p%40ss@10.0.0.5:5433/my_blog?sslmode=verify-ca&sslrootcert=/r/services/postgresql.pem'
+	[ "${lines[7]}" = CONFIG_PG_SSLROOTCERT=/r/services/postgresql.pem ] && [ "${#lines[@]}" = 8 ]
+	# a kind with a query of its own: the remote one joins it with '&'
+	run -0 "$T" db-vars my localhost 3306
+	assert_line 'CONFIG_MYSQL_SQLALCHEMY=mysql+mysqldb://my_blog:p%40ss@localhost:3306/my_blog?charset=utf8mb4'
+	run -0 "$T" db-vars my 10.0.0.5 3306 'ssl_ca=/r/services/mysql.pem'
+	assert_line 'CONFIG_MYSQL_SQLALCHEMY=mysql+mysqldb://my_blog:p%40ss@10.0.0.5:3306/my_blog?charset=utf8mb4&ssl_ca=/r/services/mysql.pem'
+	assert_line 'CONFIG_MYSQL_URL=mysql://my_blog:p%40ss@10.0.0.5:3306/my_blog?ssl_ca=/r/services/mysql.pem'
+}
