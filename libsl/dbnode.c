@@ -2,7 +2,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -777,56 +776,6 @@ out:
 	return ret;
 }
 
-/*
- * The address the clients reach this node at: the one the kernel uses
- * towards the first client (or peer); else the first IPv4 address that is
- * not a loopback one.
- */
-static int my_address(struct sl_buf *out, struct sl_err *err)
-{
-	struct sl_buf list = SL_BUF_INIT;
-	struct ifaddrs *ifs, *i;
-	int ret = -1;
-
-	if (get("clients", &list, err) < 0)
-		goto out;
-	if (!list.len && get("peers", &list, err) < 0)
-		goto out;
-	if (list.len) {
-		char *nl = strchr(list.buf, '\n');
-
-		if (nl)
-			*nl = 0;
-		ret = source_address(list.buf, out, err);
-		goto out;
-	}
-	if (getifaddrs(&ifs) < 0) {
-		sl_err_errno(err, "unable to list the node's addresses");
-		goto out;
-	}
-	for (i = ifs; i; i = i->ifa_next) {
-		char text[INET_ADDRSTRLEN];
-		struct in_addr a;
-
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-			continue;
-		a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-		if ((ntohl(a.s_addr) >> 24) == 127)
-			continue;
-		inet_ntop(AF_INET, &a, text, sizeof(text));
-		sl_buf_reset(out);
-		sl_buf_adds(out, text);
-		ret = 0;
-		break;
-	}
-	freeifaddrs(ifs);
-	if (ret < 0)
-		sl_err_set(err, SL_EXIT_TEMP, "the node has no IPv4 address");
-out:
-	sl_buf_release(&list);
-	return ret;
-}
-
 /* S filled from the node's state: HOST, PORT, the secrets PASS and SEED. */
 static int server(struct sl_dbrecord_server *s, const char *host, int port,
 		  const char *pass, const char *seed, const struct sl_strv *clients,
@@ -868,13 +817,20 @@ int sl_dbnode_record(struct sl_buf *out, struct sl_err *err)
 			   f ? "fenced" : r.len ? r.buf : "sl-dbnode --primary never ran");
 		goto out;
 	}
-	if (get("clients", &list, err) < 0 || my_address(&host, err) < 0)
+	if (get("clients", &list, err) < 0)
 		goto out;
 	for (char *c = list.buf, *nl; c && *c; c = nl + 1) {
 		if (!(nl = strchr(c, '\n')))
 			break;
 		sl_strv_pushn(&clients, c, nl - c);
 	}
+	if (!clients.n) {	/* a record names its clients */
+		sl_err_set(err, SL_EXIT_USAGE, "no clients: sl-dbnode --primary --client IP first");
+		goto out;
+	}
+	/* the address the clients reach it at: the kernel's towards the first */
+	if (source_address(clients.v[0], &host, err) < 0)
+		goto out;
 	if (sl_buf_read_file(&cert, SNAKEOIL_CERT) < 0) {
 		sl_err_errno(err, "unable to read " SNAKEOIL_CERT);
 		goto out;
