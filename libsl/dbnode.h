@@ -26,7 +26,8 @@
  * replicated, so a standby takes the primary's passwords and seed as its
  * own: promoted, it hands out the same ones. MariaDB is not replicated.
  *
- * Every function takes the node's dbnode lock (ROOT/locks/_dbnode) and
+ * Every function but sl_dbnode_state() takes the node's dbnode lock
+ * (ROOT/locks/_dbnode, waiting at most 10 minutes: 99 after that) and
  * returns 0, or -1 with ERR set: 100 refused, 111 a server or the system
  * failed, 1 nothing to do. Output of the programs run (apt-get,
  * pg_basebackup, systemctl) goes to stderr.
