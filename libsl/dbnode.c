@@ -819,9 +819,8 @@ int sl_dbnode_record(struct sl_buf *out, struct sl_err *err)
 	}
 	if (get("clients", &list, err) < 0)
 		goto out;
-	for (char *c = list.buf, *nl; c && *c; c = nl + 1) {
-		if (!(nl = strchr(c, '\n')))
-			break;
+	for (char *c = list.buf, *nl; c && *c; c = nl + !!*nl) {
+		nl = strchrnul(c, '\n');
 		sl_strv_pushn(&clients, c, nl - c);
 	}
 	if (!clients.n) {	/* a record names its clients */

@@ -159,3 +159,28 @@ needs_root() {
 	refused --client < /dev/null
 	[[ $stderr == *"no record on stdin"* ]]
 }
+
+@test "--record: the node's secrets and clients, the snakeoil certificate; it reads back" {
+	needs_root
+	[ -r /etc/ssl/certs/ssl-cert-snakeoil.pem ] || skip "no snakeoil certificate (ssl-cert)"
+	mkdir -p "$SL_ROOT/dbnode"
+	echo primary > "$SL_ROOT/dbnode/role"
+	printf '127.0.0.2\n127.0.0.3\n' > "$SL_ROOT/dbnode/clients"
+	run --separate-stderr sl-dbnode --record
+	[ "$status" -eq 0 ] || fail "$stderr"
+	printf '%s\n' "$output" > "$BATS_TEST_TMPDIR/rec"
+	grep -qx 'host = 127.0.0.1' "$BATS_TEST_TMPDIR/rec"
+	[ "$(grep -c '^clients = 127.0.0.2 127.0.0.3$' "$BATS_TEST_TMPDIR/rec")" -eq 2 ]
+	for f in admin.password replication.password pg.seed my.password my.seed; do
+		[ "$(stat -c %a "$SL_ROOT/dbnode/$f")" = 600 ]
+		[[ $(cat "$SL_ROOT/dbnode/$f") =~ ^[0-9a-f]{64}$ ]]
+	done
+	grep -qx "password = $(cat "$SL_ROOT/dbnode/admin.password")" "$BATS_TEST_TMPDIR/rec"
+	grep -qx "replication = $(cat "$SL_ROOT/dbnode/replication.password")" "$BATS_TEST_TMPDIR/rec"
+	grep -qx "seed = $(cat "$SL_ROOT/dbnode/my.seed")" "$BATS_TEST_TMPDIR/rec"
+	# the secrets are made once: a second record is the same
+	[ "$(sl-dbnode --record)" = "$output" ]
+	# and it parses: --standby reads it, then refuses this unfenced primary
+	refused --standby < "$BATS_TEST_TMPDIR/rec"
+	[[ $stderr == *"fence it first"* ]]
+}
