@@ -1018,6 +1018,9 @@ int sl_dbnode_promote(const char *min_lsn, int wait, int force, long *timeline,
 	if ((rec = in_recovery(err)) < 0)
 		goto out;
 	if (!rec) {
+		/* promoted by other means: the role says so from now on */
+		if (!strcmp(r.buf ? r.buf : "", "standby") && put("role", "primary\n", err) < 0)
+			goto out;
 		sl_err_set(err, SL_EXIT_NO, "not a standby: nothing to promote");
 		goto out;
 	}
