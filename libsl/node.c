@@ -97,7 +97,8 @@ static int lock_open(const char *app, struct sl_err *err)
 	struct sl_buf path = SL_BUF_INIT;
 	int fd;
 
-	if (app && !sl_app_name_valid(app) && strcmp(app, SL_NODE_LOCK_ACME))
+	if (app && !sl_app_name_valid(app) && strcmp(app, SL_NODE_LOCK_ACME) &&
+	    strcmp(app, SL_NODE_LOCK_DBNODE))
 		return sl_err_set(err, 100, "invalid app name '%s'", app);
 	if (app) {
 		sl_node_path(&path, "locks");

@@ -28,6 +28,8 @@
  *   ROOT/nginx/at/KEY    the stable link of a routed location (below)
  *   ROOT/nginx/inst/INST what a link points at: sock and static of INST
  *   ROOT/tls             the certificates nginx serves (tls.h)
+ *   ROOT/locks/_dbnode   the lock of a service node's servers (dbnode.h)
+ *   ROOT/dbnode          a service node's state (dbnode.h)
  *   ROOT/acme            the ACME accounts and HTTP-01 answers (acme.h)
  *   LOGS                 SL_LOG_ROOT, default /var/log/silverlining
  *   LOGS/apps/APP/app.log  the app's log (uWSGI's, and what the app prints)
@@ -79,6 +81,8 @@ int sl_node_lock(const char *app, int timeout, struct sl_err *err);
 
 /* The name sl_node_lock() takes, in APP's place, for ACME issuance. */
 #define SL_NODE_LOCK_ACME "_acme"
+/* ... and for a service node's servers (sl-dbnode). */
+#define SL_NODE_LOCK_DBNODE "_dbnode"
 
 /*
  * 1 when APP's lock is held by another process now, 0 when it is free,

@@ -1063,3 +1063,8 @@ out:
 	sl_buf_release(&pass);
 	return ret;
 }
+
+void sl_service_my_password_hash(const char *pass, char out[42])
+{
+	native_hash(pass, out);
+}

@@ -27,4 +27,7 @@ int sl_service_my_check(const struct sl_service_app *a, const char *dir, struct 
 int sl_service_my_restore(const struct sl_service_app *a, const char *dir, struct sl_err *err);
 int sl_service_my_clear(const struct sl_service_app *a, struct sl_err *err);
 
+/* PASS as MariaDB keeps it (mysql_native_password: '*' and 40 hex digits, NUL-terminated). */
+void sl_service_my_password_hash(const char *pass, char out[42]);
+
 #endif

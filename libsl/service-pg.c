@@ -720,3 +720,24 @@ out:
 	sl_buf_release(&conn);
 	return ret;
 }
+
+int sl_service_pg_scram(const char *password, const char *role, struct sl_buf *out,
+			struct sl_err *err)
+{
+	PGconn *c = connect_admin("postgres", err);
+	char *hash;
+
+	if (!c)
+		return -1;
+	hash = PQencryptPasswordConn(c, password, role, "scram-sha-256");
+	if (!hash) {
+		sl_err_set(err, SL_EXIT_TEMP, "libpq: %s", PQerrorMessage(c));
+		sl_buf_rtrim(&err->msg);
+	} else {
+		sl_buf_reset(out);
+		sl_buf_adds(out, hash);
+		PQfreemem(hash);
+	}
+	PQfinish(c);
+	return hash ? 0 : -1;
+}

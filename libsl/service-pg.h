@@ -33,4 +33,12 @@ int sl_service_pg_check(const struct sl_service_app *a, const char *dir, struct 
 int sl_service_pg_restore(const struct sl_service_app *a, int postgis, const char *dir, struct sl_err *err);
 int sl_service_pg_clear(const struct sl_service_app *a, int postgis, struct sl_err *err);
 
+/*
+ * PASSWORD of ROLE as the server keeps it (SCRAM-SHA-256), hashed here by
+ * libpq on a superuser connection (local socket), into OUT (reset first):
+ * the password itself never reaches the server. 0, or -1 with ERR (111).
+ */
+int sl_service_pg_scram(const char *password, const char *role, struct sl_buf *out,
+			struct sl_err *err);
+
 #endif
