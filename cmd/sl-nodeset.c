@@ -405,8 +405,14 @@ static void db_argv(struct sl_strv *a, const char *verb, struct sl_nodeset *ns,
 	}
 }
 
-/* The record of the primary DB[P] into REC, checked; dies when there is none. */
-static void db_record(const struct dbnode *p, struct sl_buf *rec, struct sl_dbrecord *r)
+/*
+ * The record of the primary DB[P] into REC, checked; dies when there is
+ * none. MariaDB has no standby: its data stays on the first service node
+ * listed, so a record from another node (after a failover) is given
+ * without its [mysql] (WITH_MYSQL 0), and the app nodes keep theirs.
+ */
+static void db_record(const struct dbnode *p, struct sl_buf *rec, struct sl_dbrecord *r,
+		      int with_mysql)
 {
 	char *argv[] = { "sl-dbnode", "--record", NULL };
 	struct sl_err err = SL_ERR_INIT;
@@ -419,6 +425,12 @@ static void db_record(const struct dbnode *p, struct sl_buf *rec, struct sl_dbre
 	if (sl_dbrecord_parse(r, rec->buf, rec->len, what.buf, &err) < 0)
 		sl_die(SL_EXIT_TEMP, "%s", err.msg.buf);
 	sl_buf_release(&what);
+	if (!with_mysql && r->my.present) {
+		sl_dbrecord_server_release(&r->my);
+		explicit_bzero(rec->buf, rec->len);
+		sl_buf_setlen(rec, 0);
+		sl_dbrecord_format(r, rec);
+	}
 }
 
 static void wipe(struct sl_buf *rec, struct sl_dbrecord *r)
@@ -486,7 +498,7 @@ static int db_setup(const char *name)
 	code = on_node(db[p].addr, NULL, NULL, a.v);
 	if (code)
 		sl_die(code, "%s: not set up as the primary: nothing else was done", db[p].addr);
-	db_record(&db[p], &rec, &r);
+	db_record(&db[p], &rec, &r, p == 0);
 	for (size_t i = 0; i < ns.service.n; i++) {
 		if ((long)i == p)
 			continue;
@@ -703,7 +715,7 @@ static int failover(const char *name, const char *to, int yes, int rebuild)
 
 	/* 4. the app nodes given its record, their instances started again on it */
 	t = now();
-	db_record(&db[s], &rec, &r);
+	db_record(&db[s], &rec, &r, 0);
 	printf("step record %s: %.2f s\n", db[s].addr, now() - t);
 	t = now();
 	sl_say(&sl_say_stderr, "the app nodes pointed at %s", db[s].addr);
