@@ -130,18 +130,8 @@ caught_up() {
 }
 
 # writes_start NAME IP: an open-loop load of writes (10 a second, GET
-# /write) on the app node at IP; writes_stop NAME puts "sent N failed N"
-# and each failure in WRITES (bench/load, as nodeset.bats's loads)
-writes_start() {
-	"$TOP/bench/load" "http://$2/write" ledger.test 10 "$BATS_TEST_TMPDIR/$1.stop" 120 \
-		> "$BATS_TEST_TMPDIR/$1.out" 2>&1 3>&- &
-	echo $! > "$BATS_TEST_TMPDIR/$1.pid"
-}
-writes_stop() {
-	touch "$BATS_TEST_TMPDIR/$1.stop"
-	wait "$(cat "$BATS_TEST_TMPDIR/$1.pid")" || true
-	WRITES=$(cat "$BATS_TEST_TMPDIR/$1.out")
-}
+# /write) on the app node at IP; load_stop NAME (lab.bash) ends it
+writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 
 @test "setup-node --nodeset makes two app nodes, a primary on db1 and its streaming standby on db2" {
 	seconds silver setup-node --nodeset lab > "$BATS_FILE_TMPDIR/setup.out" 2>&1 ||
@@ -238,10 +228,10 @@ writes_stop() {
 	run --separate-stderr silver failover --rebuild --nodeset lab
 	rc=$status out=$output err=$stderr
 	sleep 1
-	writes_stop w1
-	w1=$WRITES
-	writes_stop w2
-	w2=$WRITES
+	load_stop w1
+	w1=$LOAD
+	load_stop w2
+	w2=$LOAD
 	{
 		echo "failover: exit $rc"
 		echo "$out"
