@@ -142,15 +142,14 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 	assert_line --regexp "^(root@)?$DB2_IP: role standby$"
 	assert_line --regexp "^(root@)?$DB2_IP: upstream $DB1_IP "
 	assert_line --regexp "^(root@)?$DB1_IP: standby $DB2_IP streaming "
-	# the app nodes hold the record, root's alone, and no server of their own
+	# the app nodes hold the record, root's alone
 	for n in "$WEB1" "$WEB2"; do
 		run -0 sl-remote "$n" stat -c '%U %a' $ROOT/services/remote.ini
 		assert_output "root 600"
-		run -1 sl-remote "$n" test -e /usr/lib/postgresql/15/bin/postgres
 	done
 }
 
-@test "an app deployed to both app nodes writes to db1; a second app deploys to web2" {
+@test "an app deployed to both app nodes writes to db1 and runs no server there; a second app deploys to web2" {
 	run -0 --separate-stderr silver update --nodeset lab "$LEDGER" ledger.test
 	run -0 --separate-stderr silver update --node "$WEB2" "$EVIL" evil.test
 	run -0 at "$WEB1_IP" /where
@@ -165,6 +164,12 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 	assert_output $'web1\nweb2'
 	run -0 at "$WEB1_IP" /count
 	assert_output --regexp '^2 [0-9a-f]{32}$'
+	# the app nodes set up the apps' databases on db1 and run no server
+	# of their own: only the clients were installed
+	for n in "$WEB1" "$WEB2"; do
+		run -1 sl-remote "$n" test -e /usr/lib/postgresql/15/bin/postgres
+		run -0 sl-remote "$n" test -e /usr/lib/postgresql/15/bin/psql
+	done
 }
 
 @test "evil, from its own app node, cannot open ledger's database with its own credentials" {
