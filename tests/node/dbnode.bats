@@ -104,6 +104,13 @@ setup() {
 	lab_setup
 }
 
+# shown CMD...: runs CMD; its output (both streams) is shown when it fails
+shown() {
+	"$@" > "$BATS_TEST_TMPDIR/shown.out" 2>&1 && return
+	local rc=$?
+	cat "$BATS_TEST_TMPDIR/shown.out"
+	return $rc
+}
 # at IP PATH: ledger's answer to GET PATH on the app node at IP (fails
 # unless 200); evil_at IP PATH the same for evil
 at() { curl -sf -H 'Host: ledger.test' "http://$1$2"; }
@@ -150,8 +157,8 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 }
 
 @test "an app deployed to both app nodes writes to db1 and runs no server there; a second app deploys to web2" {
-	run -0 --separate-stderr silver update --nodeset lab "$LEDGER" ledger.test
-	run -0 --separate-stderr silver update --node "$WEB2" "$EVIL" evil.test
+	shown silver update --nodeset lab "$LEDGER" ledger.test
+	shown silver update --node "$WEB2" "$EVIL" evil.test
 	run -0 at "$WEB1_IP" /where
 	assert_output "$DB1_IP"
 	run -0 at "$WEB2_IP" /where
@@ -291,11 +298,11 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 @test "after the failover both app nodes serve; a backup from web1 restores into the new primary" {
 	run -0 at "$WEB1_IP" /write
 	run -0 at "$WEB2_IP" /write
-	run -0 --separate-stderr silver backup --node "$WEB1" ledger.test "$BATS_TEST_TMPDIR/b"
+	shown silver backup --node "$WEB1" ledger.test "$BATS_TEST_TMPDIR/b"
 	saved=$(at "$WEB1_IP" /count)
 	for _ in 1 2 3; do at "$WEB2_IP" /write > /dev/null; done
 	[ "$(at "$WEB1_IP" /count)" != "$saved" ]
-	run -0 --separate-stderr silver restore --node "$WEB1" "$BATS_TEST_TMPDIR/b" ledger.test
+	shown silver restore --node "$WEB1" "$BATS_TEST_TMPDIR/b" ledger.test
 	run -0 at "$WEB1_IP" /count
 	assert_output "$saved"
 	run -0 rows_on "$DB2"
