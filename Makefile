@@ -139,6 +139,7 @@ bench-run: all
 	bench/deploy
 	bench/failsafe
 	bench/nodes
+	bench/dbnodes
 
 # The link graph of libsl has no cycle: each module depends only on the
 # modules below it (tests/lib/link-cycles, with nm, names any cycle).

@@ -38,6 +38,22 @@ up() { silver update --node "$NODE" "$@"; }
 # hello_says TEXT: the copy of examples/hello in HELLO says TEXT as its heading
 hello_says() { sed -i "s/<h1>.*<\/h1>/<h1>$1<\/h1>/" "$HELLO/main.py"; }
 
+# load_bg NAME URL HOST RATE: an open-loop load (bench/load) in the
+# background, RATE requests a second of GET URL as a client of HOST, for
+# at most 120 s; load_stop NAME stops it and puts what it printed ("sent N
+# failed N" and each failure) in LOAD. Not under run: the load is this
+# shell's child.
+load_bg() {
+	"$TOP/bench/load" "$2" "$3" "$4" "$BATS_TEST_TMPDIR/$1.stop" 120 \
+		> "$BATS_TEST_TMPDIR/$1.out" 2>&1 3>&- &
+	echo $! > "$BATS_TEST_TMPDIR/$1.pid"
+}
+load_stop() {
+	touch "$BATS_TEST_TMPDIR/$1.stop"
+	wait "$(cat "$BATS_TEST_TMPDIR/$1.pid")" || true
+	LOAD=$(cat "$BATS_TEST_TMPDIR/$1.out")
+}
+
 # on NODE CMD...: a command on the node
 on() {
 	sl-remote "$NODE" "$@"

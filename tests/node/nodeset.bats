@@ -72,18 +72,10 @@ instance_on() { sl-remote "$1" sl-query --instance "$2"; }
 ns_up() { silver update --nodeset lab "$@"; }
 
 # load_start NAME: an open-loop load through the balancer (20 requests a
-# second to hello.test); load_stop NAME prints "sent N failed N"
+# second to hello.test); load_stop NAME (lab.bash) prints "sent N failed N"
 load_start() {
-	"$TOP/bench/load" "http://$LB_IP/" hello.test 20 "$BATS_TEST_TMPDIR/$1.stop" 120 \
-		> "$BATS_TEST_TMPDIR/$1.out" 2>&1 3>&- &
-	echo $! > "$BATS_TEST_TMPDIR/$1.pid"
+	load_bg "$1" "http://$LB_IP/" hello.test 20
 	sleep 1
-}
-# (not under run: the load is this shell's child)
-load_stop() {
-	touch "$BATS_TEST_TMPDIR/$1.stop"
-	wait "$(cat "$BATS_TEST_TMPDIR/$1.pid")" || true
-	LOAD=$(cat "$BATS_TEST_TMPDIR/$1.out")
 }
 
 @test "setup-node --nodeset makes two app nodes and a balancer that checks them" {
