@@ -10,9 +10,11 @@
 #include "../libsl/msg.h"
 #include "../libsl/node.h"
 #include "../libsl/run.h"
+#include "../libsl/service-my.h"
+#include "../libsl/service-pg.h"
 #include "../libsl/version.h"
 
-#define USAGE "sl-dbnode --primary [--client IP]... [--peer IP]..." \
+#define USAGE "sl-dbnode --install | --primary [--client IP]... [--peer IP]..." \
 	" | --standby [--client IP]... [--peer IP]..." \
 	" | --record | --state | --fence" \
 	" | --promote [--min-lsn LSN] [--wait SECONDS] [--force]" \
@@ -76,6 +78,7 @@ static int client(int again)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "install", no_argument, NULL, 'I' },
 		{ "primary", no_argument, NULL, 'P' },
 		{ "standby", no_argument, NULL, 'S' },
 		{ "record", no_argument, NULL, 'r' },
@@ -123,7 +126,7 @@ int main(int argc, char **argv)
 				break;
 			}
 			/* fall through */
-		case 'P': case 'S': case 'r': case 's': case 'f': case 'p':
+		case 'I': case 'P': case 'S': case 'r': case 's': case 'f': case 'p':
 			if (mode)
 				sl_die_usage(USAGE);
 			mode = c;
@@ -161,6 +164,10 @@ int main(int argc, char **argv)
 	if (geteuid() != 0)
 		sl_die(SL_EXIT_USAGE, "run as root (on the node)");
 	switch (mode) {
+	case 'I':
+		/* what --primary and --standby install first; nodes can take it at once */
+		ret = sl_service_pg_install(1, &err) < 0 || sl_service_my_install(&err) < 0 ? -1 : 0;
+		break;
 	case 'P':
 		ret = sl_dbnode_primary(&clients, &peers, &err);
 		break;

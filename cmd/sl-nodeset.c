@@ -479,6 +479,7 @@ static int db_setup(const char *name)
 	struct sl_buf rec = SL_BUF_INIT;
 	struct sl_strv a = SL_STRV_INIT, f = SL_STRV_INIT;
 	char *client[] = { "sl-dbnode", "--client", NULL };
+	char *install[] = { "sl-dbnode", "--install", NULL };
 	long p, fenced;
 	int code;
 
@@ -493,6 +494,12 @@ static int db_setup(const char *name)
 		       db[fenced].addr, name);
 	if (p < 0)
 		p = 0;
+	/* the servers' packages, the longest step, on every service node at once */
+	sl_say(&sl_say_stderr, "the database servers installed on the service nodes");
+	code = fan_io(ns.service.v, ns.service.n, NULL, install, NULL, NULL, NULL);
+	if (code)
+		sl_die(code, "the database servers were not installed on every service node: "
+		       "nothing was set up");
 	sl_say(&sl_say_stderr, "%s: the primary", db[p].addr);
 	db_argv(&a, "--primary", &ns, db, (size_t)p);
 	code = on_node(db[p].addr, NULL, NULL, a.v);

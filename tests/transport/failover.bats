@@ -44,6 +44,7 @@ case $1 in
 		echo "standby 127.0.0.1 streaming $lsn $lsn $(cat "$d/standby")"
 	[ "$role" != standby ] || echo "upstream $(cat "$d/upstream") $lsn $lsn 0.250"
 	echo "mysql up" ;;
+--install) ;;
 --primary)
 	[ "$role" != standby ] || { echo "sl-dbnode: fatal: a standby of $(cat "$d/upstream"): promote it first" >&2; exit 100; }
 	[ -e "$d/password" ] || printf '%064d\n' "$port" > "$d/password"
@@ -134,10 +135,12 @@ args() {
 standby 127.0.0.1:2232"
 	run args 2231
 	assert_output "--state
+--install
 --primary --client 127.0.0.1 --client 127.0.0.1 --peer 127.0.0.1
 --record"
 	run args 2232
 	assert_output "--state
+--install
 --standby --client 127.0.0.1 --client 127.0.0.1 --peer 127.0.0.1"
 	assert_equal "$(args 2241)" "--client"
 	assert_equal "$(args 2242)" "--client"

@@ -28,7 +28,7 @@ needs_root() {
 @test "--help prints the usage; the man page's synopsis is the same (cli.bats)" {
 	run sl-dbnode --help
 	[ "$status" -eq 0 ]
-	[[ ${lines[0]} == "usage: sl-dbnode --primary [--client IP]... [--peer IP]..."* ]]
+	[[ ${lines[0]} == "usage: sl-dbnode --install | --primary [--client IP]... [--peer IP]..."* ]]
 	[[ $output == *" | --client [--again]" ]]
 }
 
