@@ -237,6 +237,8 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 	writes_start w1 "$WEB1_IP"
 	writes_start w2 "$WEB2_IP"
 	sleep 1
+	# -y: no terminal to ask (it would also promote a standby still
+	# behind the fence, which the count of rows below would catch)
 	run --separate-stderr silver -y failover --rebuild --nodeset lab
 	rc=$status out=$output err=$stderr
 	sleep 1
