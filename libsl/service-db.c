@@ -1,9 +1,11 @@
 /* silverlining — the database services' shared side (PostgreSQL, MySQL). */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
+#include "dbrecord.h"
 #include "buf.h"
 #include "exit.h"
 #include "mem.h"
@@ -12,10 +14,13 @@
 
 const struct sl_service_db_kind sl_service_db_postgresql = {
 	"PG", "postgresql", "postgresql+psycopg2", "", "",
+	SL_DBRECORD_PG, "pg.server", "sslmode=verify-ca&sslrootcert=", "CONFIG_PG_SSLROOTCERT",
 };
 
+/* SQLAlchemy's MySQL dialects read ssl_ca from the URL's query */
 const struct sl_service_db_kind sl_service_db_mysql = {
 	"MYSQL", "mysql", "mysql+mysqldb", "localhost", "?charset=utf8mb4",
+	SL_DBRECORD_MY, "mysql.server", "ssl_ca=", "CONFIG_MYSQL_SSL_CA",
 };
 
 const char *const sl_service_db_devel_keys[] = {
@@ -187,4 +192,61 @@ int sl_service_db_env(const struct sl_service_db_kind *k, const struct sl_servic
 	sl_service_db_push_vars(k, a->dbname, a->dbname, pass.buf, host, port, x, vars);
 	sl_buf_release(&pass);
 	return 0;
+}
+
+void sl_service_db_server_path(const struct sl_service_db_kind *k,
+			       const struct sl_service_app *a, struct sl_buf *out)
+{
+	sl_buf_reset(out);
+	sl_buf_addf(out, "%s/%s", a->data, k->server_file);
+}
+
+void sl_service_db_server_text(const char *host, int port, struct sl_buf *out)
+{
+	sl_buf_reset(out);
+	sl_buf_addf(out, "%s %d\n", host, port);
+}
+
+int sl_service_db_env_remote(const struct sl_service_db_kind *k, const struct sl_service_app *a,
+			     const char *path, struct sl_strv *vars, struct sl_err *err)
+{
+	struct sl_buf file = SL_BUF_INIT, text = SL_BUF_INIT, pem = SL_BUF_INIT;
+	struct sl_buf query = SL_BUF_INIT, var = SL_BUF_INIT;
+	const char *more[] = { NULL, NULL };
+	struct sl_service_db_extra x = { NULL, more };
+	char *port;
+	int ret = 1;
+
+	sl_service_db_server_path(k, a, &file);
+	if (sl_buf_read_file(&text, file.buf) < 0) {
+		ret = errno == ENOENT ? 0 : sl_err_errno(err, "unable to read %s", file.buf);
+		goto out;
+	}
+	sl_buf_rtrim(&text);
+	port = strchr(text.buf, ' ');
+	if (!port || port == text.buf || !valid_port(port + 1)) {
+		ret = sl_err_set(err, SL_EXIT_TEMP, "%s is damaged: not 'HOST PORT' (setup "
+				 "writes it again)", file.buf);
+		goto out;
+	}
+	*port++ = '\0';
+	sl_dbrecord_cert_path(&pem, k->record);
+	sl_buf_adds(&query, k->ca_query);
+	for (const char *c = pem.buf; *c; c++)	/* a path: its slashes kept */
+		if (isalnum((unsigned char)*c) || strchr("/-._~", *c))
+			sl_buf_addch(&query, *c);
+		else
+			sl_buf_addf(&query, "%%%02X", (unsigned char)*c);
+	sl_buf_addf(&var, "%s=%s", k->ca_var, pem.buf);
+	x.query = query.buf;
+	more[0] = var.buf;
+	if (sl_service_db_env(k, a, path, text.buf, port, &x, vars, err) < 0)
+		ret = -1;
+out:
+	sl_buf_release(&file);
+	sl_buf_release(&text);
+	sl_buf_release(&pem);
+	sl_buf_release(&query);
+	sl_buf_release(&var);
+	return ret;
 }

@@ -10,6 +10,11 @@ struct sl_service_db_kind {
 	const char *sqla_scheme;	/* "postgresql+psycopg2" */
 	const char *socket_host;	/* host written in URLs for the local socket */
 	const char *sqla_query;		/* appended to the SQLAlchemy URL, or "" */
+	/* a server on another node (remote mode, dbrecord.h): */
+	const char *record;		/* "postgresql": its section, its .pem */
+	const char *server_file;	/* "pg.server": ROOT/apps/APP/<this> */
+	const char *ca_query;		/* "sslmode=verify-ca&sslrootcert=": + the .pem's path */
+	const char *ca_var;		/* "CONFIG_PG_SSLROOTCERT": the .pem's path */
 };
 
 extern const struct sl_service_db_kind sl_service_db_postgresql, sl_service_db_mysql;
@@ -57,5 +62,26 @@ int sl_service_db_env(const struct sl_service_db_kind *k, const struct sl_servic
 		      const char *path, const char *host, const char *port,
 		      const struct sl_service_db_extra *x, struct sl_strv *vars,
 		      struct sl_err *err);
+
+/*
+ * The remote server A was set up on, kept as ROOT/apps/APP/<server_file>
+ * ("HOST PORT\n"), beside its password record and with its modes: setup
+ * writes it as root; env reads it with the app's rights, which cannot
+ * read the node's record (0600: it holds the server's admin password); a
+ * setup on the node's own server removes it.
+ */
+void sl_service_db_server_path(const struct sl_service_db_kind *k,
+			       const struct sl_service_app *a, struct sl_buf *out);
+/* The file's text for HOST and PORT into OUT (reset first). */
+void sl_service_db_server_text(const char *host, int port, struct sl_buf *out);
+/*
+ * A's variables when it was set up on a remote server: its host and port
+ * from that file, both URLs ending in the kind's ca_query with the
+ * certificate's path (percent-encoded but its slashes), and ca_var. 1 when
+ * pushed, 0 when A's server is the node's own (nothing pushed), -1 with
+ * ERR (111 for a damaged file). PATH is the password record.
+ */
+int sl_service_db_env_remote(const struct sl_service_db_kind *k, const struct sl_service_app *a,
+			     const char *path, struct sl_strv *vars, struct sl_err *err);
 
 #endif

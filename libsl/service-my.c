@@ -284,17 +284,6 @@ static void password_path(const struct sl_service_app *a, struct sl_buf *b)
 	sl_buf_addf(b, "%s/mysql.password", a->data);
 }
 
-/*
- * Remote mode's server, as setup last reached it: "HOST\nPORT\n" in
- * ROOT/apps/APP/mysql.server, beside the password and with its modes.
- * env reads it there: env runs as the app's user, who may not read the
- * node's record (it holds the server's admin password).
- */
-static void server_path(const struct sl_service_app *a, struct sl_buf *b)
-{
-	sl_buf_addf(b, "%s/mysql.server", a->data);
-}
-
 /* S as a string literal: 's''s' (backslashes doubled too). */
 static const char *literal(struct sl_buf *b, const char *s)
 {
@@ -422,7 +411,7 @@ static int setup_local(MYSQL *m, const struct where *w, const struct sl_service_
 	}
 	/* a server once remote is this node's own again: env says so */
 	sl_buf_reset(&path);
-	server_path(a, &path);
+	sl_service_db_server_path(&sl_service_db_mysql, a, &path);
 	if (unlink(path.buf) < 0 && errno != ENOENT) {
 		sl_err_errno(err, "unable to remove %s", path.buf);
 		goto out;
@@ -486,11 +475,11 @@ static int setup_remote(MYSQL *m, const struct where *w, const struct sl_service
 		}
 	/* the password record as a local server's (no newline), and the server */
 	password_path(a, &path);
-	sl_buf_addf(&server, "%s\n%d\n", w->srv->host, w->srv->port);
+	sl_service_db_server_text(w->srv->host, w->srv->port, &server);
 	if (write_record(a, path.buf, pass.buf, err) < 0)
 		goto out;
 	sl_buf_reset(&path);
-	server_path(a, &path);
+	sl_service_db_server_path(&sl_service_db_mysql, a, &path);
 	if (write_record(a, path.buf, server.buf, err) < 0)
 		goto out;
 	for (size_t i = 0; i < w->hosts->n; i++) {
@@ -567,54 +556,16 @@ int sl_service_my_setup(const struct sl_service_app *a, struct sl_err *err)
  */
 int sl_service_my_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT, server = SL_BUF_INIT, ca = SL_BUF_INIT;
-	char *port = NULL;
-	int ret = -1;
+	struct sl_buf path = SL_BUF_INIT;
+	int ret;
 
-	server_path(a, &path);
-	if (sl_buf_read_file(&server, path.buf) < 0) {
-		if (errno == ENOENT) {
-			sl_buf_reset(&path);
-			password_path(a, &path);
-			ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, "localhost",
-						"3306", NULL, vars, err);
-		} else {
-			sl_err_errno(err, "unable to read %s", path.buf);
-		}
-		goto out;
-	}
-	port = strchr(server.buf, '\n');
-	if (!port || port == server.buf || !port[1] ||
-	    strcmp(port + 1 + strspn(port + 1, "0123456789"), "\n")) {
-		sl_err_set(err, SL_EXIT_TEMP, "%s is damaged: not HOST and PORT lines (setup "
-			   "writes it again)", path.buf);
-		goto out;
-	}
-	*port++ = '\0';
-	port[strlen(port) - 1] = '\0';
-	sl_buf_reset(&path);
 	password_path(a, &path);
-	sl_dbrecord_cert_path(&ca, SL_DBRECORD_MY);
-	{
-		struct sl_buf query = SL_BUF_INIT, var = SL_BUF_INIT;
-		const char *more[] = { NULL, NULL };
-		struct sl_service_db_extra x = { NULL, more };
-
-		/* SQLAlchemy's MySQL dialects read ssl_ca from the URL's query */
-		sl_buf_addf(&query, "ssl_ca=%s", ca.buf);
-		sl_buf_addf(&var, "CONFIG_MYSQL_SSL_CA=%s", ca.buf);
-		x.query = query.buf;
-		more[0] = var.buf;
-		ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, server.buf, port, &x,
-					vars, err);
-		sl_buf_release(&query);
-		sl_buf_release(&var);
-	}
-out:
+	ret = sl_service_db_env_remote(&sl_service_db_mysql, a, path.buf, vars, err);
+	if (!ret)
+		ret = sl_service_db_env(&sl_service_db_mysql, a, path.buf, "localhost", "3306",
+					NULL, vars, err);
 	sl_buf_release(&path);
-	sl_buf_release(&server);
-	sl_buf_release(&ca);
-	return ret;
+	return ret < 0 ? -1 : 0;
 }
 
 /* APP's password, from its record (never made here: setup makes it). */

@@ -257,16 +257,6 @@ static void password_path(const struct sl_service_app *a, struct sl_buf *b)
 	sl_buf_addf(b, "%s/pg.password", a->data);
 }
 
-/*
- * "HOST PORT" of the remote server A was set up on, kept beside its
- * password (same modes): env runs with the app's rights, which do not
- * read the node's record; none when the server is the node's.
- */
-static void server_path(const struct sl_service_app *a, struct sl_buf *b)
-{
-	sl_buf_addf(b, "%s/pg.server", a->data);
-}
-
 /* NAME quoted as an identifier, to free with PQfreemem(); NULL with ERR set. */
 static char *quote_ident(PGconn *c, const char *name, struct sl_err *err)
 {
@@ -423,8 +413,8 @@ int sl_service_pg_setup(const struct sl_service_app *a, int postgis, struct sl_e
 		/* every app node derives the same: a role that logs in with it is ours */
 		made = 0;
 		sl_dbrecord_app_password(s, SL_DBRECORD_PG, a->name, &pass);
-		server_path(a, &srv);
-		sl_buf_addf(&where, "%s %d\n", s->host, s->port);
+		sl_service_db_server_path(&sl_service_db_postgresql, a, &srv);
+		sl_service_db_server_text(s->host, s->port, &where);
 		if ((role && app_logs_in(s, a, pass.buf, err) < 0) ||
 		    write_record(a, path.buf, &pass, err) < 0 ||
 		    write_record(a, srv.buf, &where, err) < 0)
@@ -439,7 +429,7 @@ int sl_service_pg_setup(const struct sl_service_app *a, int postgis, struct sl_e
 		goto out;
 	} else {
 		/* the server is this node's (again) */
-		server_path(a, &srv);
+		sl_service_db_server_path(&sl_service_db_postgresql, a, &srv);
 		if (unlink(srv.buf) < 0 && errno != ENOENT) {
 			sl_err_errno(err, "unable to remove %s", srv.buf);
 			goto out;
@@ -477,46 +467,17 @@ out:
 
 int sl_service_pg_env(const struct sl_service_app *a, struct sl_strv *vars, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT, srv = SL_BUF_INIT, rec = SL_BUF_INIT;
-	char *port;
+	struct sl_buf path = SL_BUF_INIT;
 	int ret;
 
 	password_path(a, &path);
-	server_path(a, &srv);
-	if (sl_buf_read_file(&rec, srv.buf) < 0 && errno != ENOENT) {
-		ret = sl_err_errno(err, "unable to read %s", srv.buf);
-	} else if ((port = strchr(rec.buf, ' '))) {
-		/* set up on a remote server: its host and port, TLS checked against its certificate */
-		struct sl_buf pem = SL_BUF_INIT, query = SL_BUF_INIT, root = SL_BUF_INIT;
-		const char *extra[] = { NULL, NULL };
-		struct sl_service_db_extra x = { NULL, extra };
-
-		sl_buf_rtrim(&rec);
-		*port++ = 0;
-		sl_dbrecord_cert_path(&pem, SL_DBRECORD_PG);
-		sl_buf_adds(&query, "sslmode=verify-ca&sslrootcert=");
-		for (const char *c = pem.buf; *c; c++)	/* a path: its slashes kept */
-			if (isalnum((unsigned char)*c) || strchr("/-._~", *c))
-				sl_buf_addch(&query, *c);
-			else
-				sl_buf_addf(&query, "%%%02X", (unsigned char)*c);
-		sl_buf_addf(&root, "CONFIG_PG_SSLROOTCERT=%s", pem.buf);
-		x.query = query.buf;
-		extra[0] = root.buf;
-		ret = sl_service_db_env(&sl_service_db_postgresql, a, path.buf, rec.buf, port, &x,
-					vars, err);
-		sl_buf_release(&pem);
-		sl_buf_release(&query);
-		sl_buf_release(&root);
-	} else {
-		/* TCP on loopback: Debian's pg_hba asks a password there */
+	/* set up on a remote server: its host and port, TLS checked against its certificate */
+	ret = sl_service_db_env_remote(&sl_service_db_postgresql, a, path.buf, vars, err);
+	if (!ret)	/* TCP on loopback: Debian's pg_hba asks a password there */
 		ret = sl_service_db_env(&sl_service_db_postgresql, a, path.buf, "127.0.0.1", PG_PORT,
 					NULL, vars, err);
-	}
 	sl_buf_release(&path);
-	sl_buf_release(&srv);
-	sl_buf_release(&rec);
-	return ret;
+	return ret < 0 ? -1 : 0;
 }
 
 /*
