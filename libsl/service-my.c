@@ -536,6 +536,12 @@ static int as_admin(const struct sl_service_app *a, admin_fn *fn, struct sl_err 
 static int setup(MYSQL *m, const struct where *w, const struct sl_service_app *a,
 		 struct sl_err *err)
 {
+	/*
+	 * one setup at a time on the server: the app nodes of a nodeset set
+	 * the same app up at once (the lock is the connection's)
+	 */
+	if (query(m, "SELECT GET_LOCK('silverlining-setup', 120)", err) < 0)
+		return -1;
 	return w->srv ? setup_remote(m, w, a, err) : setup_local(m, w, a, err);
 }
 

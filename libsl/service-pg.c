@@ -20,6 +20,7 @@
 
 #define PG_VERSION "15"
 #define PG_PORT "5432"
+#define SETUP_LOCK "7336503411"	/* pg_advisory_lock's key for setups */
 
 /*
  * libpq is loaded when a node verb first needs it: linked in, it and its
@@ -406,6 +407,13 @@ int sl_service_pg_setup(const struct sl_service_app *a, int postgis, struct sl_e
 	if (!c)
 		return -1;
 	password_path(a, &path);
+	/*
+	 * one setup at a time on the server: the app nodes of a nodeset set
+	 * the same app up at once, and two CREATE DATABASE of one name race
+	 * (the lock is the session's, let go when it ends)
+	 */
+	if (exec(c, "SELECT pg_advisory_lock(" SETUP_LOCK ")", err) < 0)
+		goto out;
 	role = exists(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", a->dbname, err);
 	if (role < 0)
 		goto out;
