@@ -297,7 +297,7 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 	assert_output --partial 'read-only transaction'
 }
 
-@test "after the failover both app nodes serve; a backup from web1 restores into the new primary" {
+@test "after the failover both app nodes serve; a backup from web1 restores into the new primary, and clear empties it" {
 	run -0 at "$WEB1_IP" /write
 	run -0 at "$WEB2_IP" /write
 	shown silver backup --node "$WEB1" ledger.test "$BATS_TEST_TMPDIR/b"
@@ -311,4 +311,10 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 	assert_output "$saved"
 	run -0 at "$WEB2_IP" /count
 	assert_output "$saved"
+	# clear, through web1, empties the one database both app nodes use
+	shown silver -y clear --node "$WEB1" ledger.test
+	run -0 at "$WEB2_IP" /count
+	assert_output "0 $(printf '' | md5sum | cut -d' ' -f1)"
+	run -0 rows_on "$DB2"
+	assert_output "0 $(printf '' | md5sum | cut -d' ' -f1)"
 }
