@@ -29,7 +29,7 @@ setup() {
 
 # bar CASE: CASE's row for silverlining, shown, and the bar checked on it
 bar() {
-	run -0 --separate-stderr fs_case silverlining "$1" 20 50 "$BATS_TEST_TMPDIR"
+	run -0 --separate-stderr fs_case silverlining "$1" 12 50 "$BATS_TEST_TMPDIR"
 	echo "# $output" >&3
 	set -- $output
 	[ $# = 8 ] || fail "no figures: $output $stderr"
