@@ -8,7 +8,6 @@
 #include "dbrecord.h"
 #include "node.h"
 #include "route.h"
-#include "service.h"
 #include "switch.h"
 
 /* Whether A and B say the same (both absent is the same). */
@@ -82,17 +81,12 @@ static int affected(int pg, int my, struct sl_strv *locations, struct sl_err *er
 int sl_dbclient_apply(const char *text, size_t len, struct sl_strv *locations,
 		      struct sl_err *err)
 {
-	static const char *const pg_clients[] = { "postgresql-client-15", NULL };
-	static const char *const my_clients[] = { "mariadb-client", NULL };
 	struct sl_dbrecord in = SL_DBRECORD_INIT, node = SL_DBRECORD_INIT;
 	struct sl_dbrecord_server was;
 	int pg = 0, my = 0, ret = -1;
 
 	if (sl_dbrecord_parse(&in, text, len, "the record", err) < 0 ||
 	    sl_dbrecord_load(&node, err) < 0)
-		goto out;
-	if ((in.pg.present && sl_service_apt(pg_clients, err) < 0) ||
-	    (in.my.present && sl_service_apt(my_clients, err) < 0))
 		goto out;
 	/* what TEXT has replaces the node's; the node's old section is released with IN */
 	if (in.pg.present) {

@@ -17,9 +17,10 @@
  *     not parse);
  *   - merged by section: a section TEXT has replaces the node's, a
  *     section TEXT lacks keeps the node's;
- *   - the client packages of each section TEXT has are installed when
- *     missing (postgresql-client-15; mariadb-client), before the record
- *     is stored: a stored section always has its clients;
+ *   - no package is installed here: the clients of a server come with
+ *     the first app that uses it (its service's install verb, in remote
+ *     mode, installs the client alone), and an app node whose apps use
+ *     no MariaDB gets none of it;
  *   - stored (sl_dbrecord_store(): remote.ini 0600, the certificates 0644).
  *
  * LOCATIONS gets one location (as sl_location_parse() reads it) per
@@ -29,7 +30,7 @@
  * (sl-activate --again) so that they are set up with the new server.
  * A section that is the same as the node's changes nothing and lists
  * nothing. 0, or -1 with ERR: 100 for a record that does not parse, 111
- * for the node's own state (a damaged record or route table, apt).
+ * for the node's own state (a damaged record or route table).
  */
 int sl_dbclient_apply(const char *text, size_t len, struct sl_strv *locations,
 		      struct sl_err *err);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # silverlining — an app node told where its databases are (libsl/dbclient.h),
 # driven through build/tests/libsl-test with SL_ROOT a temporary node: the
-# record merged by section, the client packages asked for (dpkg-query faked
-# on PATH, saying every package is installed), and one location listed per
+# record merged by section, no package asked for (dpkg-query faked on PATH
+# logs every question), and one location listed per
 # serving instance whose app uses a section that changed.
 bats_require_minimum_version 1.5.0
 
@@ -49,12 +49,11 @@ section() {
 	sed '1s/^/cert = /; 2,$s/^/       /' "$TOP/tests/unit/data/dbrecord-cert.pem"
 }
 
-@test "a first record: both sections stored, their clients asked for, every instance using one listed once" {
+@test "a first record: both sections stored, no package asked for, every instance using one listed once" {
 	{ section postgresql 10.231.0.5; section mysql 10.231.0.5; } > "$BATS_TEST_TMPDIR/r"
 	run -0 "$T" dbclient < "$BATS_TEST_TMPDIR/r"
 	assert_output "$(printf '%s\n' my.test pg.test)"
-	run -0 cat "$BATS_TEST_TMPDIR/asked"
-	assert_output "$(printf '%s\n' postgresql-client-15 mariadb-client)"
+	[ ! -e "$BATS_TEST_TMPDIR/asked" ]
 	[ "$(stat -c %a "$SL_ROOT/services/remote.ini")" = 600 ]
 	[ "$(stat -c %a "$SL_ROOT/services/postgresql.pem")" = 644 ]
 	cmp "$SL_ROOT/services/remote.ini" "$BATS_TEST_TMPDIR/r"
@@ -64,11 +63,8 @@ section() {
 	{ section postgresql 10.231.0.5; section mysql 10.231.0.5; } | "$T" dbclient
 	# a failover of PostgreSQL alone: MySQL's section stays, only its users move
 	section postgresql 10.231.0.6 > "$BATS_TEST_TMPDIR/r"
-	: > "$BATS_TEST_TMPDIR/asked"
 	run -0 "$T" dbclient < "$BATS_TEST_TMPDIR/r"
 	assert_output "pg.test"
-	run -0 cat "$BATS_TEST_TMPDIR/asked"
-	assert_output postgresql-client-15
 	run -0 grep -c '^host = ' "$SL_ROOT/services/remote.ini"
 	assert_output 2
 	run -0 grep '^host = ' "$SL_ROOT/services/remote.ini"
