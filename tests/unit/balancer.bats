@@ -259,6 +259,7 @@ wait_status() {
 	python3 -c '
 import http.client, sys, time
 ok = bad = posts = 0
+bad_by = {"GET": 0, "POST": 0}
 end = None
 while True:
     for meth in ("GET", "GET", "GET", "POST"):
@@ -270,14 +271,15 @@ while True:
         except Exception:
             good = False
         posts += meth == "POST"
-        ok += good; bad += not good
+        ok += good; bad += not good; bad_by[meth] += not good
     try:
         open("down").close()
         if end is None: end = time.monotonic() + 1
     except FileNotFoundError:
         pass
     if end is not None and time.monotonic() > end: break
-print("requests %d failed %d (of them POST %d)" % (ok + bad, bad, posts))
+print("requests %d failed %d (of them POST %d); failed GET %d, POST %d"
+      % (ok + bad, bad, posts, bad_by["GET"], bad_by["POST"]))
 ' > load.out &
 	load=$!
 	sleep 1
@@ -299,7 +301,10 @@ print("requests %d failed %d (of them POST %d)" % (ok + bad, bad, posts))
 	# at least FALL failed checks took it out; on a loaded machine a check
 	# may also time out while it is up (the unit tier failed here once)
 	[ "$chkfail" -ge "$fall" ]
-	grep -q 'failed 0 ' load.out || fail "$(cat load.out)"
+	# GETs are retried on the other node; a POST that web2 held when it
+	# died is not (disable-l7-retry unless METH_GET: it may have run), so
+	# it may fail, and only such a one: at most one in flight at a time
+	grep -q 'failed GET 0, POST [01]$' load.out || fail "$(cat load.out)"
 }
 
 @test "balancer: HAProxy over TLS redirects a TLS host's http, sends HSTS, and the ACME answers to the local server" {
