@@ -205,21 +205,10 @@ sl-remote 10.0.0.9:2222 sl-balancer --cert a.test *.a.test"
 	assert_output "silver: fatal: logs -f follows one node: give --node NODE, not --nodeset"
 }
 
-# at_once K LINES: the first K lines of $output are LINES' first K in any
-# order (the nodes set up at once, each line prefixed with its node), and
-# the rest of $output is the rest of LINES, in order
-at_once() {
-	local k=$1 want=$2
-	[ "$(printf '%s\n' "${lines[@]:0:$k}" | sort)" = "$(printf '%s\n' "$want" | head -n "$k" | sort)" ] ||
-		fail "$(printf 'set up at once, in any order, want:\n%s\ngot:\n%s' "$(printf '%s\n' "$want" | head -n "$k")" "$output")"
-	[ "$(printf '%s\n' "${lines[@]:$k}")" = "$(printf '%s\n' "$want" | tail -n +$((k + 1)))" ] ||
-		fail "$(printf 'then, want:\n%s\ngot:\n%s' "$(printf '%s\n' "$want" | tail -n +$((k + 1)))" "$output")"
-}
-
 @test "silver setup-node --nodeset: each app node, the balancer, its configuration, the nodes told its address" {
 	run -0 "$S" setup-node --accept-new --nodeset prod
-	at_once 2 "root@10.0.0.2: sl-provision --accept-new root@10.0.0.2
-root@10.231.0.7: sl-provision --accept-new root@10.231.0.7
+	assert_output "sl-provision --accept-new root@10.0.0.2
+sl-provision --accept-new root@10.231.0.7
 sl-provision --accept-new --balancer 10.0.0.9:2222
 sl-remote --accept-new 10.0.0.9:2222 sl-balancer --apply
 sl-nodeset --accept-new --each prod -- sl-activate --balancers 10.0.0.9"
@@ -246,10 +235,10 @@ sl-nodeset --db-state prod"
 	echo 10.231.0.9 > "$SL_LOCAL/nodes/db1/ip"
 	printf '%s\n' 'service = db1' '  db2.example' >> "$NS"
 	run -0 "$S" setup-node -i key --nodeset prod
-	at_once 4 "root@10.0.0.2: sl-provision -i key root@10.0.0.2
-root@10.231.0.7: sl-provision -i key root@10.231.0.7
-root@10.231.0.9: sl-provision -i key --service root@10.231.0.9
-db2.example: sl-provision -i key --service db2.example
+	assert_output "sl-provision -i key root@10.0.0.2
+sl-provision -i key root@10.231.0.7
+sl-provision -i key --service root@10.231.0.9
+sl-provision -i key --service db2.example
 sl-provision -i key --balancer 10.0.0.9:2222
 sl-remote -i key 10.0.0.9:2222 sl-balancer --apply
 sl-nodeset -i key --each prod -- sl-activate --balancers 10.0.0.9
@@ -257,8 +246,8 @@ sl-nodeset -i key --db-setup prod"
 	# no balancer: the databases are set up all the same
 	printf '%s\n' '[nodeset]' 'app = web3' 'service = db1' > "$NS"
 	run -0 "$S" setup-node --nodeset prod
-	at_once 2 "root@10.231.0.7: sl-provision root@10.231.0.7
-root@10.231.0.9: sl-provision --service root@10.231.0.9
+	assert_output "sl-provision root@10.231.0.7
+sl-provision --service root@10.231.0.9
 sl-nodeset --db-setup prod"
 }
 
