@@ -297,8 +297,8 @@ balancer_ip() {
 	printf '%s\n' "$ip"
 }
 
-# setup_nodeset: setup-node --nodeset, then exit: the app nodes and the
-# service nodes made nodes at once, then the balancer, given the resolved nodeset,
+# setup_nodeset: setup-node --nodeset, then exit: each app node made a node,
+# then each service node, then the balancer, given the resolved nodeset,
 # and the app nodes told its address; last the databases (sl-nodeset
 # --db-setup: the service nodes made primary and standbys, the app nodes
 # told where their databases are)
@@ -306,26 +306,12 @@ setup_nodeset() {
 	local a ini ip
 	set_nodes || exit
 	[ -z "$balancer" ] || ip=$(balancer_ip "$balancer") || exit
-	# the app and service nodes at once, each line of theirs prefixed; the
-	# balancer after them (it hung once in the lab when its apt-get ran
-	# beside the others'); the first that failed gives the exit status
-	local pids=() rc=0 code
-	for a in "${apps[@]}" "${services[@]}"; do
-		local role=()
-		[ ${#pids[@]} -lt ${#apps[@]} ] || role=(--service)
-		(
-			set -o pipefail
-			PATH=$here:$PATH sl-provision "${prov[@]}" "${role[@]}" "$a" 2>&1 |
-				awk -v p="$a: " '{ print p $0; fflush() }' >&2
-		) &
-		pids+=($!)
+	for a in "${apps[@]}"; do
+		PATH=$here:$PATH sl-provision "${prov[@]}" "$a" || exit
 	done
-	for a in "${pids[@]}"; do
-		wait "$a"
-		code=$?
-		[ "$rc" -ne 0 ] || rc=$code
+	for a in "${services[@]}"; do
+		PATH=$here:$PATH sl-provision "${prov[@]}" --service "$a" || exit
 	done
-	[ "$rc" -eq 0 ] || exit "$rc"
 	if [ -n "$balancer" ]; then
 		PATH=$here:$PATH sl-provision "${prov[@]}" --balancer "$balancer" || exit
 		ini=$(PATH=$here:$PATH sl-nodeset --ini "$nodeset") || exit
