@@ -985,7 +985,12 @@ struct sl_ssh_chan *sl_ssh_exec(struct sl_ssh *s, const char *command,
 }
 
 /*
- * Forwards what stderr holds now. 0, or -1 with ERR set. The node's
+ * Forwards what stderr holds now. 1 when it forwarded something, 0 when
+ * there was nothing, -1 with ERR set. Reading stderr makes libssh2 read
+ * the socket, and it may queue stdout, EOF or the exit status while it
+ * does: a caller that got 1 must look again before it polls the socket,
+ * which may have nothing more to say (a command that wrote a lot of
+ * stderr and then its last line waited out the idle timeout). The node's
  * messages carry what apps print (update_fetch, the end of a log): a
  * control character other than a newline or a tab reaches the user's
  * terminal as '?', so no app or node can send it escape sequences.
@@ -993,12 +998,13 @@ struct sl_ssh_chan *sl_ssh_exec(struct sl_ssh *s, const char *command,
 static int drain_stderr(struct sl_ssh_chan *c, int fd, struct sl_err *err)
 {
 	char buf[16384];
+	int got = 0;
 
 	for (;;) {
 		ssize_t n = libssh2_channel_read_stderr(c->ch, buf, sizeof(buf));
 
 		if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
-			return 0;
+			return got;
 		if (n < 0)
 			return ssh_error(c->s, err, "reading stderr");
 		for (ssize_t i = 0; i < n; i++)
@@ -1007,6 +1013,7 @@ static int drain_stderr(struct sl_ssh_chan *c, int fd, struct sl_err *err)
 				buf[i] = '?';
 		if (fd >= 0 && sl_file_write_all(fd, buf, (size_t)n) < 0)
 			return sl_err_errno(err, "unable to write the remote stderr");
+		got = 1;
 	}
 }
 
@@ -1014,6 +1021,7 @@ int sl_ssh_write(struct sl_ssh_chan *c, const void *buf, size_t len,
 		 struct sl_err *err)
 {
 	const char *p = buf;
+	int got;
 
 	while (len) {
 		ssize_t n = libssh2_channel_write(c->ch, p, len);
@@ -1025,12 +1033,12 @@ int sl_ssh_write(struct sl_ssh_chan *c, const void *buf, size_t len,
 		}
 		if (n != LIBSSH2_ERROR_EAGAIN && n != 0)
 			return ssh_error(c->s, err, "sending");
-		if (drain_stderr(c, c->s->err_fd, err) < 0)
+		if ((got = drain_stderr(c, c->s->err_fd, err)) < 0)
 			return -1;
 		if (libssh2_channel_eof(c->ch))
 			return sl_err_set(err, SL_EXIT_TEMP,
 					  "%s: the remote command stopped reading", c->s->name);
-		if (wait_socket(c->s, -1, err) < 0)
+		if (!got && wait_socket(c->s, -1, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -1051,18 +1059,19 @@ ssize_t sl_ssh_read(struct sl_ssh_chan *c, void *buf, size_t len,
 {
 	for (;;) {
 		ssize_t n = libssh2_channel_read(c->ch, buf, len);
+		int got;
 
 		if (n > 0)
 			return n;
 		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
 			return ssh_error(c->s, err, "receiving");
-		if (drain_stderr(c, c->s->err_fd, err) < 0)
+		if ((got = drain_stderr(c, c->s->err_fd, err)) < 0)
 			return -1;
 		if (libssh2_channel_eof(c->ch)) {
 			n = libssh2_channel_read(c->ch, buf, len);
 			return n > 0 ? n : 0;
 		}
-		if (wait_socket(c->s, -1, err) < 0)
+		if (!got && wait_socket(c->s, -1, err) < 0)
 			return -1;
 	}
 }
@@ -1086,7 +1095,7 @@ static int signal_number(const char *name)
 int sl_ssh_finish(struct sl_ssh_chan *c, struct sl_err *err)
 {
 	char buf[16384], *sig = NULL;
-	int rc, code = -1;
+	int rc, got, code = -1;
 
 	/* what is left on stdout is dropped: the caller read what it wanted */
 	for (;;) {
@@ -1098,11 +1107,11 @@ int sl_ssh_finish(struct sl_ssh_chan *c, struct sl_err *err)
 			ssh_error(c->s, err, "receiving");
 			goto out;
 		}
-		if (drain_stderr(c, c->s->err_fd, err) < 0)
+		if ((got = drain_stderr(c, c->s->err_fd, err)) < 0)
 			goto out;
 		if (libssh2_channel_eof(c->ch))
 			break;
-		if (wait_socket(c->s, -1, err) < 0)
+		if (!got && wait_socket(c->s, -1, err) < 0)
 			goto out;
 	}
 	while ((rc = libssh2_channel_close(c->ch)) == LIBSSH2_ERROR_EAGAIN)
@@ -1168,8 +1177,12 @@ int sl_ssh_pump(struct sl_ssh_chan *c, int in_fd, int out_fd, int err_fd,
 		}
 		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
 			return ssh_error(c->s, err, "receiving");
-		if (drain_stderr(c, err_fd, err) < 0)
+		switch (drain_stderr(c, err_fd, err)) {
+		case -1:
 			return -1;
+		case 1:
+			progress = 1;
+		}
 		if (libssh2_channel_eof(c->ch))
 			break;
 		if (in_open && !pending &&
