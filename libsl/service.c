@@ -24,7 +24,7 @@
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f, "%s%s install | setup APP | env [--devel] APP | "
-		"backup APP DIR | check APP DIR | restore APP DIR | clear APP\n",
+		"backup APP DIR | check APP DIR | restore APP DIR | verify APP DIR | clear APP\n",
 		f == stderr ? "" : "usage: ", prog);
 }
 
@@ -118,6 +118,15 @@ static int node_verb(const struct sl_service *svc, const char *verb,
 			sl_die(SL_EXIT_USAGE, "%s has no user %s on this node yet (sl-activate makes it)",
 			       app, a.user);
 		ret = fn1(&a, &err);
+	} else if (!strcmp(verb, "verify")) {
+		if (!svc->verify)
+			sl_die(SL_EXIT_USAGE, "%s: not implemented on this side yet", verb);
+		if (a.uid == (uid_t)-1)
+			sl_die(SL_EXIT_USAGE, "%s has no user %s on this node yet (sl-activate makes it)",
+			       app, a.user);
+		ret = svc->verify(&a, dir, &vars, &err);
+		for (size_t i = 0; ret == 0 && i < vars.n; i++)
+			printf("%s\n", vars.v[i]);
 	} else {
 		fn = !strcmp(verb, "backup") ? svc->backup :
 			!strcmp(verb, "check") ? svc->check : svc->restore;
@@ -165,7 +174,8 @@ int sl_service_main(int argc, char **argv, const struct sl_service *svc)
 		nargs = 0;
 	else if (!strcmp(verb, "setup") || !strcmp(verb, "clear"))
 		nargs = 1;
-	else if (!strcmp(verb, "backup") || !strcmp(verb, "restore") || !strcmp(verb, "check"))
+	else if (!strcmp(verb, "backup") || !strcmp(verb, "restore") || !strcmp(verb, "check") ||
+		 !strcmp(verb, "verify"))
 		nargs = 2;
 	else
 		die_usage(prog);

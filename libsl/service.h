@@ -66,6 +66,17 @@ struct sl_service {
 	int (*check)(const struct sl_service_app *a, const char *dir, struct sl_err *err);
 	/* node: APP's data dropped and made again, empty */
 	int (*clear)(const struct sl_service_app *a, struct sl_err *err);
+	/*
+	 * node: DIR, a backup's part for this service, restored into a
+	 * scratch place of its own (a database, a directory, a server) that
+	 * no app can reach, checked there, and thrown away; APP's data is
+	 * never touched. What was found goes to REPORT as "key=value" lines
+	 * (tables=, rows=, files=, bytes=, sha256=, keys=). 0: it restores;
+	 * -1 with ERR: 100 the part does not restore or does not check (the
+	 * backup is bad), 111 the node failed and nothing is known.
+	 */
+	int (*verify)(const struct sl_service_app *a, const char *dir,
+		      struct sl_strv *report, struct sl_err *err);
 };
 
 int sl_service_main(int argc, char **argv, const struct sl_service *svc);

@@ -482,9 +482,9 @@ sl-env: fatal: service.fake: '$SVC/sl-service-fake env --devel my-blog' failed w
 	for s in $SERVICES; do
 		run -0 --separate-stderr "sl-service-$s" --help
 		assert_equal "$stderr" ""
-		assert_output "usage: sl-service-$s install | setup APP | env [--devel] APP | backup APP DIR | check APP DIR | restore APP DIR | clear APP"
+		assert_output "usage: sl-service-$s install | setup APP | env [--devel] APP | backup APP DIR | check APP DIR | restore APP DIR | verify APP DIR | clear APP"
 		run -0 --separate-stderr "sl-service-$s" -h
-		assert_output "usage: sl-service-$s install | setup APP | env [--devel] APP | backup APP DIR | check APP DIR | restore APP DIR | clear APP"
+		assert_output "usage: sl-service-$s install | setup APP | env [--devel] APP | backup APP DIR | check APP DIR | restore APP DIR | verify APP DIR | clear APP"
 	done
 }
 
@@ -570,7 +570,7 @@ sl-env: fatal: service.fake: '$SVC/sl-service-fake env --devel my-blog' failed w
 			'restore my-blog' 'clear' 'frobnicate my-blog' '--bogus'; do
 			# shellcheck disable=SC2086
 			run -100 "sl-service-$s" $args
-			assert_output "sl-service-$s: usage: sl-service-$s install | setup APP | env [--devel] APP | backup APP DIR | check APP DIR | restore APP DIR | clear APP"
+			assert_output "sl-service-$s: usage: sl-service-$s install | setup APP | env [--devel] APP | backup APP DIR | check APP DIR | restore APP DIR | verify APP DIR | clear APP"
 		done
 	done
 }
