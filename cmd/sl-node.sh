@@ -16,7 +16,7 @@ umask 022
 PATH=$PATH:/usr/sbin:/sbin
 
 VERSION=@VERSION@
-USAGE='sl-node create [--key FILE.pub] NAME | destroy NAME | list | prepare | proxy start|stop'
+USAGE='sl-node create [--key FILE.pub] [--layer LAYER] NAME | save NAME LAYER | destroy NAME | list | prepare | proxy start|stop'
 prog=sl-node
 # @PRELUDE@
 
@@ -140,7 +140,7 @@ ensure_base() {
 	[ -f "$BASE_TARBALL" ] || build_base
 	ls "$STATE/nodes" 2>/dev/null | grep -q . &&
 		die 100 "the base changed ($BASE_KEY) while nodes use the old one: destroy them first"
-	rm -rf "$STATE/base"
+	rm -rf "$STATE/base" "$STATE/layers"	# the layers were made on the old base
 	mkdir -p "$STATE/base"
 	zstd -dc "$BASE_TARBALL" | tar -C "$STATE/base" -xf - ||
 		die 111 "unable to unpack $BASE_TARBALL"
@@ -337,7 +337,7 @@ running() {
 }
 
 create() {
-	local name=$1 n ip key root cg log
+	local name=$1 layer=${2:-} n ip key root cg log lower=$STATE/base
 	valid_name "$name" || die 100 "invalid node name '$name': a lowercase letter, then up to 9 lowercase letters, digits or dashes"
 	need_root
 	need_tools
@@ -347,6 +347,12 @@ create() {
 		die 100 "a local node named $name exists in another state directory than $STATE"
 	key=$(laptop_key) || exit
 	ensure_base
+	if [ -n "$layer" ]; then
+		valid_name "$layer" || die 100 "invalid layer name '$layer'"
+		[ "$(cat "$STATE/layers/$layer.base" 2>/dev/null)" = "$BASE_KEY" ] ||
+			die 100 "no layer $layer on the base $BASE_KEY (sl-node save NODE $layer makes one)"
+		lower=$STATE/layers/$layer:$lower
+	fi
 	proxy_start
 	ensure_bridge
 	mkdir -p "$STATE/nodes"
@@ -361,7 +367,7 @@ create() {
 		ip -n "sl-$name" addr add "$ip/24" dev host0 &&
 		ip -n "sl-$name" link set lo up &&
 		ip -n "sl-$name" link set host0 up || die 111 "unable to make the network of $name"
-	mount -t overlay overlay -o "lowerdir=$STATE/base,upperdir=$n/upper,workdir=$n/work" "$n/root" ||
+	mount -t overlay overlay -o "lowerdir=$lower,upperdir=$n/upper,workdir=$n/work" "$n/root" ||
 		die 111 "unable to mount the root of $name"
 	root=$n/root
 	echo "$name" > "$root/etc/hostname"
@@ -448,6 +454,40 @@ destroy_quiet() {
 	return 0
 }
 
+# save NAME LAYER: the node powered off and removed, what it changed on the
+# base kept as LAYER, for create --layer (a node set up once, then copied:
+# the node suites' provisioned nodes). What makes a node itself stays out:
+# host keys, hostname, machine-id, root's keys, logs, silverlining's node
+# secret; create and setup-node make them again.
+save() {
+	local name=$1 layer=$2 n=$STATE/nodes/$1 l
+	valid_name "$name" || die 100 "invalid node name '$name'"
+	valid_name "$layer" || die 100 "invalid layer name '$layer': a lowercase letter, then up to 9 lowercase letters, digits or dashes"
+	need_root
+	[ -d "$n" ] || die 1 "no local node named $name"
+	l=$STATE/layers/$layer
+	mkdir -p "$STATE/layers"
+	rm -rf "$l" "$l.base" "$l.new"
+	# the clean poweroff first, so that what is kept is whole
+	if [ -s "$n/unit" ]; then
+		systemctl stop "sl-node-$name" >/dev/null 2>&1
+	elif alive "$n/nspawn.pid"; then
+		kill -TERM "$(cat "$n/nspawn.pid")"
+		for _ in $(seq 150); do alive "$n/nspawn.pid" || break; sleep 0.1; done
+	fi
+	alive "$n/nspawn.pid" && die 111 "$name did not power off; nothing saved"
+	if mountpoint -q "$n/root" 2>/dev/null && ! umount "$n/root"; then
+		die 111 "unable to unmount $n/root; nothing saved"
+	fi
+	mv "$n/upper" "$l.new" || die 111 "unable to keep the files of $name"
+	(cd "$l.new" && rm -rf etc/ssh/ssh_host_* etc/hostname etc/hosts etc/machine-id \
+		root/.ssh var/lib/systemd/random-seed var/log/journal/* \
+		var/cache/apt/archives/*.deb etc/silverlining/secret tmp/* var/tmp/*)
+	mv "$l.new" "$l" && echo "$BASE_KEY" > "$l.base" || die 111 "unable to write the layer $layer"
+	destroy_quiet "$name" || die 111 "$name is stopped but not wholly removed"
+	rm -f "$STATE/logs/$name.console.log"
+}
+
 destroy() {
 	valid_name "$1" || die 100 "invalid node name '$1'"
 	need_root
@@ -480,8 +520,15 @@ create)
 		[ -r "$KEY" ] || die 100 "unable to read the key $KEY"
 		shift 2
 	fi
+	LAYER=
+	if [ "${1:-}" = --layer ]; then
+		[ $# -ge 2 ] || usage
+		LAYER=$2
+		shift 2
+	fi
 	[ $# -eq 1 ] || usage
-	create "$1" ;;
+	create "$1" "$LAYER" ;;
+save) [ $# -eq 3 ] || usage; save "$2" "$3" ;;
 destroy) [ $# -eq 2 ] || usage; destroy "$2" ;;
 list) [ $# -eq 1 ] || usage; list ;;
 prepare)	# what needs Debian's archive: the base rootfs and the door

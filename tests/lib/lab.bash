@@ -21,11 +21,23 @@ node_up() {
 }
 
 # provisioned_node_up NAME: a fresh local node made a silverlining node;
-# setup-node's output goes to the TAP stream only when it fails
+# setup-node's output goes to the TAP stream only when it fails. The
+# run's first call sets a node up from the bare base and saves it as the
+# layer "prov" (sl-node save: its identity and node secret left
+# out); every node is then made on that layer, and sl-provision run on it
+# completes what is the node's own (0.3 s against 14 s from the bare
+# base). tests/node/provision.bats and deb.bats start from the bare base.
 provisioned_node_up() {
-	node_up "$1" || return 1
-	sl-provision "$NODE" > "$BATS_FILE_TMPDIR/provision.out" 2>&1 3>&- ||
-		{ cat "$BATS_FILE_TMPDIR/provision.out" >&3; return 1; }
+	local out=$BATS_FILE_TMPDIR/provision.out
+	if [ ! -s "$SL_LOCAL/layers/prov.base" ]; then
+		node_up layer && sl-provision "$NODE" > "$out" 2>&1 3>&- &&
+			sl-node save layer prov 3>&- >> "$out" 2>&1 ||
+			{ cat "$out" >&3; sl-node destroy layer 3>&- >/dev/null 2>&1; return 1; }
+	fi
+	NODE=$(sl-node create --layer prov "$1" 3>&-) || return 1
+	NODE_IP=${NODE#root@}
+	export NODE NODE_IP
+	sl-provision "$NODE" > "$out" 2>&1 3>&- || { cat "$out" >&3; return 1; }
 }
 
 # HTTP to the node, as a client of HOST (the node's nginx, by its address):
