@@ -905,12 +905,16 @@ out:
 	if (c.pid > 0) {
 		struct sl_err ignored = SL_ERR_INIT;
 
+		pid_t done = 0;
+
 		if (up)
 			scratch_cli(sock.buf, "SHUTDOWN", "NOSAVE", NULL, &ignored);
-		for (int i = 0; i < 200 && waitpid(c.pid, &status, WNOHANG) == 0; i++)
+		for (int i = 0; i < 200 && !(done = waitpid(c.pid, &status, WNOHANG)); i++)
 			nanosleep(&pause, NULL);
-		kill(c.pid, SIGKILL);
-		waitpid(c.pid, &status, 0);
+		if (!done) {	/* ten seconds: it will not stop by itself */
+			kill(c.pid, SIGKILL);
+			waitpid(c.pid, &status, 0);
+		}
 		sl_err_release(&ignored);
 	}
 	if (fd >= 0)

@@ -43,10 +43,13 @@ def redis(*args):
 
 
 def application(environ, start_response):
-    if environ.get("PATH_INFO") == "/url":
+    path = environ.get("PATH_INFO") or "/"
+    if path == "/url":
         body = os.environ["CONFIG_REDIS_URL"]
-    else:
+    elif path == "/c":
         body = redis("INCR", "hits")
+    else:
+        body = "ok"
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [(body + "\n").encode()]
 EOF
@@ -92,11 +95,11 @@ keydump() {
 	echo "# first deploy with Redis (server installed on demand): $SECONDS_TAKEN s" >&3
 	run -0 up "$BATS_FILE_TMPDIR/rb" rb.test
 	# each app counts in its own server
-	run -0 page ra.test /
+	run -0 page ra.test /c
 	assert_output ":1"
-	run -0 page ra.test /
+	run -0 page ra.test /c
 	assert_output ":2"
-	run -0 page rb.test /
+	run -0 page rb.test /c
 	assert_output ":1"
 	pw=$(on cat $R/ra/redis.password)
 	[[ $pw =~ ^[0-9a-f]{64}$ ]] || fail "password '$pw'"
@@ -114,7 +117,7 @@ keydump() {
 	assert_output --partial ':22 '
 	refute_output --partial 'redis'
 	refute_output --partial ':6379 '
-	run -0 on systemctl is-enabled redis-server.service
+	run -1 on systemctl is-enabled redis-server.service
 	assert_output masked
 	run -0 on stat -c '%a %U %G %n' $R/ra/redis.conf $R/ra/redis.password $R/ra/redis /run/sl-redis/ra \
 		/etc/systemd/system/sl-redis@.service
@@ -182,7 +185,7 @@ ProtectHome=yes"
 	# the app's own files only, and the server serves
 	run -0 on ls -A $R/ra/redis
 	assert_output dump.rdb
-	run -0 page ra.test /
+	run -0 page ra.test /c
 	[[ $output =~ ^:[0-9]+$ ]] || fail "$output"
 	echo "# redis round trip: $(echo "$before" | wc -l) keys" >&3
 }
@@ -241,8 +244,9 @@ ProtectHome=yes"
 	assert_line "bytes=$(on stat -c %s /root/vb/dump.rdb)"
 	assert_line "sha256=$(on sha256sum /root/vb/dump.rdb | cut -d' ' -f1)"
 	assert_equal "${#lines[@]}" 3
-	[ "$(on systemctl show -p MainPID --value sl-redis@ra)" = "$pid" ] || fail "the app's server was restarted"
-	run -0 on sh -c 'ls /var/tmp | grep -c sl-redis; pgrep -u nobody -c redis-server'
+	[ "$(on systemctl show -p MainPID --value sl-redis@ra)" = "$pid" ] ||
+		fail "the app's server was restarted: $(on journalctl -u sl-redis@ra -n 30 --no-pager)"
+	run -0 on sh -c 'ls /var/tmp | grep -c sl-redis; pgrep -u nobody -c redis-server; true'
 	assert_output "0
 0"
 	on sh -c 'f=/root/vb/dump.rdb; printf X | dd of=$f bs=1 seek=$(( $(stat -c %s $f) / 2 )) conv=notrunc status=none'
@@ -262,6 +266,6 @@ ProtectHome=yes"
 	assert_output --partial "sl-service-redis: fatal: service.redis: 'policy=lru': want policy= one of"
 	run -0 rcli rb CONFIG GET maxmemory-policy
 	assert_line allkeys-lru
-	run -0 page rb.test /
+	run -0 page rb.test /c
 	[[ $output =~ ^:[0-9]+$ ]] || fail "$output"
 }
