@@ -127,10 +127,10 @@ keydump() {
 700 sl-ra sl-ra /run/sl-redis/ra
 644 root root /etc/systemd/system/sl-redis@.service"
 	run -0 on systemctl show -p NoNewPrivileges -p ProtectSystem -p PrivateTmp -p ProtectHome sl-redis@ra
-	assert_output "NoNewPrivileges=yes
+	assert_output "PrivateTmp=yes
+ProtectHome=yes
 ProtectSystem=strict
-PrivateTmp=yes
-ProtectHome=yes"
+NoNewPrivileges=yes"
 }
 
 @test "app B cannot connect to A's socket, even with A's password, nor read A's config, password or data" {
@@ -246,7 +246,8 @@ ProtectHome=yes"
 	assert_equal "${#lines[@]}" 3
 	[ "$(on systemctl show -p MainPID --value sl-redis@ra)" = "$pid" ] ||
 		fail "the app's server was restarted: $(on journalctl -u sl-redis@ra -n 30 --no-pager)"
-	run -0 on sh -c 'ls /var/tmp | grep -c sl-redis; pgrep -u nobody -c redis-server; true'
+	# (the units' own private /var/tmp dirs are named systemd-private-...-sl-redis@APP...)
+	run -0 on sh -c 'ls /var/tmp | grep -c "^sl-redis\."; pgrep -u nobody -c redis-server; true'
 	assert_output "0
 0"
 	on sh -c 'f=/root/vb/dump.rdb; printf X | dd of=$f bs=1 seek=$(( $(stat -c %s $f) / 2 )) conv=notrunc status=none'
