@@ -490,6 +490,8 @@ static int setup(const struct sl_service_app *a, struct sl_err *err)
 		"dbfilename dump.rdb\n"
 		"save 3600 1 300 100 60 10000\n"
 		"appendonly no\n"
+		/* a backup's snapshot starts now, not after waiting for other replicas */
+		"repl-diskless-sync-delay 0\n"
 		"maxmemory %lumb\n"
 		"maxmemory-policy %s\n"
 		"logfile \"\"\n", a->name, sock.buf, pass.buf, data.buf, v.maxmemory, v.policy);

@@ -270,3 +270,21 @@ NoNewPrivileges=yes"
 	run -0 page rb.test /c
 	[[ $output =~ ^:[0-9]+$ ]] || fail "$output"
 }
+
+@test "the template alone runs as nobody: a unit whose drop-in is gone reaches none of the app's files" {
+	d=/etc/systemd/system/sl-redis@rb.service.d
+	on sh -c "mv $d/user.conf /root/user.conf && systemctl daemon-reload"
+	run on systemctl restart sl-redis@rb
+	[ "$status" -ne 0 ] || fail "the server started without the app's user"
+	run -0 on sh -c 'journalctl -u sl-redis@rb -n 20 --no-pager | grep -c "Permission denied"'
+	run -0 on ps -o user= -C redis-server
+	refute_output --partial root
+	refute_output --partial sl-rb
+	# control: with its drop-in, the same unit starts as the app's user
+	on sh -c "mv /root/user.conf $d/user.conf && systemctl daemon-reload"
+	run -0 on systemctl restart sl-redis@rb
+	run -0 on ps -o user= -C redis-server
+	assert_line sl-rb
+	run -0 page rb.test /c
+	[[ $output =~ ^:[0-9]+$ ]] || fail "$output"
+}
