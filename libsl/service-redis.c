@@ -331,6 +331,20 @@ static int systemctl(const char *verb, const char *unit, struct sl_err *err)
 	return sl_service_run(argv, NULL, SL_RUN_NULL, 2, unit ? unit : verb, err);
 }
 
+/*
+ * UNIT started (RESTART: restarted) now, whatever systemd's start limit
+ * counted before: the starts of a restore put back, or a server that
+ * crashed in a loop, must not keep the next one from starting.
+ */
+static int start(const char *unit, int restart, struct sl_err *err)
+{
+	struct sl_err ignored = SL_ERR_INIT;
+
+	systemctl("reset-failed", unit, &ignored);
+	sl_err_release(&ignored);
+	return restart ? systemctl("restart", unit, err) : sl_service_start(unit, err);
+}
+
 /* TEXT into PATH (MODE, root and GID) unless it holds it already: 1 written, 0 same, -1. */
 static int write_if_changed(const char *path, const struct sl_buf *text, mode_t mode,
 			    gid_t gid, struct sl_err *err)
@@ -514,8 +528,7 @@ static int setup(const struct sl_service_app *a, struct sl_err *err)
 	if (systemctl("enable", unit.buf, err) < 0)
 		goto out;
 	/* a changed value or user takes effect now */
-	if ((conf || user) ? systemctl("restart", unit.buf, err) < 0 :
-	    sl_service_start(unit.buf, err) < 0)
+	if (start(unit.buf, conf || user, err) < 0)
 		goto out;
 	ret = wait_ping(a, pass.buf, err);
 out:
@@ -717,7 +730,7 @@ static int restore(const struct sl_service_app *a, const char *dir, struct sl_er
 	if (run_as(a->user, (char *[]){ "mv", "-f", "-T", "--backup=simple", "--suffix=.old",
 				      nw.buf, live.buf, NULL }, SL_RUN_NULL, NULL, NULL, "mv", err) < 0)
 		goto out;
-	if (systemctl("start", unit.buf, err) < 0 || wait_ping(a, pass.buf, err) < 0) {
+	if (start(unit.buf, 0, err) < 0 || wait_ping(a, pass.buf, err) < 0) {
 		sl_err_prefix(err, "the backup did not load");
 		systemctl("stop", unit.buf, &ignored);
 		if (had_old)
@@ -736,7 +749,7 @@ static int restore(const struct sl_service_app *a, const char *dir, struct sl_er
 		ret = -1;
 	}
 out:
-	if (stopped && ret < 0 && sl_service_start(unit.buf, &ignored) < 0)
+	if (stopped && ret < 0 && start(unit.buf, 0, &ignored) < 0)
 		sl_buf_addf(&err->msg, "; and %s does not start again", unit.buf);
 	if (fd >= 0)
 		close(fd);
@@ -758,7 +771,7 @@ static int clear(const struct sl_service_app *a, struct sl_err *err)
 	int ret = -1;
 
 	unit_name(a, &unit);
-	if (read_password(a, &pass, err) < 0 || sl_service_start(unit.buf, err) < 0 ||
+	if (read_password(a, &pass, err) < 0 || start(unit.buf, 0, err) < 0 ||
 	    wait_ping(a, pass.buf, err) < 0)
 		goto out;
 	/* SAVE: an empty dump.rdb, so a crash now does not bring the data back */

@@ -133,6 +133,16 @@ ProtectSystem=strict
 NoNewPrivileges=yes"
 }
 
+@test "a redeploy with the same value changes nothing: the same server, the same data" {
+	pid=$(on systemctl show -p MainPID --value sl-redis@ra)
+	run -0 page ra.test /c
+	n=${output#:}
+	run -0 up "$BATS_FILE_TMPDIR/ra" ra.test
+	[ "$(on systemctl show -p MainPID --value sl-redis@ra)" = "$pid" ] || fail "setup restarted the server"
+	run -0 page ra.test /c
+	assert_output ":$((n + 1))"
+}
+
 @test "app B cannot connect to A's socket, even with A's password, nor read A's config, password or data" {
 	pw=$(on cat $R/ra/redis.password)
 	rcli ra SET secret a-only > /dev/null
@@ -212,6 +222,26 @@ NoNewPrivileges=yes"
 	assert_output 0
 }
 
+@test "a restore whose server does not start puts the old RDB back (111); the data is as it was" {
+	on sl-service-redis backup ra /root/rollback > /dev/null
+	rcli ra SET after-backup 1 > /dev/null
+	before=$(keydump ra)
+	# the server will not start again: a directive Redis does not know
+	on sh -c "cp $R/ra/redis.conf /root/redis.conf && echo 'no-such-directive yes' >> $R/ra/redis.conf"
+	run -111 on sl-service-redis restore ra /root/rollback
+	assert_output --partial 'the backup did not load'
+	assert_output --partial 'the data is as it was'
+	on sh -c "cp /root/redis.conf $R/ra/redis.conf && systemctl reset-failed sl-redis@ra && systemctl restart sl-redis@ra"
+	run -0 keydump ra
+	assert_output "$before"
+	run -0 on ls -A $R/ra/redis
+	assert_output dump.rdb
+	# control: with a server that starts, the same part restores
+	run -0 on sl-service-redis restore ra /root/rollback
+	run -0 rcli ra EXISTS after-backup
+	assert_output 0
+}
+
 @test "a link planted in the data directory never makes root write through it" {
 	on sh -c 'echo victim > /etc/sl-victim && chmod 644 /etc/sl-victim'
 	on sl-service-redis backup ra /root/part > /dev/null
@@ -277,7 +307,7 @@ NoNewPrivileges=yes"
 	run on systemctl restart sl-redis@rb
 	[ "$status" -ne 0 ] || fail "the server started without the app's user"
 	run -0 on sh -c 'journalctl -u sl-redis@rb -n 20 --no-pager | grep -c "Permission denied"'
-	run -0 on ps -o user= -C redis-server
+	run -0 on sh -c 'ps -o user= -C redis-server; true'
 	refute_output --partial root
 	refute_output --partial sl-rb
 	# control: with its drop-in, the same unit starts as the app's user
