@@ -351,6 +351,8 @@ static int setup_services(const struct sl_say *s, const struct sl_app *a, const 
 			break;
 		}
 		free(found);
+		/* the value of service.NAME reaches setup as it reaches env */
+		setenv("SL_SERVICE_VALUE", a->services[i].value ? a->services[i].value : "", 1);
 		rc = SL_SAY_RUN(s, SL_RUN_INHERIT, SL_RUN_INHERIT, exe.buf, "install");
 		if (rc == 0)
 			rc = SL_SAY_RUN(s, SL_RUN_INHERIT, SL_RUN_INHERIT, exe.buf, "setup", (char *)app);
@@ -364,6 +366,7 @@ static int setup_services(const struct sl_say *s, const struct sl_app *a, const 
 				sl_say(s, "cleared service.%s of %s", name, app);
 		}
 	}
+	unsetenv("SL_SERVICE_VALUE");
 	sl_buf_release(&exe);
 	return rc;
 }

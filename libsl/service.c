@@ -425,3 +425,33 @@ void sl_service_private_file_remove(const char *path)
 	}
 	free(dir);
 }
+
+int sl_service_read_secret(const char *path, struct sl_buf *out, struct sl_err *err)
+{
+	if (sl_buf_read_file(out, path) < 0)
+		return sl_err_errno(err, "unable to read %s (set the app up first)", path);
+	sl_buf_rtrim(out);
+	return 0;
+}
+
+int sl_service_open_part(const char *dir, const char *file, struct sl_buf *path,
+			 struct sl_err *err)
+{
+	struct stat st;
+	int fd;
+
+	sl_buf_reset(path);
+	sl_buf_addf(path, "%s/%s", dir, file);
+	fd = open(path->buf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		sl_err_errno(err, "unable to read %s", path->buf);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return sl_err_set(err, SL_EXIT_USAGE, "%s is not a file: refused", path->buf);
+	}
+	return fd;
+}

@@ -113,6 +113,20 @@ int sl_service_start(const char *unit, struct sl_err *err);
 int sl_service_secret(const struct sl_service_app *a, const char *path,
 		      struct sl_buf *out, struct sl_err *err);
 
+/*
+ * The secret a setup wrote to PATH, into OUT (trailing whitespace cut).
+ * 0, or -1 with ERR: "unable to read PATH (set the app up first)".
+ */
+int sl_service_read_secret(const char *path, struct sl_buf *out, struct sl_err *err);
+
+/*
+ * DIR/FILE, a backup's part, opened by root for reading: a regular file,
+ * never through a link (O_NOFOLLOW). The fd, its path into PATH
+ * (replaced); -1 with ERR: 100 when it is not a regular file.
+ */
+int sl_service_open_part(const char *dir, const char *file, struct sl_buf *path,
+			 struct sl_err *err);
+
 /* The login name of the user running the service (for local databases). */
 const char *sl_service_login(void);
 

@@ -5,7 +5,7 @@
 bats_require_minimum_version 1.5.0
 load ../lib/common
 
-SERVICES='postgis postgresql mysql files writable_root'
+SERVICES='postgis postgresql mysql files writable_root redis'
 
 setup() {
 	common_setup
@@ -278,6 +278,86 @@ CONFIG_MYSQL_URL=mysql://app:s3cr%3At%40@db.example.com:3307/blog_dev"
 	assert_output "sl-service-files: fatal: CONFIG_FILES: a value cannot hold a newline"
 }
 
+@test "service.redis without overrides: a local Redis on 127.0.0.1:6379, database 0, exact URL" {
+	app "$A" '[production]' 'app_name = my-blog' 'service.redis ='
+	run -0 --separate-stderr sl-env "$A"
+	assert_equal "$stderr" ""
+	assert_line --index 8 "export CONFIG_REDIS_SOCKET=''"
+	assert_line --index 9 "export CONFIG_REDIS_PASSWORD=''"
+	assert_line --index 10 "export CONFIG_REDIS_HOST='127.0.0.1'"
+	assert_line --index 11 "export CONFIG_REDIS_PORT='6379'"
+	assert_line --index 12 "export CONFIG_REDIS_DB='0'"
+	assert_line --index 13 "export CONFIG_REDIS_URL='redis://127.0.0.1:6379/0'"
+	assert_equal "${#lines[@]}" 14
+}
+
+@test "redis.* overrides: host, port, db and a password percent-encoded in the URL only" {
+	devel_conf '[devel]' 'redis.host = cache.example.com' 'redis.port = 6380' 'redis.password = p@ss:w/rd x%' \
+		'[devel:my-blog]' 'redis.db = 3'
+	run -0 --separate-stderr sl-service-redis env --devel my-blog
+	assert_equal "$stderr" ""
+	assert_output "CONFIG_REDIS_SOCKET=
+CONFIG_REDIS_PASSWORD=p@ss:w/rd x%
+CONFIG_REDIS_HOST=cache.example.com
+CONFIG_REDIS_PORT=6380
+CONFIG_REDIS_DB=3
+CONFIG_REDIS_URL=redis://:p%40ss%3Aw%2Frd%20x%25@cache.example.com:6380/3"
+	devel_conf '[devel]' 'redis.host = ::1'
+	run -0 sl-service-redis env --devel my-blog
+	assert_line --index 5 "CONFIG_REDIS_URL=redis://[::1]:6379/0"
+}
+
+@test "redis.socket: a unix:// URL, its path's slashes kept, no host or port" {
+	devel_conf '[devel:my-blog]' 'redis.socket = /run/my redis/APP_NAME.sock' 'redis.password = pw'
+	run -0 --separate-stderr sl-service-redis env --devel my-blog
+	assert_equal "$stderr" ""
+	assert_output "CONFIG_REDIS_SOCKET=/run/my redis/my-blog.sock
+CONFIG_REDIS_PASSWORD=pw
+CONFIG_REDIS_HOST=
+CONFIG_REDIS_PORT=
+CONFIG_REDIS_DB=0
+CONFIG_REDIS_URL=unix://:pw@/run/my%20redis/my-blog.sock?db=0"
+}
+
+@test "a bad redis.port, redis.db or redis.socket: exit 100 with FILE:LINE" {
+	local p
+	for p in x 0 65536 '63 79'; do
+		devel_conf '[devel]' "redis.port = $p"
+		run -100 sl-service-redis env --devel my-blog
+		assert_output "sl-service-redis: fatal: $CONF:2: '$p' is not a port number"
+	done
+	for p in 16 -1 x; do
+		devel_conf '[devel]' '' "redis.db = $p"
+		run -100 sl-service-redis env --devel my-blog
+		assert_output "sl-service-redis: fatal: $CONF:3: '$p' is not a database number (0 to 15)"
+	done
+	devel_conf '[devel]' 'redis.socket = run/redis.sock'
+	run -100 sl-service-redis env --devel my-blog
+	assert_output "sl-service-redis: fatal: $CONF:2: 'run/redis.sock' is not an absolute path"
+	devel_conf '[devel]' 'redis.hots = x'
+	run -0 --separate-stderr sl-service-redis env --devel my-blog
+	assert_equal "$stderr" "sl-service-redis: warning: $CONF:2: unknown key 'redis.hots' ignored"
+}
+
+@test "service.redis = maxmemory=MiB policy=NAME is accepted; a bad value is refused, 100, naming the word" {
+	app "$A" '[production]' 'app_name = my-blog' 'service.redis = maxmemory=256 policy=allkeys-lru'
+	run -0 sl-env "$A"
+	app "$A" '[production]' 'app_name = my-blog' 'service.redis = policy=volatile-ttl' '    maxmemory=1'
+	run -0 sl-env "$A"
+	local v
+	for v in maxmemory=0 maxmemory=1048577 maxmemory=64mb maxmemory= 'maxmemory=-1'; do
+		app "$A" '[production]' 'app_name = my-blog' "service.redis = $v"
+		run -100 sl-env "$A"
+		assert_line --index 0 "sl-service-redis: fatal: service.redis: '$v': want maxmemory=MiB, a whole number from 1 to 1048576"
+	done
+	app "$A" '[production]' 'app_name = my-blog' 'service.redis = policy=lru'
+	run -100 sl-env "$A"
+	assert_line --index 0 "sl-service-redis: fatal: service.redis: 'policy=lru': want policy= one of noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl"
+	app "$A" '[production]' 'app_name = my-blog' 'service.redis = 64'
+	run -100 sl-env "$A"
+	assert_line --index 0 "sl-service-redis: fatal: service.redis: '64': want maxmemory=MiB or policy=NAME"
+}
+
 # --- ~/.silverlining.conf faults ---
 
 @test "an unknown devel key: a warning with FILE:LINE, exit 0" {
@@ -524,6 +604,22 @@ sl-env: fatal: service.fake: '$SVC/sl-service-fake env --devel my-blog' failed w
 		run -100 "sl-service-$s" env my-blog
 		assert_output "sl-service-$s: fatal: unable to read $SL_ROOT/apps/my-blog/pg.password (set the app up first): No such file or directory"
 	done
+}
+
+@test "sl-service-redis env APP (the node's side): the app's socket and password, a unix:// URL" {
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
+	run -100 sl-service-redis env my-blog
+	assert_output "sl-service-redis: fatal: unable to read $SL_ROOT/apps/my-blog/redis.password (set the app up first): No such file or directory"
+	mkdir -p "$SL_ROOT/apps/my-blog"
+	echo 0123abcd > "$SL_ROOT/apps/my-blog/redis.password"
+	run -0 --separate-stderr sl-service-redis env my-blog
+	assert_equal "$stderr" ""
+	assert_output "CONFIG_REDIS_SOCKET=/run/sl-redis/my-blog/redis.sock
+CONFIG_REDIS_PASSWORD=0123abcd
+CONFIG_REDIS_HOST=
+CONFIG_REDIS_PORT=
+CONFIG_REDIS_DB=0
+CONFIG_REDIS_URL=unix://:0123abcd@/run/sl-redis/my-blog/redis.sock?db=0"
 }
 
 @test "sl-service-* node verbs run as root only" {
