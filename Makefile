@@ -30,7 +30,7 @@ LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \
 # the verbs of silver, each with its page silver-VERB(1)
 VERBS := env init serve setup-node create-node destroy-node list-nodes update \
 	activate deactivate query clean-node disable enable logs backup restore \
-	clear run create-config diff install-cert list-certs renew-certs jobs run-job failover
+	clear run create-config diff install-cert list-certs renew-certs jobs run-job failover backups
 MAN1 := $(TOOLS) $(SCRIPTS) $(SERVICES:%=sl-service-%) $(VERBS:%=silver-%)
 MAN7 := silver
 

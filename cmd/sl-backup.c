@@ -24,7 +24,7 @@
 #include "../libsl/version.h"
 
 #define USAGE "sl-backup --backup LOCATION | --restore LOCATION [STAMP] | --clear LOCATION | " \
-	"--scheduled APP | --verify APP STAMP | --list [APP] | " \
+	"--scheduled APP | --verify APP STAMP | --list [APP | --at LOCATION] | " \
 	"--schedule LOCATION SCHEDULE|off|- KEEP_DAILY|- KEEP_WEEKLY|-"
 
 /*
@@ -103,6 +103,14 @@ static void told(void *ctx, const char *text, size_t len, int line)
 }
 
 static const struct sl_say talk = { told, NULL };
+
+/* What the timers' sync did, told as news. */
+static void news(void *ctx, const char *text, size_t len, int line)
+{
+	(void)ctx;
+	(void)line;
+	fprintf(stderr, "%s: %.*s\n", sl_msg_prog(), (int)len, text);
+}
 
 /* Runs ARGV (stdin /dev/null) with OUT and ERRFD (SL_RUN_*): its exit code. */
 static int run(char *const *argv, int out, int errfd)
@@ -825,7 +833,7 @@ static void set_schedule(char **argv)
 {
 	struct sl_buf text = SL_BUF_INIT, cal = SL_BUF_INIT, why = SL_BUF_INIT;
 	struct sl_err err = SL_ERR_INIT;
-	static const struct sl_say tell = { told, NULL };
+	static const struct sl_say tell = { news, NULL };
 	int fd;
 
 	if (strcmp(argv[0], "-") && strcmp(argv[0], "off")) {
@@ -889,10 +897,16 @@ int main(int argc, char **argv)
 			    !strcmp(verb, "--clear") || !strcmp(verb, "--scheduled"))) &&
 	    !(argc == 4 && (!strcmp(verb, "--restore") || !strcmp(verb, "--verify"))) &&
 	    !(argc == 6 && !strcmp(verb, "--schedule")) &&
-	    !((argc == 2 || argc == 3) && !strcmp(verb, "--list")))
+	    !((argc == 2 || argc == 3) && !strcmp(verb, "--list")) &&
+	    !(argc == 4 && !strcmp(verb, "--list") && !strcmp(argv[2], "--at")))
 		sl_die_usage(USAGE);
 	if (geteuid() != 0)
 		sl_die(SL_EXIT_USAGE, "sl-backup runs as root on the node");
+	if (!strcmp(verb, "--list") && argc == 4) {
+		resolve(argv[3]);
+		list(app.buf);
+		sl_exit_flush();
+	}
 	if (!strcmp(verb, "--list")) {
 		list(argc == 3 ? argv[2] : NULL);
 		sl_exit_flush();
