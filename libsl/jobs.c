@@ -195,7 +195,7 @@ static void backup_timer(const struct sl_say *s, const char *app, const struct s
 			calendar = cal.buf;
 		}
 	}
-	if (schedule) {
+	if (schedule && a->nservices) {	/* an app without services has nothing to back up */
 		sl_strv_pushf(names, BACKUP_PREFIX "%s.timer", app);
 		sl_jobs_backup_timer_text(&text, app, schedule, calendar);
 		sl_strv_push(texts, text.buf);

@@ -129,3 +129,26 @@ retain() {
 		assert_output --partial "sl-backup: usage: sl-backup --backup LOCATION"
 	done
 }
+
+@test "sl-backup --list: a line per record, oldest first, apps by name; other names are no backups" {
+	[ "$(id -u)" = 0 ] || skip "sl-backup runs as root"
+	export SL_ROOT=$BATS_TEST_TMPDIR/root
+	S=$SL_ROOT/backups/blog
+	mkdir -p "$S" "$SL_ROOT/backups/shop"
+	printf 'app=blog\nbytes=10\nstatus=verified\nverified=2026-12-01T03:30:02Z\nseconds=1.50\n[postgis]\ntables=1\nstatus=bad\n' \
+		> "$S/20261201T033000Z.ini"
+	printf 'app=blog\nbytes=12\nstatus=bad\nverified=2026-11-30T03:30:01Z\nseconds=0.20\nreason=service.postgis: its part does not restore\n' \
+		> "$S/20261130T033000Z.ini"
+	# an archive without a record, a part, a name that is no stamp: no backups
+	touch "$S/20261202T033000Z.tar.gz" "$S/20261203T033000Z.tar.gz.part" "$S/2026120T033000Z.ini"
+	printf 'status=verified\n' > "$SL_ROOT/backups/shop/20261129T000000Z.ini"
+	printf 'schedule=off\n' > "$SL_ROOT/backups/shop.schedule"
+	run -0 sl-backup --list blog
+	assert_output "blog 20261130T033000Z bad bytes=12 seconds=0.20 verified=2026-11-30T03:30:01Z reason=service.postgis: its part does not restore
+blog 20261201T033000Z verified bytes=10 seconds=1.50 verified=2026-12-01T03:30:02Z"
+	run -0 sl-backup --list
+	assert_line --index 2 "shop 20261129T000000Z verified bytes=- seconds=- verified=-"
+	[ "${#lines[@]}" = 3 ] || fail "want 3 lines"
+	run -100 sl-backup --list ../etc
+	assert_output "sl-backup: fatal: invalid app name '../etc'"
+}
