@@ -587,9 +587,10 @@ record:
 		    top, bytes, sum.len ? sum.buf : "-", sl_backups_status_name(st), when,
 		    now_seconds() - t0);
 	if (why.len) {
+		/* one line, and nothing that would steer a terminal */
 		for (char *c = why.buf; *c; c++)
-			if (*c == '\n')
-				*c = ' ';
+			if ((unsigned char)*c < ' ' || *c == 0x7f)
+				*c = '?';
 		sl_buf_addf(&text, "reason=%s\n", why.buf);
 	}
 	sl_buf_add(&text, sections.buf, sections.len);
