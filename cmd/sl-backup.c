@@ -1,5 +1,4 @@
 /* silverlining — sl-backup: the services' data of the app at a location, out, in, and wiped. */
-#include <dirent.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -488,33 +487,12 @@ static void clear(const char *location, int lockfd)
 		sl_die(code, "the data is cleared but update_fetch failed");
 }
 
-/* The store's STAMP.EXT of the app, into OUT (after resetting it). */
-static const char *stored(struct sl_buf *out, const char *stamp, const char *ext)
-{
-	sl_backups_dir(out, app.buf);
-	sl_buf_addf(out, "/%s.%s", stamp, ext);
-	return out->buf;
-}
-
 static double now_seconds(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Whether every line of REPORT is key=value, the key [a-z0-9_]. */
-static int report_sane(const struct sl_buf *report)
-{
-	for (const char *l = report->buf; *l; ) {
-		size_t len = strcspn(l, "\n"), k = strspn(l, "abcdefghijklmnopqrstuvwxyz0123456789_");
-
-		if (!k || k >= len || l[k] != '=')
-			return 0;
-		l += len + (l[len] == '\n');
-	}
-	return 1;
 }
 
 /*
@@ -537,7 +515,8 @@ static enum sl_backups_status verify(const char *stamp, const char *recorded, co
 	time_t now;
 	int code;
 
-	if (sl_backups_sha256_file(stored(&p, stamp, "tar.gz"), &sum, &bytes, &err) < 0) {
+	sl_backups_path(&p, app.buf, stamp, "tar.gz");
+	if (sl_backups_sha256_file(p.buf, &sum, &bytes, &err) < 0) {
 		st = err.code == SL_EXIT_USAGE ? SL_BACKUPS_BAD : SL_BACKUPS_UNVERIFIED;
 		sl_buf_adds(&why, err.msg.buf);
 		goto record;
@@ -566,7 +545,7 @@ static enum sl_backups_status verify(const char *stamp, const char *recorded, co
 		checkpoint();
 		sl_buf_release(&prog);
 		sl_buf_release(&part);
-		if (code == 0 && !report_sane(&rep))
+		if (code == 0 && !sl_backups_report_valid(rep.buf))
 			code = SL_EXIT_TEMP;
 		if (code) {
 			st = code == SL_EXIT_USAGE ? SL_BACKUPS_BAD : SL_BACKUPS_UNVERIFIED;
@@ -594,7 +573,8 @@ record:
 		sl_buf_addf(&text, "reason=%s\n", why.buf);
 	}
 	sl_buf_add(&text, sections.buf, sections.len);
-	if (sl_file_write(stored(&p, stamp, "ini"), text.buf, text.len, 0600, SL_FILE_REPLACE,
+	sl_backups_path(&p, app.buf, stamp, "ini");
+	if (sl_file_write(p.buf, text.buf, text.len, 0600, SL_FILE_REPLACE,
 			  &err) < 0)
 		sl_die_err(&err);
 	/* the work directory goes now, not at exit */
@@ -612,16 +592,6 @@ record:
 	sl_buf_release(&rep);
 	return st;
 }
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static const char *or_dash(const char *s)
-{
-	return s ? s : "-";
-}
-
 /* APP's records into V (N), the one of STAMP at AT; dies when there is none. */
 static void record_of(const char *stamp, struct sl_backups_entry **v, size_t *n, size_t *at)
 {
@@ -637,46 +607,26 @@ static void record_of(const char *stamp, struct sl_backups_entry **v, size_t *n,
 		sl_die(SL_EXIT_NO, "%s has no stored backup %s", app.buf, stamp);
 }
 
-/* The node's override of backup.KEY, else app.ini's value DFLT. */
+/* The stored backups the retention does not keep, removed, each told. */
+/* The node's override of backup.KEY for the app, else app.ini's DFLT. */
 static long keep_count(const char *key, long dflt)
 {
-	struct sl_buf v = SL_BUF_INIT;
-	long n = dflt;
-
-	if (sl_backups_override(app.buf, key, &v) > 0)
-		n = atol(v.buf);
-	sl_buf_release(&v);
-	return n;
+	return sl_backups_keep(app.buf, key, dflt);
 }
 
-/* The stored backups the retention does not keep, removed. */
+/* The stored backups the retention does not keep, removed, each told. */
 static void prune(void)
 {
-	struct sl_backups_entry *v;
-	struct sl_buf p = SL_BUF_INIT;
+	struct sl_strv gone = SL_STRV_INIT;
 	struct sl_err err = SL_ERR_INIT;
-	size_t n;
-	int *keep_it;
+	int rc = sl_backups_prune(app.buf, keep_count("keep_daily", ini.backup_keep_daily),
+				  keep_count("keep_weekly", ini.backup_keep_weekly), &gone, &err);
 
-	if (sl_backups_list(app.buf, &v, &n, &err) < 0)
+	for (size_t i = 0; i < gone.n; i++)
+		fprintf(stderr, "%s: pruned %s %s\n", sl_msg_prog(), app.buf, gone.v[i]);
+	if (rc < 0)
 		sl_die_err(&err);
-	keep_it = calloc(n ? n : 1, sizeof(*keep_it));
-	if (!keep_it)
-		sl_die(SL_EXIT_TEMP, "out of memory");
-	sl_backups_retain(v, n, keep_count("keep_daily", ini.backup_keep_daily),
-			  keep_count("keep_weekly", ini.backup_keep_weekly), keep_it);
-	for (size_t i = 0; i < n; i++) {
-		if (keep_it[i])
-			continue;
-		/* the record first: an archive without one is no backup */
-		if (unlink(stored(&p, v[i].stamp, "ini")) < 0 ||
-		    (unlink(stored(&p, v[i].stamp, "tar.gz")) < 0 && errno != ENOENT))
-			sl_die(SL_EXIT_TEMP, "unable to remove %s: %s", p.buf, strerror(errno));
-		fprintf(stderr, "%s: pruned %s %s\n", sl_msg_prog(), app.buf, v[i].stamp);
-	}
-	free(keep_it);
-	sl_backups_free(v, n);
-	sl_buf_release(&p);
+	sl_strv_clear(&gone);
 }
 
 /* A backup of the app into the store, verified, then the retention: exit 0, 100, 111. */
@@ -694,12 +644,12 @@ static int scheduled(void)
 	for (;;) {	/* stamps are unique: at most one a second */
 		now = time(NULL);
 		sl_backups_stamp(now, stamp);
-		if (access(stored(&tgz, stamp, "tar.gz"), F_OK) < 0 &&
-		    access(stored(&p, stamp, "ini"), F_OK) < 0)
+		if (access(sl_backups_path(&tgz, app.buf, stamp, "tar.gz"), F_OK) < 0 &&
+		    access(sl_backups_path(&p, app.buf, stamp, "ini"), F_OK) < 0)
 			break;
 		sleep(1);
 	}
-	part_file = strdup(stored(&p, stamp, "tar.gz.part"));
+	part_file = strdup(sl_backups_path(&p, app.buf, stamp, "tar.gz.part"));
 	fd = open(part_file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		sl_die_errno("unable to make %s", part_file);
@@ -757,7 +707,8 @@ static void restore_stored(const char *stamp)
 		       "nothing was changed", stamp, app.buf,
 		       sl_backups_get(&v[at], "reason") ? sl_backups_get(&v[at], "reason") : "-");
 	rec = sl_backups_get(&v[at], "sha256");
-	if (sl_backups_sha256_file(stored(&p, stamp, "tar.gz"), &sum, &bytes, &err) < 0)
+	sl_backups_path(&p, app.buf, stamp, "tar.gz");
+	if (sl_backups_sha256_file(p.buf, &sum, &bytes, &err) < 0)
 		sl_die_err(&err);
 	if (!rec || strcmp(rec, sum.buf))
 		sl_die(SL_EXIT_USAGE, "the backup %s of %s is not the one recorded (its sha256 "
@@ -772,25 +723,15 @@ static void restore_stored(const char *stamp)
 static void list(const char *only)
 {
 	struct sl_strv apps = SL_STRV_INIT;
-	struct sl_buf dir = SL_BUF_INIT;
+	struct sl_buf line = SL_BUF_INIT;
 	struct sl_err err = SL_ERR_INIT;
-	struct dirent *de;
-	DIR *d;
 
-	if (only) {
-		if (!sl_app_name_valid(only))
-			sl_die(SL_EXIT_USAGE, "invalid app name '%s'", only);
+	if (only && !sl_app_name_valid(only))
+		sl_die(SL_EXIT_USAGE, "invalid app name '%s'", only);
+	if (only)
 		sl_strv_push(&apps, only);
-	} else {
-		sl_backups_dir(&dir, NULL);
-		d = opendir(dir.buf);
-		while (d && (de = readdir(d)))
-			if (sl_app_name_valid(de->d_name))
-				sl_strv_push(&apps, de->d_name);
-		if (d)
-			closedir(d);
-		qsort(apps.v, apps.n, sizeof(*apps.v), by_name);
-	}
+	else if (sl_backups_apps(&apps, &err) < 0)
+		sl_die_err(&err);
 	for (size_t i = 0; i < apps.n; i++) {
 		struct sl_backups_entry *v;
 		size_t n;
@@ -798,19 +739,13 @@ static void list(const char *only)
 		if (sl_backups_list(apps.v[i], &v, &n, &err) < 0)
 			sl_die_err(&err);
 		for (size_t k = 0; k < n; k++) {
-			const char *r = sl_backups_get(&v[k], "reason");
-
-			printf("%s %s %s bytes=%s seconds=%s verified=%s%s%s\n", apps.v[i],
-			       v[k].stamp, sl_backups_status_name(v[k].status),
-			       or_dash(sl_backups_get(&v[k], "bytes")),
-			       or_dash(sl_backups_get(&v[k], "seconds")),
-			       or_dash(sl_backups_get(&v[k], "verified")), r ? " reason=" : "",
-			       r ? r : "");
+			sl_backups_line(&line, apps.v[i], &v[k]);
+			printf("%s\n", line.buf);
 		}
 		sl_backups_free(v, n);
 	}
 	sl_strv_clear(&apps);
-	sl_buf_release(&dir);
+	sl_buf_release(&line);
 }
 
 /* Whether V is a whole number from MIN to MAX, or "-". */

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "backups.h"
 #include "exit.h"
 #include "file.h"
@@ -44,6 +45,43 @@ void sl_backups_dir(struct sl_buf *out, const char *app)
 	sl_node_path(out, "backups");
 	if (app)
 		sl_buf_addf(out, "/%s", app);
+}
+
+const char *sl_backups_path(struct sl_buf *out, const char *app, const char *stamp,
+			    const char *ext)
+{
+	sl_backups_dir(out, app);
+	sl_buf_addf(out, "/%s.%s", stamp, ext);
+	return out->buf;
+}
+
+static int by_string(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sl_backups_apps(struct sl_strv *out, struct sl_err *err)
+{
+	struct sl_buf dir = SL_BUF_INIT;
+	struct dirent *de;
+	size_t from = out->n;
+	DIR *d;
+
+	sl_backups_dir(&dir, NULL);
+	d = opendir(dir.buf);
+	if (!d) {
+		int ret = errno == ENOENT ? 0 : sl_err_errno(err, "unable to read %s", dir.buf);
+
+		sl_buf_release(&dir);
+		return ret;
+	}
+	while ((de = readdir(d)))
+		if (sl_app_name_valid(de->d_name))
+			sl_strv_push(out, de->d_name);
+	closedir(d);
+	qsort(out->v + from, out->n - from, sizeof(*out->v), by_string);
+	sl_buf_release(&dir);
+	return 0;
 }
 
 /* PATH a directory of root's, 0700, made when missing, never a link. */
@@ -289,6 +327,73 @@ void sl_backups_retain(const struct sl_backups_entry *v, size_t n, long keep_dai
 	keep_by(v, m, order, keep_daily, 0, keep);
 	keep_by(v, m, order, keep_weekly, 1, keep);
 	free(order);
+}
+
+int sl_backups_prune(const char *app, long keep_daily, long keep_weekly,
+		     struct sl_strv *pruned, struct sl_err *err)
+{
+	struct sl_backups_entry *v;
+	struct sl_buf p = SL_BUF_INIT;
+	size_t n;
+	int *keep, ret = 0;
+
+	if (sl_backups_list(app, &v, &n, err) < 0)
+		return -1;
+	keep = sl_xcalloc(n ? n : 1, sizeof(*keep));
+	sl_backups_retain(v, n, keep_daily, keep_weekly, keep);
+	for (size_t i = 0; i < n && !ret; i++) {
+		if (keep[i])
+			continue;
+		if (unlink(sl_backups_path(&p, app, v[i].stamp, "ini")) < 0 ||
+		    (unlink(sl_backups_path(&p, app, v[i].stamp, "tar.gz")) < 0 && errno != ENOENT))
+			ret = sl_err_errno(err, "unable to remove %s", p.buf);
+		else
+			sl_strv_push(pruned, v[i].stamp);
+	}
+	free(keep);
+	sl_backups_free(v, n);
+	sl_buf_release(&p);
+	return ret;
+}
+
+long sl_backups_keep(const char *app, const char *key, long dflt)
+{
+	struct sl_buf v = SL_BUF_INIT;
+	long n = dflt;
+
+	if (sl_backups_override(app, key, &v) > 0)
+		n = atol(v.buf);
+	sl_buf_release(&v);
+	return n;
+}
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+void sl_backups_line(struct sl_buf *out, const char *app, const struct sl_backups_entry *e)
+{
+	const char *r = sl_backups_get(e, "reason");
+
+	sl_buf_reset(out);
+	sl_buf_addf(out, "%s %s %s bytes=%s seconds=%s verified=%s", app, e->stamp,
+		    sl_backups_status_name(e->status), or_dash(sl_backups_get(e, "bytes")),
+		    or_dash(sl_backups_get(e, "seconds")), or_dash(sl_backups_get(e, "verified")));
+	if (r)
+		sl_buf_addf(out, " reason=%s", r);
+}
+
+int sl_backups_report_valid(const char *report)
+{
+	for (const char *l = report; *l; ) {
+		size_t len = strcspn(l, "\n"), k = strspn(l, "abcdefghijklmnopqrstuvwxyz0123456789_");
+
+		if (!k || k >= len || l[k] != '=')
+			return 0;
+		l += len + (l[len] == '\n');
+	}
+	return 1;
 }
 
 static void hex(const unsigned char *md, unsigned n, struct sl_buf *out)

@@ -44,6 +44,13 @@ void sl_backups_stamp(time_t t, char *out);
 /* ROOT/backups, or ROOT/backups/APP when APP is not NULL, into OUT (reset first). */
 void sl_backups_dir(struct sl_buf *out, const char *app);
 
+/* ROOT/backups/APP/STAMP.EXT into OUT (reset first); returns OUT's string. */
+const char *sl_backups_path(struct sl_buf *out, const char *app, const char *stamp,
+			    const char *ext);
+
+/* The apps with a directory in the store, sorted, onto OUT. 0, or -1 with ERR. */
+int sl_backups_apps(struct sl_strv *out, struct sl_err *err);
+
 /*
  * ROOT/backups and ROOT/backups/APP made when missing (0700 root), and
  * checked to be root's own directories, not links: 0, or -1 with ERR (111;
@@ -108,6 +115,28 @@ void sl_backups_free(struct sl_backups_entry *v, size_t n);
  */
 void sl_backups_retain(const struct sl_backups_entry *v, size_t n, long keep_daily,
 		       long keep_weekly, int *keep);
+
+/*
+ * APP's stored backups that sl_backups_retain() does not keep, with
+ * KEEP_DAILY and KEEP_WEEKLY, removed (the record first: an archive
+ * without one is no backup); their stamps pushed onto PRUNED. 0, or -1
+ * with ERR (111).
+ */
+int sl_backups_prune(const char *app, long keep_daily, long keep_weekly,
+		     struct sl_strv *pruned, struct sl_err *err);
+
+/* The node's override of backup.KEY (keep_daily, keep_weekly) for APP, else DFLT. */
+long sl_backups_keep(const char *app, const char *key, long dflt);
+
+/*
+ * E as a --list line, "APP STAMP STATUS bytes=N seconds=S verified=TIME
+ * [reason=WHY]" with "-" for what the record lacks, into OUT (reset
+ * first, no newline).
+ */
+void sl_backups_line(struct sl_buf *out, const char *app, const struct sl_backups_entry *e);
+
+/* Whether every line of a verify's REPORT is key=value, the key [a-z0-9_]+. */
+int sl_backups_report_valid(const char *report);
 
 /* The defaults of app.ini's backup.keep_daily and backup.keep_weekly. */
 #define SL_BACKUPS_KEEP_DAILY 7
