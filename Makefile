@@ -26,11 +26,11 @@ SERVICES := postgis postgresql mysql files writable_root redis
 SCRIPTS := silver sl-node sl-init sl-serve
 LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance instance-names upload appuser node render location route \
-	template diff service service-db service-area service-pg service-my service-redis say failing unit switch prepare gate tls acme fcgi schedule jobs nodeset balancer fanout dbrecord dbclient dbnode
+	template diff service service-db service-area service-pg service-my service-redis backups say failing unit switch prepare gate tls acme fcgi schedule jobs nodeset balancer fanout dbrecord dbclient dbnode
 # the verbs of silver, each with its page silver-VERB(1)
 VERBS := env init serve setup-node create-node destroy-node list-nodes update \
 	activate deactivate query clean-node disable enable logs backup restore \
-	clear run create-config diff install-cert list-certs renew-certs jobs run-job failover
+	clear run create-config diff install-cert list-certs renew-certs jobs run-job failover backups
 MAN1 := $(TOOLS) $(SCRIPTS) $(SERVICES:%=sl-service-%) $(VERBS:%=silver-%)
 MAN7 := silver
 

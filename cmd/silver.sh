@@ -25,7 +25,8 @@ logs	sl-remote	[--node NODE | --nodeset NAME] [-f] LOCATION	the log of the app a
 jobs	sl-remote	[--node NODE | --nodeset NAME] NODE|LOCATION	the scheduled jobs of a node, or of the app at LOCATION: last and next run, status
 run-job	sl-remote	[--node NODE] LOCATION JOB	run a job of the app at LOCATION now, and report its status
 backup	sl-remote-backup	[--node NODE] LOCATION DEST	back up the services of the app at LOCATION into DEST (dir or .tar.gz)
-restore	sl-remote-backup	[--node NODE] BACKUP LOCATION	load a backup into the app at LOCATION
+restore	sl-remote-backup	[--node NODE] BACKUP LOCATION | silver restore [--node NODE] --stored STAMP LOCATION	load a backup, or one the node stored, into the app at LOCATION
+backups	sl-remote	[--node NODE] [--schedule SCHEDULE|off] [--keep-daily N] [--keep-weekly N] NODE|LOCATION	the scheduled backups a node stored, verified or bad; or set when the app at LOCATION is backed up
 clear	sl-remote	[--node NODE] LOCATION	wipe the data of the services of the app at LOCATION, then update_fetch
 run	sl-remote-run	[--node NODE] [--user app|root] [-i] LOCATION SCRIPT [ARG...]	run a script of the app at LOCATION on its node, in its environment
 create-config	sl-config	DIR OUT [VAR=VALUE...] | silver create-config --info DIR	fill the app'"'"'s config.template into a deployment config
@@ -106,10 +107,11 @@ resolve() {
 # The verbs that reach a node take its options before their operands:
 # --node NODE (else the location's host), and the transport's own.
 node= nodeset= each=() skip=() ssh=() keep=() follow=() dry=() SL_CLEAR=() upd=() as=() tty=() force=()
+stored= sched=(- - -)
 acme=() hsts=() staging= balancer=
 case $verb in
 update|activate|deactivate|query|clean-node|disable|enable|logs|backup|restore|clear|run|diff|\
-install-cert|list-certs|renew-certs|jobs|run-job)
+install-cert|list-certs|renew-certs|jobs|run-job|backups)
 	while [ $# -gt 0 ]; do
 		case $verb:$1 in
 		renew-certs:--force) force=(--force); shift; continue ;;
@@ -133,6 +135,16 @@ install-cert|list-certs|renew-certs|jobs|run-job)
 			case $2 in app|root) ;; *) die 100 "--user $2: app or root" ;; esac
 			as=(--user "$2"); shift 2; continue ;;
 		logs:-f) follow=(-f); shift; continue ;;
+		restore:--stored) [ $# -ge 2 ] || die 100 "--stored needs a backup's stamp"
+			stored=$2; shift 2; continue ;;
+		backups:--schedule|backups:--keep-daily|backups:--keep-weekly)
+			[ $# -ge 2 ] || die 100 "$1 needs a value"
+			case $1 in
+			--schedule) sched[0]=$2 ;;
+			--keep-daily) sched[1]=$2 ;;
+			*) sched[2]=$2 ;;
+			esac
+			shift 2; continue ;;
 		clean-node:-n) dry=(-n); shift; continue ;;
 		clean-node:--keep) [[ ${2:-} =~ ^[0-9]+$ ]] || die 100 "--keep needs a number of instances"
 			dry+=(--keep "$2"); shift 2; continue ;;
@@ -167,7 +179,7 @@ install-cert|list-certs|renew-certs|jobs|run-job)
 	[ -n "$nodeset" ] || [ ${#skip[@]} -eq 0 ] || die 100 "--skip needs --nodeset NAME"
 	[ -z "$node" ] || node=$(resolve "$node") || exit
 	case $verb in
-	backup|restore|clear|run|diff|run-job) [ -z "$nodeset" ] ||
+	backup|restore|clear|run|diff|run-job|backups) [ -z "$nodeset" ] ||
 		die 100 "$verb works on one node (each node holds its own data and instances): give --node NODE, not --nodeset" ;;
 	logs) [ -z "$nodeset" ] || [ ${#follow[@]} -eq 0 ] || die 100 "logs -f follows one node: give --node NODE, not --nodeset" ;;
 	esac ;;
@@ -455,10 +467,30 @@ backup)	# into DEST.tar.gz, or unpacked into the directory DEST (sl-remote-backu
 	need $# 2 2
 	n=$(node_of "$1") || exit
 	set -- "${ssh[@]}" "$n" "$1" "$2" ;;
-restore)
-	need $# 2 2
-	n=$(node_of "$2") || exit
-	set -- --restore "${ssh[@]}" "$n" "$1" "$2" ;;
+restore)	# --stored: a backup the node keeps (sl-backup(1)); else one sent from here
+	if [ -n "$stored" ]; then
+		need $# 1 1
+		n=$(node_of "$1") || exit
+		tool=sl-remote
+		set -- "${ssh[@]}" "$n" sl-backup --restore "$1" "$stored"
+	else
+		need $# 2 2
+		n=$(node_of "$2") || exit
+		set -- --restore "${ssh[@]}" "$n" "$1" "$2"
+	fi ;;
+backups)	# NODE: all its stored backups; LOCATION: its app's, or its schedule set
+	need $# 1 1
+	if [ "${sched[*]}" != "- - -" ]; then
+		case $1 in *@*) die 100 "--schedule and --keep-* set the backups of one app: give its LOCATION" ;; esac
+		n=$(node_of "$1") || exit
+		set -- "${ssh[@]}" "$n" sl-backup --schedule "$1" "${sched[@]}"
+	else
+		case $1 in
+		*@*) [ -n "$node" ] || node=$1; set -- "${ssh[@]}" "$node" sl-backup --list ;;
+		*) n=$(node_of "$1") || exit
+		   set -- "${ssh[@]}" "$n" sl-backup --list --at "$1" ;;
+		esac
+	fi ;;
 clear)
 	need $# 1 1
 	if [ -z "${SL_YES:-}" ]; then

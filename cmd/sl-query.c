@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../libsl/appuser.h"
+#include "../libsl/backups.h"
 #include "../libsl/failing.h"
 #include "../libsl/file.h"
 #include "../libsl/instance.h"
@@ -100,9 +101,57 @@ static void tls(const struct sl_routes *r, const struct sl_strv *insts)
 	sl_buf_release(&out);
 }
 
+/* KEY of the record E, or "-". */
+static const char *dash(const struct sl_backups_entry *e, const char *key)
+{
+	const char *v = e ? sl_backups_get(e, key) : NULL;
+
+	return v ? v : "-";
+}
+
+/*
+ * For each app of INSTS with stored backups (sl-backup --scheduled), its
+ * last verified one: "backup APP STAMP verified=TIME seconds=S bad=N"
+ * (STAMP "-" when none verified; N the bad or unverified ones kept).
+ */
+static void backups(const struct sl_strv *insts)
+{
+	struct sl_buf app = SL_BUF_INIT, last = SL_BUF_INIT;
+
+	for (size_t i = 0; i < insts->n; i++) {
+		struct sl_backups_entry *v;
+		struct sl_err err = SL_ERR_INIT;
+		const struct sl_backups_entry *ok = NULL;
+		size_t n, bad = 0;
+
+		sl_node_app_of(insts->v[i], &app);
+		if (!strcmp(app.buf, last.buf))
+			continue;	/* instances come sorted: an app's are together */
+		sl_buf_reset(&last);
+		sl_buf_adds(&last, app.buf);
+		if (sl_backups_list(app.buf, &v, &n, &err) < 0) {
+			sl_err_release(&err);	/* not root: the store is not ours to show */
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (v[k].status == SL_BACKUPS_VERIFIED)
+				ok = &v[k];
+			else
+				bad++;
+		}
+		if (n)
+			printf("backup %s %s verified=%s seconds=%s bad=%zu\n", app.buf,
+			       ok ? ok->stamp : "-", dash(ok, "verified"), dash(ok, "seconds"), bad);
+		sl_backups_free(v, n);
+	}
+	sl_buf_release(&app);
+	sl_buf_release(&last);
+}
+
 /*
  * One line per instance: APP INSTANCE STATE LOCATION...; then the
- * disabled apps; then the TLS state of their https hosts.
+ * disabled apps; then the last verified backup of each; then the TLS
+ * state of their https hosts.
  */
 static void query(char **apps, int n)
 {
@@ -132,6 +181,7 @@ static void query(char **apps, int n)
 	for (size_t i = 0; i < disabled.n; i++)
 		if (!n || bsearch(&disabled.v[i], apps, (size_t)n, sizeof *apps, by_name))
 			printf("disabled %s\n", disabled.v[i]);
+	backups(&insts);
 	tls(&r, &insts);
 	sl_strv_clear(&insts);
 	sl_strv_clear(&disabled);

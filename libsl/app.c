@@ -28,7 +28,7 @@ struct key {
 	const char *why;	/* what check wants, for messages */
 };
 
-#define NKEYS 17
+#define NKEYS 20
 
 struct parse {
 	struct sl_app *app;
@@ -154,6 +154,18 @@ static int valid_checker(const char *v, const struct key *k)
 	return relative_path(v);
 }
 
+/* A schedule as jobs take it (schedule.h): cron's, or systemd's, checked on the node. */
+static int valid_schedule(const char *v, const struct key *k)
+{
+	struct sl_buf cal = SL_BUF_INIT, why = SL_BUF_INIT;
+	int ok = sl_jobs_calendar(v, &cal, &why) >= 0;
+
+	(void)k;
+	sl_buf_release(&cal);
+	sl_buf_release(&why);
+	return ok;
+}
+
 #define F(field) offsetof(struct sl_app, field)
 static const struct key keys[] = {
 	{ "app_name", K_STRING, F(name), valid_name, 0, 0,
@@ -184,6 +196,11 @@ static const struct key keys[] = {
 	{ "timeout", K_INT, F(timeout), NULL, 1, 3600, NULL },
 	{ "memory_limit", K_INT, F(memory_limit), NULL, 16, 65536, NULL },
 	{ "idle_timeout", K_INT, F(idle_timeout), NULL, 0, 86400, NULL },
+	{ "backup.schedule", K_STRING, F(backup_schedule), valid_schedule, 0, 0,
+	  "cron's five fields, @daily and the like, or a systemd calendar expression "
+	  "(both day fields restricted at once has no systemd form)" },
+	{ "backup.keep_daily", K_INT, F(backup_keep_daily), NULL, 1, 366, NULL },
+	{ "backup.keep_weekly", K_INT, F(backup_keep_weekly), NULL, 0, 520, NULL },
 };
 #undef F
 _Static_assert(sizeof(keys) / sizeof(keys[0]) == NKEYS, "NKEYS");
@@ -635,6 +652,16 @@ int sl_app_load(struct sl_app *app, const char *dir, struct sl_err *err)
 		ret = settle_pending(&ps, err);
 	if (ret == 0)
 		ret = check_jobs(app, err);
+	if (ret == 0 && app->backup_schedule) {
+		struct sl_buf cal = SL_BUF_INIT, why = SL_BUF_INIT;
+
+		sl_jobs_calendar(app->backup_schedule, &cal, &why);
+		app->backup_calendar = sl_buf_detach(&cal, NULL);
+		for (size_t i = 0; i < NKEYS; i++)
+			if (!strcmp(keys[i].name, "backup.schedule"))
+				app->backup_line = ps.first_line[i];
+		sl_buf_release(&why);
+	}
 	free((char *)ps.prev_job_key);
 	sl_strv_clear(&ps.other_sections);
 	if (ret < 0)
@@ -665,6 +692,8 @@ void sl_app_release(struct sl_app *app)
 	free(app->config_default);
 	free(app->config_template);
 	free(app->config_checker);
+	free(app->backup_schedule);
+	free(app->backup_calendar);
 	sl_strv_clear(&app->warnings);
 	for (size_t i = 0; i < app->njobs; i++) {
 		free(app->jobs[i].name);

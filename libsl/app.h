@@ -55,10 +55,14 @@ struct sl_app {
 	struct sl_strv warnings;	/* "DIR/app.ini:LINE: ..." */
 	struct sl_app_job *jobs;	/* in app.ini's order of their first key */
 	size_t njobs;
+	char *backup_schedule;	/* backup.schedule as written, or NULL: no scheduled backups */
+	char *backup_calendar;	/* ... as systemd's OnCalendar */
+	long backup_keep_daily, backup_keep_weekly;	/* 1 to 366 (7), 0 to 520 (4) */
+	unsigned backup_line;	/* of backup.schedule */
 };
 #define SL_APP_INIT { NULL, NULL, NULL, NULL, SL_PLATFORM_PYTHON, NULL, \
 	SL_STRV_INIT, NULL, NULL, NULL, 0, SL_STRV_INIT, 0, NULL, NULL, NULL, \
-	2, 1, 30, 256, SL_APP_IDLE_TIMEOUT, SL_STRV_INIT, NULL, 0 }
+	2, 1, 30, 256, SL_APP_IDLE_TIMEOUT, SL_STRV_INIT, NULL, 0, NULL, NULL, 7, 4, 0 }
 
 /* idle_timeout's default, in seconds (doc/DESIGN.md, "Idle instances") */
 #define SL_APP_IDLE_TIMEOUT 600

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backups.h"
 #include "exit.h"
 #include "file.h"
 #include "instance.h"
@@ -42,15 +43,18 @@ int sl_jobs_serving(const struct sl_routes *r, const char *app, struct sl_buf *i
 	return 1;
 }
 
-void sl_jobs_timer_text(struct sl_buf *out, const char *app, const struct sl_app_job *j)
+/* A timer's text: a comment saying where it comes from, then the [Timer] of CALENDAR. */
+static void timer_text(struct sl_buf *out, const char *what, const char *from, const char *key,
+		       const char *schedule, const char *desc, const char *man,
+		       const char *calendar)
 {
 	sl_buf_reset(out);
-	sl_buf_addf(out, "# silverlining: the job %s of the app %s, written by sl-job --sync\n"
-		    "# from the routes and the app.ini of the instance serving it:\n"
-		    "# job.%s.schedule = %s\n"
+	sl_buf_addf(out, "# silverlining: %s, written by sl-job --sync\n"
+		    "# from the routes and %s:\n"
+		    "# %s = %s\n"
 		    "[Unit]\n"
-		    "Description=silverlining job %s of %s\n"
-		    "Documentation=man:sl-job(1)\n"
+		    "Description=silverlining %s\n"
+		    "Documentation=man:%s(1)\n"
 		    "\n"
 		    "[Timer]\n"
 		    "OnCalendar=%s\n"
@@ -58,31 +62,75 @@ void sl_jobs_timer_text(struct sl_buf *out, const char *app, const struct sl_app
 		    "\n"
 		    "[Install]\n"
 		    "WantedBy=timers.target\n",
-		    j->name, app, j->name, j->schedule, j->name, app, j->calendar);
+		    what, from, key, schedule, desc, man, calendar);
+}
+
+void sl_jobs_timer_text(struct sl_buf *out, const char *app, const struct sl_app_job *j)
+{
+	struct sl_buf what = SL_BUF_INIT, key = SL_BUF_INIT, desc = SL_BUF_INIT;
+
+	sl_buf_addf(&what, "the job %s of the app %s", j->name, app);
+	sl_buf_addf(&key, "job.%s.schedule", j->name);
+	sl_buf_addf(&desc, "job %s of %s", j->name, app);
+	timer_text(out, what.buf, "the app.ini of the instance serving it", key.buf, j->schedule,
+		   desc.buf, "sl-job", j->calendar);
+	sl_buf_release(&what);
+	sl_buf_release(&key);
+	sl_buf_release(&desc);
+}
+
+void sl_jobs_backup_timer_text(struct sl_buf *out, const char *app, const char *schedule,
+			       const char *calendar)
+{
+	struct sl_buf what = SL_BUF_INIT, desc = SL_BUF_INIT;
+
+	sl_buf_addf(&what, "the scheduled backups of the app %s", app);
+	sl_buf_addf(&desc, "scheduled backup of %s", app);
+	timer_text(out, what.buf, "the serving instance's app.ini, or the node's override",
+		   "backup.schedule", schedule, desc.buf, "sl-backup", calendar);
+	sl_buf_release(&what);
+	sl_buf_release(&desc);
+}
+
+/* CALENDAR checked by systemd-analyze: 0, or 100 told through S naming WHAT at LINE. */
+static int check_calendar(const struct sl_say *s, const struct sl_app *a, unsigned line,
+			  const char *what, const char *schedule, const char *calendar)
+{
+	struct sl_buf out = SL_BUF_INIT;
+	int rc = sl_say_merged(&out, (char *[]){ "systemd-analyze", "calendar",
+		"--iterations=1", (char *)calendar, NULL });
+
+	if (rc) {
+		sl_say(s, "%s:%u: invalid %s '%s': systemd-analyze calendar says:", a->ini, line,
+		       what, schedule);
+		sl_say_text(s, out.buf, out.len);
+	}
+	sl_buf_release(&out);
+	return rc ? SL_EXIT_USAGE : 0;
 }
 
 int sl_jobs_check(const struct sl_say *s, const struct sl_app *a)
 {
-	for (size_t i = 0; i < a->njobs; i++) {
-		const struct sl_app_job *j = &a->jobs[i];
-		struct sl_buf out = SL_BUF_INIT;
-		int rc = sl_say_merged(&out, (char *[]){ "systemd-analyze", "calendar",
-			"--iterations=1", j->calendar, NULL });
+	struct sl_buf what = SL_BUF_INIT;
+	int rc = 0;
 
-		if (rc) {
-			sl_say(s, "%s:%u: invalid job.%s.schedule '%s': systemd-analyze calendar says:",
-			       a->ini, j->line, j->name, j->schedule);
-			sl_say_text(s, out.buf, out.len);
-		}
-		sl_buf_release(&out);
-		if (rc)
-			return SL_EXIT_USAGE;
+	for (size_t i = 0; i < a->njobs && !rc; i++) {
+		const struct sl_app_job *j = &a->jobs[i];
+
+		sl_buf_reset(&what);
+		sl_buf_addf(&what, "job.%s.schedule", j->name);
+		rc = check_calendar(s, a, j->line, what.buf, j->schedule, j->calendar);
 	}
-	return 0;
+	if (!rc && a->backup_calendar)
+		rc = check_calendar(s, a, a->backup_line, "backup.schedule", a->backup_schedule,
+				    a->backup_calendar);
+	sl_buf_release(&what);
+	return rc;
 }
 
-/* The unit names a sync handles: silverlining-job@APP:JOB.timer. */
+/* The unit names a sync handles: silverlining-job@APP:JOB.timer, sl-backup@APP.timer. */
 #define PREFIX "silverlining-job@"
+#define BACKUP_PREFIX "sl-backup@"
 
 /* The apps that R routes at a location that is not prev.*, onto OUT once each. */
 static void routed_apps(const struct sl_routes *r, struct sl_strv *out)
@@ -124,6 +172,40 @@ static int systemctl(const struct sl_say *s, const char *verb, const char *opt,
 	return rc;
 }
 
+/*
+ * APP's backup timer, when it has one: the node's override
+ * (backups.h, sl-backup --schedule) wins over the
+ * serving instance's backup.schedule; "off" there means none.
+ */
+static void backup_timer(const struct sl_say *s, const char *app, const struct sl_app *a,
+			 struct sl_strv *names, struct sl_strv *texts)
+{
+	struct sl_buf text = SL_BUF_INIT, over = SL_BUF_INIT, cal = SL_BUF_INIT, why = SL_BUF_INIT;
+	const char *schedule = a->backup_schedule, *calendar = a->backup_calendar;
+
+	if (sl_backups_override(app, "schedule", &over) > 0) {
+		schedule = over.buf;
+		if (!strcmp(schedule, "off")) {
+			schedule = NULL;
+		} else if (sl_jobs_calendar(schedule, &cal, &why) < 0) {
+			sl_say(s, "the backups of %s are not scheduled: the node's schedule '%s': %s",
+			       app, schedule, why.buf);
+			schedule = NULL;
+		} else {
+			calendar = cal.buf;
+		}
+	}
+	if (schedule && a->nservices) {	/* an app without services has nothing to back up */
+		sl_strv_pushf(names, BACKUP_PREFIX "%s.timer", app);
+		sl_jobs_backup_timer_text(&text, app, schedule, calendar);
+		sl_strv_push(texts, text.buf);
+	}
+	sl_buf_release(&text);
+	sl_buf_release(&over);
+	sl_buf_release(&cal);
+	sl_buf_release(&why);
+}
+
 /* The timers wanted: file names onto NAMES, their texts onto TEXTS. */
 static void wanted(const struct sl_say *s, const struct sl_routes *r, struct sl_strv *names,
 		   struct sl_strv *texts)
@@ -148,6 +230,7 @@ static void wanted(const struct sl_say *s, const struct sl_routes *r, struct sl_
 				sl_jobs_timer_text(&text, apps.v[i], &a.jobs[k]);
 				sl_strv_push(texts, text.buf);
 			}
+			backup_timer(s, apps.v[i], &a, names, texts);
 		}
 		sl_app_release(&a);
 		sl_err_release(&err);
@@ -182,7 +265,8 @@ int sl_jobs_sync(const struct sl_say *s, struct sl_err *err)
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name), k;
 
-		if (strncmp(e->d_name, PREFIX, strlen(PREFIX)) || n < 7 ||
+		if ((strncmp(e->d_name, PREFIX, strlen(PREFIX)) &&
+		     strncmp(e->d_name, BACKUP_PREFIX, strlen(BACKUP_PREFIX))) || n < 7 ||
 		    strcmp(e->d_name + n - 6, ".timer"))
 			continue;
 		for (k = 0; k < names.n && strcmp(names.v[k], e->d_name); k++)

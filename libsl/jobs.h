@@ -32,7 +32,16 @@ int sl_jobs_serving(const struct sl_routes *r, const char *app, struct sl_buf *i
 void sl_jobs_timer_text(struct sl_buf *out, const char *app, const struct sl_app_job *j);
 
 /*
- * Every job schedule of A checked by systemd-analyze calendar. 0, or 100
+ * The timer file's text for APP's scheduled backups (sl-backup@APP.timer,
+ * which starts sl-backup@APP.service: sl-backup --scheduled APP), into
+ * OUT (after resetting it).
+ */
+void sl_jobs_backup_timer_text(struct sl_buf *out, const char *app, const char *schedule,
+			       const char *calendar);
+
+/*
+ * Every job schedule of A, and its backup.schedule, checked by
+ * systemd-analyze calendar. 0, or 100
  * (the first bad one told through S as A->ini:LINE).
  */
 int sl_jobs_check(const struct sl_say *s, const struct sl_app *a);
@@ -40,8 +49,9 @@ int sl_jobs_check(const struct sl_say *s, const struct sl_app *a);
 /*
  * The node's job timers made to match its routes: for each app with a
  * serving instance (sl_jobs_serving), a timer per job of that
- * instance's app.ini, written (by temp file and rename) when it differs,
- * enabled and started; every other silverlining-job@ timer stopped,
+ * instance's app.ini, and its backup timer (backup.schedule, or the
+ * node's override), written (by temp file and rename) when it differs,
+ * enabled and started; every other silverlining-job@ and sl-backup@ timer stopped,
  * disabled and removed, with its running job. What changed is told
  * through S. The caller holds the node's lock. 0, or -1 with ERR (111).
  */

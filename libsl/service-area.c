@@ -2,11 +2,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backups.h"
 #include "buf.h"
 #include "exit.h"
 #include "file.h"
@@ -209,6 +211,46 @@ out:
 	return ret;
 }
 
+/*
+ * The archive read whole (100 when it is not), then unpacked by the app's
+ * user into a scratch directory of its own, /var/tmp/sl-verify.XXXXXX/tree
+ * (the parent root's, 0711; the tree the app's user's, 0700: no other app
+ * reaches it), walked with that user's rights only, and removed.
+ */
+static int sl_service_area_verify(const struct sl_service_area *k, const struct sl_service_app *a,
+				  const char *dir, struct sl_strv *report, struct sl_err *err)
+{
+	struct sl_buf tar = SL_BUF_INIT, tree = SL_BUF_INIT;
+	struct sl_err ignored = SL_ERR_INIT;
+	char scratch[] = "/var/tmp/sl-verify.XXXXXX";
+	int in = -1, made = 0, ret = -1;
+
+	if (sl_service_area_check(a, dir, err) < 0)
+		goto out;
+	if ((in = open_archive(dir, &tar, err)) < 0)
+		goto out;
+	if (!mkdtemp(scratch) || chmod(scratch, 0711) < 0) {
+		sl_err_errno(err, "unable to make a scratch directory");
+		goto out;
+	}
+	made = 1;
+	sl_buf_addf(&tree, "%s/tree", scratch);
+	if (unpack(k, a, in, tree.buf, err) < 0) {
+		sl_err_prefix(err, "the archive did not unpack");
+		goto out;
+	}
+	ret = sl_backups_tree_report(tree.buf, a->uid, a->gid, report, err);
+out:
+	if (made)
+		sl_file_remove_tree(AT_FDCWD, scratch, &ignored);
+	if (in >= 0)
+		close(in);
+	sl_err_release(&ignored);
+	sl_buf_release(&tar);
+	sl_buf_release(&tree);
+	return ret;
+}
+
 /* The area of the running executable: set by sl_service_area_main. */
 static const struct sl_service_area *self;
 
@@ -249,6 +291,12 @@ static int clear(const struct sl_service_app *a, struct sl_err *err)
 	return sl_service_area_clear(self, a, err);
 }
 
+static int verify(const struct sl_service_app *a, const char *dir, struct sl_strv *report,
+		  struct sl_err *err)
+{
+	return sl_service_area_verify(self, a, dir, report, err);
+}
+
 int sl_service_area_main(int argc, char **argv, const char *name, const struct sl_service_area *k)
 {
 	static const char *const keys[] = { "dir", NULL };
@@ -256,6 +304,7 @@ int sl_service_area_main(int argc, char **argv, const char *name, const struct s
 		.name = name, .devel_prefix = name, .devel_keys = keys, .db_names = 0,
 		.devel_env = devel_env, .install = install, .setup = setup, .env = env,
 		.backup = backup, .restore = restore, .check = sl_service_area_check, .clear = clear,
+		.verify = verify,
 	};
 
 	self = k;

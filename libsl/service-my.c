@@ -948,6 +948,47 @@ int sl_service_my_check(const struct sl_service_app *a, const char *dir, struct 
 }
 
 /*
+ * What a restore and a verify begin with: DIR/database.sql whole (100 if
+ * not) into PATH, the app's password into PASS, where the server is into
+ * W, and the admin's connection, or NULL with ERR.
+ */
+static MYSQL *begin(const struct sl_service_app *a, const char *dir, struct sl_buf *path,
+		    struct sl_buf *pass, struct where *w, struct sl_err *err)
+{
+	sl_buf_addf(path, "%s/database.sql", dir);
+	if (check_name(a, err) < 0 || dump_whole(path->buf, err) < 0 ||
+	    read_password(a, pass, err) < 0 || where_load(w, err) < 0)
+		return NULL;
+	return connect_admin(w, err);
+}
+
+/*
+ * DIR/database.sql loaded into DB (granted to the app) by the app's Unix
+ * user logged in as its MariaDB user, the client in sandbox mode: 0, 1
+ * when the load itself failed (ERR set), -1 with ERR otherwise.
+ */
+static int load_as_app(const struct where *w, const struct sl_service_app *a, const char *dir,
+		       const char *db, struct sl_err *err)
+{
+	struct sl_buf cnf = SL_BUF_INIT, opt = SL_BUF_INIT;
+	int ret;
+
+	if (client_file(w, a, &cnf, err) < 0)
+		return -1;
+	sl_buf_addf(&opt, "--defaults-extra-file=%s", cnf.buf);
+	{
+		char *argv[] = { "mariadb", opt.buf, "--sandbox", "--local-infile=0",
+			(char *)db, NULL };
+
+		ret = sl_service_load(argv, a->user, dir, "database.sql", err) < 0 ? 1 : 0;
+	}
+	sl_service_private_file_remove(cnf.buf);
+	sl_buf_release(&cnf);
+	sl_buf_release(&opt);
+	return ret;
+}
+
+/*
  * A restore is checked whole, loaded by the app's own user (as its Unix
  * user, the client in sandbox mode) into a database of its own, and only
  * then swapped in: any failure leaves the app's data as it was.
@@ -955,18 +996,15 @@ int sl_service_my_check(const struct sl_service_app *a, const char *dir, struct 
 int sl_service_my_restore(const struct sl_service_app *a, const char *dir, struct sl_err *err)
 {
 	struct sl_buf path = SL_BUF_INIT, tmp = SL_BUF_INIT, old = SL_BUF_INIT;
-	struct sl_buf cnf = SL_BUF_INIT, opt = SL_BUF_INIT, pass = SL_BUF_INIT;
+	struct sl_buf pass = SL_BUF_INIT;
 	struct sl_err drop = SL_ERR_INIT;
 	struct where w = WHERE_INIT;
 	MYSQL *m = NULL, *u = NULL;
 	int kept = 0, ret = -1;
 
-	sl_buf_addf(&path, "%s/database.sql", dir);
 	side_db(&tmp, "restore", a->dbname);
 	side_db(&old, "replaced", a->dbname);
-	if (check_name(a, err) < 0 || dump_whole(path.buf, err) < 0 ||
-	    read_password(a, &pass, err) < 0 || where_load(&w, err) < 0 ||
-	    !(m = connect_admin(&w, err)))
+	if (!(m = begin(a, dir, &path, &pass, &w, err)))
 		goto out;
 	/* what a restore that died left, then the load's own database */
 	if (queryf(m, err, "DROP DATABASE IF EXISTS `%s`", tmp.buf) < 0 ||
@@ -976,21 +1014,15 @@ int sl_service_my_restore(const struct sl_service_app *a, const char *dir, struc
 	    queryf(m, err, "CREATE DATABASE `%s` CHARACTER SET utf8mb4", old.buf) < 0 ||
 	    grant(m, &w, a, tmp.buf, 1, err) < 0)
 		goto cleanup;
-	if (client_file(&w, a, &cnf, err) < 0) {
+	ret = load_as_app(&w, a, dir, tmp.buf, err);
+	if (ret < 0) {
 		grant(m, &w, a, tmp.buf, 0, &drop);
 		goto cleanup;
 	}
-	sl_buf_addf(&opt, "--defaults-extra-file=%s", cnf.buf);
-	{
-		char *argv[] = { "mariadb", opt.buf, "--sandbox", "--local-infile=0",
-			tmp.buf, NULL };
-
-		ret = sl_service_load(argv, a->user, dir, "database.sql", err);
-	}
-	sl_service_private_file_remove(cnf.buf);
-	if (ret < 0) {
+	if (ret > 0) {
 		sl_err_prefix(err, "the backup does not load (nothing was changed)");
 		err->code = SL_EXIT_USAGE;
+		ret = -1;
 	}
 	/* the load's database was the app's for the load only */
 	if (grant(m, &w, a, tmp.buf, 0, ret < 0 ? &drop : err) < 0)
@@ -1015,8 +1047,98 @@ out:
 	sl_buf_release(&path);
 	sl_buf_release(&tmp);
 	sl_buf_release(&old);
-	sl_buf_release(&cnf);
-	sl_buf_release(&opt);
+	sl_buf_release(&pass);
+	return ret;
+}
+
+/* The base tables of the database M is using, and their rows, onto REPORT (M the app's). */
+static int count_rows(MYSQL *m, struct sl_strv *report, struct sl_err *err)
+{
+	struct sl_strv names = SL_STRV_INIT, n = SL_STRV_INIT;
+	struct sl_buf q = SL_BUF_INIT;
+	unsigned long long total = 0;
+	int ret = rows(m, "SELECT table_name FROM information_schema.tables WHERE "
+		       "table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1",
+		       &names, err);
+
+	for (size_t i = 0; !ret && i < names.n; i++) {
+		sl_buf_reset(&q);
+		sl_buf_adds(&q, "SELECT COUNT(*) FROM `");
+		for (const char *c = names.v[i]; *c; c++) {
+			if (*c == '`')
+				sl_buf_addch(&q, '`');
+			sl_buf_addch(&q, *c);
+		}
+		sl_buf_addch(&q, '`');
+		sl_strv_clear(&n);
+		ret = rows(m, q.buf, &n, err);
+		if (!ret && n.n == 1)
+			total += strtoull(n.v[0], NULL, 10);
+		else if (!ret)
+			ret = sl_err_set(err, SL_EXIT_USAGE, "the table %s does not read back",
+					 names.v[i]);
+	}
+	if (!ret) {
+		sl_strv_pushf(report, "tables=%zu", names.n);
+		sl_strv_pushf(report, "rows=%llu", total);
+	}
+	sl_strv_clear(&names);
+	sl_strv_clear(&n);
+	sl_buf_release(&q);
+	return ret;
+}
+
+/*
+ * As a restore loads it (as the app's Unix user and MariaDB user, the
+ * client in sandbox mode), into a database of its own,
+ * sl-verify-DB---... (a dash no app's database has, longer than any),
+ * granted to the app for the verification only; its tables counted by
+ * the app's user; then the grant revoked and the database dropped.
+ */
+int sl_service_my_verify(const struct sl_service_app *a, const char *dir,
+			 struct sl_strv *report, struct sl_err *err)
+{
+	struct sl_buf path = SL_BUF_INIT, tmp = SL_BUF_INIT, pass = SL_BUF_INIT;
+	struct sl_err drop = SL_ERR_INIT;
+	struct where w = WHERE_INIT;
+	MYSQL *m = NULL, *u = NULL;
+	int granted = 0, ret = -1;
+
+	side_db(&tmp, "verify", a->dbname);
+	if (!(m = begin(a, dir, &path, &pass, &w, err)))
+		goto out;
+	if (queryf(m, err, "DROP DATABASE IF EXISTS `%s`", tmp.buf) < 0 ||
+	    queryf(m, err, "CREATE DATABASE `%s` CHARACTER SET utf8mb4", tmp.buf) < 0)
+		goto cleanup;
+	granted = 1;
+	if (grant(m, &w, a, tmp.buf, 1, err) < 0 ||
+	    (ret = load_as_app(&w, a, dir, tmp.buf, err)) < 0)
+		goto cleanup;
+	if (ret > 0) {
+		ret = sl_err_set(err, SL_EXIT_USAGE, "%s does not restore (mariadb failed)", path.buf);
+		goto cleanup;
+	}
+	ret = -1;
+	u = connect_as(&w, a->dbname, pass.buf, tmp.buf, err);
+	if (u)
+		ret = count_rows(u, report, err);
+cleanup:
+	if (granted && grant(m, &w, a, tmp.buf, 0, &drop) < 0 && !ret)
+		ret = sl_err_set(err, SL_EXIT_TEMP, "the grant on %s is left: %s", tmp.buf,
+				 drop.msg.buf);
+	if (queryf(m, &drop, "DROP DATABASE IF EXISTS `%s`", tmp.buf) < 0 && !ret)
+		ret = sl_err_set(err, SL_EXIT_TEMP, "the scratch database %s is left: %s", tmp.buf,
+				 drop.msg.buf);
+out:
+	if (u)
+		mysql_close(u);
+	if (m)
+		mysql_close(m);
+	explicit_bzero(pass.buf, pass.len);
+	where_release(&w);
+	sl_err_release(&drop);
+	sl_buf_release(&path);
+	sl_buf_release(&tmp);
 	sl_buf_release(&pass);
 	return ret;
 }

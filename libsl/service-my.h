@@ -25,6 +25,13 @@ int sl_service_my_backup(const struct sl_service_app *a, const char *dir, struct
 /* DIR/database.sql is a whole dump: 0, or -1 with ERR set (100). */
 int sl_service_my_check(const struct sl_service_app *a, const char *dir, struct sl_err *err);
 int sl_service_my_restore(const struct sl_service_app *a, const char *dir, struct sl_err *err);
+/*
+ * The protocol's verify (service.h): DIR/database.sql loaded as a restore
+ * loads it into a scratch database of its own, its tables= and rows=
+ * counted by the app's MariaDB user onto REPORT, the database dropped.
+ */
+int sl_service_my_verify(const struct sl_service_app *a, const char *dir,
+			 struct sl_strv *report, struct sl_err *err);
 int sl_service_my_clear(const struct sl_service_app *a, struct sl_err *err);
 
 /* PASS as MariaDB keeps it (mysql_native_password: '*' and 40 hex digits, NUL-terminated). */

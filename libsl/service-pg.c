@@ -43,6 +43,7 @@ static struct {
 	char *(*escapeLiteral)(PGconn *, const char *, size_t);
 	char *(*encryptPasswordConn)(PGconn *, const char *, const char *, const char *);
 	void (*freemem)(void *);
+	char *(*getvalue)(const PGresult *, int, int);
 } pq;
 
 static int load_libpq(struct sl_err *err)
@@ -52,7 +53,7 @@ static int load_libpq(struct sl_err *err)
 	static const char *const names[] = { "PQconnectdb", "PQstatus", "PQerrorMessage",
 		"PQfinish", "PQexec", "PQresultStatus", "PQresultErrorMessage", "PQclear",
 		"PQexecParams", "PQntuples", "PQescapeIdentifier", "PQescapeLiteral",
-		"PQencryptPasswordConn", "PQfreemem" };
+		"PQencryptPasswordConn", "PQfreemem", "PQgetvalue" };
 
 	_Static_assert(sizeof(pq) == sizeof(names) / sizeof(names[0]) * sizeof(void *), "pq");
 	if (lib)
@@ -80,6 +81,7 @@ static int load_libpq(struct sl_err *err)
 #define PQescapeLiteral pq.escapeLiteral
 #define PQencryptPasswordConn pq.encryptPasswordConn
 #define PQfreemem pq.freemem
+#define PQgetvalue pq.getvalue
 
 /*
  * Remote mode: when the node has a record of a PostgreSQL server on a
@@ -638,6 +640,65 @@ int sl_service_pg_check(const struct sl_service_app *a, const char *dir, struct 
 	return ret;
 }
 
+/* A database loaded from a backup beside the app's own: a restore's, a verify's. */
+struct side {
+	PGconn *c;		/* the superuser's */
+	int fd;			/* the app's login (app_login) */
+	struct sl_buf conn;	/* its connection string, to the side database */
+	int made;
+};
+#define SIDE_INIT { NULL, -1, SL_BUF_INIT, 0 }
+
+/*
+ * DIR/database.pgdump read whole (100 if it is not), then loaded into the
+ * new database NAME (left-overs of a crashed run dropped first, and ALSO
+ * when not NULL), made as the app's own is, logged in as the app's role,
+ * in one transaction. 0, or -1 with ERR; *LOADED says whether the load
+ * itself failed (then NAME is still there, for side_end to drop).
+ */
+static int side_load(const struct sl_service_app *a, int postgis, const char *dir,
+		     const char *name, const char *also, struct side *sd, int *load_failed,
+		     struct sl_err *err)
+{
+	/* the app's role owns what comes back; the extension is the server's */
+	char *load[] = { "pg_restore", "--single-transaction", "--no-owner", "--no-privileges",
+		"--no-comments", "-d", NULL, NULL };
+
+	*load_failed = 0;
+	if (sl_service_pg_check(a, dir, err) < 0)
+		return -1;
+	if ((sd->fd = app_login(a, name, &sd->conn, err)) < 0 ||
+	    !(sd->c = connect_admin("postgres", err)))
+		return -1;
+	if (exec_on(sd->c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name, err) < 0 ||
+	    (also && exec_on(sd->c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", also, err) < 0))
+		return -1;
+	sd->made = 1;
+	if (make_database(sd->c, a, name, postgis, err) < 0)
+		return -1;
+	load[6] = sd->conn.buf;
+	if (sl_service_load(load, a->user, dir, "database.pgdump", err) < 0) {
+		*load_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* SD's side database NAME dropped when DROP (its error into ERR if not NULL), SD freed. */
+static int side_end(struct side *sd, const char *name, int drop, struct sl_err *err)
+{
+	int ret = 0;
+
+	if (drop && sd->made)
+		ret = exec_on(sd->c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name, err);
+	if (sd->c)
+		PQfinish(sd->c);
+	if (sd->fd >= 0)
+		close(sd->fd);
+	sl_buf_release(&sd->conn);
+	return ret;
+}
+
 /*
  * All or nothing: the archive is read whole first (pg_restore writing its
  * script to /dev/null), then loaded into a database of its own, named
@@ -647,46 +708,109 @@ int sl_service_pg_check(const struct sl_service_app *a, const char *dir, struct 
  */
 int sl_service_pg_restore(const struct sl_service_app *a, int postgis, const char *dir, struct sl_err *err)
 {
-	struct sl_buf tmp = SL_BUF_INIT, old = SL_BUF_INIT, conn = SL_BUF_INIT;
-	/* the app's role owns what comes back; the extension is the server's */
-	char *load[] = { "pg_restore", "--single-transaction", "--no-owner", "--no-privileges",
-		"--no-comments", "-d", NULL, NULL };
-	PGconn *c = NULL;
-	int fd = -1, made = 0, ret = -1;
+	struct sl_buf tmp = SL_BUF_INIT, old = SL_BUF_INIT;
+	struct sl_err ignored = SL_ERR_INIT;	/* what failed first is the news */
+	struct side sd = SIDE_INIT;
+	int failed, ret = -1;
 
 	sl_buf_addf(&tmp, "%s.restore", a->dbname);
 	sl_buf_addf(&old, "%s.old", a->dbname);
-	if (sl_service_pg_check(a, dir, err) < 0)
-		goto out;
-	if ((fd = app_login(a, tmp.buf, &conn, err)) < 0 || !(c = connect_admin("postgres", err)))
-		goto out;
-	if (exec_on(c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", tmp.buf, err) < 0 ||
-	    exec_on(c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", old.buf, err) < 0)
-		goto out;
-	made = 1;
-	if (make_database(c, a, tmp.buf, postgis, err) < 0)
-		goto out;
-	load[6] = conn.buf;
-	if (sl_service_load(load, a->user, dir, "database.pgdump", err) < 0) {
+	if (side_load(a, postgis, dir, tmp.buf, old.buf, &sd, &failed, err) == 0)
+		ret = swap(sd.c, a, tmp.buf, old.buf, err);
+	else if (failed) {
 		sl_err_prefix(err, "the backup did not load");
 		sl_buf_adds(&err->msg, "; the database is as it was");
-		goto out;
 	}
-	ret = swap(c, a, tmp.buf, old.buf, err);
-out:
-	if (ret < 0 && made) {
-		struct sl_err ignored = SL_ERR_INIT;	/* what failed first is the news */
-
-		exec_on(c, "DROP DATABASE IF EXISTS %s WITH (FORCE)", tmp.buf, &ignored);
-		sl_err_release(&ignored);
-	}
-	if (c)
-		PQfinish(c);
-	if (fd >= 0)
-		close(fd);
+	side_end(&sd, tmp.buf, ret < 0, &ignored);
+	sl_err_release(&ignored);
 	sl_buf_release(&tmp);
 	sl_buf_release(&old);
-	sl_buf_release(&conn);
+	return ret;
+}
+
+/* The tables of the database C is connected to, and their rows, onto REPORT. */
+static int count_rows(PGconn *c, struct sl_strv *report, struct sl_err *err)
+{
+	/* the app's own tables: not the catalogs, not an extension's (spatial_ref_sys) */
+	PGresult *r = PQexec(c, "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)"
+		" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+		" AND n.nspname NOT LIKE 'pg\\_%'"
+		" AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"
+		" AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1");
+	unsigned long long rows = 0;
+	int n, ret = 0;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		sl_err_set(err, SL_EXIT_TEMP, "PostgreSQL refused: %s", PQresultErrorMessage(r));
+		sl_buf_rtrim(&err->msg);
+		PQclear(r);
+		return -1;
+	}
+	n = PQntuples(r);
+	for (int i = 0; i < n && !ret; i++) {
+		struct sl_buf sql = SL_BUF_INIT;
+		PGresult *cr;
+
+		sl_buf_addf(&sql, "SELECT count(*) FROM %s", PQgetvalue(r, i, 0));
+		cr = PQexec(c, sql.buf);
+		if (PQresultStatus(cr) == PGRES_TUPLES_OK && PQntuples(cr) == 1) {
+			rows += strtoull(PQgetvalue(cr, 0, 0), NULL, 10);
+		} else {
+			ret = sl_err_set(err, SL_EXIT_USAGE, "the table %s does not read back: %s",
+					 PQgetvalue(r, i, 0), PQresultErrorMessage(cr));
+			sl_buf_rtrim(&err->msg);
+		}
+		PQclear(cr);
+		sl_buf_release(&sql);
+	}
+	PQclear(r);
+	if (!ret) {
+		sl_strv_pushf(report, "tables=%d", n);
+		sl_strv_pushf(report, "rows=%llu", rows);
+	}
+	return ret;
+}
+
+/*
+ * As a restore loads it (logged in as the app's role, in one
+ * transaction), into a scratch database of its own, APP.verify (no app
+ * name has a dot, and APP.restore is a restore's), made by the
+ * superuser and closed to PUBLIC as the app's own is; its tables counted
+ * by the app's role, then dropped. A load that fails is a bad part (100).
+ */
+int sl_service_pg_verify(const struct sl_service_app *a, int postgis, const char *dir,
+			 struct sl_strv *report, struct sl_err *err)
+{
+	struct sl_buf tmp = SL_BUF_INIT;
+	struct sl_err dropped = SL_ERR_INIT;
+	struct side sd = SIDE_INIT;
+	PGconn *app = NULL;
+	int failed, ret = -1;
+
+	sl_buf_addf(&tmp, "%s.verify", a->dbname);
+	if (side_load(a, postgis, dir, tmp.buf, NULL, &sd, &failed, err) < 0) {
+		if (failed)
+			sl_err_set(err, SL_EXIT_USAGE, "%s/database.pgdump does not restore "
+				   "(pg_restore failed)", dir);
+		goto out;
+	}
+	app = PQconnectdb(sd.conn.buf);
+	if (PQstatus(app) != CONNECTION_OK) {
+		sl_err_set(err, SL_EXIT_TEMP, "unable to log in as %s to count the rows: %s",
+			   a->dbname, PQerrorMessage(app));
+		sl_buf_rtrim(&err->msg);
+		goto out;
+	}
+	ret = count_rows(app, report, err);
+out:
+	if (app)
+		PQfinish(app);
+	if (side_end(&sd, tmp.buf, 1, &dropped) < 0 && !ret)
+		ret = sl_err_set(err, SL_EXIT_TEMP, "the scratch database %s is left: %s",
+				 tmp.buf, dropped.msg.buf);
+	sl_err_release(&dropped);
+	sl_buf_release(&tmp);
 	return ret;
 }
 

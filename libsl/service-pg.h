@@ -31,6 +31,13 @@ int sl_service_pg_backup(const struct sl_service_app *a, int postgis, const char
  */
 int sl_service_pg_check(const struct sl_service_app *a, const char *dir, struct sl_err *err);
 int sl_service_pg_restore(const struct sl_service_app *a, int postgis, const char *dir, struct sl_err *err);
+/*
+ * The protocol's verify (service.h): DIR/database.pgdump loaded into the
+ * scratch database APP.verify as a restore loads it, its tables= and
+ * rows= counted by the app's role onto REPORT, the database dropped.
+ */
+int sl_service_pg_verify(const struct sl_service_app *a, int postgis, const char *dir,
+			 struct sl_strv *report, struct sl_err *err);
 int sl_service_pg_clear(const struct sl_service_app *a, int postgis, struct sl_err *err);
 
 /*

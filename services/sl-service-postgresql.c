@@ -30,10 +30,17 @@ static int clear(const struct sl_service_app *a, struct sl_err *err)
 	return sl_service_pg_clear(a, 0, err);
 }
 
+static int verify(const struct sl_service_app *a, const char *dir, struct sl_strv *report,
+		  struct sl_err *err)
+{
+	return sl_service_pg_verify(a, 0, dir, report, err);
+}
+
 static const struct sl_service postgresql = {
 	.name = "postgresql", .devel_prefix = "postgresql", .devel_keys = sl_service_db_devel_keys, .db_names = 1,
 	.devel_env = devel_env, .install = install, .setup = setup, .env = sl_service_pg_env,
 	.backup = backup, .restore = restore, .check = sl_service_pg_check, .clear = clear,
+	.verify = verify,
 };
 
 int main(int argc, char **argv)

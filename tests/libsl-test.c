@@ -2,9 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../libsl/app.h"
 #include "../libsl/appuser.h"
+#include "../libsl/backups.h"
 #include "../libsl/buf.h"
 #include "../libsl/dbclient.h"
 #include "../libsl/dbrecord.h"
@@ -42,7 +44,9 @@
 	"jobs-serving ROUTES APP | nodeset FILE | nodeset-path NAME | node-resolve NODE | " \
 	"fanout [-c] HOST CMD|fn:CODE... | dbrecord FILE | dbrecord-store FILE | " \
 	"dbrecord-password FILE KIND APP | instance-copy FROM | dbclient < RECORD | " \
-	"db-vars pg|my HOST PORT [QUERY [VAR=VALUE]]"
+	"db-vars pg|my HOST PORT [QUERY [VAR=VALUE]] | " \
+	"backups-retain DAILY WEEKLY STAMP:verified|bad|unverified... | backups-stamp S | " \
+	"backups-tree DIR"
 
 static int check(int ok, const char *what)
 {
@@ -611,6 +615,28 @@ static void test_fanout(char **argv)
 	sl_fanout_release(&f);
 }
 
+/* DAILY WEEKLY STAMP:STATUS...: "keep STAMP" or "prune STAMP", in the order given. */
+static void test_backups_retain(char **argv, int n)
+{
+	struct sl_backups_entry *v = sl_xcalloc((size_t)n, sizeof(*v));
+	int *keep = sl_xcalloc((size_t)n, sizeof(*keep));
+
+	for (int i = 2; i < n; i++) {
+		const char *colon = strchr(argv[i], ':');
+
+		if (!colon || colon - argv[i] != SL_BACKUPS_STAMP_LEN)
+			sl_die(SL_EXIT_USAGE, "want STAMP:STATUS, not %s", argv[i]);
+		memcpy(v[i].stamp, argv[i], SL_BACKUPS_STAMP_LEN);
+		v[i].status = !strcmp(colon + 1, "verified") ? SL_BACKUPS_VERIFIED :
+			!strcmp(colon + 1, "bad") ? SL_BACKUPS_BAD : SL_BACKUPS_UNVERIFIED;
+	}
+	sl_backups_retain(v + 2, (size_t)n - 2, atol(argv[0]), atol(argv[1]), keep + 2);
+	for (int i = 2; i < n; i++)
+		printf("%s %s\n", keep[i] ? "keep" : "prune", v[i].stamp);
+	free(v);
+	free(keep);
+}
+
 int main(int argc, char **argv)
 {
 	struct sl_err err = SL_ERR_INIT;
@@ -658,6 +684,18 @@ int main(int argc, char **argv)
 		test_routes(argv[2], argv + 3);
 	} else if (!strcmp(argv[1], "jobs") && argc == 2) {
 		test_jobs();
+	} else if (!strcmp(argv[1], "backups-retain") && argc >= 4) {
+		test_backups_retain(argv + 2, argc - 2);
+	} else if (!strcmp(argv[1], "backups-stamp") && argc == 3) {
+		printf("%s\n", sl_backups_stamp_valid(argv[2]) ? "stamp" : "not a stamp");
+	} else if (!strcmp(argv[1], "backups-tree") && argc == 3) {
+		struct sl_strv report = SL_STRV_INIT;
+
+		if (sl_backups_tree_report(argv[2], getuid(), getgid(), &report, &err) < 0)
+			sl_die_err(&err);
+		for (size_t i = 0; i < report.n; i++)
+			printf("%s\n", report.v[i]);
+		sl_strv_clear(&report);
 	} else if (!strcmp(argv[1], "jobs-calendar") && argc == 3) {
 		struct sl_buf out = SL_BUF_INIT, why = SL_BUF_INIT;
 		int rc = sl_jobs_calendar(argv[2], &out, &why);

@@ -203,3 +203,27 @@ tampered() {
 	run -0 silver restore --node "$NODE" "$BATS_FILE_TMPDIR/pay.tar.gz" pay.test
 	pay_rows_kept
 }
+
+@test "a scheduled backup is verified in a scratch database; a dump that does not load is bad, and nothing is left" {
+	S=/var/lib/silverlining/backups/pay-ents
+	run -0 on sl-backup --scheduled pay-ents
+	assert_output --regexp '^pay-ents [0-9]{8}T[0-9]{6}Z verified seconds=[0-9.]+$'
+	stamp=${output#pay-ents }
+	stamp=${stamp%% *}
+	run -0 on cat "$S/$stamp.ini"
+	assert_line '[mysql]'
+	assert_line tables=2
+	assert_line --regexp '^rows=[0-9]+$'
+	# the same archive with a statement in the middle made garbage (its end intact,
+	# so the check passes): the load fails, and the backup is bad
+	tampered '/^INSERT INTO `t`/s/VALUES/VALUES ((( garbage/' "$BATS_TEST_TMPDIR/bad.tar.gz"
+	on sh -c "cat > $S/20260101T000000Z.tar.gz" < "$BATS_TEST_TMPDIR/bad.tar.gz"
+	on sh -c "printf 'app=pay-ents\nsha256=%s\nstatus=verified\n' \$(sha256sum $S/20260101T000000Z.tar.gz | cut -d' ' -f1) > $S/20260101T000000Z.ini"
+	run -100 on sl-backup --verify pay-ents 20260101T000000Z
+	assert_output --partial "pay-ents 20260101T000000Z bad"
+	assert_output --partial "service.mysql: its part does not restore"
+	pay_rows_kept
+	# no scratch database, and no grant on one, is left
+	run -0 on mariadb -N -e "SHOW DATABASES LIKE 'sl-%'; SELECT Db FROM mysql.db WHERE Db LIKE 'sl-%'"
+	assert_output ""
+}

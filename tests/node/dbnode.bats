@@ -318,3 +318,20 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 	run -0 rows_on "$DB2"
 	assert_output "0 $(printf '' | md5sum | cut -d' ' -f1)"
 }
+
+@test "a scheduled backup from web1 is verified on the service node's server: a scratch database, counted, dropped" {
+	for _ in 1 2; do at "$WEB1_IP" /write > /dev/null; done
+	n=$(rows_on "$DB2" | cut -d' ' -f1)
+	run -0 sl-remote "$WEB1" sl-backup --scheduled ledger
+	assert_output --regexp '^ledger [0-9]{8}T[0-9]{6}Z verified seconds=[0-9.]+$'
+	stamp=${output#ledger }
+	stamp=${stamp%% *}
+	run -0 sl-remote "$WEB1" cat "/var/lib/silverlining/backups/ledger/$stamp.ini"
+	assert_line '[postgresql]'
+	assert_line tables=1
+	assert_line "rows=$n"
+	# the scratch database was on db2, and is gone
+	run -0 sl-remote "$DB2" env -C / runuser -u postgres -- psql -X -At -c \
+		"SELECT datname FROM pg_database WHERE strpos(datname, chr(46)) > 0"
+	assert_output ""
+}
