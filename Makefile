@@ -21,12 +21,12 @@ LDLIBS_DB :=
 # A new tool is one word in one of these lists.
 TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config sl-route sl-remote-run \
 	sl-remote-backup sl-activate sl-run sl-query sl-backup sl-cert sl-job sl-balancer \
-	sl-nodeset sl-dbnode
+	sl-nodeset sl-dbnode sl-backup-push sl-backup-receive
 SERVICES := postgis postgresql mysql files writable_root
 SCRIPTS := silver sl-node sl-init sl-serve
 LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance instance-names upload appuser node render location route \
-	template diff service service-db service-area service-pg service-my say failing unit switch prepare gate tls acme fcgi schedule jobs nodeset balancer fanout dbrecord dbclient dbnode
+	template diff service service-db service-area service-pg service-my say failing unit switch prepare gate tls acme fcgi schedule jobs nodeset balancer fanout dbrecord dbclient dbnode backup-push
 # the verbs of silver, each with its page silver-VERB(1)
 VERBS := env init serve setup-node create-node destroy-node list-nodes update \
 	activate deactivate query clean-node disable enable logs backup restore \
