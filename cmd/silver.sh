@@ -323,9 +323,9 @@ setup_nodeset() {
 }
 
 # pair_push NODE TARGET: NODE's stored backups pushed to TARGET from now on,
-# then exit: NODE's own push key (made there if new), TARGET's host key as
-# this machine's known_hosts has it (sl-backup-push --host-key connects and
-# checks it, never with --accept-new), NODE's key let in on TARGET for
+# then exit: TARGET's host key as this machine's known_hosts has it
+# (sl-backup-push --host-key connects and checks it, never with
+# --accept-new), NODE's own push key (made there if new), let in on TARGET for
 # sl-backup-receive alone, naming NODE by its host, and TARGET and its key
 # pinned on NODE
 pair_push() {
@@ -339,8 +339,8 @@ pair_push() {
 	for a in "${ssh[@]}"; do
 		[ "$a" = --accept-new ] || strict+=("$a")
 	done
-	pub=$(PATH=$here:$PATH sl-remote "${ssh[@]}" "$n" sl-backup-push --key) || exit
 	hk=$(PATH=$here:$PATH sl-backup-push --host-key "${strict[@]}" "$t") || exit
+	pub=$(PATH=$here:$PATH sl-remote "${ssh[@]}" "$n" sl-backup-push --key) || exit
 	PATH=$here:$PATH sl-remote "${strict[@]}" "root@$t" sl-backup-receive --authorize "${src,,}" <<<"$pub" || exit
 	PATH=$here:$PATH sl-remote "${ssh[@]}" "$n" sl-backup-push --target "$t" <<<"$hk" || exit
 	exit 0
