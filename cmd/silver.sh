@@ -10,7 +10,7 @@ USAGE='silver [-y] [-q|-v] VERB [OPTIONS] ARGS...'
 VERBS='env	sl-env	[-0] [--config DIR] [--node] APPDIR [-- COMMAND [ARG...]]	print the environment of an app, or run a command in it
 init	sl-init	[-f] DIR	a new app: app.ini, a runner, static/, lib/python/
 serve	sl-serve	[--host HOST] [--port PORT] [--config DIR] APPDIR	run an app here with its production environment and rules
-setup-node	sl-provision	[--accept-new] [-i FILE] [--timeout SECONDS] [--deb FILE] [--nodeset NAME | --push-backups-to TARGET] [NODE]	make a bare Debian 12 server a node (re-run to upgrade), or pair it with a target for its backups
+setup-node	sl-provision	[--accept-new] [-i FILE] [--timeout SECONDS] [--deb FILE] [--nodeset NAME | --push-backups-to TARGET] [NODE]	make a bare Debian 12 server a node (re-run to upgrade)
 create-node	sl-node create	[--provider local] [--key FILE.pub] NAME	make a local node on this machine (--provider local)
 destroy-node	sl-node destroy	NAME	remove a local node
 list-nodes	sl-node list	-	list the local nodes

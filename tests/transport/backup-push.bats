@@ -274,3 +274,13 @@ command=\"sh\" $pub"
 		"restrict,command=\"sl-backup-receive web1\" $pub silverlining-backup-push-from-web1"
 	head -n 1 "$SL_AUTHORIZED_KEYS" | grep -qx 'ssh-ed25519 AAAAkeep laptop'
 }
+
+@test "silver setup-node --push-backups-to pairs one node, reached as root" {
+	run -100 silver setup-node --push-backups-to "127.0.0.1:$DSTPORT" --nodeset prod
+	assert_output "silver: fatal: --push-backups-to pairs one node: give NODE, not --nodeset"
+	run -100 silver setup-node --push-backups-to "127.0.0.1:$DSTPORT"
+	assert_output --partial "silver: usage: silver setup-node "
+	run -100 silver setup-node --push-backups-to "admin@127.0.0.1:$DSTPORT" "127.0.0.1:$SRCPORT"
+	assert_output "silver: fatal: --push-backups-to admin@127.0.0.1:$DSTPORT: root receives backups (give HOST[:PORT])"
+	[ ! -e "$PUSHDIR" ]
+}
