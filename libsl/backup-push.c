@@ -73,7 +73,10 @@ static int names_check(const char *app, const char *stamp, struct sl_err *err)
 	return 0;
 }
 
-/* The value of KEY= in the top of an INI record (before any section), or NULL. */
+/*
+ * The value of KEY in the top of an INI record (before any section), or
+ * NULL: "KEY=VALUE", blanks around either side allowed.
+ */
 static char *record_value(const char *ini, size_t len, const char *key)
 {
 	const char *p = ini, *end = ini + len;
@@ -81,12 +84,21 @@ static char *record_value(const char *ini, size_t len, const char *key)
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *e = nl ? nl : end;
+		const char *e = nl ? nl : end, *v = p + k;
 
 		if (*p == '[')
 			break;
-		if ((size_t)(e - p) > k && !memcmp(p, key, k) && p[k] == '=')
-			return sl_xstrndup(p + k + 1, (size_t)(e - p - k - 1));
+		if ((size_t)(e - p) > k && !memcmp(p, key, k)) {
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			if (v < e && *v == '=') {
+				for (v++; v < e && (*v == ' ' || *v == '\t'); v++)
+					;
+				while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+					e--;
+				return sl_xstrndup(v, (size_t)(e - v));
+			}
+		}
 		p = nl ? nl + 1 : end;
 	}
 	return NULL;
