@@ -87,7 +87,7 @@ asan:
 
 # The fuzz harnesses of fuzz/ (libFuzzer, clang), on a libsl of their own
 # in build/fuzz; make fuzz runs each for FUZZ_SECONDS (fuzz/run).
-FUZZERS := app-ini devconf silverignore manifest receive fcgi nodeset
+FUZZERS := app-ini devconf silverignore manifest receive fcgi nodeset backup-receive
 FUZZ_SECONDS ?= 60
 fuzzers:
 	$(MAKE) B=build/fuzz CC=clang CFLAGS='-O1 -g $(SANITIZE) -fsanitize=fuzzer-no-link' \

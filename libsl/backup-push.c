@@ -658,6 +658,11 @@ int sl_backup_receive(const char *source, int in_fd, struct sl_buf *stored,
 		sl_buf_add(&ini, r->buf + r->pos, k);
 		r->pos += k;
 	}
+	for (size_t i = 0; i < ini.len; i++)
+		if ((unsigned char)ini.buf[i] < ' ' && ini.buf[i] != '\n' && ini.buf[i] != '\t') {
+			sl_err_set(err, SL_EXIT_USAGE, "the record of %s %s is not text", app, stamp);
+			goto out;
+		}
 	rapp = record_value(ini.buf, ini.len, "app");
 	rsum = record_value(ini.buf, ini.len, "sha256");
 	rbytes = record_value(ini.buf, ini.len, "bytes");

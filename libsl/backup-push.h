@@ -32,7 +32,8 @@
  *
  * The receiver checks it whole before keeping anything: APP an app name,
  * STAMP a UTC YYYYmmddTHHMMSSZ, the record's app= is APP, its bytes= and
- * sha256= (of the archive) match what came. Both files are written as
+ * sha256= (of the archive) match what came, and the record is text (no
+ * control character but tab and newline). Both files are written as
  * .part files in ROOT/backups/received/SOURCE/APP/ (each directory 0700,
  * never reached through a symbolic link), synced, then renamed without
  * replacing anything: the archive first, the record last, so a record

@@ -179,6 +179,11 @@ $STAMP.tar.gz"
 	run -100 as_source < <(stream app1 "$STAMP" "$BATS_TEST_TMPDIR/rec2" "$ARCHIVE")
 	assert_output "sl-backup-receive: fatal: the record of app1 $STAMP names another app (app=app2)"
 	nothing_stored
+	# a record that is not text
+	{ record app1 "$ARCHIVE"; printf 'note=\001\n'; } > "$BATS_TEST_TMPDIR/rec3"
+	run -100 as_source < <(stream app1 "$STAMP" "$BATS_TEST_TMPDIR/rec3" "$ARCHIVE")
+	assert_output "sl-backup-receive: fatal: the record of app1 $STAMP is not text"
+	nothing_stored
 	# the control: the stream as sent is stored
 	run -0 as_source < "$BATS_TEST_TMPDIR/good"
 	assert_output "stored 127.0.0.1/app1/$STAMP"
