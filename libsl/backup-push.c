@@ -1,8 +1,10 @@
 /* silverlining — stored backups pushed to another node, and received there. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -546,6 +548,35 @@ static int store_dir(const char *source, const char *app, struct sl_err *err)
 	return dir;
 }
 
+/*
+ * Removes the .part files in DIR that a killed receive left: those whose
+ * PID no longer runs. A receive still running keeps its own.
+ */
+static void remove_stale_parts(int dir)
+{
+	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		const char *p = e->d_name[0] == '.' ? strstr(e->d_name, ".part-") : NULL;
+		char *end;
+		long pid;
+
+		if (!p)
+			continue;
+		pid = strtol(p + 6, &end, 10);
+		if (*end || pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+			unlinkat(dir, e->d_name, 0);
+	}
+	closedir(d);
+}
+
 static int write_part(int dir, const char *name, const void *data, size_t len,
 		      struct sl_err *err)
 {
@@ -694,6 +725,7 @@ int sl_backup_receive(const char *source, int in_fd, struct sl_buf *stored,
 			   source, app, stamp);
 		goto out;
 	}
+	remove_stale_parts(dir);
 	sl_buf_addf(&part, ".%s.part-%ld", name.buf, (long)getpid());
 	sl_buf_addf(&ipart, ".%s.part-%ld", iname.buf, (long)getpid());
 	if (receive_archive(r, dir, part.buf, size, hex, err) < 0)

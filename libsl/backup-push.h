@@ -37,7 +37,9 @@
  * .part files in ROOT/backups/received/SOURCE/APP/ (each directory 0700,
  * never reached through a symbolic link), synced, then renamed without
  * replacing anything: the archive first, the record last, so a record
- * always stands beside a whole, checked archive. It answers
+ * always stands beside a whole, checked archive. The .part files a killed
+ * receive left (their PID no longer runs) go at the next receive of that
+ * SOURCE and APP. It answers
  * "stored SOURCE/APP/STAMP" on stdout.
  */
 

@@ -146,6 +146,22 @@ $STAMP.tar.gz"
 	cmp "$ARCHIVE" "$GOT/app1/$STAMP.tar.gz"
 }
 
+@test "a killed receive's .part files are removed by the next receive; a running one's are kept" {
+	pair
+	mkdir -p "$GOT/app1"
+	sh -c 'exit 0' & dead=$!
+	wait "$dead"
+	sleep 60 & live=$!
+	head -c 1000 /dev/urandom > "$GOT/app1/.20261101T000000Z.tar.gz.part-$dead"
+	head -c 1000 /dev/urandom > "$GOT/app1/.20261101T000000Z.tar.gz.part-$live"
+	run -0 sl-remote "127.0.0.1:$SRCPORT" sl-backup-push app1 "$STAMP"
+	run -0 ls -A "$GOT/app1"
+	kill "$live"
+	assert_output ".20261101T000000Z.tar.gz.part-$live
+$STAMP.ini
+$STAMP.tar.gz"
+}
+
 @test "no target configured: sl-backup-push does nothing and says nothing" {
 	run -0 --separate-stderr sl-remote "127.0.0.1:$SRCPORT" sl-backup-push app1 "$STAMP"
 	assert_equal "$stderr" ""
