@@ -326,7 +326,8 @@ setup_nodeset() {
 # then exit: TARGET's host key as this machine's known_hosts has it
 # (sl-backup-push --host-key connects and checks it, never with
 # --accept-new), NODE's own push key (made there if new), let in on TARGET for
-# sl-backup-receive alone, naming NODE by its host, and TARGET and its key
+# sl-backup-receive alone, naming NODE by its host (HOST_PORT for a port
+# other than 22), and TARGET and its key
 # pinned on NODE
 pair_push() {
 	local n t src pub hk a strict=()
@@ -335,7 +336,10 @@ pair_push() {
 	case $t in *@*) [ "${t%%@*}" = root ] || die 100 "--push-backups-to $2: root receives backups (give HOST[:PORT])" ;; esac
 	t=${t#*@}
 	src=${n#*@}
-	src=${src%:*}
+	case $src in	# a port other than 22 is part of the name: HOST_PORT
+	*:22) src=${src%:*} ;;
+	*:*) src=${src%:*}_${src##*:} ;;
+	esac
 	for a in "${ssh[@]}"; do
 		[ "$a" = --accept-new ] || strict+=("$a")
 	done

@@ -59,7 +59,7 @@ int sl_backup_push_source_valid(const char *s)
 		return 0;
 	for (size_t i = 1; i < n; i++)
 		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
-		    s[i] != '.' && s[i] != '-')
+		    s[i] != '.' && s[i] != '-' && s[i] != '_')
 			return 0;
 	return 1;
 }

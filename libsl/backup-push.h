@@ -47,8 +47,9 @@
 int sl_backup_push_stamp_valid(const char *s);
 
 /*
- * Whether S can name a source node on the target: ^[a-z0-9][a-z0-9.-]{0,62}$
- * (a host name or an IPv4 address, lower case).
+ * Whether S can name a source node on the target: ^[a-z0-9][a-z0-9._-]{0,62}$
+ * (a host name or an IPv4 address, lower case, and _PORT when its SSH port
+ * is not 22).
  */
 int sl_backup_push_source_valid(const char *s);
 

@@ -62,7 +62,8 @@ setup() {
 	tar -czf "$ARCHIVE" -C "$BATS_TEST_TMPDIR/data" .
 	record app1 "$ARCHIVE" > "$RECORD"
 	chmod 600 "$ARCHIVE" "$RECORD"
-	GOT=$DST/backups/received/127.0.0.1
+	GOT=$DST/backups/received/127.0.0.1_$SRCPORT
+	SOURCE=127.0.0.1_$SRCPORT
 	CANARY=$BATS_TEST_TMPDIR/canary
 }
 
@@ -104,7 +105,7 @@ as_source() {
 	assert_equal "$(cat "$PUSHDIR/known_hosts")" \
 		"[127.0.0.1]:$DSTPORT $(cut -d' ' -f1,2 "$SSHD_DIR/host_ed25519.pub")"
 	assert_equal "$(cat "$TD/authorized_keys")" \
-		"restrict,command=\"sl-backup-receive 127.0.0.1\" $(cut -d' ' -f1,2 "$PUSHDIR/key.pub") silverlining-backup-push-from-127.0.0.1"
+		"restrict,command=\"sl-backup-receive $SOURCE\" $(cut -d' ' -f1,2 "$PUSHDIR/key.pub") silverlining-backup-push-from-$SOURCE"
 	[ "$(stat -c %a "$TD/authorized_keys")" = 600 ]
 	# again: the same key, one line, nothing new
 	key=$(cat "$PUSHDIR/key.pub")
@@ -142,7 +143,7 @@ as_source() {
 $STAMP.tar.gz"
 	# again: refused, the first one kept
 	run -100 sl-remote "127.0.0.1:$SRCPORT" sl-backup-push app1 "$STAMP"
-	assert_output --partial "sl-backup-receive: fatal: 127.0.0.1/app1/$STAMP was received already: nothing was replaced"
+	assert_output --partial "sl-backup-receive: fatal: $SOURCE/app1/$STAMP was received already: nothing was replaced"
 	cmp "$ARCHIVE" "$GOT/app1/$STAMP.tar.gz"
 }
 
@@ -202,7 +203,7 @@ $STAMP.tar.gz"
 	nothing_stored
 	# the control: the stream as sent is stored
 	run -0 as_source < "$BATS_TEST_TMPDIR/good"
-	assert_output "stored 127.0.0.1/app1/$STAMP"
+	assert_output "stored $SOURCE/app1/$STAMP"
 	cmp "$ARCHIVE" "$GOT/app1/$STAMP.tar.gz"
 }
 
@@ -226,7 +227,7 @@ $STAMP.tar.gz"
 @test "a source writes under its own directory alone: the forced command names it, whatever the source asks" {
 	pair
 	run -0 as_source sl-backup-receive other < <(stream app1 "$STAMP" "$RECORD" "$ARCHIVE")
-	assert_output "stored 127.0.0.1/app1/$STAMP"
+	assert_output "stored $SOURCE/app1/$STAMP"
 	[ -f "$GOT/app1/$STAMP.tar.gz" ]
 	[ ! -e "$DST/backups/received/other" ]
 	# the control: without the forced command (the laptop's own key), the
@@ -254,7 +255,7 @@ $STAMP.tar.gz"
 	mkdir -p "$DST/backups/received" "$BATS_TEST_TMPDIR/elsewhere"
 	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$GOT"
 	run -100 sl-remote "127.0.0.1:$SRCPORT" sl-backup-push app1 "$STAMP"
-	assert_output --partial "sl-backup-receive: fatal: unable to open the directory 127.0.0.1: "
+	assert_output --partial "sl-backup-receive: fatal: unable to open the directory $SOURCE: "
 	run -0 find "$BATS_TEST_TMPDIR/elsewhere" -mindepth 1
 	assert_output ""
 }
