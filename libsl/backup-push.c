@@ -792,14 +792,18 @@ int sl_backup_receive_authorize(const char *source, const char *pub,
 	struct sl_buf old = SL_BUF_INIT, out = SL_BUF_INIT, opts = SL_BUF_INIT,
 		dir = SL_BUF_INIT;
 	unsigned char blob[256];
-	const char *b64 = pub + 12, *e, *p;
+	const char *b64, *e, *p;
 	int n, ret = -1;
 	char *slash;
 
 	if (!sl_backup_push_source_valid(source))
 		return sl_err_set(err, SL_EXIT_USAGE, "invalid source '%s'", source);
+	if (strncmp(pub, "ssh-ed25519 ", 12))
+		return sl_err_set(err, SL_EXIT_USAGE,
+				  "the source's key is not one 'ssh-ed25519 BASE64' line");
+	b64 = pub + 12;
 	e = b64 + strcspn(b64, " \n");
-	if (strncmp(pub, "ssh-ed25519 ", 12) || (*e == ' ' && strchr(e, '\n') && strchr(e, '\n')[1]) ||
+	if ((*e == ' ' && strchr(e, '\n') && strchr(e, '\n')[1]) ||
 	    (*e == '\n' && e[1]) || e - b64 > 120 || !is_base64(b64, (size_t)(e - b64)) ||
 	    (n = EVP_DecodeBlock(blob, (const unsigned char *)b64, (int)(e - b64))) < 51 ||
 	    memcmp(blob, "\0\0\0\013ssh-ed25519\0\0\0\040", 19))

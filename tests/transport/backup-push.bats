@@ -287,6 +287,8 @@ $STAMP.tar.gz"
 command=\"sh\" $pub"
 	run -100 sl-backup-receive --authorize web1 <<<"$(cut -d' ' -f1,2 "$SSHD_DIR/client_ecdsa.pub")"
 	run -100 sl-backup-receive --authorize web1 <<<"ssh-ed25519 \"$pub"
+	run -100 sl-backup-receive --authorize web1 < /dev/null
+	run -100 sl-backup-receive --authorize web1 <<<"ssh"
 	for s in ../x Web1 "" -x "a b" 'a"b'; do
 		run -100 sl-backup-receive --authorize "$s" <<<"$pub"
 	done
