@@ -163,6 +163,13 @@ $STAMP.ini
 $STAMP.tar.gz"
 }
 
+@test "a push needs nothing of its caller's environment (a systemd unit's: no HOME, no agent)" {
+	pair
+	run -0 sl-remote "127.0.0.1:$SRCPORT" sh -c 'exec env -i PATH="$PATH" SL_ROOT="$SL_ROOT" \
+		SL_BACKUP_PUSH_DIR="$SL_BACKUP_PUSH_DIR" sl-backup-push app1 '"$STAMP"
+	cmp "$ARCHIVE" "$GOT/app1/$STAMP.tar.gz"
+}
+
 @test "no target configured: sl-backup-push does nothing and says nothing" {
 	run -0 --separate-stderr sl-remote "127.0.0.1:$SRCPORT" sl-backup-push app1 "$STAMP"
 	assert_equal "$stderr" ""
