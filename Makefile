@@ -21,12 +21,12 @@ LDLIBS_DB :=
 # A new tool is one word in one of these lists.
 TOOLS := sl-env sl-sync sl-remote sl-provision sl-app sl-config sl-route sl-remote-run \
 	sl-remote-backup sl-activate sl-run sl-query sl-backup sl-cert sl-job sl-balancer \
-	sl-nodeset sl-dbnode
+	sl-nodeset sl-dbnode sl-backup-push sl-backup-receive
 SERVICES := postgis postgresql mysql files writable_root redis
 SCRIPTS := silver sl-node sl-init sl-serve
 LIBSL := exit buf mem err msg strv run quote ini app devconf file appenv \
 	manifest ssh instance instance-names upload appuser node render location route \
-	template diff service service-db service-area service-pg service-my service-redis backups say failing unit switch prepare gate tls acme fcgi schedule jobs nodeset balancer fanout dbrecord dbclient dbnode
+	template diff service service-db service-area service-pg service-my service-redis backups say failing unit switch prepare gate tls acme fcgi schedule jobs nodeset balancer fanout dbrecord dbclient dbnode backup-push
 # the verbs of silver, each with its page silver-VERB(1)
 VERBS := env init serve setup-node create-node destroy-node list-nodes update \
 	activate deactivate query clean-node disable enable logs backup restore \
@@ -87,7 +87,7 @@ asan:
 
 # The fuzz harnesses of fuzz/ (libFuzzer, clang), on a libsl of their own
 # in build/fuzz; make fuzz runs each for FUZZ_SECONDS (fuzz/run).
-FUZZERS := app-ini devconf silverignore manifest receive fcgi nodeset
+FUZZERS := app-ini devconf silverignore manifest receive fcgi nodeset backup-receive
 FUZZ_SECONDS ?= 60
 fuzzers:
 	$(MAKE) B=build/fuzz CC=clang CFLAGS='-O1 -g $(SANITIZE) -fsanitize=fuzzer-no-link' \

@@ -10,7 +10,7 @@ USAGE='silver [-y] [-q|-v] VERB [OPTIONS] ARGS...'
 VERBS='env	sl-env	[-0] [--config DIR] [--node] APPDIR [-- COMMAND [ARG...]]	print the environment of an app, or run a command in it
 init	sl-init	[-f] DIR	a new app: app.ini, a runner, static/, lib/python/
 serve	sl-serve	[--host HOST] [--port PORT] [--config DIR] APPDIR	run an app here with its production environment and rules
-setup-node	sl-provision	[--accept-new] [-i FILE] [--timeout SECONDS] [--deb FILE] [--nodeset NAME] [NODE]	make a bare Debian 12 server a node (re-run to upgrade)
+setup-node	sl-provision	[--accept-new] [-i FILE] [--timeout SECONDS] [--deb FILE] [--nodeset NAME | --push-backups-to TARGET] [NODE]	make a bare Debian 12 server a node (re-run to upgrade)
 create-node	sl-node create	[--provider local] [--key FILE.pub] NAME	make a local node on this machine (--provider local)
 destroy-node	sl-node destroy	NAME	remove a local node
 list-nodes	sl-node list	-	list the local nodes
@@ -334,6 +334,34 @@ setup_nodeset() {
 	exit 0
 }
 
+# pair_push NODE TARGET: NODE's stored backups pushed to TARGET from now on,
+# then exit: TARGET's host key as this machine's known_hosts has it
+# (sl-backup-push --host-key connects and checks it, never with
+# --accept-new), NODE's own push key (made there if new), let in on TARGET for
+# sl-backup-receive alone, naming NODE by its host (HOST_PORT for a port
+# other than 22), and TARGET and its key
+# pinned on NODE
+pair_push() {
+	local n t src pub hk a strict=()
+	n=$(resolve "$1") || exit
+	t=$(resolve "$2") || exit
+	case $t in *@*) [ "${t%%@*}" = root ] || die 100 "--push-backups-to $2: root receives backups (give HOST[:PORT])" ;; esac
+	t=${t#*@}
+	src=${n#*@}
+	case $src in	# a port other than 22 is part of the name: HOST_PORT
+	*:22) src=${src%:*} ;;
+	*:*) src=${src%:*}_${src##*:} ;;
+	esac
+	for a in "${ssh[@]}"; do
+		[ "$a" = --accept-new ] || strict+=("$a")
+	done
+	hk=$(PATH=$here:$PATH sl-backup-push --host-key "${strict[@]}" "$t") || exit
+	pub=$(PATH=$here:$PATH sl-remote "${ssh[@]}" "$n" sl-backup-push --key) || exit
+	PATH=$here:$PATH sl-remote "${strict[@]}" "root@$t" sl-backup-receive --authorize "${src,,}" <<<"$pub" || exit
+	PATH=$here:$PATH sl-remote "${ssh[@]}" "$n" sl-backup-push --target "$t" <<<"$hk" || exit
+	exit 0
+}
+
 case $verb in
 update|diff)
 	need $# 1 2
@@ -532,7 +560,7 @@ failover)	# sl-nodeset --failover decides; a terminal is asked first
 	fi
 	set -- "${ssh[@]}" --failover "${fo[@]}" "$nodeset" ;;
 setup-node)	# NODE resolved; --nodeset: every node of the set
-	prov=()
+	prov=() pushto=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--nodeset) [ $# -ge 2 ] || die 100 "--nodeset needs a nodeset's name"; nodeset=$2; shift 2 ;;
@@ -540,11 +568,17 @@ setup-node)	# NODE resolved; --nodeset: every node of the set
 		-i|--identity|--timeout) [ $# -ge 2 ] || die 100 "$1 needs a value"
 			ssh+=("$1" "$2"); prov+=("$1" "$2"); shift 2 ;;
 		--deb) [ $# -ge 2 ] || die 100 "$1 needs a value"; prov+=("$1" "$2"); shift 2 ;;
+		--push-backups-to) [ $# -ge 2 ] || die 100 "$1 needs a target node"; pushto=$2; shift 2 ;;
 		--accept-new|--timeout=*) ssh+=("$1"); prov+=("$1"); shift ;;
 		-*) prov+=("$1"); shift ;;
 		*) break ;;
 		esac
 	done
+	if [ -n "$pushto" ]; then
+		[ -z "$nodeset" ] || die 100 "--push-backups-to pairs one node: give NODE, not --nodeset"
+		need $# 1 1
+		pair_push "$1" "$pushto"
+	fi
 	if [ -n "$nodeset" ]; then
 		need $# 0 0
 		setup_nodeset

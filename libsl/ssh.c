@@ -922,6 +922,28 @@ const char *sl_ssh_name(const struct sl_ssh *s)
 	return s->name;
 }
 
+int sl_ssh_host_key(const struct sl_ssh *s, struct sl_buf *out)
+{
+	struct sl_buf type = SL_BUF_INIT;
+	const char *key;
+	unsigned char *b64;
+	size_t len;
+	int t, n;
+
+	key = s->ready ? libssh2_session_hostkey(s->session, &len, &t) : NULL;
+	if (!key || len > 16384 || blob_type((const unsigned char *)key, len, &type) < 0) {
+		sl_buf_release(&type);
+		return -1;
+	}
+	b64 = sl_xmalloc(4 * ((len + 2) / 3) + 1);
+	n = EVP_EncodeBlock(b64, (const unsigned char *)key, (int)len);
+	sl_buf_addf(out, "%s ", type.buf);
+	sl_buf_add(out, b64, (size_t)n);
+	free(b64);
+	sl_buf_release(&type);
+	return 0;
+}
+
 /* The size of the terminal on stdin, or 80x24. */
 static void term_size(int *cols, int *rows)
 {

@@ -89,6 +89,14 @@ void sl_ssh_close(struct sl_ssh *s);
 const char *sl_ssh_name(const struct sl_ssh *s);
 
 /*
+ * Appends to OUT the host key S was given and checked against
+ * known_hosts, as "TYPE BASE64" (a known_hosts line without its names).
+ * -1 when S has none.
+ */
+struct sl_buf;
+int sl_ssh_host_key(const struct sl_ssh *s, struct sl_buf *out);
+
+/*
  * Opens a channel running COMMAND through the node user's shell. The
  * command string is visible in the node's process list: never put a
  * secret in it; send secrets on stdin. NULL with ERR set.
