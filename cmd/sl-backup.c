@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../libsl/app.h"
+#include "../libsl/backup-push.h"
 #include "../libsl/backups.h"
 #include "../libsl/file.h"
 #include "../libsl/jobs.h"
@@ -607,7 +608,6 @@ static void record_of(const char *stamp, struct sl_backups_entry **v, size_t *n,
 		sl_die(SL_EXIT_NO, "%s has no stored backup %s", app.buf, stamp);
 }
 
-/* The stored backups the retention does not keep, removed, each told. */
 /* The node's override of backup.KEY for the app, else app.ini's DFLT. */
 static long keep_count(const char *key, long dflt)
 {
@@ -637,7 +637,7 @@ static int scheduled(void)
 	struct sl_err err = SL_ERR_INIT;
 	enum sl_backups_status st;
 	time_t now;
-	int fd;
+	int fd, pushed = 1;
 
 	if (sl_backups_make_dir(app.buf, &err) < 0)
 		sl_die_err(&err);
@@ -662,11 +662,22 @@ static int scheduled(void)
 	sl_buf_addf(&top, "app=%s\ninstance=%s\ntime=%s\n", app.buf, inst.buf, when);
 	st = verify(stamp, NULL, top.buf);
 	prune();
-	/* then the push to another node: sl_backup_push(app.buf, stamp, &err) (backup-push.h) */
+	/*
+	 * A verified backup goes to the node's push target, when it has one
+	 * (sl-backup-push(1)); a push that fails leaves the backup stored
+	 * here and fails the run, so that the timer's unit shows it.
+	 */
+	if (st == SL_BACKUPS_VERIFIED && sl_backup_push(app.buf, stamp, &err) < 0) {
+		sl_warn("%s %s: stored and verified here, but not pushed: %s",
+			app.buf, stamp, err.msg.buf);
+		pushed = 0;
+	}
 	sl_buf_release(&tgz);
 	sl_buf_release(&top);
 	sl_buf_release(&p);
-	return st == SL_BACKUPS_VERIFIED ? 0 : st == SL_BACKUPS_BAD ? SL_EXIT_USAGE : SL_EXIT_TEMP;
+	if (st == SL_BACKUPS_VERIFIED)
+		return pushed ? 0 : SL_EXIT_TEMP;
+	return st == SL_BACKUPS_BAD ? SL_EXIT_USAGE : SL_EXIT_TEMP;
 }
 
 /* The stored backup STAMP verified again, its record rewritten: exit 0, 100, 111. */

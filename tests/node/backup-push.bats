@@ -4,7 +4,8 @@
 # backup planted in the source's store (as sl-backup --scheduled stores
 # one) pushed by the installed package, over the lab's network, and landing
 # on the target whole and checked; the source's key on the target runs
-# nothing but sl-backup-receive; a backup corrupted in the store is refused.
+# nothing but sl-backup-receive; a backup corrupted in the store is refused;
+# a scheduled run pushes its verified backup itself.
 bats_require_minimum_version 1.5.0
 
 load ../lib/common
@@ -83,4 +84,22 @@ plant() {
 	run -0 sl-remote "$DST" sh -c "ls -A /var/lib/silverlining/backups/received/$SRC_IP/app1"
 	assert_output "$STAMP.ini
 $STAMP.tar.gz"
+}
+
+@test "a scheduled backup, once verified, is pushed by sl-backup --scheduled itself" {
+	cp -r "$TOP/examples/hello" "$BATS_TEST_TMPDIR/hello"
+	printf 'service.files =\n' >> "$BATS_TEST_TMPDIR/hello/app.ini"
+	run -0 silver update --node "$SRC" "$BATS_TEST_TMPDIR/hello" hello.test
+	run -0 sl-remote "$SRC" sl-backup --scheduled hello
+	stamp=$(sl-remote "$SRC" ls /var/lib/silverlining/backups/hello | sed -n 's/\.ini$//p' | tail -n 1)
+	[ -n "$stamp" ]
+	run -0 sl-remote "$SRC" grep -x status=verified "/var/lib/silverlining/backups/hello/$stamp.ini"
+	src_sum=$(sl-remote "$SRC" sha256sum "/var/lib/silverlining/backups/hello/$stamp.tar.gz" | cut -d' ' -f1)
+	dst_sum=$(sl-remote "$DST" sha256sum "/var/lib/silverlining/backups/received/$SRC_IP/hello/$stamp.tar.gz" | cut -d' ' -f1)
+	assert_equal "$dst_sum" "$src_sum"
+	# the control: with the target out of reach, the run says so and fails, the backup kept here
+	sl-remote "$SRC" sh -c 'cp /etc/silverlining/backup-push/target /root/target.kept && echo 10.231.0.254 > /etc/silverlining/backup-push/target'
+	run -111 sl-remote "$SRC" sl-backup --scheduled hello
+	assert_output --partial "stored and verified here, but not pushed"
+	sl-remote "$SRC" sh -c 'mv /root/target.kept /etc/silverlining/backup-push/target'
 }
