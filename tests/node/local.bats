@@ -66,8 +66,16 @@ running"
 	assert_output "sl-node: fatal: invalid node name 'Bad_Name': a lowercase letter, then up to 9 lowercase letters, digits or dashes"
 	run -100 sl-node create one
 	assert_output "sl-node: fatal: a local node named one exists (sl-node destroy one first)"
+	run -100 sl-node create --layer 'Bad/Layer' six
+	assert_output --partial "invalid layer name 'Bad/Layer'"
+	run -100 sl-node create --layer nolayer six
+	assert_output --partial "no layer nolayer on the base"
+	run -100 sl-node save one '../up'
+	assert_output --partial "invalid layer name '../up'"
+	run -0 sl-node list
+	refute_output --partial six
 	run -100 sl-node
-	assert_output "sl-node: usage: sl-node create [--key FILE.pub] NAME | destroy NAME | list | prepare | proxy start|stop"
+	assert_output "sl-node: usage: sl-node create [--key FILE.pub] [--layer LAYER] NAME | save NAME LAYER | destroy NAME | list | prepare | proxy start|stop"
 }
 
 @test "silver create-node, list-nodes, destroy-node run sl-node" {
