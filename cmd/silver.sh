@@ -107,11 +107,11 @@ resolve() {
 # The verbs that reach a node take its options before their operands:
 # --node NODE (else the location's host), and the transport's own.
 node= nodeset= each=() skip=() ssh=() keep=() follow=() dry=() SL_CLEAR=() upd=() as=() tty=() force=()
-stored= sched=(- - -)
+stored= sched=(- - -) fo=()
 acme=() hsts=() staging= balancer=
 case $verb in
 update|activate|deactivate|query|clean-node|disable|enable|logs|backup|restore|clear|run|diff|\
-install-cert|list-certs|renew-certs|jobs|run-job|backups)
+install-cert|list-certs|renew-certs|jobs|run-job|backups|failover)
 	while [ $# -gt 0 ]; do
 		case $verb:$1 in
 		renew-certs:--force) force=(--force); shift; continue ;;
@@ -145,6 +145,9 @@ install-cert|list-certs|renew-certs|jobs|run-job|backups)
 			*) sched[2]=$2 ;;
 			esac
 			shift 2; continue ;;
+		failover:--to) [ $# -ge 2 ] || die 100 "--to needs a service node"
+			fo+=(--to "$2"); shift 2; continue ;;
+		failover:--rebuild) fo+=(--rebuild); shift; continue ;;
 		clean-node:-n) dry=(-n); shift; continue ;;
 		clean-node:--keep) [[ ${2:-} =~ ^[0-9]+$ ]] || die 100 "--keep needs a number of instances"
 			dry+=(--keep "$2"); shift 2; continue ;;
@@ -177,6 +180,8 @@ install-cert|list-certs|renew-certs|jobs|run-job|backups)
 	[ -z "$node" ] || [ -z "$nodeset" ] || die 100 "--node and --nodeset: give one"
 	[ -n "$nodeset" ] || [ ${#each[@]} -eq 0 ] || die 100 "--rolling needs --nodeset NAME"
 	[ -n "$nodeset" ] || [ ${#skip[@]} -eq 0 ] || die 100 "--skip needs --nodeset NAME"
+	[ "$verb" != failover ] || { [ -n "$nodeset" ] && [ -z "$node" ]; } ||
+		die 100 "failover works on a nodeset's service nodes: give --nodeset NAME"
 	[ -z "$node" ] || node=$(resolve "$node") || exit
 	case $verb in
 	backup|restore|clear|run|diff|run-job|backups) [ -z "$nodeset" ] ||
@@ -530,20 +535,7 @@ clear)
 	n=$(node_of "$1") || exit
 	set -- "${ssh[@]}" "$n" sl-backup --clear "$1" ;;
 failover)	# sl-nodeset --failover decides; a terminal is asked first
-	fo=()
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--nodeset) [ $# -ge 2 ] || die 100 "--nodeset needs a nodeset's name"; nodeset=$2; shift 2 ;;
-		--nodeset=*) nodeset=${1#--nodeset=}; shift ;;
-		--to) [ $# -ge 2 ] || die 100 "--to needs a service node"; fo+=(--to "$2"); shift 2 ;;
-		--rebuild) fo+=(--rebuild); shift ;;
-		-i|--identity|--timeout) [ $# -ge 2 ] || die 100 "$1 needs a value"; ssh+=("$1" "$2"); shift 2 ;;
-		--accept-new|--timeout=*) ssh+=("$1"); shift ;;
-		*) break ;;
-		esac
-	done
 	need $# 0 0
-	[ -n "$nodeset" ] || die 100 "failover works on a nodeset's service nodes: give --nodeset NAME"
 	if [ -n "${SL_YES:-}" ]; then
 		fo+=(--yes)
 	else
@@ -558,7 +550,8 @@ failover)	# sl-nodeset --failover decides; a terminal is asked first
 		   case $answer in y|Y|yes) fo+=(--rebuild) ;; esac ;;
 		esac
 	fi
-	set -- "${ssh[@]}" --failover "${fo[@]}" "$nodeset" ;;
+	set -- "${ssh[@]}" --failover "${fo[@]}" "$nodeset"
+	nodeset= ;;
 setup-node)	# NODE resolved; --nodeset: every node of the set
 	prov=() pushto=
 	while [ $# -gt 0 ]; do

@@ -598,31 +598,25 @@ static void nap(void)
 
 /*
  * pg_basebackup from the record's server into an empty PG_DATA, as
- * postgres, its password in an unnamed passfile (the fd is inherited,
- * read through /proc/self/fd/N), the server checked against the record's
- * certificate; then the standby's settings.
+ * postgres, its password in an unnamed passfile (sl_service_pg_passfile),
+ * the server checked against the record's certificate; then the standby's
+ * settings.
  */
 static int basebackup(const struct sl_dbrecord_server *s, const char *me,
 		      struct sl_err *err)
 {
 	struct passwd *pw = getpwnam("postgres");
-	struct sl_buf line = SL_BUF_INIT, conn = SL_BUF_INIT, slot = SL_BUF_INIT, conf = SL_BUF_INIT;
+	struct sl_buf conn = SL_BUF_INIT, slot = SL_BUF_INIT, conf = SL_BUF_INIT;
 	struct sl_buf sig = SL_BUF_INIT;
 	int fd = -1, ret = -1;
 
 	if (!pw)
 		return sl_err_set(err, SL_EXIT_TEMP, "PostgreSQL is not installed (no user postgres)");
 	slot_name(&slot, me);
-	sl_buf_addf(&line, "%s:%d:*:" REPLICATOR ":%s\n", s->host, s->port, s->replication);
-	fd = open("/run", O_TMPFILE | O_RDWR, 0600);
-	if (fd < 0) {
-		sl_err_errno(err, "unable to make a file in /run");
+	fd = sl_service_pg_passfile(s->host, s->port, REPLICATOR, s->replication,
+				    pw->pw_uid, pw->pw_gid, err);
+	if (fd < 0)
 		goto out;
-	}
-	if (sl_file_write_all(fd, line.buf, line.len) < 0 || fchown(fd, pw->pw_uid, pw->pw_gid) < 0) {
-		sl_err_errno(err, "unable to write the replication login");
-		goto out;
-	}
 	sl_buf_addf(&conn, "host=%s port=%d user=" REPLICATOR " sslmode=verify-ca sslrootcert="
 		    PG_PRIMARY_CERT " connect_timeout=10 application_name=%s passfile=/proc/self/fd/%d",
 		    s->host, s->port, me, fd);
@@ -644,9 +638,7 @@ static int basebackup(const struct sl_dbrecord_server *s, const char *me,
 out:
 	if (fd >= 0)
 		close(fd);
-	explicit_bzero(line.buf, line.len);
 	explicit_bzero(conf.buf, conf.len);
-	sl_buf_release(&line);
 	sl_buf_release(&conn);
 	sl_buf_release(&slot);
 	sl_buf_release(&conf);

@@ -490,19 +490,36 @@ int sl_service_pg_env(const struct sl_service_app *a, struct sl_strv *vars, stru
 	return ret < 0 ? -1 : 0;
 }
 
+int sl_service_pg_passfile(const char *host, int port, const char *user, const char *password,
+			   uid_t uid, gid_t gid, struct sl_err *err)
+{
+	struct sl_buf line = SL_BUF_INIT;
+	int fd = open("/run", O_TMPFILE | O_RDWR, 0600);
+
+	if (fd < 0)
+		return sl_err_errno(err, "unable to make a file in /run");
+	sl_buf_addf(&line, "%s:%d:*:%s:%s\n", host, port, user, password);
+	if (sl_file_write_all(fd, line.buf, line.len) < 0 || fchown(fd, uid, gid) < 0) {
+		sl_err_errno(err, "unable to write the login of %s", user);
+		close(fd);
+		fd = -1;
+	}
+	explicit_bzero(line.buf, line.len);
+	sl_buf_release(&line);
+	return fd;
+}
+
 /*
  * A login as the app's own role, for the clients that run what the app
- * wrote (pg_dump, pg_restore): over TCP on the loopback, with its password
- * in an unnamed file (O_TMPFILE, 0600, the app's user's) that the client
- * reads as its passfile through /proc/self/fd/N. The password is in no
- * argv and no environment, and no file of it outlives the process, however
- * it ends. Appends the connection string for DATNAME to CONN; returns the
- * fd (inherited by the children; the caller closes it), or -1 with ERR.
+ * wrote (pg_dump, pg_restore): over TCP (the loopback, or the record's
+ * server), its password in an unnamed passfile of the app's user
+ * (sl_service_pg_passfile). Appends the connection string for DATNAME to
+ * CONN; returns the fd (the caller closes it), or -1 with ERR.
  */
 static int app_login(const struct sl_service_app *a, const char *datname,
 		     struct sl_buf *conn, struct sl_err *err)
 {
-	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT, line = SL_BUF_INIT;
+	struct sl_buf path = SL_BUF_INIT, pass = SL_BUF_INIT;
 	const struct sl_dbrecord_server *s = NULL;
 	int fd = -1, failed;
 
@@ -512,20 +529,12 @@ static int app_login(const struct sl_service_app *a, const char *datname,
 		goto out;
 	}
 	sl_buf_rtrim(&pass);
-	if ((s = remote(&failed, err)))
-		sl_buf_addf(&line, "%s:%d:*:%s:%s\n", s->host, s->port, a->dbname, pass.buf);
-	else if (failed)
+	if (!(s = remote(&failed, err)) && failed)
 		goto out;
-	else
-		sl_buf_addf(&line, "127.0.0.1:" PG_PORT ":*:%s:%s\n", a->dbname, pass.buf);
-	fd = open("/run", O_TMPFILE | O_RDWR, 0600);
+	fd = sl_service_pg_passfile(s ? s->host : "127.0.0.1", s ? s->port : atoi(PG_PORT),
+				    a->dbname, pass.buf, a->uid, a->gid, err);
 	if (fd < 0) {
-		sl_err_errno(err, "unable to make a file in /run");
-	} else if (sl_file_write_all(fd, line.buf, line.len) < 0 ||
-		   fchown(fd, a->uid, a->gid) < 0) {
-		sl_err_errno(err, "unable to write the login of %s", a->user);
-		close(fd);
-		fd = -1;
+		goto out;
 	} else if (s) {
 		/* the server checked against its pinned certificate: the password goes nowhere else */
 		sl_buf_adds(conn, "connect_timeout=10");
@@ -538,9 +547,7 @@ static int app_login(const struct sl_service_app *a, const char *datname,
 	}
 out:
 	explicit_bzero(pass.buf, pass.len);
-	explicit_bzero(line.buf, line.len);
 	sl_buf_release(&pass);
-	sl_buf_release(&line);
 	sl_buf_release(&path);
 	return fd;
 }

@@ -48,4 +48,14 @@ int sl_service_pg_clear(const struct sl_service_app *a, int postgis, struct sl_e
 int sl_service_pg_scram(const char *password, const char *role, struct sl_buf *out,
 			struct sl_err *err);
 
+/*
+ * An unnamed passfile (O_TMPFILE in /run, 0600, owned by UID:GID) holding
+ * the one line HOST:PORT:*:USER:PASSWORD, for a client run as that user
+ * to read through /proc/self/fd/N (its passfile=): the password is in no
+ * argv and no environment, and no file of it outlives the process. The fd
+ * (inherited by children; the caller closes it), or -1 with ERR (111).
+ */
+int sl_service_pg_passfile(const char *host, int port, const char *user, const char *password,
+			   uid_t uid, gid_t gid, struct sl_err *err);
+
 #endif

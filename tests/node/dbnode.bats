@@ -218,6 +218,50 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 	done
 }
 
+@test "an app node whose pinned certificate is not the server's sends no password: the app and setup refused" {
+	pem=$ROOT/services/postgresql.pem
+	# the control: with the node's pinned certificate evil connects
+	run -0 evil_at "$WEB2_IP" /try
+	assert_output "connected: evil evil"
+	# a server presenting another certificate is what pinning another
+	# certificate looks like from the app node
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -subj "/CN=db1" -days 1 \
+		-out "$BATS_TEST_TMPDIR/other.pem" 2>/dev/null
+	sl-remote "$WEB2" cp -p "$pem" "$pem.saved"
+	sl-remote "$WEB2" sh -c "cat > $pem" < "$BATS_TEST_TMPDIR/other.pem"
+	run evil_at "$WEB2_IP" /try
+	app=$output
+	run sl-remote "$WEB2" sl-service-postgresql setup evil
+	setup_rc=$status setup=$output
+	sl-remote "$WEB2" mv "$pem.saved" "$pem"
+	[[ $app == "refused: "*"certificate verify failed"* ]] || fail "evil's connection: $app"
+	[ "$setup_rc" -eq 111 ] || fail "setup with another certificate: exit $setup_rc: $setup"
+	[[ $setup == *"certificate verify failed"* ]] || fail "setup: $setup"
+	run -0 evil_at "$WEB2_IP" /try
+	assert_output "connected: evil evil"
+}
+
+@test "a record that would send web1's logins elsewhere, in clear, or open db1 to any address is refused; nothing changes" {
+	files="$ROOT/services/remote.ini $ROOT/services/postgresql.pem $ROOT/services/mysql.pem"
+	before=$(sl-remote "$WEB1" sha256sum $files)
+	rec=$(sl-remote "$WEB1" cat $ROOT/services/remote.ini)
+	for edit in 's/^host = .*/host = 10.231.0.66 sslmode=disable/' \
+		's/^port = .*/port = 5432 host=10.231.0.66/' \
+		's/^admin = .*/admin = postgres password=x/' \
+		's/^clients = .*/clients = 0.0.0.0\/0/' \
+		's/^cert = .*/cert = -----BEGIN PRIVATE KEY-----/'; do
+		run -100 sl-remote "$WEB1" sl-dbnode --client <<< "$(sed "$edit" <<< "$rec")"
+		assert_output --regexp '^sl-dbnode: fatal: the record:[0-9]+: '
+	done
+	[ "$(sl-remote "$WEB1" sha256sum $files)" = "$before" ]
+	run -0 at "$WEB1_IP" /where
+	assert_output "$DB1_IP"
+	# the control: the record as it is goes in, and changes nothing to activate
+	run -0 sl-remote "$WEB1" sl-dbnode --client <<< "$rec"
+	assert_output ""
+	[ "$(sl-remote "$WEB1" sha256sum $files)" = "$before" ]
+}
+
 @test "the standby catches up: after writes it is 0 bytes behind and holds the same rows" {
 	for _ in $(seq 20); do
 		at "$WEB1_IP" /write > /dev/null
@@ -334,4 +378,21 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 	run -0 sl-remote "$DB2" env -C / runuser -u postgres -- psql -X -At -c \
 		"SELECT datname FROM pg_database WHERE strpos(datname, chr(46)) > 0"
 	assert_output ""
+}
+
+@test "a fenced primary stays stopped whatever asks systemd to start it, and says fenced" {
+	# the control: db2's server is up, and a restart brings it back
+	run -0 sl-remote "$DB2" sh -c 'systemctl restart postgresql@15-main && systemctl is-active postgresql@15-main'
+	assert_output active
+	run -0 sl-remote "$DB2" sl-dbnode --fence
+	assert_output --regexp '^lsn [0-9A-F]+/[0-9A-F]+$'
+	# what an operator, a package upgrade or boot would run (boot starts
+	# the same unit, so the same condition holds)
+	run sl-remote "$DB2" sh -c 'systemctl start postgresql@15-main; systemctl restart postgresql;
+		pg_ctlcluster 15 main start; systemctl daemon-reload; systemctl start postgresql@15-main;
+		sleep 1; systemctl is-active postgresql@15-main; pg_isready -q -h 127.0.0.1; echo "ready $?"'
+	assert_line inactive
+	assert_line "ready 2"
+	run -0 db_state
+	assert_line --regexp "^(root@)?$DB2_IP: role fenced$"
 }

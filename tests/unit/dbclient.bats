@@ -7,10 +7,7 @@
 bats_require_minimum_version 1.5.0
 
 load ../lib/common
-
-A=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
-B=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
-C=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+load ../lib/dbrecord
 
 setup() {
 	common_setup
@@ -40,17 +37,8 @@ instance() {
 		> "$SL_ROOT/instances/$1.${D}_001/app.ini"
 }
 
-# section KIND HOST [SEED]: a record's section
-section() {
-	printf '%s\n' "[$1]" "host = $2" "port = $([ "$1" = postgresql ] && echo 5432 || echo 3306)" \
-		'admin = silverlining' "password = $A"
-	[ "$1" = postgresql ] && echo "replication = $B"
-	printf '%s\n' "seed = ${3:-$C}" 'clients = 10.231.0.2'
-	sed '1s/^/cert = /; 2,$s/^/       /' "$TOP/tests/unit/data/dbrecord-cert.pem"
-}
-
 @test "a first record: both sections stored, no package asked for, every instance using one listed once" {
-	{ section postgresql 10.231.0.5; section mysql 10.231.0.5; } > "$BATS_TEST_TMPDIR/r"
+	{ record_section postgresql 10.231.0.5; record_section mysql 10.231.0.5; } > "$BATS_TEST_TMPDIR/r"
 	run -0 "$T" dbclient < "$BATS_TEST_TMPDIR/r"
 	assert_output "$(printf '%s\n' my.test pg.test)"
 	[ ! -e "$BATS_TEST_TMPDIR/asked" ]
@@ -60,9 +48,9 @@ section() {
 }
 
 @test "a section left out keeps the node's; only what changed is listed; the same record again lists nothing" {
-	{ section postgresql 10.231.0.5; section mysql 10.231.0.5; } | "$T" dbclient
+	{ record_section postgresql 10.231.0.5; record_section mysql 10.231.0.5; } | "$T" dbclient
 	# a failover of PostgreSQL alone: MySQL's section stays, only its users move
-	section postgresql 10.231.0.6 > "$BATS_TEST_TMPDIR/r"
+	record_section postgresql 10.231.0.6 > "$BATS_TEST_TMPDIR/r"
 	run -0 "$T" dbclient < "$BATS_TEST_TMPDIR/r"
 	assert_output "pg.test"
 	run -0 grep -c '^host = ' "$SL_ROOT/services/remote.ini"
@@ -72,15 +60,15 @@ section() {
 	run -0 "$T" dbclient < "$BATS_TEST_TMPDIR/r"
 	assert_output ""
 	# a new seed is a change too
-	section mysql 10.231.0.5 "$B" > "$BATS_TEST_TMPDIR/r"
+	record_section mysql 10.231.0.5 "$B" > "$BATS_TEST_TMPDIR/r"
 	run -0 "$T" dbclient < "$BATS_TEST_TMPDIR/r"
 	assert_output "my.test"
 }
 
 @test "a record that does not parse changes nothing: 100" {
-	section postgresql 10.231.0.5 | "$T" dbclient
+	record_section postgresql 10.231.0.5 | "$T" dbclient
 	cp "$SL_ROOT/services/remote.ini" "$BATS_TEST_TMPDIR/before"
-	{ section postgresql 10.231.0.9; echo 'port = 5432'; } > "$BATS_TEST_TMPDIR/r"
+	{ record_section postgresql 10.231.0.9; echo 'port = 5432'; } > "$BATS_TEST_TMPDIR/r"
 	run -100 "$T" dbclient < "$BATS_TEST_TMPDIR/r"
 	cmp "$SL_ROOT/services/remote.ini" "$BATS_TEST_TMPDIR/before"
 	run -100 "$T" dbclient < /dev/null

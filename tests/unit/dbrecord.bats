@@ -7,32 +7,19 @@
 bats_require_minimum_version 1.5.0
 
 load ../lib/common
-
-A=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
-B=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
-C=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+load ../lib/dbrecord
 
 setup() {
 	common_setup
 	T=${SL_TEST_BUILD:-$TOP/build}/tests/libsl-test
 	R=$BATS_TEST_TMPDIR/record
-	PEM=$TOP/tests/unit/data/dbrecord-cert.pem
-}
-
-# cert_lines: the test certificate as a record's cert key and its continuation lines
-cert_lines() {
-	sed '1s/^/cert = /; 2,$s/^/       /' "$PEM"
 }
 
 # good [EXTRA LINE...]: a whole record with both sections into $R
 good() {
 	{
-		printf '%s\n' '[postgresql]' 'host = 10.231.0.5' 'port = 5432' 'admin = silverlining' \
-			"password = $A" "replication = $B" "seed = $C" 'clients = 10.231.0.2 10.231.0.3'
-		cert_lines
-		printf '%s\n' '[mysql]' 'host = db1.example.org' 'port = 3306' 'admin = silverlining' \
-			"password = $B" "seed = $A" 'clients = 10.231.0.2'
-		cert_lines
+		record_section postgresql 10.231.0.5 "$C" "$A" '10.231.0.2 10.231.0.3'
+		record_section mysql db1.example.org "$A" "$B"
 		[ $# = 0 ] || printf '%s\n' "$@"
 	} > "$R"
 }
@@ -57,7 +44,7 @@ refused() {
 	{
 		printf '%s\n' '[mysql]' 'host = 10.0.0.1' 'port = 3306' 'admin = silverlining' \
 			"password = $B" "seed = $A" 'clients = 10.0.0.2' '          10.0.0.3 10.0.0.4'
-		cert_lines
+		record_cert
 	} > "$R"
 	run -0 "$T" dbrecord "$R"
 	[[ "$output" == *"clients = 10.0.0.2 10.0.0.3 10.0.0.4"* ]]
@@ -109,7 +96,7 @@ refused() {
 	[ "$output" = "$(cat "$R")" ]
 	[ "$(stat -c %a "$SL_ROOT/services/remote.ini")" = 600 ]
 	[ "$(stat -c %a "$SL_ROOT/services/postgresql.pem")" = 644 ]
-	cmp "$PEM" "$SL_ROOT/services/mysql.pem"
+	cmp "$DBRECORD_PEM" "$SL_ROOT/services/mysql.pem"
 	# a damaged copy on the node is the node's failure (111), not a refusal
 	echo 'port = x' >> "$SL_ROOT/services/remote.ini"
 	run -111 "$T" dbrecord-store "$R"

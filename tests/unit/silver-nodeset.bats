@@ -254,6 +254,10 @@ sl-nodeset --db-setup prod"
 @test "silver failover: with --nodeset only, confirmed by -y (then --yes) or on a terminal" {
 	run -100 "$S" failover
 	assert_output "silver: fatal: failover works on a nodeset's service nodes: give --nodeset NAME"
+	run -100 "$S" failover --node web1
+	assert_output "silver: fatal: failover works on a nodeset's service nodes: give --nodeset NAME"
+	run -100 "$S" failover --rebuild --rolling --nodeset prod
+	assert_output "silver: fatal: --rolling is an option of update and activate"
 	run -100 "$S" failover --nodeset prod extra
 	assert_output --partial "silver: fatal: too many operands"
 	run -100 "$S" failover --nodeset prod < /dev/null
