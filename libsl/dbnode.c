@@ -25,6 +25,9 @@
 #include "service-pg.h"
 
 #define PG_UNIT "postgresql@15-main"
+/* the elements of the firewall's set db_clients, which setup-node's nftables.conf declares and includes */
+#define FIREWALL_DIR "/etc/silverlining/nft.d"
+#define FIREWALL_SET FIREWALL_DIR "/db-clients.nft"
 #define PG_ETC "/etc/postgresql/15/main"
 #define PG_DATA "/var/lib/postgresql/15/main"
 #define PG_BIN "/usr/lib/postgresql/15/bin"
@@ -445,6 +448,50 @@ static void join(struct sl_buf *out, const struct sl_strv *v)
 }
 
 /*
+ * Who may reach PostgreSQL and MariaDB here, in the firewall too: the set
+ * db_clients holds the clients and peers (the node's nftables.conf lets
+ * ports 5432 and 3306 in from it alone, and includes FIREWALL_SET at
+ * boot), loaded now when it changed. The servers' own rules (pg_hba,
+ * MariaDB's hosts) say the same; this keeps every other address from
+ * reaching them at all.
+ */
+static int firewall(const struct sl_strv *clients, const struct sl_strv *peers,
+		    struct sl_err *err)
+{
+	struct sl_buf text = SL_BUF_INIT;
+	const char *sep = "";
+	int changed, ret = -1;
+
+	sl_buf_adds(&text, "# silverlining (sl-dbnode): the addresses that may reach PostgreSQL and\n"
+		    "# MariaDB on this node: the nodeset's app nodes and the other service nodes\n"
+		    "flush set inet silverlining db_clients\n");
+	if (clients->n + peers->n) {
+		sl_buf_adds(&text, "add element inet silverlining db_clients {");
+		for (size_t i = 0; i < clients->n + peers->n; i++, sep = ",")
+			sl_buf_addf(&text, "%s %s", sep,
+				    i < clients->n ? clients->v[i] : peers->v[i - clients->n]);
+		sl_buf_adds(&text, " }\n");
+	}
+	if (sl_file_mkdirs(FIREWALL_DIR, 0755, err) < 0 ||
+	    (changed = write_if_changed(FIREWALL_SET, text.buf, 0644, NULL, err)) < 0)
+		goto out;
+	if (changed) {
+		char *argv[] = { "nft", "-f", FIREWALL_SET, NULL };
+
+		if (run(argv, err) < 0) {
+			sl_err_prefix(err, "the firewall did not take " FIREWALL_SET
+				      " (was the node set up with silver setup-node --nodeset?)");
+			unlink(FIREWALL_SET);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	sl_buf_release(&text);
+	return ret;
+}
+
+/*
  * Both servers installed and configured, the addresses kept. PostgreSQL's
  * files only when APPLY is 0 (a fenced node's server stays stopped; a
  * standby's cluster is about to be replaced).
@@ -464,7 +511,7 @@ static int configure(const struct sl_strv *clients, const struct sl_strv *peers,
 	if (put("peers", b.buf, err) < 0)
 		goto out;
 	if (pg_files(clients, peers, err) < 0 || (apply && pg_apply(peers, err) < 0) ||
-	    my_configure(clients, err) < 0)
+	    my_configure(clients, err) < 0 || firewall(clients, peers, err) < 0)
 		goto out;
 	ret = 0;
 out:

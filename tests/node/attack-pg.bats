@@ -168,6 +168,36 @@ restore_dir() { silver restore --node "$NODE" "$1" places.test; }
 	echo "# round trip: ${before//$'\n'/ }" >&3
 }
 
+@test "the scratch databases of a verify and a restore are closed to another app while they exist" {
+	run -0 silver backup --node "$NODE" places.test "$BATS_TEST_TMPDIR/s.tar.gz"
+	# evil knocks on places.verify and places.restore, as its own role with
+	# its own password, as fast as psql starts, while a scheduled backup
+	# is verified and then a restore runs
+	on sh -c 'rm -f /run/knock.stop; nohup sh -c "export PGPASSWORD=\$(cat /var/lib/silverlining/apps/evil/pg.password)
+		while [ ! -e /run/knock.stop ]; do for d in places.verify places.restore; do
+			psql -X -At -h 127.0.0.1 -U evil -d \$d -c \"SELECT count(*) FROM bulk\" 2>&1
+		done; done" > /run/knock.out 2>&1 < /dev/null &'
+	run -0 on sl-backup --scheduled places
+	assert_output --regexp '^places [0-9]{8}T[0-9]{6}Z verified '
+	run -0 silver restore --node "$NODE" "$BATS_TEST_TMPDIR/s.tar.gz" places.test
+	on sh -c 'touch /run/knock.stop; sleep 0.5'
+	run -0 on cat /run/knock.out
+	tries=$(grep -c . <<< "$output")
+	denied_v=$(grep -c 'permission denied for database "places.verify"' <<< "$output") || true
+	denied_r=$(grep -c 'permission denied for database "places.restore"' <<< "$output") || true
+	echo "# $tries answers; refused by privilege: verify $denied_v, restore $denied_r" >&3
+	# no knock got in; and the knocks came while the databases were there
+	# (refused for want of CONNECT, not for their absence): the control
+	refute_output --regexp '^[0-9]+$'
+	refute_output --partial 'connection authorized'
+	[ "$denied_v" -gt 0 ] || fail "no knock came while places.verify existed"
+	[ "$denied_r" -gt 0 ] || fail "no knock came while places.restore existed"
+	other=$(grep -v -e 'does not exist$' -e 'permission denied for database' \
+		-e '^DETAIL:  User does not have CONNECT privilege.$' \
+		-e '^DETAIL:  It seems to have just been dropped or renamed.$' <<< "$output" | head -3)
+	[ -z "$other" ] || fail "another answer: $other"
+}
+
 @test "hole 5: a disk that fills up under a restore fails it with 111; the rows stay as they were" {
 	before=$(rows_sum)
 	run -0 silver backup --node "$NODE" places.test "$BATS_TEST_TMPDIR/d.tar.gz"

@@ -149,6 +149,17 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 	assert_line --regexp "^(root@)?$DB2_IP: role standby$"
 	assert_line --regexp "^(root@)?$DB2_IP: upstream $DB1_IP "
 	assert_line --regexp "^(root@)?$DB1_IP: standby $DB2_IP streaming "
+	# the databases' ports let in the nodeset's nodes alone: the app nodes
+	# and the other service node are in db1's set; web1 reaches both
+	# ports, this machine (on the same network) reaches ssh, not them
+	run -0 sl-remote "$DB1" nft list set inet silverlining db_clients
+	assert_equal "$(grep -oE '([0-9]+\.){3}[0-9]+' <<< "$output" | sort | tr '\n' ' ')" \
+		"$(printf '%s\n' "$WEB1_IP" "$WEB2_IP" "$DB2_IP" | sort | tr '\n' ' ')"
+	run -0 timeout 5 bash -c "exec 3<>/dev/tcp/$DB1_IP/22"
+	for port in 5432 3306; do
+		run -0 sl-remote "$WEB1" timeout 5 bash -c "exec 3<>/dev/tcp/$DB1_IP/$port"
+		run -124 timeout 2 bash -c "exec 3<>/dev/tcp/$DB1_IP/$port"
+	done
 	# the app nodes hold the record, root's alone
 	for n in "$WEB1" "$WEB2"; do
 		run -0 sl-remote "$n" stat -c '%U %a' $ROOT/services/remote.ini

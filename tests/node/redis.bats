@@ -119,6 +119,14 @@ keydump() {
 	refute_output --partial ':6379 '
 	run -1 on systemctl is-enabled redis-server.service
 	assert_output masked
+	# and it never ran, not even for the moment between the package's
+	# install and its mask (its postinst starts it): no start in the journal,
+	# no 6379 in its log; control: the journal holds the app's servers
+	run -0 on journalctl -q --no-pager -o cat -u 'sl-redis@ra.service' -u redis-server.service
+	assert_output --partial 'Redis of the silverlining app ra'
+	refute_output --partial 'Advanced key-value store'
+	run -0 on sh -c 'cat /var/log/redis/redis-server.log 2>/dev/null; true'
+	refute_output --partial '6379'
 	run -0 on stat -c '%a %U %G %n' $R/ra/redis.conf $R/ra/redis.password $R/ra/redis /run/sl-redis/ra \
 		/etc/systemd/system/sl-redis@.service
 	assert_output "640 root sl-ra $R/ra/redis.conf
