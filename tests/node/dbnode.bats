@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Databases on their own nodes (issue 19): a nodeset of two app nodes (web1,
-# web2) and two service nodes (db1, db2), all made bare here and set up by
-# silver setup-node --nodeset, which makes db1 the PostgreSQL primary and
+# web2) and two service nodes (db1, db2), set up by silver setup-node
+# --nodeset (the service nodes made bare, the app nodes on the lab's layer
+# of a provisioned node, which setup-node completes), which makes db1 the PostgreSQL primary and
 # db2 its streaming standby, and tells the app nodes. An app deployed to
 # both writes to db1 over TLS; the standby catches up; a failover under
 # writes promotes db2, re-points both app nodes and loses no acknowledged
@@ -18,8 +19,8 @@ ROOT=/var/lib/silverlining
 
 setup_file() {
 	lab_setup_file
-	node_up web1 && export WEB1=$NODE WEB1_IP=$NODE_IP
-	node_up web2 && export WEB2=$NODE WEB2_IP=$NODE_IP
+	layered_node_up web1 && export WEB1=$NODE WEB1_IP=$NODE_IP
+	layered_node_up web2 && export WEB2=$NODE WEB2_IP=$NODE_IP
 	node_up db1 && export DB1=$NODE DB1_IP=$NODE_IP
 	node_up db2 && export DB2=$NODE DB2_IP=$NODE_IP
 	mkdir -p "$HOME/.silverlining/nodesets"
@@ -143,7 +144,7 @@ writes_start() { load_bg "$1" "http://$2/write" ledger.test 10; }
 @test "setup-node --nodeset makes two app nodes, a primary on db1 and its streaming standby on db2" {
 	seconds silver setup-node --nodeset lab > "$BATS_FILE_TMPDIR/setup.out" 2>&1 ||
 		{ cat "$BATS_FILE_TMPDIR/setup.out"; false; }
-	echo "# setup-node --nodeset (4 bare nodes, 2 of them service nodes): $SECONDS_TAKEN s" >&3
+	echo "# setup-node --nodeset (2 bare service nodes, 2 app nodes on the layer): $SECONDS_TAKEN s" >&3
 	run -0 db_state
 	assert_line --regexp "^(root@)?$DB1_IP: role primary$"
 	assert_line --regexp "^(root@)?$DB2_IP: role standby$"

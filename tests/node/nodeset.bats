@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # Several app nodes behind a balancer (issue 18): a nodeset of two app
-# nodes and one HAProxy balancer, all local nodes made bare here and set up
-# by silver setup-node --nodeset. One deploy reaches both nodes with one
+# nodes and one HAProxy balancer, local nodes set up by silver setup-node
+# --nodeset: the balancer made bare, the app nodes on the lab's layer of a
+# provisioned node (lab.bash; setup-node from a bare node is
+# provision.bats'), which setup-node completes. One deploy reaches both nodes with one
 # instance name; a gate failing on one switches neither; a rollback moves
 # both; deploys under load through the balancer fail no request, at once
 # and --rolling; a node stopped under load drops out within the checks'
@@ -14,8 +16,8 @@ load ../lib/acme
 
 setup_file() {
 	lab_setup_file
-	node_up web1 && export WEB1=$NODE WEB1_IP=$NODE_IP
-	node_up web2 && export WEB2=$NODE WEB2_IP=$NODE_IP
+	layered_node_up web1 && export WEB1=$NODE WEB1_IP=$NODE_IP
+	layered_node_up web2 && export WEB2=$NODE WEB2_IP=$NODE_IP
 	node_up lb && export LB=$NODE LB_IP=$NODE_IP
 	mkdir -p "$HOME/.silverlining/nodesets"
 	# the nodes by their local names, as a user of create-node writes them
@@ -81,7 +83,7 @@ load_start() {
 @test "setup-node --nodeset makes two app nodes and a balancer that checks them" {
 	seconds silver setup-node --nodeset lab > "$BATS_FILE_TMPDIR/setup.out" 2>&1 ||
 		{ cat "$BATS_FILE_TMPDIR/setup.out"; false; }
-	echo "# setup-node --nodeset (3 bare nodes): $SECONDS_TAKEN s" >&3
+	echo "# setup-node --nodeset (a bare balancer, 2 app nodes on the layer): $SECONDS_TAKEN s" >&3
 	run -0 sl-remote "$LB" sl-balancer --state
 	assert_line --regexp "^$WEB1_IP $WEB1_IP:80 "
 	assert_line --regexp "^$WEB2_IP $WEB2_IP:80 "
