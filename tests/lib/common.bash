@@ -14,6 +14,14 @@ export PATH
 load /usr/lib/bats/bats-support/load
 load /usr/lib/bats/bats-assert/load
 
+# FLIP_BYTE: sh that flips (XOR 0xff) the byte of file $1 at offset $2;
+# flip_byte FILE OFFSET runs it here, on sh -c "$FLIP_BYTE" - FILE OFFSET
+# on a node. A tampering test flips: a byte written over another may be
+# the one already there (1 in 256 of a compressed file's).
+FLIP_BYTE='b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d " ") && [ -n "$b" ] &&
+	printf "\\$(printf %o $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none'
+flip_byte() { sh -c "$FLIP_BYTE" - "$@"; }
+
 common_setup() {
 	export HOME=$BATS_TEST_TMPDIR/home
 	mkdir -p "$HOME"

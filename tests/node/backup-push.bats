@@ -78,7 +78,7 @@ plant() {
 
 @test "a backup corrupted in the source's store is refused by the target, which keeps nothing of it" {
 	plant "$SRC" app1 20261202T041500Z
-	sl-remote "$SRC" sh -c 'printf "\125" | dd of=/var/lib/silverlining/backups/app1/20261202T041500Z.tar.gz bs=1 seek=1000 conv=notrunc status=none'
+	sl-remote "$SRC" sh -c "$FLIP_BYTE" - /var/lib/silverlining/backups/app1/20261202T041500Z.tar.gz 1000
 	run -100 sl-remote "$SRC" sl-backup-push app1 20261202T041500Z
 	assert_output --partial "is not the one its record names"
 	run -0 sl-remote "$DST" sh -c "ls -A /var/lib/silverlining/backups/received/$SRC_IP/app1"

@@ -215,7 +215,7 @@ NoNewPrivileges=yes"
 	cp -r "$BATS_TEST_TMPDIR/good" "$BATS_TEST_TMPDIR/bad"
 	f=$BATS_TEST_TMPDIR/bad/redis/dump.rdb
 	size=$(stat -c %s "$f")
-	printf 'X' | dd of="$f" bs=1 seek=$((size / 2)) conv=notrunc status=none
+	flip_byte "$f" $((size / 2))
 	run -100 silver restore --node "$NODE" "$BATS_TEST_TMPDIR/bad" ra.test
 	assert_output --partial 'is not a whole RDB file (redis-check-rdb:'
 	run -0 keydump ra
@@ -288,7 +288,7 @@ NoNewPrivileges=yes"
 	run -0 on sh -c 'ls /var/tmp | grep -c "^sl-redis\."; pgrep -u nobody -c redis-server; true'
 	assert_output "0
 0"
-	on sh -c 'f=/root/vb/dump.rdb; printf X | dd of=$f bs=1 seek=$(( $(stat -c %s $f) / 2 )) conv=notrunc status=none'
+	on sh -c "$FLIP_BYTE" - /root/vb/dump.rdb "$(( $(on stat -c %s /root/vb/dump.rdb) / 2 ))"
 	run -100 on sl-service-redis verify ra /root/vb
 	assert_output --partial 'is not a whole RDB file'
 }

@@ -183,7 +183,7 @@ $STAMP.tar.gz"
 	# one byte of the archive flipped on the way
 	cp "$BATS_TEST_TMPDIR/good" "$BATS_TEST_TMPDIR/bad"
 	off=$(( $(stat -c %s "$BATS_TEST_TMPDIR/bad") - 5000 ))
-	printf '\x55' | dd of="$BATS_TEST_TMPDIR/bad" bs=1 seek="$off" conv=notrunc status=none
+	flip_byte "$BATS_TEST_TMPDIR/bad" "$off"
 	run -100 as_source < "$BATS_TEST_TMPDIR/bad"
 	assert_output --partial "sl-backup-receive: fatal: the archive of app1 $STAMP is not the one its record names"
 	nothing_stored
